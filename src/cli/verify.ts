@@ -1,0 +1,34 @@
+/**
+ * npm run verify -- --fixtures DIR [--backend wasm|cpu|node] [--only forward,grad,...]
+ * Checks this installation's numerics against a fixture set (format: fixtures/README.md): one line per check and a
+ * final "N passed, N failed" line; exit 1 on any failure.
+ */
+import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { initBackend } from '../util/backend.js';
+import { Report } from '../verify/report.js';
+import { verifyModels } from '../verify/models.js';
+
+function flag(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i >= 0) return process.argv[i + 1];
+  const eq = process.argv.find((a) => a.startsWith(`--${name}=`));
+  return eq?.slice(name.length + 3);
+}
+
+async function main(): Promise<number> {
+  const fixtures = resolve(flag('fixtures') ?? process.env.KDQAT_FIXTURES ?? '../shared/fixtures');
+  if (!existsSync(fixtures)) { console.error(`verify: fixture directory ${fixtures} does not exist`); return 2; }
+  const info = await initBackend(flag('backend'));
+  console.log(`# verify ${fixtures} on backend ${info.backend}`);
+  const report = new Report();
+  const only = flag('only')?.split(',');
+  await verifyModels(fixtures, report, only);
+  const extra = await import('../verify/extra.js').catch(() => null);
+  if (extra) await extra.verifyExtra(fixtures, report, only);
+  if (report.notChecked.length) console.log(`# ${report.notChecked.length} fixture keys not checked yet (listed above)`);
+  console.log(report.summary().replace(/, \d+ not checked yet$/, ''));
+  return report.failed ? 1 : 0;
+}
+
+main().then((code) => process.exit(code), (e) => { console.error(`verify: ${(e as Error).stack ?? e}`); process.exit(2); });

@@ -1,0 +1,124 @@
+/**
+ * Tensor backend selection, in one place. Preference: tfjs-node-gpu > tfjs-node > wasm (SIMD) > cpu.
+ * `--backend NAME` / KDQAT_BACKEND override it. The choice, thread count and versions are printed once and recorded
+ * in every result (see `backendInfo()`).
+ *
+ * tfjs-node(-gpu) are optionalDependencies: their install downloads libtensorflow, which fails offline, so they are
+ * loaded by dynamic import that tolerates their absence.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { createRequire } from 'node:module';
+import { cpus, totalmem } from 'node:os';
+import { registerExtraGradients } from './gradients.js';
+
+const require = createRequire(import.meta.url);
+
+export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+export const BACKENDS: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+const ALIASES: Record<string, BackendName> = { 'node-gpu': 'tensorflow-gpu', gpu: 'tensorflow-gpu', node: 'tensorflow', tensorflow: 'tensorflow', 'tensorflow-gpu': 'tensorflow-gpu', wasm: 'wasm', cpu: 'cpu' };
+
+export interface BackendInfo {
+  backend: BackendName;
+  threads: number;
+  versions: Record<string, string>;
+  machine: { cpus: string; cores: number; memGiB: number; node: string; platform: string };
+  /** why faster backends were not used */
+  skipped: string[];
+}
+
+let current: BackendInfo | undefined;
+
+export function parseBackend(name: string): BackendName {
+  const b = ALIASES[name.toLowerCase()];
+  if (!b) throw new Error(`unknown backend "${name}": choose one of node-gpu, node, wasm, cpu`);
+  return b;
+}
+
+function pkgVersion(name: string): string | undefined {
+  try { return (require(`${name}/package.json`) as { version: string }).version; } catch { return undefined; }
+}
+
+async function tryNode(gpu: boolean): Promise<string | undefined> {
+  const pkg = gpu ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node';
+  try { await import(pkg); } catch (e) { return `${pkg} not available (${(e as Error).message.split('\n')[0]})`; }
+  return undefined;
+}
+
+async function tryWasm(): Promise<string | undefined> {
+  try {
+    await import('@tensorflow/tfjs-backend-wasm');
+    const { registerWasmExtras } = await import('./wasm-kernels.js');
+    registerWasmExtras();
+    return undefined;
+  } catch (e) { return `wasm backend failed to load (${(e as Error).message})`; }
+}
+
+/**
+ * Initialise the backend once per process. `requested` comes from --backend; else KDQAT_BACKEND; else the
+ * preference order. An explicitly requested backend that cannot start is an error, not a silent fallback.
+ */
+export async function initBackend(requested?: string, opts: { quiet?: boolean } = {}): Promise<BackendInfo> {
+  if (current) return current;
+  const want = requested ?? process.env.KDQAT_BACKEND;
+  const order: BackendName[] = want ? [parseBackend(want)] : [...BACKENDS];
+  const skipped: string[] = [];
+  let chosen: BackendName | undefined;
+  for (const b of order) {
+    let why: string | undefined;
+    if (b === 'tensorflow-gpu' || b === 'tensorflow') why = await tryNode(b === 'tensorflow-gpu');
+    else if (b === 'wasm') why = await tryWasm();
+    if (!why) {
+      try { if (await tf.setBackend(b)) { await tf.ready(); chosen = b; break; } why = `tf.setBackend('${b}') failed`; }
+      catch (e) { why = `${b}: ${(e as Error).message}`; }
+    }
+    skipped.push(why);
+    if (want) throw new Error(`requested backend "${want}" is not usable here: ${why}`);
+  }
+  if (!chosen) throw new Error(`no tensor backend could start:\n  ${skipped.join('\n  ')}`);
+  registerExtraGradients();
+  if (chosen === 'cpu') {
+    const { registerCpuExtras } = await import('./cpu-kernels.js');
+    registerCpuExtras();
+  }
+  const threads = chosen === 'wasm' ? wasmThreads() : chosen === 'cpu' ? 1 : cpus().length;
+  const versions: Record<string, string> = {};
+  for (const p of ['@tensorflow/tfjs', '@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-wasm', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu']) {
+    const v = pkgVersion(p); if (v) versions[p] = v;
+  }
+  versions.kdqat = pkgVersion('../../package.json') ?? '0';
+  const c = cpus();
+  current = {
+    backend: chosen, threads, versions, skipped,
+    machine: { cpus: c[0]?.model ?? 'unknown', cores: c.length, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform}-${process.arch}` },
+  };
+  if (!opts.quiet) console.error(`[kdqat] backend ${chosen} (${threads} thread${threads > 1 ? 's' : ''}), tfjs ${versions['@tensorflow/tfjs']}, ${current.machine.cores}x ${current.machine.cpus}`);
+  return current;
+}
+
+export function backendInfo(): BackendInfo {
+  if (!current) throw new Error('backend not initialised: call initBackend() first');
+  return current;
+}
+
+function wasmThreads(): number {
+  try {
+    const w = require('@tensorflow/tfjs-backend-wasm') as { getThreadsCount?: () => number };
+    return w.getThreadsCount?.() ?? 1;
+  } catch { return 1; }
+}
+
+/** The wasm heap is 32-bit: 4 GiB is the hard ceiling for every live tensor together. */
+export const WASM_HEAP_BYTES = 4 * 2 ** 30;
+
+/**
+ * Fail early and clearly when an estimated working set will not fit the wasm heap (instead of the bare
+ * "memory access out of bounds" the wasm runtime gives mid-training).
+ */
+export function assertFitsBackend(estimatedBytes: number, what: string): void {
+  if (!current || current.backend !== 'wasm') return;
+  if (estimatedBytes > WASM_HEAP_BYTES * 0.9) {
+    throw new Error(`${what} needs about ${(estimatedBytes / 2 ** 30).toFixed(1)} GiB, but the wasm backend has a 32-bit heap of 4 GiB. ` +
+      `Use a smaller batch size or sequence length, or run with --backend cpu (slow, no heap limit) or --backend node / node-gpu ` +
+      `(needs @tensorflow/tfjs-node[-gpu], which downloads libtensorflow at install time).`);
+  }
+}
