@@ -1,13 +1,17 @@
 import test from 'ava';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getTask, readExamples, resolveGlueDir, TASKS } from '../src/data/tasks.js';
 import { DataError, parsePyFloat, parseTsv } from '../src/data/tsv.js';
 
+const made: string[] = [];
+test.after.always(() => { for (const d of made) rmSync(d, { recursive: true, force: true }); });
+
 /** A GLUE dir with the given files: {'RTE/dev.tsv': '...'} */
 function glue(files: Record<string, string>): string {
   const dir = mkdtempSync(join(tmpdir(), 'kdqat-glue-'));
+  made.push(dir);
   for (const [rel, text] of Object.entries(files)) {
     mkdirSync(join(dir, rel, '..'), { recursive: true });
     writeFileSync(join(dir, rel), text);

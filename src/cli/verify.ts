@@ -1,5 +1,5 @@
 /**
- * npm run verify -- --fixtures DIR [--backend wasm|cpu|node] [--only forward,grad,...]
+ * npm run verify -- --fixtures DIR [--backend wasm|cpu|node] [--glue-dir DIR] [--only forward,qweight,actquant,loss,grad,train,glue,metrics,...]
  * Checks this installation's numerics against a fixture set (format: fixtures/README.md): one line per check and a
  * final "N passed, N failed" line; exit 1 on any failure.
  */
@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { initBackend } from '../util/backend.js';
 import { Report } from '../verify/report.js';
 import { verifyModels } from '../verify/models.js';
+import { verifyExtra } from '../verify/extra.js';
 
 function flag(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -24,8 +25,7 @@ async function main(): Promise<number> {
   const report = new Report();
   const only = flag('only')?.split(',');
   await verifyModels(fixtures, report, only);
-  const extra = await import('../verify/extra.js').catch(() => null);
-  if (extra) await extra.verifyExtra(fixtures, report, only);
+  await verifyExtra(fixtures, report, only, flag('glue-dir'));
   if (report.notChecked.length) console.log(`# ${report.notChecked.length} fixture keys not checked yet (listed above)`);
   console.log(report.summary().replace(/, \d+ not checked yet$/, ''));
   return report.failed ? 1 : 0;

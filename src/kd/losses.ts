@@ -62,9 +62,9 @@ type TermFn = (s: BertOutputs, t: BertOutputs, b: KdBatch, o: KdOptions) => tf.S
 /** One row per term: the formula of method.md section 4. */
 export const TERM_FNS: Record<Term, TermFn> = {
   // classification: NLL of log_softmax(z_S), SUM over the batch; regression: MSE(z_S, z_T) (reference quirk)
-  gt: (s, t, b, o) => o.regression
+  gt: (s, t, b, o): tf.Scalar => o.regression
     ? mse(s.logits.reshape([-1]), o.gtRegressionUsesLabels ? b.labels : t.logits.reshape([-1]))
-    : tf.neg(tf.sum(tf.mul(tf.logSoftmax(s.logits), tf.oneHot(tf.cast(b.labels, 'int32'), s.logits.shape[1])))),
+    : tf.neg(tf.sum(tf.mul(tf.logSoftmax(s.logits), tf.oneHot(tf.cast(b.labels, 'int32') as tf.Tensor1D, s.logits.shape[1])))) as tf.Scalar,
   pred: (s, t, _b, o) => (o.regression ? mse(s.logits, t.logits) : softCrossEntropy(s.logits, t.logits)),
   rep: (s, t) => sumOver(s.hidden, t.hidden, mse),
   score: (s, t) => sumOver(s.scores, t.scores, (a, c) => mse(unmaskScores(a), unmaskScores(c))),
@@ -90,8 +90,8 @@ export function kdLoss(s: BertOutputs, t: BertOutputs, b: KdBatch, coeffs: Coeff
     if (!c) continue;
     const v = TERM_FNS[term](s, t, b, o);
     terms[term] = v;
-    const w = c === 1 ? v : tf.mul(v, c);
-    total = total ? tf.add(total, w) : (w as tf.Scalar);
+    const w: tf.Scalar = c === 1 ? v : tf.mul(v, c);
+    total = total ? (tf.add(total, w) as tf.Scalar) : w;
   }
   if (!total) throw new Error('kdLoss: every loss coefficient is 0; enable at least one term');
   return { total, terms };

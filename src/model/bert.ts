@@ -89,18 +89,18 @@ export function gelu(x: tf.Tensor): tf.Tensor {
  * `pad` receives no gradient (Hugging Face and the reference both set padding_idx = 0).
  */
 export function embeddingLookup(w: tf.Tensor, ids: tf.Tensor, pad: number): tf.Tensor {
-  const f = tf.customGrad((table: tf.Tensor, idx: tf.Tensor, save: tf.GradSaveFunc) => {
+  const f = tf.customGrad(((table: tf.Tensor, idx: tf.Tensor, save: tf.GradSaveFunc) => {
     save([idx]);
     return {
       value: tf.gather(table, idx),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const flat = saved[0].reshape([-1]);
         const keep = tf.cast(tf.notEqual(flat, pad), 'float32').reshape([-1, 1]);
-        const g = tf.unsortedSegmentSum(tf.mul(dy.reshape([-1, table.shape[1]!]), keep), flat, table.shape[0]);
+        const g = tf.unsortedSegmentSum(tf.mul(dy.reshape([-1, table.shape[1]!]), keep), flat as tf.Tensor1D, table.shape[0]);
         return [g, tf.zerosLike(saved[0])];
       },
     };
-  });
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
   return (f as unknown as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor)(w, ids);
 }
 
@@ -123,10 +123,10 @@ export function bertForward(params: Params, c: BertConfig, batch: Batch, opts: F
     training && rate > 0 ? tf.dropout(x, rate, undefined, opts.nextSeed ? opts.nextSeed() : undefined) : x;
   /** quantized linear: A(x) [N,in] @ Q(W)^T [in,out] + b, for x [...,in] */
   const linear = (name: string, x: tf.Tensor): tf.Tensor => {
-    const inDim = x.shape[x.shape.length - 1];
+    const inDim = x.shape[x.shape.length - 1]!;
     const x2 = tf.reshape(A(`${name}.input`, x), [-1, inDim]);
     const y = tf.add(tf.matMul(x2, W(`${name}.weight`), false, true), P(`${name}.bias`));
-    return tf.reshape(y, [...x.shape.slice(0, -1), y.shape[1]]);
+    return tf.reshape(y, [...x.shape.slice(0, -1), y.shape[1]!]);
   };
   const heads = (x: tf.Tensor): tf.Tensor4D => tf.transpose(tf.reshape(x, [B, T, H, dh]), [0, 2, 1, 3]); // [B,T,D] -> [B,H,T,dh]
 

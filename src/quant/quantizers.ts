@@ -16,7 +16,7 @@ export interface Quantizer {
 
 /** Wrap a forward `q(x_clipped)` with the clip and the STE mask 1[-c < x < c]. */
 function withSte(clip: number, q: (xc: tf.Tensor) => tf.Tensor): (x: tf.Tensor) => tf.Tensor {
-  return tf.customGrad((x: tf.Tensor, save: tf.GradSaveFunc) => {
+  return tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
     save([x]);
     return {
       value: q(tf.clipByValue(x, -clip, clip)),
@@ -25,7 +25,7 @@ function withSte(clip: number, q: (xc: tf.Tensor) => tf.Tensor): (x: tf.Tensor) 
         return tf.mul(dy, tf.cast(inside, 'float32'));
       },
     };
-  }) as (x: tf.Tensor) => tf.Tensor;
+  }) as unknown as Parameters<typeof tf.customGrad>[0]) as (x: tf.Tensor) => tf.Tensor;
 }
 
 function makeQuantizer(name: string, clip: number, q: (xc: tf.Tensor) => tf.Tensor): Quantizer {

@@ -1,0 +1,134 @@
+/**
+ * Exact Hessian-vector products of the reference's Hessian loss (method.md 7b), by double backprop through the
+ * model, STE quantizers included:
+ *   L(theta) = CE(logits, labels) (mean over the batch; regression: MSE(logits[:,0], labels))
+ *              + l2 * sum_p ||p||_2  (non-squared Frobenius norms of ALL parameters; l2 = 0.01), eval mode.
+ *   Hv = d/dtheta_S (grad_{theta_S} L . v) for a parameter subset S (name regex; default all parameters).
+ * A parameter whose norm is exactly 0 contributes nothing (torch's norm backward masks the 0/0 to 0).
+ * Dataset mode averages Hv over batches weighted by batch size, as PyHessian's dataloader_hv_product.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { bertForward, type Batch, type Params, type QuantHooks } from '../model/bert.js';
+import type { BertConfig } from '../model/config.js';
+import { logSoftmax2, registerSecondOrderGradients } from './second-order.js';
+import { hutchinsonTrace, powerIteration, type HvOperator, type PowerOptions, type PowerResult, type TraceResult, type Vec } from './eigen.js';
+
+export interface HessianBatch {
+  batch: Batch;
+  /** [B] int32 class ids, or float32 targets for regression */
+  labels: tf.Tensor1D;
+}
+
+export interface HessianSetup {
+  params: Params;
+  config: BertConfig;
+  /** one batch = PyHessian's single-batch mode; several = dataset mode (Hv averaged, weighted by batch size) */
+  batches: HessianBatch[];
+  /** student quantizers (STE); undefined = full-precision model */
+  quant?: () => QuantHooks;
+  /** parameters to differentiate (regex on the Hugging Face names); default: all */
+  subset?: RegExp;
+  /** coefficient of sum_p ||p||_2; default 0.01 */
+  l2?: number;
+}
+
+/** CE (mean over the batch) or MSE for regression (num_labels = 1). logits [B,C], labels [B]. */
+export function taskLoss(logits: tf.Tensor2D, labels: tf.Tensor1D, regression: boolean): tf.Scalar {
+  if (regression) {
+    const d = tf.sub(tf.reshape(logits, [-1]), tf.cast(labels, 'float32'));
+    return tf.mean(tf.mul(d, d));
+  }
+  const oh = tf.oneHot(tf.cast(labels, 'int32'), logits.shape[1]);
+  return tf.neg(tf.mean(tf.sum(tf.mul(oh, logSoftmax2(logits)), -1)));
+}
+
+export class BertHessian {
+  readonly names: string[];
+  readonly shapes: number[][];
+  private readonly nonzero: Set<string>;
+  private readonly regression: boolean;
+
+  constructor(private readonly s: HessianSetup) {
+    registerSecondOrderGradients();
+    if (!s.batches.length) throw new Error('BertHessian: no batches');
+    this.names = Object.keys(s.params).filter((n) => !s.subset || s.subset.test(n));
+    if (!this.names.length) throw new Error(`BertHessian: no parameter matches ${s.subset}`);
+    this.shapes = this.names.map((n) => s.params[n].shape);
+    this.regression = s.config.num_labels === 1;
+    this.nonzero = new Set(Object.keys(s.params).filter((n) => tf.tidy(() => tf.any(tf.notEqual(s.params[n], 0)).dataSync()[0] === 1)));
+  }
+
+  get numParams(): number { return this.shapes.reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0); }
+
+  /** the loss at params p (all parameters) for one batch; scalar */
+  loss(p: Params, b: HessianBatch): tf.Scalar {
+    const out = bertForward(p, this.s.config, b.batch, { training: false, quant: this.s.quant?.() });
+    let l = taskLoss(out.logits, b.labels, this.regression);
+    const l2 = this.s.l2 ?? 0.01;
+    if (l2) {
+      const norms = Object.keys(p).filter((n) => this.nonzero.has(n)).map((n) => tf.sqrt(tf.sum(tf.mul(p[n], p[n]))));
+      l = tf.add(l, tf.mul(tf.addN(norms), l2));
+    }
+    return l;
+  }
+
+  private withSubset(xs: tf.Tensor[]): Params {
+    const p: Params = { ...this.s.params };
+    this.names.forEach((n, i) => { p[n] = xs[i]; });
+    return p;
+  }
+
+  /** loss value and gradient (subset) for one batch */
+  gradient(b: HessianBatch): { loss: number; grads: Vec } {
+    const { value, grads } = tf.valueAndGrads((...xs: tf.Tensor[]) => this.loss(this.withSubset(xs), b))(this.names.map((n) => this.s.params[n]));
+    const loss = value.dataSync()[0];
+    value.dispose();
+    return { loss, grads };
+  }
+
+  /** exact Hv of one batch: grad_theta (grad_theta L . v) */
+  hvBatch(v: Vec, b: HessianBatch): Vec {
+    return tf.tidy(() => {
+      const gdotv = (...xs: tf.Tensor[]) => {
+        const g = tf.grads((...ys: tf.Tensor[]) => this.loss(this.withSubset(ys), b))(xs);
+        return tf.addN(g.map((gi, i) => tf.sum(tf.mul(gi, v[i])))) as tf.Scalar;
+      };
+      return tf.grads(gdotv)(this.names.map((n) => this.s.params[n]));
+    });
+  }
+
+  /** Hv over all batches: sum_b B_b Hv_b / sum_b B_b (one batch: exactly its Hv) */
+  hv: HvOperator = (v) => {
+    const bs = this.s.batches;
+    if (bs.length === 1) return this.hvBatch(v, bs[0]);
+    let total = 0;
+    let acc: Vec = v.map((x) => tf.zerosLike(x));
+    for (const b of bs) {
+      const n = b.labels.shape[0];
+      const h = this.hvBatch(v, b);
+      const next = acc.map((a, i) => tf.add(a, tf.mul(h[i], n)));
+      tf.dispose([...acc, ...h]);
+      acc = next;
+      total += n;
+    }
+    const out = acc.map((a) => tf.div(a, total));
+    tf.dispose(acc);
+    return out;
+  };
+
+  eigenvalues(opts: PowerOptions = {}): PowerResult {
+    return powerIteration(this.hv, this.shapes, { topN: 3, ...opts });
+  }
+
+  trace(opts: { maxIter?: number; tol?: number; seed?: number } = {}): TraceResult {
+    return hutchinsonTrace(this.hv, this.shapes, opts);
+  }
+}
+
+/** Parameter-name regexes of the per-layer subsets: embeddings, each encoder layer, pooler + classifier. */
+export function layerSubsets(c: BertConfig): { name: string; re: RegExp }[] {
+  const out = [{ name: 'embeddings', re: /^bert\.embeddings\./ }];
+  for (let l = 0; l < c.num_hidden_layers; l++) out.push({ name: `layer.${l}`, re: new RegExp(`^bert\\.encoder\\.layer\\.${l}\\.`) });
+  out.push({ name: 'head', re: /^(bert\.pooler\.|classifier\.)/ });
+  return out;
+}

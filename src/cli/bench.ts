@@ -1,0 +1,110 @@
+/**
+ * npm run bench [-- --backend wasm --configs tiny,mini --reps 5 --warmup 2 --only forward,train,qat --out bench-results/results.json]
+ *
+ * Median tokens/s (tokens = batch x seq, padding included, as the reference's throughput counts) of:
+ *   forward  the FP forward in eval mode
+ *   train    a full-precision training step: forward, backward, BertAdam
+ *   qat      the KD-QAT step the product runs: teacher forward + ternary student forward/backward with the
+ *            map+output loss + BertAdam update
+ * for the tiny (2L/128H, batch 32, seq 128) and mini (4L/256H, batch 16, seq 128) configs. Benchmarks are not
+ * tests: nothing here fails on slowness. Results are appended to a JSON file with the machine and backend.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { initBackend } from '../util/backend.js';
+import { atomicWriteJson } from '../util/fsx.js';
+import { gitCommit } from '../util/provenance.js';
+import { bertConfigFrom, BERT_DEFAULTS, BERT_PRESETS } from '../model/config.js';
+import { bertForward } from '../model/bert.js';
+import { initParams } from '../model/init.js';
+import { makeQuantHooks, QUANT_DEFAULTS } from '../quant/plan.js';
+import { presetCoeffs } from '../kd/losses.js';
+import { BertAdam, ADAM_DEFAULTS } from '../train/bertadam.js';
+import { kdStep, toVariables } from '../train/step.js';
+import { makeBatch, disposeBatch } from '../train/batches.js';
+import type { Features } from '../data/features.js';
+
+const SETUPS = { tiny: { batch: 32, seq: 128 }, mini: { batch: 16, seq: 128 } } as const;
+
+function flag(name: string, dflt: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : dflt;
+}
+
+const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
+
+/** random features of n sequences of length T with true lengths in [T/2, T] (vocab 30522, as bert-base-uncased) */
+function randomFeatures(n: number, T: number, vocab: number, seed: number): Features {
+  let s = seed;
+  const r = () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  const ids = new Int32Array(n * T), am = new Int32Array(n * T), sl = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    sl[i] = Math.floor(T / 2 + r() * (T / 2));
+    for (let t = 0; t < sl[i]; t++) { ids[i * T + t] = 1 + Math.floor(r() * (vocab - 1)); am[i * T + t] = 1; }
+  }
+  return { inputIds: ids, tokenTypeIds: new Int32Array(n * T), attentionMask: am, seqLengths: sl, labels: Int32Array.from({ length: n }, (_, i) => i % 2), n, T };
+}
+
+async function main(): Promise<void> {
+  const info = await initBackend(process.argv.includes('--backend') ? flag('backend', '') : undefined);
+  const reps = Number(flag('reps', '5')), warmup = Number(flag('warmup', '2'));
+  const only = flag('only', 'forward,train,qat').split(',');
+  const configs = flag('configs', 'tiny,mini').split(',') as (keyof typeof SETUPS)[];
+  const out = resolve(flag('out', 'bench-results/results.json'));
+  const rows: Record<string, unknown>[] = [];
+  console.log(`# kdqat bench: backend ${info.backend} (${info.threads} thread${info.threads > 1 ? 's' : ''}), ${info.machine.cores}x ${info.machine.cpus}, ${info.machine.memGiB} GiB, node ${info.machine.node}`);
+  console.log(`# median of ${reps} timed repetitions after ${warmup} warm-up; tokens = batch x seq`);
+  console.log(`${'config'.padEnd(8)}${'what'.padEnd(9)}${'batch'.padStart(6)}${'seq'.padStart(5)}${'ms/step'.padStart(10)}${'tokens/s'.padStart(10)}${'min..max tok/s'.padStart(18)}${'peak MB'.padStart(9)}`);
+  for (const name of configs) {
+    const setup = SETUPS[name];
+    if (!setup) throw new Error(`unknown bench config "${name}": choose tiny or mini`);
+    const c = bertConfigFrom({ ...BERT_DEFAULTS, ...BERT_PRESETS[name], vocab_size: 30522, num_labels: 2 }, `bench ${name}`);
+    const teacher = initParams(c, 1);
+    const f = randomFeatures(setup.batch, setup.seq, c.vocab_size, 7);
+    const tb = makeBatch(f, Int32Array.from({ length: setup.batch }, (_, i) => i), false);
+    const tokens = setup.batch * setup.seq;
+    const cases: Record<string, () => Promise<void>> = {};
+    cases.forward = async () => { const l = tf.tidy(() => bertForward(teacher, c, tb.batch).logits); await l.data(); l.dispose(); };
+    const fpVars = toVariables(teacher, 'bench-fp');
+    const fpOpt = new BertAdam({ ...ADAM_DEFAULTS, tTotal: 1000 });
+    cases.train = async () => {
+      const { value, grads } = tf.variableGrads(() => {
+        const z = bertForward(fpVars, c, tb.batch, { training: true }).logits;
+        return tf.neg(tf.mean(tf.sum(tf.mul(tf.logSoftmax(z), tf.oneHot(tf.cast(tb.kd.labels, 'int32') as tf.Tensor1D, 2)), -1))) as tf.Scalar;
+      }, Object.values(fpVars));
+      fpOpt.apply(fpVars, Object.fromEntries(Object.entries(fpVars).map(([n, v]) => [n, grads[v.name]])));
+      await value.data(); tf.dispose([value, ...Object.values(grads)]);
+    };
+    const student = toVariables(teacher, 'bench-st');
+    const ctx = { config: c, teacher, student, hooks: makeQuantHooks(QUANT_DEFAULTS), coeffs: presetCoeffs('map+output'), kdOptions: { regression: false, gtRegressionUsesLabels: false }, optimizer: new BertAdam({ ...ADAM_DEFAULTS, tTotal: 1000 }) };
+    cases.qat = async () => { await kdStep(ctx, { batch: tb.batch, kd: tb.kd }); };
+    for (const what of only) {
+      const fn = cases[what];
+      if (!fn) throw new Error(`unknown bench case "${what}": choose forward, train or qat`);
+      for (let i = 0; i < warmup; i++) await fn();
+      const times: number[] = [];
+      let peak = 0;
+      for (let i = 0; i < reps; i++) {
+        const t0 = performance.now();
+        if (i === 0) peak = (await tf.profile(async () => { await fn(); })).peakBytes;
+        else await fn();
+        times.push(performance.now() - t0);
+      }
+      const ms = median(times);
+      const tps = tokens / (ms / 1000);
+      const row = { config: name, what, batch: setup.batch, seq: setup.seq, layers: c.num_hidden_layers, hidden: c.hidden_size, msPerStep: ms, tokensPerSec: tps,
+        minTokensPerSec: tokens / (Math.max(...times) / 1000), maxTokensPerSec: tokens / (Math.min(...times) / 1000), peakTensorMB: peak / 2 ** 20, reps, warmup };
+      rows.push(row);
+      console.log(`${name.padEnd(8)}${what.padEnd(9)}${String(setup.batch).padStart(6)}${String(setup.seq).padStart(5)}${ms.toFixed(0).padStart(10)}${tps.toFixed(0).padStart(10)}${`${row.minTokensPerSec.toFixed(0)}..${row.maxTokensPerSec.toFixed(0)}`.padStart(18)}${row.peakTensorMB.toFixed(0).padStart(9)}`);
+    }
+    disposeBatch(tb); ctx.optimizer.dispose(); fpOpt.dispose();
+    tf.dispose([...Object.values(teacher), ...Object.values(fpVars), ...Object.values(student)]);
+  }
+  const prev = existsSync(out) ? JSON.parse(readFileSync(out, 'utf8')) : [];
+  prev.push({ date: new Date().toISOString(), git: gitCommit(), backend: info.backend, threads: info.threads, machine: info.machine, versions: info.versions, rows });
+  atomicWriteJson(out, prev);
+  console.log(`# appended to ${out}`);
+}
+
+main().then(() => process.exit(0), (e) => { console.error(`bench: ${(e as Error).stack ?? e}`); process.exit(1); });

@@ -1,0 +1,29 @@
+/** Dev-set evaluation: logits in eval mode over sequential batches -> predictions -> the task's metrics. */
+import * as tf from '@tensorflow/tfjs';
+import { bertForward, type Params, type QuantHooks } from '../model/bert.js';
+import type { BertConfig } from '../model/config.js';
+import type { Features } from '../data/features.js';
+import { computeMetrics, selectionValue, type MetricDict } from '../data/metrics.js';
+import type { TaskSpec } from '../data/tasks.js';
+import { disposeBatch, evalBatches } from './batches.js';
+
+export interface EvalResult { metrics: MetricDict; selection: number; n: number }
+
+export async function evaluate(params: Params, c: BertConfig, f: Features, task: TaskSpec, batchSize: number, quant?: QuantHooks): Promise<EvalResult> {
+  const regression = task.outputMode === 'regression';
+  const preds = regression ? new Float64Array(f.n) : new Int32Array(f.n);
+  let off = 0;
+  for (const b of evalBatches(f, batchSize, regression)) {
+    // classification: argmax over logits [b,C]; regression: the single logit
+    const p = tf.tidy(() => {
+      const logits = bertForward(params, c, b.batch, { training: false, quant }).logits;
+      return regression ? logits.reshape([-1]) : tf.argMax(logits, -1);
+    });
+    preds.set(await p.data(), off);
+    off += b.size;
+    p.dispose();
+    disposeBatch(b);
+  }
+  const metrics = computeMetrics(task, preds, f.labels);
+  return { metrics, selection: selectionValue(task, metrics), n: f.n };
+}

@@ -1,0 +1,158 @@
+/**
+ * Run orchestration: teacher fine-tuning (`npm run finetune`) and one KD-QAT run (`npm run qat`). Each writes its
+ * resolved config, a JSONL log and metrics.json with full provenance; all writes are atomic.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { loadBertDir, saveBertDir } from '../model/checkpoint.js';
+import { BERT_DEFAULTS, BERT_PRESETS, bertConfigFrom, type BertConfig } from '../model/config.js';
+import { initParams } from '../model/init.js';
+import { getTask, type TaskSpec } from '../data/tasks.js';
+import { loadGlueSplit } from '../data/glue.js';
+import { loadTokenizer, tokenizerFromVocabText, type GlueTokenizer } from '../data/tokenizer.js';
+import { readExamples } from '../data/tasks.js';
+import { buildWordPieceVocab } from '../data/wordpiece-vocab.js';
+import { assertFitsBackend } from '../util/backend.js';
+import { atomicWrite, atomicWriteJson } from '../util/fsx.js';
+import { PROJECT_ROOT, provenance } from '../util/provenance.js';
+import type { RunConfig } from './config.js';
+import { clearState, coeffsOf, runTraining, type ProgressInfo, type TrainingOutcome } from './trainer.js';
+import { evaluate } from './evaluate.js';
+import type { Features } from '../data/features.js';
+
+export const MODELS_DIR = () => resolve(process.env.KDQAT_MODELS ?? join(PROJECT_ROOT, 'models'));
+export const OUTPUT_DIR = () => resolve(process.env.KDQAT_OUTPUT ?? join(PROJECT_ROOT, 'output'));
+
+/** models/<bert>/<task>: where `finetune` saves the teacher and `qat`/`sweep` look for it. */
+export const teacherDir = (bert: string, task: string): string => join(MODELS_DIR(), bert, task);
+
+interface Data { task: TaskSpec; tok: GlueTokenizer; train: Features; dev: Features; maxSeqLen: number; batchSize: number; evalEvery: number }
+
+function loadData(cfg: RunConfig, tok: GlueTokenizer, log: (s: string) => void): Data {
+  const task = getTask(cfg.task);
+  const maxSeqLen = cfg.data.maxSeqLen ?? task.maxSeqLen;
+  const load = (split: 'train' | 'dev', limit: number | null) => {
+    const s = loadGlueSplit({ task, split, tokenizer: tok, glueDir: cfg.data.glueDir ?? undefined, maxSeqLen, limit: limit ?? undefined });
+    log(`${task.name} ${split}: ${s.features.n} examples from ${s.file}${s.cache?.hit ? ' (feature cache)' : ''}${s.stats.rejected ? `, ${s.stats.rejected} rows skipped` : ''}`);
+    return s.features;
+  };
+  return { task, tok, train: load('train', cfg.data.trainLimit), dev: load('dev', cfg.data.evalLimit), maxSeqLen,
+    batchSize: cfg.data.batchSize ?? task.batchSize, evalEvery: cfg.train.evalEvery ?? task.evalStep };
+}
+
+/** Bytes of a training step's live tensors, roughly (activations kept for backward dominate). */
+export function estimateTrainBytes(c: BertConfig, batch: number, T: number, models = 2): number {
+  const perLayer = batch * T * (12 * c.hidden_size + 2 * c.intermediate_size) + 6 * batch * c.num_attention_heads * T * T;
+  const params = 4 * (c.vocab_size * c.hidden_size + c.num_hidden_layers * (4 * c.hidden_size ** 2 + 2 * c.hidden_size * c.intermediate_size));
+  return 4 * perLayer * c.num_hidden_layers * models * 2 + params * 4;
+}
+
+export interface FinetuneOptions { cfg: RunConfig; bert: string; vocab?: string; out?: string; log?: (s: string) => void; onProgress?: (p: ProgressInfo) => void }
+
+/**
+ * Fine-tune a full-precision teacher. `bert` is a Hugging Face BERT directory, or a preset name (tiny, mini,
+ * small, base, large): models/<preset>/ with pretrained weights is used when present, otherwise the model is
+ * initialised from scratch (said loudly, and recorded in kdqat.json).
+ */
+export async function finetune(o: FinetuneOptions): Promise<{ dir: string; metrics: Record<string, unknown> }> {
+  const log = o.log ?? ((s: string) => console.error(s));
+  const task = getTask(o.cfg.task);
+  const bertName = BERT_PRESETS[o.bert] ? o.bert : basename(resolve(o.bert));
+  const outDir = o.out ?? teacherDir(bertName, task.name);
+  const presetDir = join(MODELS_DIR(), o.bert);
+  const pretrainedDir = BERT_PRESETS[o.bert] ? (existsSync(join(presetDir, 'model.safetensors')) ? presetDir : null) : resolve(o.bert);
+  let config: BertConfig, params: Record<string, tf.Tensor>, tok: GlueTokenizer, vocabText: string | null = null, init: string;
+  if (pretrainedDir) {
+    const m = loadBertDir(pretrainedDir, { numLabels: task.numLabels, initMissingHead: { seed: o.cfg.seed } });
+    if (m.config.num_labels !== task.numLabels) throw new Error(`${pretrainedDir}/config.json: num_labels ${m.config.num_labels} but task ${task.name} needs ${task.numLabels}`);
+    const tokFile = o.vocab ?? m.tokenizerFile;
+    if (!tokFile) throw new Error(`${pretrainedDir}: no tokenizer.json or vocab.txt (pass --vocab)`);
+    ({ config, params } = m);
+    tok = loadTokenizer(tokFile);
+    init = `pretrained weights from ${pretrainedDir}`;
+    for (const n of m.notes) log(`note: ${n}`);
+  } else {
+    if (o.vocab) tok = loadTokenizer(o.vocab);
+    else {
+      const ex = readExamples({ task, split: 'train', glueDir: o.cfg.data.glueDir ?? undefined });
+      const vocab = buildWordPieceVocab(ex.examples.flatMap((e) => (e.textB ? [e.textA, e.textB] : [e.textA])));
+      vocabText = vocab.join('\n') + '\n';
+      tok = tokenizerFromVocabText(vocabText, `vocab built from ${task.name} train`);
+      log(`built a ${vocab.length}-piece WordPiece vocabulary from ${ex.examples.length} ${task.name} training examples`);
+    }
+    const maxLen = Math.max(512, o.cfg.data.maxSeqLen ?? task.maxSeqLen);
+    config = bertConfigFrom({ ...BERT_DEFAULTS, ...BERT_PRESETS[o.bert], vocab_size: tok.vocabSize, num_labels: task.numLabels, max_position_embeddings: maxLen }, `preset ${o.bert}`);
+    params = initParams(config, o.cfg.seed);
+    init = 'FROM SCRATCH (random initialisation, no pre-training)';
+    log(`\n*** WARNING: no pretrained weights for "${o.bert}" in ${presetDir}: the teacher is trained FROM SCRATCH on ${task.name}. ***\n*** Its accuracy is far below a pre-trained BERT's; put a Hugging Face checkpoint in ${presetDir} to use one. ***\n`);
+  }
+  const data = loadData(o.cfg, tok, log);
+  assertFitsBackend(estimateTrainBytes(config, data.batchSize, data.maxSeqLen, 1), `fine-tuning ${bertName}`);
+  const runDir = join(outDir, '.finetune');
+  atomicWriteJson(join(runDir, 'config.json'), { mode: 'finetune', bert: o.bert, ...o.cfg });
+  const t0 = performance.now();
+  const out = await runTraining({ mode: 'finetune', cfg: o.cfg, runDir, model: config, init: params, task: data.task, train: data.train, dev: data.dev, batchSize: data.batchSize, evalEvery: data.evalEvery, onProgress: o.onProgress });
+  const metrics = summary(out, o.cfg, performance.now() - t0, { init });
+  await saveBertDir(outDir, config, out.params, { kind: 'teacher', task: task.name, bert: o.bert, init, metrics, config: o.cfg, ...provenance() });
+  if (vocabText !== null) atomicWrite(join(outDir, 'vocab.txt'), vocabText);
+  else if (!existsSync(join(outDir, 'tokenizer.json')) && !existsSync(join(outDir, 'vocab.txt'))) atomicWrite(join(outDir, basename(tok.source)), readFileSync(tok.source));
+  atomicWriteJson(join(outDir, 'metrics.json'), metrics);
+  clearState(runDir);
+  tf.dispose([...Object.values(params), ...Object.values(out.params)]);
+  return { dir: outDir, metrics };
+}
+
+function summary(out: TrainingOutcome, cfg: RunConfig, wallMs: number, extra: Record<string, unknown>): Record<string, unknown> {
+  return {
+    task: cfg.task, seed: cfg.seed,
+    best: out.best, last: out.last, steps: out.steps, tTotal: out.tTotal,
+    wallTimeSec: wallMs / 1000, trainTokensPerSec: out.trainTokens / Math.max(out.trainSeconds, 1e-9),
+    resumedFromStep: out.resumedFrom, ...extra, config: cfg, provenance: provenance(),
+  };
+}
+
+export function runName(cfg: RunConfig): string {
+  const c = coeffsOf(cfg);
+  const parts = [cfg.kd.preset];
+  if (cfg.kd.preset.includes('map') && c.map !== 1) parts.push(`m${c.map}`);
+  if (cfg.kd.preset.includes('output') && c.output !== 1) parts.push(`o${c.output}`);
+  if (cfg.quant.weightBits !== 2) parts.push(`w${cfg.quant.weightBits}`);
+  parts.push(`s${cfg.seed}`);
+  return parts.join('_');
+}
+
+export interface QatOptions { cfg: RunConfig; runDir?: string; log?: (s: string) => void; onProgress?: (p: ProgressInfo) => void }
+
+/** One KD-QAT run; returns metrics.json's content. A completed run (metrics.json present) is not redone. */
+export async function qat(o: QatOptions): Promise<{ runDir: string; metrics: Record<string, unknown>; skipped: boolean }> {
+  const log = o.log ?? ((s: string) => console.error(s));
+  const tdir = resolve(o.cfg.teacher);
+  const bertName = basename(dirname(tdir));
+  const runDir = o.runDir ?? join(OUTPUT_DIR(), bertName, getTask(o.cfg.task).name, runName(o.cfg));
+  const mpath = join(runDir, 'metrics.json');
+  if (existsSync(mpath)) return { runDir, metrics: JSON.parse(readFileSync(mpath, 'utf8')), skipped: true };
+  const teacher = loadBertDir(tdir);
+  if (!teacher.tokenizerFile) throw new Error(`${tdir}: the teacher has no tokenizer.json or vocab.txt`);
+  const data = loadData(o.cfg, loadTokenizer(teacher.tokenizerFile), log);
+  if (teacher.config.num_labels !== data.task.numLabels) throw new Error(`${tdir}/config.json: num_labels ${teacher.config.num_labels} but task ${data.task.name} needs ${data.task.numLabels}`);
+  assertFitsBackend(estimateTrainBytes(teacher.config, data.batchSize, data.maxSeqLen, 2), `KD-QAT of ${bertName}`);
+  const cfgPath = join(runDir, 'config.json');
+  const resolved = { mode: 'qat', ...o.cfg, coeffs: coeffsOf(o.cfg) };
+  if (existsSync(cfgPath)) {
+    const prev = JSON.parse(readFileSync(cfgPath, 'utf8'));
+    if (JSON.stringify(prev) !== JSON.stringify(resolved)) throw new Error(`${runDir} holds a run with a different config; remove it or choose another --run-dir`);
+  } else atomicWriteJson(cfgPath, resolved);
+  const teacherEval = await evaluate(teacher.params, teacher.config, data.dev, data.task, data.batchSize);
+  const t0 = performance.now();
+  const out = await runTraining({ mode: 'qat', cfg: o.cfg, runDir, model: teacher.config, init: teacher.params, teacher: teacher.params, task: data.task,
+    train: data.train, dev: data.dev, batchSize: data.batchSize, evalEvery: data.evalEvery, onProgress: o.onProgress });
+  const metrics = summary(out, o.cfg, performance.now() - t0, { run: basename(runDir), preset: o.cfg.kd.preset, coeffs: coeffsOf(o.cfg), teacher: { dir: tdir, metrics: teacherEval.metrics, selection: teacherEval.selection, provenance: teacher.provenance ?? null } });
+  await saveBertDir(join(runDir, 'student'), teacher.config, out.params, { kind: 'student', quant: o.cfg.quant, teacher: tdir, task: data.task.name, ...provenance() });
+  const tokFile = teacher.tokenizerFile;
+  writeFileSync(join(runDir, 'student', basename(tokFile)), readFileSync(tokFile));
+  atomicWriteJson(mpath, metrics); // the completion marker: written last
+  clearState(runDir);
+  tf.dispose([...Object.values(teacher.params), ...Object.values(out.params)]);
+  return { runDir, metrics, skipped: false };
+}

@@ -1,0 +1,107 @@
+/**
+ * Resumable sweeps over grids declared in experiments/*.json. Each run is a separate process (`qat` CLI), so
+ * `--jobs N` runs several at once and a crash cannot take the others down; a run killed part-way resumes from its
+ * last checkpoint, a finished one (metrics.json present) is skipped. One lock per output folder keeps two sweeps
+ * from writing the same runs.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { PROJECT_ROOT } from '../util/provenance.js';
+import { resolveConfig, type RunConfig } from './config.js';
+import { runName } from './runs.js';
+
+export interface GridArm { arm: string; preset: string | string[]; mapCoeff?: number | number[]; outputCoeff?: number | number[]; seed?: number | number[]; config?: Record<string, unknown> }
+export interface Grid { description?: string; arms: GridArm[] }
+
+export interface PlannedRun { arm: string; cfg: RunConfig; name: string; dir: string }
+
+const ARM_KEYS = ['arm', 'preset', 'mapCoeff', 'outputCoeff', 'seed', 'config'];
+
+export function readGrid(nameOrPath: string): { grid: Grid; path: string } {
+  const path = existsSync(nameOrPath) ? resolve(nameOrPath) : join(PROJECT_ROOT, 'experiments', `${nameOrPath.replace(/\.json$/, '')}.json`);
+  if (!existsSync(path)) throw new Error(`sweep grid "${nameOrPath}" not found (looked for ${path})`);
+  let grid: Grid;
+  try { grid = JSON.parse(readFileSync(path, 'utf8')); } catch (e) { throw new Error(`${path}: invalid JSON (${(e as Error).message})`); }
+  if (!Array.isArray(grid.arms) || grid.arms.length === 0) throw new Error(`${path}: "arms" must be a non-empty list`);
+  for (const key of Object.keys(grid)) if (!['description', 'arms'].includes(key)) throw new Error(`${path}: unknown key "${key}" (allowed: description, arms)`);
+  grid.arms.forEach((a, i) => {
+    for (const k of Object.keys(a)) if (!ARM_KEYS.includes(k)) throw new Error(`${path}: arms[${i}] has unknown key "${k}" (allowed: ${ARM_KEYS.join(', ')})`);
+    if (!a.arm || !a.preset) throw new Error(`${path}: arms[${i}] needs "arm" and "preset"`);
+  });
+  return { grid, path };
+}
+
+const list = <T>(v: T | T[] | undefined, dflt: T): T[] => (v === undefined ? [dflt] : Array.isArray(v) ? v : [v]);
+
+/** Expand a grid into runs for one task (cartesian product within each arm; duplicates across arms kept once). */
+export function planRuns(grid: Grid, base: RunConfig, outDir: string): PlannedRun[] {
+  const runs: PlannedRun[] = [];
+  const seen = new Set<string>();
+  for (const a of grid.arms) {
+    for (const preset of list(a.preset, base.kd.preset))
+      for (const mapCoeff of list(a.mapCoeff, 1))
+        for (const outputCoeff of list(a.outputCoeff, 1))
+          for (const seed of list(a.seed, base.seed)) {
+            const over = { ...(a.config ?? {}) } as Record<string, Record<string, unknown>>;
+            const cfg = resolveConfig({ ...over, seed, kd: { ...(over.kd ?? {}), preset, mapCoeff, outputCoeff } }, base);
+            const name = runName(cfg);
+            if (seen.has(name)) continue;
+            seen.add(name);
+            runs.push({ arm: a.arm, cfg, name, dir: join(outDir, name) });
+          }
+  }
+  return runs;
+}
+
+/** Exclusive lock on a folder: a file created with O_EXCL holding our pid; a lock whose pid is dead is stale. */
+export function acquireLock(dir: string): () => void {
+  const path = join(dir, '.sweep.lock');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(path, 'wx');
+      writeSync(fd, JSON.stringify({ pid: process.pid, started: new Date().toISOString() }));
+      closeSync(fd);
+      const release = () => { try { if (JSON.parse(readFileSync(path, 'utf8')).pid === process.pid) rmSync(path); } catch { /* already gone */ } };
+      process.once('exit', release);
+      return release;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      let holder: { pid: number; started: string } | null = null;
+      try { holder = JSON.parse(readFileSync(path, 'utf8')); } catch { /* half-written lock: treat as stale */ }
+      if (holder && isAlive(holder.pid)) throw new Error(`another sweep (pid ${holder.pid}, started ${holder.started}) is writing to ${dir}; wait for it to finish, or stop it (lock: ${path})`);
+      rmSync(path, { force: true }); // stale: its process is gone
+    }
+  }
+  throw new Error(`could not take the lock ${path}`);
+}
+
+function isAlive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+}
+
+export interface ChildProgress { step: number; total: number; loss: number }
+
+/**
+ * Run one planned run as a child process (`qat` CLI). Resolves on success; rejects with the child's last stderr
+ * lines on failure. The child exits by itself when our stdin pipe closes (i.e. when this process dies).
+ */
+export function runChild(run: PlannedRun, backend: string | undefined, onProgress: (p: ChildProgress) => void): Promise<void> {
+  return new Promise((res, rej) => {
+    const args = ['--import', 'tsx', join(PROJECT_ROOT, 'src/cli/qat.ts'), '--config-json', JSON.stringify(run.cfg), '--run-dir', run.dir, '--progress-json', '--exit-on-stdin-close'];
+    if (backend) args.push('--backend', backend);
+    const child = spawn(process.execPath, args, { cwd: PROJECT_ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    let buf = '';
+    const errTail: string[] = [];
+    child.stdout.on('data', (d: Buffer) => {
+      buf += d.toString();
+      let i: number;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i); buf = buf.slice(i + 1);
+        if (line.startsWith('@@progress ')) { try { onProgress(JSON.parse(line.slice(11))); } catch { /* partial line */ } }
+      }
+    });
+    child.stderr.on('data', (d: Buffer) => { errTail.push(...d.toString().split('\n').filter(Boolean)); errTail.splice(0, Math.max(0, errTail.length - 20)); });
+    child.on('exit', (code, sig) => (code === 0 ? res() : rej(new Error(`run ${run.name} failed (${sig ?? `exit ${code}`}):\n  ${errTail.join('\n  ')}`))));
+  });
+}

@@ -1,0 +1,187 @@
+/**
+ * The training loop shared by teacher fine-tuning (FP, loss on labels) and KD-QAT (ternary student, KD loss
+ * table): fixed step schedule, periodic dev evaluation with the reference's best/last conventions, a JSONL log,
+ * and checkpoints from which a killed run resumes bit-for-bit (same batches, same dropout masks, same optimizer
+ * state).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { bertForward, type Params, type QuantHooks } from '../model/bert.js';
+import type { BertConfig } from '../model/config.js';
+import type { Features } from '../data/features.js';
+import type { TaskSpec } from '../data/tasks.js';
+import type { MetricDict } from '../data/metrics.js';
+import { kdLoss, mse, presetCoeffs, type Coeffs, type Term } from '../kd/losses.js';
+import { makeQuantHooks } from '../quant/plan.js';
+import { atomicWrite, atomicWriteJson } from '../util/fsx.js';
+import { readSafetensors, writeSafetensors, type WriteTensor } from '../util/safetensors.js';
+import { BertAdam, ADAM_DEFAULTS } from './bertadam.js';
+import { disposeBatch, makeBatch, stepsPerEpoch, trainBatchIndices, mulberry32 } from './batches.js';
+import { evaluate, type EvalResult } from './evaluate.js';
+import type { RunConfig } from './config.js';
+import { kdStep, toVariables, teacherForward } from './step.js';
+
+export interface TrainerSpec {
+  mode: 'finetune' | 'qat';
+  cfg: RunConfig;
+  runDir: string;
+  model: BertConfig;
+  /** initial weights of the trained model (the teacher's for QAT) */
+  init: Params;
+  teacher?: Params;
+  task: TaskSpec;
+  train: Features;
+  dev: Features;
+  batchSize: number;
+  evalEvery: number;
+  onProgress?: (p: ProgressInfo) => void;
+}
+
+export interface ProgressInfo { step: number; total: number; loss: number; lr: number; evalMetric?: number }
+
+export interface EvalRecord { step: number; metrics: MetricDict; selection: number }
+
+export interface TrainingOutcome {
+  params: Record<string, tf.Variable>;
+  best: EvalRecord | null;
+  last: EvalRecord | null;
+  steps: number;
+  tTotal: number;
+  trainTokens: number;
+  trainSeconds: number;
+  resumedFrom: number | null;
+}
+
+interface SavedState { step: number; best: EvalRecord | null; last: EvalRecord | null; logLines: number; trainTokens: number; trainSeconds: number; dir: string }
+
+/** dropout seeds of step k: a fixed stream per (run seed, step) */
+const stepSeeds = (seed: number, step: number): (() => number) => {
+  const r = mulberry32((seed * 2_654_435_761 + step * 40_503 + 17) >>> 0);
+  return () => Math.floor(r() * 2 ** 31);
+};
+
+/** Fine-tuning loss on labels: mean cross-entropy (classification) or MSE (regression). */
+function finetuneLoss(logits: tf.Tensor2D, labels: tf.Tensor1D, regression: boolean): tf.Scalar {
+  if (regression) return mse(logits.reshape([-1]), labels);
+  return tf.neg(tf.mean(tf.sum(tf.mul(tf.logSoftmax(logits), tf.oneHot(tf.cast(labels, 'int32') as tf.Tensor1D, logits.shape[1])), -1))) as tf.Scalar;
+}
+
+export function coeffsOf(cfg: RunConfig): Coeffs {
+  return { ...presetCoeffs(cfg.kd.preset, cfg.kd.mapCoeff, cfg.kd.outputCoeff), ...(cfg.kd.coeffs ?? {}) };
+}
+
+async function saveState(runDir: string, vars: Record<string, tf.Variable>, opt: BertAdam, s: Omit<SavedState, 'dir'>): Promise<void> {
+  const stateDir = join(runDir, 'state');
+  const dir = `ckpt-${String(s.step).padStart(7, '0')}`;
+  const tensors: Record<string, WriteTensor> = {};
+  for (const [n, v] of Object.entries(vars)) tensors[`param.${n}`] = { dtype: 'F32', shape: v.shape, data: (await v.data()) as Float32Array };
+  const a = await opt.exportState();
+  for (const [n, t] of Object.entries(a.tensors)) tensors[n] = { dtype: 'F32', shape: t.shape, data: t.data };
+  writeSafetensors(join(stateDir, dir, 'state.safetensors'), tensors);
+  atomicWriteJson(join(stateDir, 'latest.json'), { ...s, dir });  // the commit point
+  for (const d of readdirSync(stateDir)) if (d.startsWith('ckpt-') && d !== dir) rmSync(join(stateDir, d), { recursive: true, force: true });
+}
+
+function loadState(runDir: string): (SavedState & { tensors: Map<string, { shape: number[]; data: ArrayLike<number> }> }) | null {
+  const p = join(runDir, 'state', 'latest.json');
+  if (!existsSync(p)) return null;
+  const s = JSON.parse(readFileSync(p, 'utf8')) as SavedState;
+  const f = readSafetensors(join(runDir, 'state', s.dir, 'state.safetensors'));
+  return { ...s, tensors: f.tensors };
+}
+
+/** Keep the first n lines of the JSONL log (drop what was written after the checkpoint we resume from). */
+function truncateLog(path: string, n: number): void {
+  if (!existsSync(path)) return;
+  const lines = readFileSync(path, 'utf8').split('\n').filter((l) => l.length > 0);
+  atomicWrite(path, lines.slice(0, n).map((l) => l + '\n').join(''));
+}
+
+export async function runTraining(spec: TrainerSpec): Promise<TrainingOutcome> {
+  const { cfg, runDir, model, task } = spec;
+  const regression = task.outputMode === 'regression';
+  mkdirSync(runDir, { recursive: true });
+  const logPath = join(runDir, 'log.jsonl');
+  const spe = stepsPerEpoch(spec.train.n, spec.batchSize);
+  const tTotal = Math.ceil(spe * cfg.train.epochs);
+  const lastStep = cfg.train.maxSteps ? Math.min(cfg.train.maxSteps, tTotal) : tTotal;
+  const ckptEvery = cfg.train.checkpointEvery ?? spec.evalEvery;
+  const vars = toVariables(spec.init, spec.mode);
+  const opt = new BertAdam({ ...ADAM_DEFAULTS, lr: cfg.train.lr, warmup: cfg.train.warmup, weightDecay: cfg.train.weightDecay, maxGradNorm: cfg.train.maxGradNorm, tTotal });
+  const hooks: QuantHooks | undefined = spec.mode === 'qat' ? makeQuantHooks(cfg.quant) : undefined;
+
+  let step = 0, best: EvalRecord | null = null, last: EvalRecord | null = null, logLines = 0, trainTokens = 0, trainSeconds = 0;
+  let resumedFrom: number | null = null;
+  const saved = loadState(runDir);
+  if (saved) {
+    for (const [n, v] of Object.entries(vars)) {
+      const t = saved.tensors.get(`param.${n}`);
+      if (!t) throw new Error(`${runDir}/state/${saved.dir}: checkpoint lacks parameter ${n}`);
+      v.assign(tf.tensor(Float32Array.from(t.data), t.shape));
+    }
+    opt.importState(saved.step, saved.tensors);
+    ({ step, best, last, logLines, trainTokens, trainSeconds } = saved);
+    resumedFrom = step;
+    truncateLog(logPath, logLines);
+  } else if (existsSync(logPath)) {
+    truncateLog(logPath, 0);
+  }
+  const log = (o: object) => { appendFileSync(logPath, JSON.stringify(o) + '\n'); logLines++; };
+
+  const doEval = async (): Promise<EvalRecord> => {
+    const r: EvalResult = await evaluate(vars, model, spec.dev, task, spec.batchSize, hooks);
+    const rec = { step, metrics: r.metrics, selection: r.selection };
+    if (!best || r.selection > best.selection) best = rec;
+    last = rec;
+    log({ step, eval: r.metrics, selection: r.selection });
+    return rec;
+  };
+
+  const ctx = spec.mode === 'qat' ? {
+    config: model, teacher: spec.teacher!, student: vars, hooks: hooks!, coeffs: coeffsOf(cfg),
+    kdOptions: { regression, gtRegressionUsesLabels: cfg.kd.gtRegressionUsesLabels }, optimizer: opt,
+  } : null;
+
+  while (step < lastStep) {
+    const t0 = performance.now();
+    const tb = makeBatch(spec.train, trainBatchIndices(spec.train.n, spec.batchSize, cfg.seed, step), regression);
+    const lr = opt.lrAt();
+    let loss: number, terms: Partial<Record<Term, number>> = {};
+    if (ctx) {
+      const r = await kdStep({ ...ctx, nextSeed: stepSeeds(cfg.seed, step) }, { batch: tb.batch, kd: tb.kd });
+      loss = r.loss; terms = r.terms;
+    } else {
+      const nextSeed = stepSeeds(cfg.seed, step);
+      const { value, grads } = tf.variableGrads(() =>
+        finetuneLoss(bertForward(vars, model, tb.batch, { training: true, nextSeed }).logits, tb.kd.labels, regression), Object.values(vars));
+      opt.apply(vars, Object.fromEntries(Object.entries(vars).map(([n, v]) => [n, grads[v.name]])));
+      tf.dispose(grads);
+      loss = (await value.data())[0];
+      value.dispose();
+    }
+    disposeBatch(tb);
+    if (!Number.isFinite(loss)) throw new Error(`training diverged at step ${step}: loss is ${loss} (lr ${lr}); try a smaller --lr`);
+    trainTokens += tb.tokens;
+    trainSeconds += (performance.now() - t0) / 1000;
+    log({ step, loss, ...(ctx ? { terms } : {}), lr });
+    step++;
+    // the reference evaluates when global_step % eval_step == 0 or global_step == t_total - 1 (its global_step is
+    // counted after the increment); optionally also after the very last step
+    const evalNow = step % spec.evalEvery === 0 || step === tTotal - 1 || (cfg.train.evalAfterLastStep && step === lastStep);
+    let rec: EvalRecord | undefined;
+    if (evalNow) rec = await doEval();
+    spec.onProgress?.({ step, total: lastStep, loss, lr, evalMetric: rec?.selection });
+    if (step % ckptEvery === 0 && step < lastStep) await saveState(runDir, vars, opt, { step, best, last, logLines, trainTokens, trainSeconds });
+  }
+  if (!last) await doEval(); // a run shorter than one eval interval still reports a dev metric
+  opt.dispose();
+  return { params: vars, best, last, steps: step, tTotal, trainTokens, trainSeconds, resumedFrom };
+}
+
+/** Remove resumption state once a run is complete and its results are written. */
+export function clearState(runDir: string): void {
+  rmSync(join(runDir, 'state'), { recursive: true, force: true });
+}
+
+export { teacherForward };

@@ -1,0 +1,21 @@
+/** Where a number came from: git commit, backend, versions, machine, command line. */
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { backendInfo } from './backend.js';
+
+export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+export function gitCommit(): { commit: string; dirty: boolean } {
+  try {
+    const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim().length > 0;
+    return { commit, dirty };
+  } catch {
+    return { commit: 'unknown', dirty: false };
+  }
+}
+
+export function provenance(): Record<string, unknown> {
+  const b = backendInfo();
+  return { git: gitCommit(), backend: b.backend, threads: b.threads, versions: b.versions, machine: b.machine, argv: process.argv.slice(2), date: new Date().toISOString() };
+}
