@@ -21,7 +21,7 @@ export function dot(a: Vec, b: Vec): number {
 /** v / (||v|| + 1e-6), PyHessian's normalization */
 export function normalization(v: Vec): Vec {
   const s = Math.sqrt(dot(v, v));
-  return v.map((x) => tf.div(x, s + 1e-6));
+  return tf.tidy(() => v.map((x) => tf.div(x, s + 1e-6)));
 }
 
 /** Gram-Schmidt of w against the (orthonormal) list, sequentially as PyHessian's orthnormal, then normalised. */
@@ -29,7 +29,7 @@ export function orthnormal(w: Vec, list: Vec[]): Vec {
   let cur = w.map((x) => x.clone());
   for (const u of list) {
     const a = dot(cur, u);
-    const next = cur.map((x, i) => tf.sub(x, tf.mul(u[i], a)));
+    const next = tf.tidy(() => cur.map((x, i) => tf.sub(x, tf.mul(u[i], a))));
     tf.dispose(cur);
     cur = next;
   }
@@ -110,44 +110,52 @@ export function hutchinsonTrace(hv: HvOperator, shapes: number[][], opts: { maxI
 }
 
 /**
- * Lanczos with full reorthogonalisation (m steps): the Ritz values (eigenvalues of the tridiagonal T_m),
- * ascending. Extreme Ritz values converge much faster than power iteration when the top eigenvalues have nearly
- * equal magnitude (used by the fixture check to confirm power-iteration results; PyHessian's SLQ uses the same
- * recurrence for its density).
+ * Lanczos with full reorthogonalisation: Ritz values (eigenvalues of the tridiagonal T_j), ascending, after at most
+ * maxSteps products; stops early once the `stableK` Ritz values of largest magnitude changed by less than
+ * `tol` (relative) over 3 consecutive steps. Extreme Ritz values converge far faster than power iteration when
+ * the top eigenvalues have nearly equal magnitude (the fixture check uses it to confirm the reference's
+ * power-iteration results; PyHessian's SLQ density uses the same recurrence).
  */
-export function lanczos(hv: HvOperator, shapes: number[][], m: number, seed = 0): number[] {
+export function lanczos(hv: HvOperator, shapes: number[][], opts: { maxSteps: number; seed?: number; tol?: number; stableK?: number }): { ritz: number[]; steps: number } {
+  const { maxSteps, seed = 0, tol = 0, stableK = 2 } = opts;
   const r = shapes.map((s, i) => tf.randomNormal(s, 0, 1, 'float32', seed * 7919 + 77 + i));
   const basis: Vec[] = [normalization(r)];
   tf.dispose(r);
   const alpha: number[] = [], beta: number[] = [];
-  for (let j = 0; j < m; j++) {
+  let ritz: number[] = [];
+  const history: number[][] = [];
+  for (let j = 0; j < maxSteps; j++) {
     const q = basis[j];
-    const w0 = hv(q);
-    const a = dot(w0, q);
-    alpha.push(a);
-    // full reorthogonalisation (twice for stability): w -= sum_k (w.q_k) q_k
-    let w = w0;
+    let w = hv(q);
+    alpha.push(dot(w, q));
+    ritz = symTridiagEigenvalues(alpha, beta);
+    history.push(topByMagnitude(ritz, stableK));
+    const stable = tol > 0 && history.length >= 4 && history.slice(-4, -1).every((h) => h.length === stableK &&
+      h.every((x, i) => Math.abs(x - history[history.length - 1][i]) <= tol * Math.abs(history[history.length - 1][i])));
+    if (stable || j === maxSteps - 1) { tf.dispose(w); break; }
+    // full reorthogonalisation, twice for stability: w -= sum_k (w.q_k) q_k
     for (let pass = 0; pass < 2; pass++) {
       for (const u of basis) {
         const c = dot(w, u);
-        const next = w.map((x, i) => tf.sub(x, tf.mul(u[i], c)));
+        const next = tf.tidy(() => w.map((x, i) => tf.sub(x, tf.mul(u[i], c))));
         tf.dispose(w);
         w = next;
       }
     }
     const b = Math.sqrt(dot(w, w));
-    if (j === m - 1 || b < 1e-10) { tf.dispose(w); break; }
+    if (b < 1e-10) { tf.dispose(w); break; } // invariant subspace: T_j is exact
     beta.push(b);
-    basis.push(w.map((x) => tf.div(x, b)));
+    basis.push(tf.tidy(() => w.map((x) => tf.div(x, b))));
     tf.dispose(w);
   }
   for (const v of basis) tf.dispose(v);
-  return symTridiagEigenvalues(alpha, beta.slice(0, alpha.length - 1));
+  return { ritz, steps: alpha.length };
 }
 
 /** Eigenvalues (ascending) of the symmetric tridiagonal matrix diag(a), offdiag(b), by Jacobi rotations (small m). */
 export function symTridiagEigenvalues(a: number[], b: number[]): number[] {
   const n = a.length;
+  if (b.length < n - 1) throw new Error(`symTridiagEigenvalues: ${n} diagonal entries need ${n - 1} off-diagonal ones, got ${b.length}`);
   const A = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => (i === j ? a[i] : Math.abs(i - j) === 1 ? b[Math.min(i, j)] : 0)));
   return symEigenvalues(A);
 }

@@ -3,7 +3,7 @@
  * resolved config, a JSONL log and metrics.json with full provenance; all writes are atomic.
  */
 import * as tf from '@tensorflow/tfjs';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { loadBertDir, saveBertDir } from '../model/checkpoint.js';
 import { BERT_DEFAULTS, BERT_PRESETS, bertConfigFrom, type BertConfig } from '../model/config.js';
@@ -15,11 +15,15 @@ import { readExamples } from '../data/tasks.js';
 import { buildWordPieceVocab } from '../data/wordpiece-vocab.js';
 import { assertFitsBackend } from '../util/backend.js';
 import { atomicWrite, atomicWriteJson } from '../util/fsx.js';
+import { acquireLock } from '../util/lock.js';
 import { PROJECT_ROOT, provenance } from '../util/provenance.js';
 import type { RunConfig } from './config.js';
 import { clearState, coeffsOf, runTraining, type ProgressInfo, type TrainingOutcome } from './trainer.js';
 import { evaluate } from './evaluate.js';
 import type { Features } from '../data/features.js';
+
+/** Fine-tuning from scratch needs a larger step than the QAT recipe's 2e-5. */
+export const SCRATCH_LR = 1e-4;
 
 export const MODELS_DIR = () => resolve(process.env.KDQAT_MODELS ?? join(PROJECT_ROOT, 'models'));
 export const OUTPUT_DIR = () => resolve(process.env.KDQAT_OUTPUT ?? join(PROJECT_ROOT, 'output'));
@@ -131,6 +135,13 @@ export async function qat(o: QatOptions): Promise<{ runDir: string; metrics: Rec
   const bertName = basename(dirname(tdir));
   const runDir = o.runDir ?? join(OUTPUT_DIR(), bertName, getTask(o.cfg.task).name, runName(o.cfg));
   const mpath = join(runDir, 'metrics.json');
+  if (existsSync(mpath)) return { runDir, metrics: JSON.parse(readFileSync(mpath, 'utf8')), skipped: true };
+  mkdirSync(runDir, { recursive: true });
+  const release = acquireLock(runDir, '.run.lock', 'another process');
+  try { return await qatLocked(o, tdir, runDir, mpath, bertName, log); } finally { release(); }
+}
+
+async function qatLocked(o: QatOptions, tdir: string, runDir: string, mpath: string, bertName: string, log: (s: string) => void): Promise<{ runDir: string; metrics: Record<string, unknown>; skipped: boolean }> {
   if (existsSync(mpath)) return { runDir, metrics: JSON.parse(readFileSync(mpath, 'utf8')), skipped: true };
   const teacher = loadBertDir(tdir);
   if (!teacher.tokenizerFile) throw new Error(`${tdir}: the teacher has no tokenizer.json or vocab.txt`);

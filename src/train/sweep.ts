@@ -5,11 +5,12 @@
  * from writing the same runs.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PROJECT_ROOT } from '../util/provenance.js';
 import { resolveConfig, type RunConfig } from './config.js';
 import { runName } from './runs.js';
+export { acquireLock } from '../util/lock.js';
 
 export interface GridArm { arm: string; preset: string | string[]; mapCoeff?: number | number[]; outputCoeff?: number | number[]; seed?: number | number[]; config?: Record<string, unknown> }
 export interface Grid { description?: string; arms: GridArm[] }
@@ -52,32 +53,6 @@ export function planRuns(grid: Grid, base: RunConfig, outDir: string): PlannedRu
           }
   }
   return runs;
-}
-
-/** Exclusive lock on a folder: a file created with O_EXCL holding our pid; a lock whose pid is dead is stale. */
-export function acquireLock(dir: string): () => void {
-  const path = join(dir, '.sweep.lock');
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = openSync(path, 'wx');
-      writeSync(fd, JSON.stringify({ pid: process.pid, started: new Date().toISOString() }));
-      closeSync(fd);
-      const release = () => { try { if (JSON.parse(readFileSync(path, 'utf8')).pid === process.pid) rmSync(path); } catch { /* already gone */ } };
-      process.once('exit', release);
-      return release;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      let holder: { pid: number; started: string } | null = null;
-      try { holder = JSON.parse(readFileSync(path, 'utf8')); } catch { /* half-written lock: treat as stale */ }
-      if (holder && isAlive(holder.pid)) throw new Error(`another sweep (pid ${holder.pid}, started ${holder.started}) is writing to ${dir}; wait for it to finish, or stop it (lock: ${path})`);
-      rmSync(path, { force: true }); // stale: its process is gone
-    }
-  }
-  throw new Error(`could not take the lock ${path}`);
-}
-
-function isAlive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
 }
 
 export interface ChildProgress { step: number; total: number; loss: number }

@@ -144,6 +144,7 @@ export async function runTraining(spec: TrainerSpec): Promise<TrainingOutcome> {
   } : null;
 
   while (step < lastStep) {
+    await new Promise((r) => setImmediate(r)); // let signals and I/O (e.g. a closed parent pipe) through each step
     const t0 = performance.now();
     const tb = makeBatch(spec.train, trainBatchIndices(spec.train.n, spec.batchSize, cfg.seed, step), regression);
     const lr = opt.lrAt();

@@ -44,9 +44,27 @@ async function tryNode(gpu: boolean): Promise<string | undefined> {
   return undefined;
 }
 
-async function tryWasm(): Promise<string | undefined> {
+/**
+ * wasm thread count wanted: KDQAT_WASM_THREADS=N (1..8); default 1. Threads need the threaded-SIMD binary, which
+ * tfjs does not load under Node; wasm-threads.ts makes it work. Default 1: on the 2-vCPU machines measured, the second
+ * thread gave at most ~1.2x on large products and slowed small/batched ones (see scripts/bench-kernels.ts).
+ */
+export function wasmThreadsWanted(): number {
+  const v = process.env.KDQAT_WASM_THREADS;
+  if (v === undefined || v === '') return 1;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 8) throw new Error(`KDQAT_WASM_THREADS must be an integer in 1..8, got "${v}"`);
+  return n;
+}
+
+async function tryWasm(skipped: string[]): Promise<string | undefined> {
   try {
     await import('@tensorflow/tfjs-backend-wasm');
+    const threads = wasmThreadsWanted();
+    if (threads > 1 && !(tf.engine() as unknown as { registry: Record<string, unknown> }).registry.wasm) {
+      const { useThreadedWasm } = await import('./wasm-threads.js');
+      try { await useThreadedWasm(threads); } catch (e) { skipped.push(`wasm threads: ${(e as Error).message}`); }
+    }
     const { registerWasmExtras } = await import('./wasm-kernels.js');
     registerWasmExtras();
     return undefined;
@@ -66,7 +84,7 @@ export async function initBackend(requested?: string, opts: { quiet?: boolean } 
   for (const b of order) {
     let why: string | undefined;
     if (b === 'tensorflow-gpu' || b === 'tensorflow') why = await tryNode(b === 'tensorflow-gpu');
-    else if (b === 'wasm') why = await tryWasm();
+    else if (b === 'wasm') why = await tryWasm(skipped);
     if (!why) {
       try { if (await tf.setBackend(b)) { await tf.ready(); chosen = b; break; } why = `tf.setBackend('${b}') failed`; }
       catch (e) { why = `${b}: ${(e as Error).message}`; }
@@ -76,9 +94,12 @@ export async function initBackend(requested?: string, opts: { quiet?: boolean } 
   }
   if (!chosen) throw new Error(`no tensor backend could start:\n  ${skipped.join('\n  ')}`);
   registerExtraGradients();
-  if (chosen === 'cpu') {
-    const { registerCpuExtras } = await import('./cpu-kernels.js');
-    registerCpuExtras();
+  // cpu scatter-add UnsortedSegmentSum + zero gradients of comparison ops: useful whatever the main backend
+  const { registerCpuExtras } = await import('./cpu-kernels.js');
+  registerCpuExtras();
+  if (chosen === 'wasm') {
+    const { threadFailure } = await import('./wasm-threads.js');
+    if (threadFailure) skipped.push(threadFailure);
   }
   const threads = chosen === 'wasm' ? wasmThreads() : chosen === 'cpu' ? 1 : cpus().length;
   const versions: Record<string, string> = {};

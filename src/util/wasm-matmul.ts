@@ -12,7 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
-import { replaceKernel, stockKernel } from './wasm-registry.js';
+import { callStock, replaceKernel, stockKernel } from './wasm-registry.js';
 import { aliasId, unaliasId, wasmData, type WasmBackendLike, type WasmModule } from './wasm-heap.js';
 
 const shapeScratch = new WeakMap<WasmModule, number>();
@@ -127,13 +127,9 @@ const ACTIVATION_KERNEL: Record<string, string> = { relu: 'Relu', relu6: 'Relu6'
  * _FusedMatMul: act(matMul(a, b) + bias). The stock kernel already takes XNNPACK for un-transposed batch-1 products
  * with a rank-1 bias, so those are delegated to it; everything else goes through wasmMatMul + wasm Add/activation.
  */
-/** backends on which the stock _FusedMatMul's setupFunc (its cwrap) has run: it was unregistered before backend init */
-const stockSetUp = new WeakSet<object>();
-
 function fusedMatMulKernel(args: { inputs: Record<string, TensorInfo>; backend: unknown; attrs?: NamedAttrMap }): TensorInfo {
   const stock = stockKernel('wasm', '_FusedMatMul');
   const backend = args.backend as WasmBackendLike;
-  if (stock?.setupFunc && !stockSetUp.has(backend)) { stock.setupFunc(backend as never); stockSetUp.add(backend); }
   const { a, b, bias, preluActivationWeights } = args.inputs;
   const attrs = (args.attrs ?? {}) as { transposeA?: boolean; transposeB?: boolean; activation?: string; leakyreluAlpha?: number };
   const batchA = size(a.shape.slice(0, -2)), batchB = size(b.shape.slice(0, -2));

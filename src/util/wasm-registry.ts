@@ -43,6 +43,30 @@ export function useKernel(backendName: string, kernelName: string, variant: 'sto
   if (tf.getKernel(kernelName, backendName)) tf.unregisterKernel(kernelName, backendName);
   tf.registerKernel(cfg);
   // kernels registered after backend init miss the engine's setupFunc call (stock wasm kernels cwrap there)
-  const be = tf.findBackend(backendName);
+  const be = initializedBackend(backendName);
   if (be && cfg.setupFunc) cfg.setupFunc(be);
+}
+
+/** The backend instance if it has been initialised, else undefined (tf.findBackend would start initialising it). */
+export function initializedBackend(backendName: string): tf.KernelBackend | undefined {
+  return (tf.engine() as unknown as { registry: Record<string, tf.KernelBackend> }).registry[backendName];
+}
+
+/** backend instances on which a stock kernel's setupFunc has run, per kernel key */
+const setUp = new Map<string, WeakSet<object>>();
+
+/**
+ * Run the stock (displaced) kernel for `args`, e.g. for a case our replacement does not cover. Its setupFunc (the
+ * cwrap of the wasm kernels) is run first when needed: the engine skips it for kernels unregistered before init.
+ */
+export function callStock<T>(backendName: string, kernelName: string, args: { backend: unknown }): T {
+  const k = key(backendName, kernelName);
+  const cfg = stock.get(k);
+  if (!cfg) throw new Error(`no stock ${kernelName} kernel for backend ${backendName}`);
+  if (cfg.setupFunc) {
+    let s = setUp.get(k);
+    if (!s) { s = new WeakSet(); setUp.set(k, s); }
+    if (!s.has(args.backend as object)) { cfg.setupFunc(args.backend as tf.KernelBackend); s.add(args.backend as object); }
+  }
+  return cfg.kernelFunc(args as never) as T;
 }

@@ -17,6 +17,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { initializedBackend } from './wasm-registry.js';
 
 const require = createRequire(import.meta.url);
 
@@ -67,11 +68,23 @@ function prepareScripts(threads: number): { main: string; worker: string; wasm: 
 export async function useThreadedWasm(threads: number): Promise<void> {
   if (!Number.isInteger(threads) || threads < 1 || threads > 8) throw new Error(`wasm threads must be an integer in 1..8, got ${threads}`);
   const tfw = await import('@tensorflow/tfjs-backend-wasm');
-  if (tf.findBackend('wasm')) throw new Error('useThreadedWasm: the wasm backend is already initialised; call it before tf.setBackend("wasm")');
+  if (initializedBackend('wasm')) throw new Error('useThreadedWasm: the wasm backend is already initialised; call it before tf.setBackend("wasm")');
   const paths = prepareScripts(threads);
   const factory = require(paths.main) as Factory;
+  const registry = (tf.engine() as unknown as { registryFactory: Record<string, { factory: () => Promise<tf.KernelBackend> }> }).registryFactory;
+  const stockFactory = registry.wasm?.factory;
+  if (!stockFactory) throw new Error('useThreadedWasm: no wasm backend registered');
+  threadFailure = undefined;
   tf.removeBackend('wasm');
   tf.registerBackend('wasm', async () => {
+    try { return await threadedBackend(); } catch (e) {
+      threadFailure = `threaded wasm failed (${(e as Error).message ?? String(e)}); using 1 thread`;
+      tfw.setThreadsCount(1);
+      return stockFactory();
+    }
+  }, 2);
+
+  async function threadedBackend(): Promise<tf.KernelBackend> {
     tfw.setThreadsCount(threads);
     const module = await factory({
       locateFile: (p: string) => (p.endsWith('.worker.js') ? paths.worker : p.endsWith('.wasm') ? paths.wasm : p),
@@ -90,5 +103,8 @@ export async function useThreadedWasm(threads: number): Promise<void> {
     // pthreads are created by the constructor (XNNPACK thread pool): let the process exit with them alive
     for (const w of [...(module.PThread?.runningWorkers ?? []), ...(module.PThread?.unusedWorkers ?? [])]) w.unref();
     return backend;
-  }, 2);
+  }
 }
+
+/** Why the threaded backend fell back to the stock single-thread one, if it did. */
+export let threadFailure: string | undefined;

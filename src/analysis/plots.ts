@@ -1,0 +1,209 @@
+/**
+ * Vega-lite specs of the analysis figures (the paper's Figures 3-6 and the per-head heatmaps), built from the
+ * results JSON of src/analysis/run.ts. Pure data -> spec functions; rendering is src/report's job.
+ */
+import type { AnalysisResults } from './run.js';
+import { TOKEN_CLASSES } from './norm-analysis.js';
+
+export type Spec = Record<string, unknown>;
+
+const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
+const FONT = { font: 'DejaVu Sans' };
+const CONFIG = { config: { ...FONT, view: { stroke: '#ddd' }, axis: { labelFont: FONT.font, titleFont: FONT.font }, legend: { labelFont: FONT.font, titleFont: FONT.font }, header: { labelFont: FONT.font, titleFont: FONT.font }, title: { font: FONT.font } } };
+
+const METRIC_TITLES: Record<string, string> = { rankingLoss: 'Ranking loss (sum)', coverLengthRatio: 'Cover length ratio (top-5)', rowKl: 'Row KL (map loss per head)' };
+
+/** Figure 4: one line per student over head index (layer * H + head), mean over examples with a +-1 std band. */
+export function distanceSpec(r: AnalysisResults, metric: 'rankingLoss' | 'coverLengthRatio' | 'rowKl'): Spec | null {
+  if (!r.distance) return null;
+  const rows: Record<string, unknown>[] = [];
+  for (const [id, d] of Object.entries(r.distance.models)) {
+    const label = r.meta.models.find((m) => m.id === id)?.label ?? id;
+    d[metric].mean.forEach((layer, l) => layer.forEach((mean, h) => {
+      const sd = d[metric].std[l][h];
+      rows.push({ model: label, head: l * layer.length + h, layer: l, h, mean, lo: mean - sd, hi: mean + sd });
+    }));
+  }
+  const n = r.distance.examples;
+  return {
+    $schema: SCHEMA, ...CONFIG, width: 640, height: 260,
+    title: { text: `${METRIC_TITLES[metric]} vs teacher, per head`, subtitle: `${r.meta.task}: mean over ${n} dev example${n === 1 ? '' : 's'}${n > 1 ? ', band = +-1 std' : ''}` },
+    data: { values: rows },
+    encoding: { x: { field: 'head', type: 'quantitative', title: 'head index (layer x heads + head)' }, color: { field: 'model', type: 'nominal', title: null } },
+    layer: [
+      ...(n > 1 ? [{ mark: { type: 'area', opacity: 0.2 }, encoding: { y: { field: 'lo', type: 'quantitative', title: METRIC_TITLES[metric] }, y2: { field: 'hi' } } }] : []),
+      { mark: { type: 'line', point: { size: 20 } }, encoding: { y: { field: 'mean', type: 'quantitative', title: METRIC_TITLES[metric] }, tooltip: [{ field: 'model' }, { field: 'layer' }, { field: 'h' }, { field: 'mean', format: '.4g' }] } },
+    ],
+  };
+}
+
+/** Figure 3: density (KDE) of the collected eigenvalues, negative and positive panels, one curve per model. */
+export function hessianDensitySpec(r: AnalysisResults): Spec | null {
+  if (!r.hessian) return null;
+  const rows: Record<string, unknown>[] = [];
+  for (const [id, h] of Object.entries(r.hessian.models)) {
+    const label = r.meta.models.find((m) => m.id === id)?.label ?? id;
+    for (const e of h.perExample) for (const v of e.eigenvalues) if (Number.isFinite(v) && v !== 0) rows.push({ model: label, value: v, sign: v < 0 ? 'Negative Max Eigenvalue' : 'Positive Max Eigenvalue' });
+  }
+  const panel = (sign: string) => ({
+    width: 300, height: 200,
+    title: sign,
+    transform: [{ filter: { field: 'sign', equal: sign } }, { density: 'value', groupby: ['model'], steps: 200 }],
+    mark: { type: 'area', opacity: 0.35, line: true },
+    encoding: {
+      x: { field: 'value', type: 'quantitative', title: 'eigenvalue' },
+      y: { field: 'density', type: 'quantitative', title: 'Density' },
+      color: { field: 'model', type: 'nominal', title: null },
+    },
+  });
+  const signs = ['Negative Max Eigenvalue', 'Positive Max Eigenvalue'].filter((s) => rows.some((x) => x.sign === s));
+  if (!signs.length) return null;
+  return {
+    $schema: SCHEMA, ...CONFIG,
+    title: { text: 'Hessian eigenvalue spectra', subtitle: `${r.meta.task}: top-${r.hessian.settings.topN} eigenvalues per example (${r.hessian.settings.mode} mode), CE/MSE + ${r.hessian.settings.l2} sum ||p||` },
+    data: { values: rows },
+    hconcat: signs.map(panel),
+  };
+}
+
+/** Mean top eigenvalue per parameter subset (embeddings, layer.i, head) and model. */
+export function hessianLayersSpec(r: AnalysisResults): Spec | null {
+  if (!r.hessian) return null;
+  const rows: Record<string, unknown>[] = [];
+  for (const [id, h] of Object.entries(r.hessian.models)) {
+    const label = r.meta.models.find((m) => m.id === id)?.label ?? id;
+    const acc = new Map<string, number[]>();
+    for (const e of h.perExample) for (const [k, v] of Object.entries(e.layers ?? {})) acc.set(k, [...(acc.get(k) ?? []), v]);
+    for (const [k, vs] of acc) rows.push({ model: label, subset: k, value: vs.reduce((a, b) => a + b, 0) / vs.length });
+  }
+  if (!rows.length) return null;
+  const order = [...new Set(rows.map((x) => x.subset as string))];
+  return {
+    $schema: SCHEMA, ...CONFIG, width: 480, height: 240,
+    title: { text: 'Top Hessian eigenvalue per parameter group', subtitle: 'mean over examples; each group differentiated alone (diagonal block)' },
+    data: { values: rows },
+    mark: 'bar',
+    encoding: {
+      x: { field: 'subset', type: 'nominal', sort: order, title: null },
+      xOffset: { field: 'model' },
+      y: { field: 'value', type: 'quantitative', title: 'top eigenvalue' },
+      color: { field: 'model', type: 'nominal', title: null },
+    },
+  };
+}
+
+/** Figure 5: min and max over the hidden dim per token, one panel per layer; teacher grey dashed. */
+export function rangeSpec(r: AnalysisResults): Spec | null {
+  if (!r.range) return null;
+  const rows: Record<string, unknown>[] = [];
+  for (const [id, m] of Object.entries(r.range.models)) {
+    const meta = r.meta.models.find((x) => x.id === id);
+    const label = meta?.label ?? id;
+    m.min.forEach((mins, l) => mins.forEach((v, t) => {
+      rows.push({ model: label, layer: `layer ${l}`, l, token: t, value: v, stat: 'min', series: `${label} min` });
+      rows.push({ model: label, layer: `layer ${l}`, l, token: t, value: m.max[l][t], stat: 'max', series: `${label} max` });
+    }));
+  }
+  const teacher = r.meta.models.find((m) => m.role === 'teacher')?.label;
+  const L = r.range.models[Object.keys(r.range.models)[0]].min.length;
+  return {
+    $schema: SCHEMA, ...CONFIG,
+    title: { text: 'Attention output dynamic range (min / max over the hidden dim)', subtitle: `${r.meta.task}: dev example #${r.range.exampleIndex} (${r.range.tokens.length} tokens)` },
+    data: { values: rows },
+    facet: { field: 'l', type: 'ordinal', title: null, header: { labelExpr: "'layer ' + datum.label" } },
+    columns: Math.min(4, L),
+    spec: {
+      width: 240, height: 150,
+      mark: { type: 'line', strokeWidth: 1.2 },
+      encoding: {
+        x: { field: 'token', type: 'quantitative', title: 'token index' },
+        y: { field: 'value', type: 'quantitative', title: 'value' },
+        color: { field: 'model', type: 'nominal', title: null, ...(teacher ? { scale: { domain: [teacher, ...r.meta.models.filter((m) => m.role === 'student').map((m) => m.label)], range: ['#888888', '#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e'] } } : {}) },
+        strokeDash: { condition: { test: `datum.model === ${JSON.stringify(teacher ?? '')}`, value: [4, 3] }, value: [1, 0] },
+        detail: { field: 'series' },
+      },
+    },
+    resolve: { scale: { y: 'independent' } },
+  };
+}
+
+const NORM_TITLES: Record<string, string> = { alpha: 'Avg. alpha', fx: 'Avg. ||f(x)||', sumAfx: 'Avg. ||sum alpha f(x)||' };
+
+/** Figure 6: |teacher - student| per layer for each token class, one curve per student. */
+export function normCurvesSpec(r: AnalysisResults): Spec | null {
+  if (!r.norms) return null;
+  const rows: Record<string, unknown>[] = [];
+  for (const [id, byClass] of Object.entries(r.norms.classDiffs)) {
+    const label = r.meta.models.find((m) => m.id === id)?.label ?? id;
+    for (const cls of TOKEN_CLASSES) {
+      const c = byClass[cls];
+      for (const q of ['alpha', 'fx', 'sumAfx'] as const) c[q].forEach((v, l) => { if (v !== null && Number.isFinite(v)) rows.push({ model: label, cls, quantity: NORM_TITLES[q], layer: l, value: v }); });
+    }
+  }
+  return {
+    $schema: SCHEMA, ...CONFIG,
+    title: { text: 'Norm-based analysis: |teacher - student| per layer and token class', subtitle: `${r.meta.task}: mean over ${r.norms.examplesUsed} examples with [SEP]; W_O ${r.norms.wo}` },
+    data: { values: rows },
+    facet: { row: { field: 'quantity', type: 'nominal', title: null, sort: Object.values(NORM_TITLES) }, column: { field: 'cls', type: 'nominal', title: null, sort: [...TOKEN_CLASSES] } },
+    spec: {
+      width: 150, height: 110,
+      mark: { type: 'line', point: true },
+      encoding: {
+        x: { field: 'layer', type: 'quantitative', title: 'layer', axis: { tickMinStep: 1 } },
+        y: { field: 'value', type: 'quantitative', title: '|T - S|' },
+        color: { field: 'model', type: 'nominal', title: null },
+      },
+    },
+    resolve: { scale: { y: 'independent' } },
+  };
+}
+
+/** Per-head heatmaps (layers x heads, Blues): PROB, ||f||, ||alpha f|| per model, then |teacher - student|. */
+export function normHeatmapSpec(r: AnalysisResults): Spec | null {
+  if (!r.norms) return null;
+  const rows: Record<string, unknown>[] = [];
+  const put = (panel: string, q: string, grid: number[][]) => grid.forEach((hs, l) => hs.forEach((v, h) => rows.push({ panel, quantity: q, layer: l, head: h, value: v })));
+  const label = (id: string) => r.meta.models.find((m) => m.id === id)?.label ?? id;
+  const panels: string[] = [];
+  for (const [id, v] of Object.entries(r.norms.heads)) {
+    panels.push(label(id));
+    put(label(id), 'PROB', v.prob); put(label(id), '||f(x)||', v.fx); put(label(id), '||alpha f(x)||', v.afx);
+  }
+  for (const [id, v] of Object.entries(r.norms.headDiffs)) {
+    const p = `|${label(r.meta.models.find((m) => m.role === 'teacher')!.id)} - ${label(id)}|`;
+    panels.push(p);
+    put(p, 'PROB', v.prob); put(p, '||f(x)||', v.fx); put(p, '||alpha f(x)||', v.afx);
+  }
+  return {
+    $schema: SCHEMA, ...CONFIG,
+    title: { text: `Per-head norms at token ${r.norms.token === 'sep' ? 'first [SEP]' : `#${r.norms.token}`}`, subtitle: `${r.meta.task}: mean over ${r.norms.examplesUsed} examples; each cell scaled per panel` },
+    data: { values: rows },
+    facet: { row: { field: 'panel', type: 'nominal', title: null, sort: panels }, column: { field: 'quantity', type: 'nominal', title: null, sort: ['PROB', '||f(x)||', '||alpha f(x)||'] } },
+    spec: {
+      width: 140, height: 120,
+      mark: 'rect',
+      encoding: {
+        x: { field: 'head', type: 'ordinal', title: 'head' },
+        y: { field: 'layer', type: 'ordinal', title: 'layer', sort: 'descending' },
+        color: { field: 'value', type: 'quantitative', scale: { scheme: 'blues' }, title: null, legend: null },
+        tooltip: [{ field: 'layer' }, { field: 'head' }, { field: 'value', format: '.4g' }],
+      },
+    },
+    resolve: { scale: { color: 'independent' } },
+  };
+}
+
+/** Every figure of a results object, keyed by output file base name (null specs dropped). */
+export function allSpecs(r: AnalysisResults): Record<string, Spec> {
+  const s: Record<string, Spec | null> = {
+    'distance-ranking-loss': distanceSpec(r, 'rankingLoss'),
+    'distance-cover-length': distanceSpec(r, 'coverLengthRatio'),
+    'distance-row-kl': distanceSpec(r, 'rowKl'),
+    'hessian-density': hessianDensitySpec(r),
+    'hessian-layers': hessianLayersSpec(r),
+    'range-min-max': rangeSpec(r),
+    'norm-curves': normCurvesSpec(r),
+    'norm-heatmaps': normHeatmapSpec(r),
+  };
+  return Object.fromEntries(Object.entries(s).filter(([, v]) => v !== null)) as Record<string, Spec>;
+}

@@ -1,0 +1,57 @@
+/**
+ * The analysis report: every figure of src/analysis/plots.ts rendered to plots/<name>.{svg,png} and one
+ * self-contained report.html (SVGs inlined, summary tables), written atomically into the output folder.
+ */
+import { join } from 'node:path';
+import { atomicWrite } from '../util/fsx.js';
+import { allSpecs } from './plots.js';
+import { htmlPage, renderAll, type HtmlSection } from './render.js';
+import type { AnalysisResults } from './run.js';
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+const CAPTIONS: Record<string, [string, string]> = {
+  'distance-ranking-loss': ['Attention-map distance: ranking loss (Figure 4)', 'Per head, summed over query rows and key pairs: how often the student orders two keys differently from the teacher, weighted by the student\'s probability gap. Lower = closer to the teacher.'],
+  'distance-cover-length': ['Attention-map distance: cover length ratio (Figure 4)', 'Per head: how far down the student\'s ranking the teacher\'s top-5 keys reach, averaged over rows and divided by n. Lower = the student covers the teacher\'s top keys earlier.'],
+  'distance-row-kl': ['Attention-map distance: row KL', 'Per head: the map loss (teacher || student KL summed over rows, divided by n).'],
+  'hessian-density': ['Hessian eigenvalue spectra (Figure 3)', 'Kernel density of the top eigenvalues (by magnitude) collected over examples, split into negative and positive.'],
+  'hessian-layers': ['Hessian top eigenvalue per parameter group', 'Power iteration restricted to one group of parameters at a time.'],
+  'range-min-max': ['Attention-output dynamic range (Figure 5)', 'Per layer and token: minimum and maximum over the hidden dimension of the post-LayerNorm attention output. Teacher dashed grey.'],
+  'norm-curves': ['Norm-based analysis per layer (Figure 6)', '|teacher - student| of the mean attention weight alpha, of ||f(x)|| and of ||sum_h alpha f(x)|| for keys of each token class.'],
+  'norm-heatmaps': ['Norm-based analysis per head', 'Attention received by the token (PROB), ||f(x)|| of the token and ||alpha f(x)|| of its query row, per layer and head; then |teacher - student|.'],
+};
+
+function tables(r: AnalysisResults): HtmlSection[] {
+  const label = (id: string) => r.meta.models.find((m) => m.id === id)?.label ?? id;
+  const out: HtmlSection[] = [];
+  if (r.distance) {
+    out.push({ title: 'Attention-map distance: mean over heads', table: { head: ['model', 'ranking loss', 'cover length ratio', 'row KL'], rows: Object.entries(r.distance.models).map(([id, d]) => [label(id), mean(d.rankingLoss.mean.flat()), mean(d.coverLengthRatio.mean.flat()), mean(d.rowKl.mean.flat())]) } });
+  }
+  if (r.hessian) {
+    const rows = Object.entries(r.hessian.models).map(([id, h]) => {
+      const top = h.perExample.map((e) => e.eigenvalues[0]);
+      const all = h.perExample.flatMap((e) => e.eigenvalues);
+      const conv = h.perExample.flatMap((e) => e.converged).filter(Boolean).length;
+      return [label(id), h.perExample.length, mean(top), Math.max(...all), Math.min(...all), `${conv}/${h.perExample.flatMap((e) => e.converged).length}`, mean(h.perExample.map((e) => e.seconds)),
+        ...(r.hessian!.settings.trace ? [mean(h.perExample.map((e) => e.trace ?? NaN))] : [])];
+    });
+    out.push({ title: 'Hessian eigenvalues', text: `Power iteration (PyHessian): top ${r.hessian.settings.topN}, maxIter ${r.hessian.settings.maxIter}, tol ${r.hessian.settings.tol}, seed ${r.hessian.settings.seed}, ${r.hessian.settings.mode} mode; loss CE/MSE + ${r.hessian.settings.l2} sum ||p||, eval mode, all parameters, STE through the quantizers.`,
+      table: { head: ['model', 'spectra', 'mean first eigenvalue', 'max', 'min', 'converged', 's per spectrum', ...(r.hessian.settings.trace ? ['mean trace'] : [])], rows } });
+  }
+  if (r.range) {
+    const L = Object.values(r.range.meanRange)[0]?.min.length ?? 0;
+    out.push({ title: 'Attention-output range: mean over tokens and examples', table: { head: ['model', ...Array.from({ length: L }, (_, l) => `layer ${l} min / max`)], rows: Object.entries(r.range.meanRange).map(([id, m]) => [label(id), ...m.min.map((v, l) => `${v.toFixed(3)} / ${m.max[l].toFixed(3)}`)]) } });
+  }
+  return out;
+}
+
+/** Render plots and write report.html; returns the HTML path. */
+export async function writeAnalysisReport(r: AnalysisResults, outDir: string): Promise<string> {
+  const svgs = await renderAll(allSpecs(r), join(outDir, 'plots'));
+  const sections: HtmlSection[] = Object.entries(svgs).map(([name, svg]) => ({ title: CAPTIONS[name]?.[0] ?? name, text: CAPTIONS[name]?.[1], svg }));
+  const models = r.meta.models.map((m) => `${m.label} (${m.role}${m.dir ? `, ${m.dir}` : ''})`).join('; ');
+  const intro = `Task ${r.meta.task}; ${r.meta.examples.length} dev examples, batch 1, each sliced to its length; token_type_ids ${r.meta.tokenTypes}. Models: ${models}. Plots also in plots/ as SVG and PNG; numbers in results.json.`;
+  const path = join(outDir, 'report.html');
+  atomicWrite(path, htmlPage(`KD-QAT analysis: ${r.meta.task}`, intro, [...tables(r), ...sections]));
+  return path;
+}

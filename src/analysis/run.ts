@@ -1,0 +1,243 @@
+/**
+ * The analysis driver behind `npm run analyze`: runs the selected experiments (method.md 7a-7d) over dev examples,
+ * one example at a time (batch 1, sliced to its seq_length as the reference's notebooks do), and returns plain
+ * JSON-able results. Models: the FP teacher, the students (with their quantizers), and for the distance
+ * experiment also "quantized" = the teacher's weights in the quantized model without QAT (the notebook's student_Q).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { bertForward, type Batch, type BertOutputs, type Params } from '../model/bert.js';
+import type { BertConfig } from '../model/config.js';
+import { makeQuantHooks, type QuantConfig } from '../quant/plan.js';
+import { headDistances, type HeadDistances } from './distance.js';
+import { attentionOutputRange } from './range.js';
+import { exampleNorms, firstIndexOf, TOKEN_CLASSES, type ExampleNorms, type TokenClass, type TokenClassIds } from './norm-analysis.js';
+import { BertHessian, layerSubsets } from './hessian.js';
+
+export const EXPERIMENTS = ['distance', 'hessian', 'range', 'norms'] as const;
+export type Experiment = (typeof EXPERIMENTS)[number];
+
+export interface AnalysisModel {
+  id: string;
+  label: string;
+  role: 'teacher' | 'student' | 'quantized';
+  params: Params;
+  config: BertConfig;
+  /** quantizers of a student / the quantized teacher; undefined for the FP teacher */
+  quant?: QuantConfig;
+  dir?: string;
+}
+
+export interface AnalysisExample { index: number; ids: Int32Array; tokenTypes: Int32Array; label: number }
+
+export interface HessianSettings {
+  examples: number; topN: number; maxIter: number; tol: number; seed: number; l2: number;
+  mode: 'example' | 'dataset'; layers: boolean; trace: boolean; roles: ('teacher' | 'student')[];
+}
+
+export interface AnalysisOptions {
+  task: string;
+  experiments: Experiment[];
+  /** 'zeros': token_type_ids all 0 as the notebooks (quirk); 'real': the features' segment ids */
+  tokenTypes: 'zeros' | 'real';
+  norms: { wo: 'latent' | 'quantized'; token: 'sep' | number; classIds: TokenClassIds };
+  /** position in `examples` of the example the range figure shows */
+  rangeExample: number;
+  hessian: HessianSettings;
+  log?: (s: string) => void;
+  onProgress?: (done: number, total: number, what: string) => void;
+}
+
+type Stat = { mean: number[][]; std: number[][] };
+export interface AnalysisResults {
+  meta: { task: string; models: { id: string; label: string; role: string; dir?: string }[]; examples: number[]; tokenTypes: string; seconds: Record<string, number> };
+  distance?: { examples: number; models: Record<string, Record<keyof HeadDistances, Stat>>; perExample: Record<string, HeadDistances[]> };
+  range?: { exampleIndex: number; tokens: number[]; models: Record<string, { min: number[][]; max: number[][] }>; meanRange: Record<string, { min: number[]; max: number[] }> };
+  norms?: {
+    token: 'sep' | number; wo: string; examplesUsed: number;
+    heads: Record<string, { prob: number[][]; fx: number[][]; afx: number[][] }>;
+    headDiffs: Record<string, { prob: number[][]; fx: number[][]; afx: number[][] }>;
+    classDiffs: Record<string, Record<TokenClass, { alpha: (number | null)[]; fx: (number | null)[]; sumAfx: (number | null)[] }>>;
+  };
+  hessian?: {
+    settings: HessianSettings;
+    models: Record<string, { perExample: { index: number | 'dataset'; eigenvalues: number[]; iterations: number[]; converged: boolean[]; trace?: number; layers?: Record<string, number>; seconds: number }[] }>;
+  };
+}
+
+/** running mean/std of [L][H] grids (float64) */
+class GridStat {
+  n = 0; private s: number[][] = []; private q: number[][] = [];
+  add(g: number[][]): void {
+    if (!this.n) { this.s = g.map((r) => r.map(() => 0)); this.q = g.map((r) => r.map(() => 0)); }
+    g.forEach((r, i) => r.forEach((v, j) => { this.s[i][j] += v; this.q[i][j] += v * v; }));
+    this.n++;
+  }
+  stat(): Stat {
+    const mean = this.s.map((r) => r.map((v) => v / this.n));
+    return { mean, std: this.q.map((r, i) => r.map((v, j) => Math.sqrt(Math.max(0, v / this.n - mean[i][j] ** 2)))) };
+  }
+}
+
+/** [1,n] batch of one example: ids, token types (zeros or real), attention mask all ones */
+function exampleBatch(e: AnalysisExample, tokenTypes: 'zeros' | 'real'): Batch {
+  const n = e.ids.length;
+  return {
+    inputIds: tf.tensor2d(e.ids, [1, n], 'int32'),
+    tokenTypeIds: tokenTypes === 'real' ? tf.tensor2d(e.tokenTypes, [1, n], 'int32') : tf.zeros([1, n], 'int32') as tf.Tensor2D,
+    attentionMask: tf.ones([1, n], 'int32') as tf.Tensor2D,
+  };
+}
+
+const disposeBatch = (b: Batch) => tf.dispose([b.inputIds, b.tokenTypeIds, b.attentionMask]);
+
+function forward(m: AnalysisModel, b: Batch, norms?: 'latent' | 'quantized'): BertOutputs {
+  return tf.tidy(() => bertForward(m.params, m.config, b, { quant: m.quant ? makeQuantHooks(m.quant) : undefined, norms }) as unknown as tf.TensorContainer) as unknown as BertOutputs;
+}
+
+export async function runAnalysis(models: AnalysisModel[], examples: AnalysisExample[], o: AnalysisOptions): Promise<AnalysisResults> {
+  const log = o.log ?? (() => {});
+  const teacher = models.find((m) => m.role === 'teacher');
+  if (!teacher) throw new Error('runAnalysis: no teacher model');
+  const students = models.filter((m) => m.role === 'student');
+  const exps = new Set(o.experiments);
+  const res: AnalysisResults = {
+    meta: { task: o.task, models: models.map(({ id, label, role, dir }) => ({ id, label, role, dir })), examples: examples.map((e) => e.index), tokenTypes: o.tokenTypes, seconds: {} },
+  };
+  const secs = res.meta.seconds;
+  const timed = async <T>(k: string, f: () => Promise<T>): Promise<T> => { const t0 = performance.now(); try { return await f(); } finally { secs[k] = (secs[k] ?? 0) + (performance.now() - t0) / 1000; } };
+
+  // ---- forward-pass experiments (distance, range, norms): one pass over the examples
+  const fwdExps = (['distance', 'range', 'norms'] as const).filter((e) => exps.has(e));
+  const distStats = new Map<string, Record<keyof HeadDistances, GridStat>>();
+  const perExample: Record<string, HeadDistances[]> = {};
+  const distModels = models.filter((m) => m.role !== 'teacher');
+  const headSums = new Map<string, GridStat[]>(); // per model: prob, fx, afx
+  const headDiffSums = new Map<string, GridStat[]>();
+  const classAcc = new Map<string, Record<TokenClass, { s: number[][]; c: number[][] }>>(); // [quantity][layer]
+  let normsUsed = 0;
+  const rangeSum = new Map<string, { min: number[]; max: number[]; n: number }>();
+  if (fwdExps.length) {
+    if (exps.has('range') && !(o.rangeExample >= 0 && o.rangeExample < examples.length)) throw new Error(`range example ${o.rangeExample} outside the ${examples.length} examples`);
+    for (let k = 0; k < examples.length; k++) {
+      const e = examples[k];
+      const n = e.ids.length;
+      const b = exampleBatch(e, o.tokenTypes);
+      const normTok = o.norms.token === 'sep' ? firstIndexOf(e.ids, o.norms.classIds.sep) : o.norms.token;
+      const doNorms = exps.has('norms') && normTok >= 0 && normTok < n;
+      const wanted = models.filter((m) => m.role !== 'quantized' || exps.has('distance'));
+      const outs = new Map<string, BertOutputs>();
+      await timed('forward', async () => { for (const m of wanted) outs.set(m.id, forward(m, b, doNorms && m.role !== 'quantized' ? o.norms.wo : undefined)); });
+      const T = outs.get(teacher.id)!;
+      if (exps.has('distance')) await timed('distance', async () => {
+        for (const m of distModels) {
+          const d = await headDistances(outs.get(m.id)!.probs, T.probs, 0, n);
+          if (!distStats.has(m.id)) distStats.set(m.id, { rankingLoss: new GridStat(), coverLengthRatio: new GridStat(), rowKl: new GridStat() });
+          const st = distStats.get(m.id)!;
+          st.rankingLoss.add(d.rankingLoss); st.coverLengthRatio.add(d.coverLengthRatio); st.rowKl.add(d.rowKl);
+          (perExample[m.id] ??= []).push(d);
+        }
+      });
+      if (exps.has('range')) await timed('range', async () => {
+        for (const m of [teacher, ...students]) {
+          const r = await attentionOutputRange(outs.get(m.id)!.attnOutput, 0, n);
+          if (k === o.rangeExample) {
+            res.range ??= { exampleIndex: e.index, tokens: Array.from(e.ids), models: {}, meanRange: {} };
+            res.range.models[m.id] = r;
+          }
+          const acc = rangeSum.get(m.id) ?? { min: r.min.map(() => 0), max: r.max.map(() => 0), n: 0 };
+          r.min.forEach((v, l) => { acc.min[l] += v.reduce((a, x) => a + x, 0) / n; acc.max[l] += r.max[l].reduce((a, x) => a + x, 0) / n; });
+          acc.n++;
+          rangeSum.set(m.id, acc);
+        }
+      });
+      if (doNorms) await timed('norms', async () => {
+        const per = new Map<string, ExampleNorms>();
+        for (const m of [teacher, ...students]) {
+          const out = outs.get(m.id)!;
+          per.set(m.id, await exampleNorms(out.probs, out.norms!, e.ids, normTok, o.norms.classIds));
+        }
+        const t = per.get(teacher.id)!;
+        for (const m of [teacher, ...students]) {
+          const v = per.get(m.id)!;
+          if (!headSums.has(m.id)) headSums.set(m.id, [new GridStat(), new GridStat(), new GridStat()]);
+          const hs = headSums.get(m.id)!;
+          hs[0].add(v.heads.prob); hs[1].add(v.heads.fx); hs[2].add(v.heads.afx);
+          if (m.role !== 'student') continue;
+          if (!headDiffSums.has(m.id)) headDiffSums.set(m.id, [new GridStat(), new GridStat(), new GridStat()]);
+          const hd = headDiffSums.get(m.id)!;
+          const absDiff = (a: number[][], c: number[][]) => a.map((r, i) => r.map((x, j) => Math.abs(x - c[i][j])));
+          hd[0].add(absDiff(t.heads.prob, v.heads.prob)); hd[1].add(absDiff(t.heads.fx, v.heads.fx)); hd[2].add(absDiff(t.heads.afx, v.heads.afx));
+          if (!classAcc.has(m.id)) classAcc.set(m.id, Object.fromEntries(TOKEN_CLASSES.map((c) => [c, { s: [[], [], []], c: [[], [], []] }])) as unknown as Record<TokenClass, { s: number[][]; c: number[][] }>);
+          const ca = classAcc.get(m.id)!;
+          for (const c of TOKEN_CLASSES) (['alpha', 'fx', 'sumAfx'] as const).forEach((q, qi) => t.classes[c][q].forEach((tv, l) => {
+            const sv = v.classes[c][q][l];
+            if (!Number.isFinite(tv) || !Number.isFinite(sv)) return; // class absent from this example
+            ca[c].s[qi][l] = (ca[c].s[qi][l] ?? 0) + Math.abs(tv - sv);
+            ca[c].c[qi][l] = (ca[c].c[qi][l] ?? 0) + 1;
+          }));
+        }
+        normsUsed++;
+      });
+      for (const out of outs.values()) tf.dispose(out as unknown as tf.TensorContainer);
+      disposeBatch(b);
+      o.onProgress?.(k + 1, examples.length, `forward experiments (${fwdExps.join(', ')})`);
+    }
+  }
+  if (exps.has('distance')) {
+    res.distance = { examples: examples.length, models: {}, perExample };
+    for (const [id, st] of distStats) res.distance.models[id] = { rankingLoss: st.rankingLoss.stat(), coverLengthRatio: st.coverLengthRatio.stat(), rowKl: st.rowKl.stat() };
+  }
+  if (res.range) for (const [id, a] of rangeSum) res.range.meanRange[id] = { min: a.min.map((v) => v / a.n), max: a.max.map((v) => v / a.n) };
+  if (exps.has('norms')) {
+    if (!normsUsed) log(`norms: no example contains the token ${o.norms.token === 'sep' ? `[SEP] (id ${o.norms.classIds.sep})` : `#${o.norms.token}`}; nothing to report`);
+    const g = (s: GridStat[]) => ({ prob: s[0].stat().mean, fx: s[1].stat().mean, afx: s[2].stat().mean });
+    res.norms = {
+      token: o.norms.token, wo: o.norms.wo, examplesUsed: normsUsed,
+      heads: Object.fromEntries([...headSums].map(([id, s]) => [id, g(s)])),
+      headDiffs: Object.fromEntries([...headDiffSums].map(([id, s]) => [id, g(s)])),
+      classDiffs: Object.fromEntries([...classAcc].map(([id, ca]) => [id, Object.fromEntries(TOKEN_CLASSES.map((c) => [c, Object.fromEntries((['alpha', 'fx', 'sumAfx'] as const).map((q, qi) => [q, ca[c].s[qi].map((s, l) => (ca[c].c[qi][l] ? s / ca[c].c[qi][l] : null))]))]))])) as NonNullable<AnalysisResults['norms']>['classDiffs'],
+    };
+  }
+
+  // ---- Hessian spectra
+  if (exps.has('hessian')) {
+    const hs = o.hessian;
+    const hModels = models.filter((m) => (hs.roles as string[]).includes(m.role));
+    const hex = examples.slice(0, Math.min(hs.examples, examples.length));
+    res.hessian = { settings: hs, models: {} };
+    const units = hs.mode === 'dataset' ? 1 : hex.length;
+    let done = 0;
+    for (const m of hModels) {
+      const rows: NonNullable<AnalysisResults['hessian']>['models'][string]['perExample'] = [];
+      res.hessian.models[m.id] = { perExample: rows };
+      const groups = hs.mode === 'dataset' ? [hex] : hex.map((e) => [e]);
+      for (const group of groups) {
+        const t0 = performance.now();
+        const batches = group.map((e) => ({ batch: exampleBatch(e, o.tokenTypes), labels: m.config.num_labels === 1 ? tf.tensor1d([e.label], 'float32') : tf.tensor1d([e.label], 'int32') }));
+        const setup = { params: m.params, config: m.config, batches, quant: m.quant ? () => makeQuantHooks(m.quant!) : undefined, l2: hs.l2 };
+        const row = await timed('hessian', async () => {
+          const h = new BertHessian(setup);
+          const r = h.eigenvalues({ topN: hs.topN, maxIter: hs.maxIter, tol: hs.tol, seed: hs.seed });
+          tf.dispose(r.eigenvectors.flat());
+          const out: (typeof rows)[number] = { index: group.length === 1 ? group[0].index : 'dataset', eigenvalues: r.eigenvalues, iterations: r.iterations, converged: r.converged, seconds: 0 };
+          if (hs.trace) out.trace = h.trace({ seed: hs.seed }).trace;
+          if (hs.layers) {
+            out.layers = {};
+            for (const s of layerSubsets(m.config)) {
+              const hl = new BertHessian({ ...setup, subset: s.re });
+              const rl = hl.eigenvalues({ topN: 1, maxIter: hs.maxIter, tol: hs.tol, seed: hs.seed });
+              tf.dispose(rl.eigenvectors.flat());
+              out.layers[s.name] = rl.eigenvalues[0];
+            }
+          }
+          return out;
+        });
+        row.seconds = (performance.now() - t0) / 1000;
+        rows.push(row);
+        for (const b of batches) { disposeBatch(b.batch); b.labels.dispose(); }
+        o.onProgress?.(++done, units * hModels.length, `hessian ${m.label}: top ${row.eigenvalues.map((v) => v.toPrecision(4)).join(', ')} (${row.iterations.reduce((a, c) => a + c, 0)} Hv, ${row.seconds.toFixed(1)} s)`);
+      }
+    }
+  }
+  return res;
+}

@@ -1,0 +1,35 @@
+/**
+ * npm run finetune -- --task rte --bert tiny [--vocab vocab.txt] [--epochs 3] [--lr 1e-4] [...]
+ * Trains the full-precision teacher and saves it under models/<bert>/<task>/ (model.safetensors, config.json,
+ * vocab, kdqat.json provenance, metrics.json). --bert is a Hugging Face BERT directory or a preset
+ * (tiny, mini, small, base, large); a preset without weights in models/<preset>/ starts from scratch.
+ */
+import { initBackend } from '../util/backend.js';
+import { finetune, SCRATCH_LR } from '../train/runs.js';
+import { BERT_PRESETS } from '../model/config.js';
+import { parseFlags, RUN_FLAGS, runConfigFromFlags, runMain, UsageError } from './common.js';
+import { progressReporter } from './progress-line.js';
+import { existsSync } from 'node:fs';
+
+
+const FLAGS = {
+  ...RUN_FLAGS,
+  bert: { type: 'string', help: `Hugging Face BERT directory, or a preset: ${Object.keys(BERT_PRESETS).join(', ')}` },
+  vocab: { type: 'string', help: 'vocab.txt or tokenizer.json (default: the model directory\'s; for a from-scratch preset, built from the task\'s training text)' },
+  out: { type: 'string', help: 'output directory (default models/<bert>/<task>)' },
+} as const;
+
+runMain('finetune', async () => {
+  const v = parseFlags(FLAGS, 'npm run finetune -- --task <t> --bert <dir|preset> [...]');
+  if (!v.task) throw new UsageError('--task is required');
+  if (typeof v.bert !== 'string') throw new UsageError('--bert is required');
+  if (!BERT_PRESETS[v.bert] && !existsSync(v.bert)) throw new UsageError(`--bert "${v.bert}" is neither a directory nor a preset (${Object.keys(BERT_PRESETS).join(', ')})`);
+  await initBackend(v.backend as string | undefined);
+  const scratch = BERT_PRESETS[v.bert] !== undefined;
+  const cfg = runConfigFromFlags(v, { teacher: v.bert, ...(scratch && v.lr === undefined ? { train: { lr: SCRATCH_LR } } : {}) });
+  const progress = progressReporter(false, `finetune ${cfg.task} ${v.bert}`);
+  const r = await finetune({ cfg, bert: v.bert, vocab: v.vocab as string | undefined, out: v.out as string | undefined, onProgress: progress.update });
+  progress.done();
+  const m = r.metrics as { best: { metrics: Record<string, number> } | null };
+  console.error(`finetune: teacher saved to ${r.dir}; best dev ${JSON.stringify(m.best?.metrics)}`);
+});

@@ -1,0 +1,60 @@
+/**
+ * npm run qat -- --task rte --teacher models/tiny/rte --preset map+output --map-coeff 1 --output-coeff 1 --seed 42
+ * One KD-QAT run with the reference recipe; every value overridable (see --help). Writes
+ * output/<bert>/<task>/<run>/: config.json, log.jsonl, metrics.json, student/ (latent weights + quantizer settings).
+ */
+import { initBackend } from '../util/backend.js';
+import { resolveConfig } from '../train/config.js';
+import { qat } from '../train/runs.js';
+import { TERMS } from '../kd/losses.js';
+import { parseFlags, RUN_FLAGS, runConfigFromFlags, runMain, num, UsageError } from './common.js';
+import { progressReporter } from './progress-line.js';
+
+const FLAGS = {
+  ...RUN_FLAGS,
+  teacher: { type: 'string', help: 'teacher directory (models/<bert>/<task>, made by npm run finetune)' },
+  preset: { type: 'string', help: 'KD preset: ternarybert, map, output, map+output (default map+output)' },
+  'map-coeff': { type: 'string', help: 'attention-map loss coefficient (default 1)' },
+  'output-coeff': { type: 'string', help: 'attention-output loss coefficient (default 1)' },
+  coeffs: { type: 'string', help: `explicit term coefficients, e.g. "gt=1,score=0.5" (terms: ${TERMS.join(', ')})` },
+  'run-dir': { type: 'string', help: 'output folder of this run (default output/<bert>/<task>/<run name>)' },
+  'config-json': { type: 'string', help: 'the whole resolved run config as JSON (used by sweep)' },
+  'progress-json': { type: 'boolean', help: 'machine-readable progress on stdout (used by sweep)' },
+  'exit-on-stdin-close': { type: 'boolean', help: 'exit when stdin closes (used by sweep: children die with their parent)' },
+} as const;
+
+runMain('qat', async () => {
+  const v = parseFlags(FLAGS, 'npm run qat -- --task <t> --teacher <dir> [--preset p] [--map-coeff a] [--output-coeff b] [--seed s] [...]');
+  if (v['exit-on-stdin-close']) {
+    // a sweep's child: die with the parent (its pipe closes, or we are re-parented), never write on alone
+    const ppid = process.ppid;
+    const orphaned = () => process.exit(130);
+    process.stdin.on('close', orphaned); process.stdin.on('end', orphaned); process.stdin.resume();
+    setInterval(() => { if (process.ppid !== ppid) orphaned(); }, 200).unref();
+  }
+  await initBackend(v.backend as string | undefined);
+  let cfg;
+  if (typeof v['config-json'] === 'string') cfg = resolveConfig(JSON.parse(v['config-json']));
+  else {
+    const coeffs: Record<string, number> = {};
+    if (typeof v.coeffs === 'string') for (const kv of v.coeffs.split(',')) {
+      const [k, val] = kv.split('=');
+      if (!val || !Number.isFinite(Number(val))) throw new UsageError(`--coeffs: "${kv}" is not term=number`);
+      coeffs[k.trim()] = Number(val);
+    }
+    const kd: Record<string, unknown> = {};
+    if (v.preset) kd.preset = v.preset;
+    if (v['map-coeff'] !== undefined) kd.mapCoeff = num(v, 'map-coeff');
+    if (v['output-coeff'] !== undefined) kd.outputCoeff = num(v, 'output-coeff');
+    if (Object.keys(coeffs).length) kd.coeffs = coeffs;
+    if (!v.teacher) throw new UsageError('--teacher is required (a directory made by npm run finetune, or a Hugging Face BERT fine-tuned on the task)');
+    if (!v.task) throw new UsageError('--task is required');
+    cfg = runConfigFromFlags(v, { teacher: v.teacher, ...(Object.keys(kd).length ? { kd } : {}) });
+  }
+  const progress = progressReporter(v['progress-json'] === true, `qat ${cfg.task} ${cfg.kd.preset} seed ${cfg.seed}`);
+  const r = await qat({ cfg, runDir: v['run-dir'] as string | undefined, onProgress: progress.update, log: (s) => console.error(s) });
+  progress.done();
+  if (r.skipped) console.error(`qat: ${r.runDir} is complete already (metrics.json exists); nothing to do`);
+  const m = r.metrics as { best: { metrics: Record<string, number> } | null; last: { metrics: Record<string, number> } | null; trainTokensPerSec: number; wallTimeSec: number };
+  console.error(`qat: done in ${m.wallTimeSec.toFixed(1)} s (${m.trainTokensPerSec.toFixed(0)} train tokens/s). best ${JSON.stringify(m.best?.metrics)} last ${JSON.stringify(m.last?.metrics)}\n  -> ${r.runDir}`);
+});

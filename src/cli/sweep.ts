@@ -1,0 +1,101 @@
+/**
+ * npm run sweep -- --task cola[,rte] [--bert tiny] [--grid default|paper-mixing|<file>] [--jobs N] [run flags]
+ * Runs a grid of KD-QAT runs from experiments/, fine-tuning the teacher first when models/<bert>/<task> is
+ * missing. Finished runs are skipped, killed ones resume from their last checkpoint. Ends with the results table
+ * and plots (output/<bert>/<task>/report/).
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { initBackend } from '../util/backend.js';
+import { getTask } from '../data/tasks.js';
+import { BERT_PRESETS } from '../model/config.js';
+import { finetune, OUTPUT_DIR, SCRATCH_LR, teacherDir } from '../train/runs.js';
+import { acquireLock, planRuns, readGrid, runChild, type PlannedRun } from '../train/sweep.js';
+import { Progress } from '../util/progress.js';
+import { parseFlags, RUN_FLAGS, runConfigFromFlags, runMain, num, UsageError } from './common.js';
+import { progressReporter } from './progress-line.js';
+
+const FLAGS = {
+  ...RUN_FLAGS,
+  bert: { type: 'string', help: 'teacher model: a preset (tiny, mini, small, base, large) or a name under models/ (default tiny)' },
+  grid: { type: 'string', help: 'grid in experiments/ (name or path; default "default": the four presets at seed 42)' },
+  jobs: { type: 'string', help: 'runs in parallel, each its own process (default 1)' },
+  vocab: { type: 'string', help: 'vocabulary for a teacher fine-tuned from scratch (default: built from the task)' },
+  'teacher-epochs': { type: 'string', help: 'epochs when the teacher has to be fine-tuned first (default: --epochs)' },
+  'teacher-lr': { type: 'string', help: `learning rate of that fine-tuning (default ${SCRATCH_LR} from scratch, else 2e-5)` },
+  'no-report': { type: 'boolean', help: 'skip the results table and plots at the end' },
+} as const;
+
+runMain('sweep', async () => {
+  const v = parseFlags(FLAGS, 'npm run sweep -- --task <t>[,<t>...] [--bert tiny] [--grid default] [--jobs N] [...]');
+  if (typeof v.task !== 'string') throw new UsageError('--task is required (e.g. --task cola or --task rte,mrpc)');
+  const tasks = v.task.split(',').map((t) => getTask(t.trim()).name);
+  const bert = (v.bert as string | undefined) ?? 'tiny';
+  const jobs = num(v, 'jobs', 'int') ?? 1;
+  if (jobs < 1) throw new UsageError('--jobs must be at least 1');
+  const { grid, path: gridPath } = readGrid((v.grid as string | undefined) ?? 'default');
+  const info = await initBackend(v.backend as string | undefined);
+  for (const task of tasks) {
+    const tdir = teacherDir(bert, task);
+    const outDir = join(OUTPUT_DIR(), bert, task);
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(outDir, { recursive: true });
+    const release = acquireLock(outDir);
+    try {
+      if (!existsSync(join(tdir, 'model.safetensors'))) {
+        console.error(`sweep: no teacher at ${tdir}: fine-tuning it first`);
+        const scratch = BERT_PRESETS[bert] !== undefined;
+        const lr = num(v, 'teacher-lr') ?? (v.lr !== undefined ? num(v, 'lr') : scratch ? SCRATCH_LR : undefined);
+        const epochs = num(v, 'teacher-epochs') ?? num(v, 'epochs');
+        const fcfg = runConfigFromFlags({ ...v, task }, { teacher: bert, train: { ...(lr !== undefined ? { lr } : {}), ...(epochs !== undefined ? { epochs } : {}) } });
+        const p = progressReporter(false, `finetune teacher ${bert}/${task}`);
+        await finetune({ cfg: fcfg, bert, vocab: v.vocab as string | undefined, out: tdir, onProgress: p.update });
+        p.done();
+      }
+      const base = runConfigFromFlags({ ...v, task }, { teacher: tdir });
+      const runs = planRuns(grid, base, outDir);
+      const pending = runs.filter((r) => !existsSync(join(r.dir, 'metrics.json')));
+      console.error(`sweep ${task}: grid ${gridPath}: ${runs.length} runs, ${runs.length - pending.length} finished already, ${pending.length} to run (${jobs} at a time, backend ${info.backend})`);
+      await runPool(pending, jobs, v.backend as string | undefined, runs.length - pending.length, runs.length);
+      if (!v['no-report']) {
+        const { writeTaskReport } = await import('../report/sweep-report.js');
+        const rep = await writeTaskReport(outDir, { title: `${task} (${bert})`, grid: gridPath });
+        console.error(`sweep ${task}: results table ${rep.csv}\n  report ${rep.html}`);
+      }
+    } finally {
+      release();
+    }
+  }
+});
+
+/** Run `pending` with at most `jobs` child processes; one progress line for the whole sweep. */
+async function runPool(pending: PlannedRun[], jobs: number, backend: string | undefined, doneBefore: number, total: number): Promise<void> {
+  const bar = new Progress({ total, label: 'runs' });
+  const live = new Map<string, { step: number; total: number; loss: number }>();
+  let done = doneBefore, next = 0;
+  const failures: string[] = [];
+  const t0 = performance.now();
+  const draw = () => {
+    const cur = [...live.entries()].map(([n, p]) => `${n} ${p.step}/${p.total} loss ${p.loss.toPrecision(4)}`).join(' | ');
+    bar.update(done, { current: cur || '-' });
+  };
+  draw();
+  const worker = async () => {
+    while (next < pending.length) {
+      const run = pending[next++];
+      live.set(run.name, { step: 0, total: 0, loss: NaN });
+      try {
+        await runChild(run, backend, (p) => { live.set(run.name, p); draw(); });
+      } catch (e) {
+        failures.push((e as Error).message);
+      }
+      live.delete(run.name);
+      done++;
+      draw();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(jobs, pending.length) }, worker));
+  bar.done();
+  if (pending.length) console.error(`sweep: ${pending.length} runs in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  if (failures.length) throw new Error(`${failures.length} of ${pending.length} runs failed:\n${failures.join('\n')}`);
+}
