@@ -24,6 +24,8 @@ export interface Batch {
 export interface QuantHooks {
   weight(name: string, w: tf.Tensor): tf.Tensor;
   act(point: string, x: tf.Tensor): tf.Tensor;
+  /** Q_a(a) @ op(Q_b(b)) where a, b are quantized as points/parameters pa, pb (op = transpose if transposeB) */
+  matmul(pa: string, a: tf.Tensor, pb: string, b: tf.Tensor, transposeB: boolean): tf.Tensor;
 }
 
 export interface ForwardOptions {
@@ -121,11 +123,14 @@ export function bertForward(params: Params, c: BertConfig, batch: Batch, opts: F
   const A = (point: string, x: tf.Tensor): tf.Tensor => (quant ? quant.act(point, x) : x);
   const dropout = (x: tf.Tensor, rate: number): tf.Tensor =>
     training && rate > 0 ? tf.dropout(x, rate, undefined, opts.nextSeed ? opts.nextSeed() : undefined) : x;
+  /** a @ op(b), both quantized in the student (points pa, pb) */
+  const mm = (pa: string, a: tf.Tensor, pb: string, b: tf.Tensor, transposeB: boolean): tf.Tensor =>
+    quant ? quant.matmul(pa, a, pb, b, transposeB) : tf.matMul(a, b, false, transposeB);
   /** quantized linear: A(x) [N,in] @ Q(W)^T [in,out] + b, for x [...,in] */
   const linear = (name: string, x: tf.Tensor): tf.Tensor => {
     const inDim = x.shape[x.shape.length - 1]!;
-    const x2 = tf.reshape(A(`${name}.input`, x), [-1, inDim]);
-    const y = tf.add(tf.matMul(x2, W(`${name}.weight`), false, true), P(`${name}.bias`));
+    const x2 = tf.reshape(x, [-1, inDim]);
+    const y = tf.add(mm(`${name}.input`, x2, `${name}.weight`, P(`${name}.weight`), true), P(`${name}.bias`));
     return tf.reshape(y, [...x.shape.slice(0, -1), y.shape[1]!]);
   };
   const heads = (x: tf.Tensor): tf.Tensor4D => tf.transpose(tf.reshape(x, [B, T, H, dh]), [0, 2, 1, 3]); // [B,T,D] -> [B,H,T,dh]
@@ -144,13 +149,14 @@ export function bertForward(params: Params, c: BertConfig, batch: Batch, opts: F
   for (let l = 0; l < c.num_hidden_layers; l++) {
     const p = `bert.encoder.layer.${l}`;
     const sp = `${p}.attention.self`;
-    const q = A(`${sp}.query_layer`, heads(linear(`${sp}.query`, x)));
-    const k = A(`${sp}.key_layer`, heads(linear(`${sp}.key`, x)));
-    const v = A(`${sp}.value_layer`, heads(linear(`${sp}.value`, x)));
-    const scores = tf.add(tf.div(tf.matMul(q, k, false, true), Math.sqrt(dh)), maskAdd) as tf.Tensor4D; // [B,H,T,T] QK^T/sqrt(dh) + mask
+    const q = heads(linear(`${sp}.query`, x));
+    const k = heads(linear(`${sp}.key`, x));
+    const v = heads(linear(`${sp}.value`, x));
+    // [B,H,T,T] A(Q) A(K)^T / sqrt(dh) + mask
+    const scores = tf.add(tf.div(mm(`${sp}.query_layer`, q, `${sp}.key_layer`, k, true), Math.sqrt(dh)), maskAdd) as tf.Tensor4D;
     const probs = tf.softmax(scores) as tf.Tensor4D;
-    const probsIn = A(`${sp}.attention_probs`, dropout(probs, c.attention_probs_dropout_prob));
-    const ctx = tf.matMul(probsIn, v) as tf.Tensor4D; // [B,H,T,dh]
+    // [B,H,T,dh] A(dropout(P)) A(V)
+    const ctx = mm(`${sp}.attention_probs`, dropout(probs, c.attention_probs_dropout_prob), `${sp}.value_layer`, v, false) as tf.Tensor4D;
     const ctxFlat = tf.reshape(tf.transpose(ctx, [0, 2, 1, 3]), [B, T, D]);
     const sa = linear(`${p}.attention.output.dense`, ctxFlat) as tf.Tensor3D; // W_O ctx + b_O
     const attn = layerNorm(tf.add(dropout(sa, c.hidden_dropout_prob), x), P(`${p}.attention.output.LayerNorm.weight`), P(`${p}.attention.output.LayerNorm.bias`), c.layer_norm_eps) as tf.Tensor3D;
@@ -160,7 +166,7 @@ export function bertForward(params: Params, c: BertConfig, batch: Batch, opts: F
     out.scores.push(scores); out.probs.push(probs); out.context.push(ctx); out.saOutput.push(sa); out.attnOutput.push(attn); out.hidden.push(x);
     if (opts.norms) {
       const wo = opts.norms === 'quantized' ? W(`${p}.attention.output.dense.weight`) : P(`${p}.attention.output.dense.weight`);
-      out.norms!.push(kobayashiNorms(probs, v, wo));
+      out.norms!.push(kobayashiNorms(probs, A(`${sp}.value_layer`, v), wo));
     }
   }
   // pooler: tanh(A(h[:,0]) W_p^T + b_p), dropout, FP classifier

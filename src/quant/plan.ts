@@ -8,7 +8,9 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { QuantHooks } from '../model/bert.js';
+import * as tfn from '@tensorflow/tfjs';
 import { makeQuantizerFromSpec, type Quantizer, type QuantizerSpec } from './quantizers.js';
+import { exactQuantMatMul } from './exact-matmul.js';
 
 export interface QuantRule { pattern: string; quantizer: QuantizerSpec }
 
@@ -72,10 +74,19 @@ export function makeQuantHooks(c: QuantConfig): QuantHooks & { weightQuantizer(n
   const wq = resolver(weightRules(c));
   const aq = resolver(actRules(c));
   const last = new Map<Quantizer, { x: tf.Tensor; y: tf.Tensor }>();
+  const weight = (name: string, w: tf.Tensor) => { const q = wq(name); return q ? q.apply(w) : w; };
+  const quantOf = (p: string) => (p.endsWith('.weight') ? wq(p) : aq(p));
   return {
     weightQuantizer: wq,
     actQuantizer: aq,
-    weight: (name, w) => { const q = wq(name); return q ? q.apply(w) : w; },
+    weight,
+    // both operands on per-tensor grids: exact integer product; otherwise quantize (or not) each and multiply
+    matmul: (pa, a, pb, b, transposeB) => {
+      const qa = quantOf(pa), qb = quantOf(pb);
+      if (qa?.factor && qb?.factor) return exactQuantMatMul(a, qa, b, qb, transposeB);
+      const one = (p: string, q: Quantizer | null, x: tf.Tensor) => (q ? (p.endsWith('.weight') ? q.apply(x) : q.apply(x)) : x);
+      return tfn.matMul(one(pa, qa, a), one(pb, qb, b), false, transposeB);
+    },
     act: (point, x) => {
       const q = aq(point);
       if (!q) return x;

@@ -8,11 +8,23 @@ import * as tf from '@tensorflow/tfjs';
 
 export interface Quantizer {
   readonly name: string;
+  readonly clip: number;
   /** quantized value of x (same shape), with the STE gradient */
   apply(x: tf.Tensor): tf.Tensor;
   /** the quantized value without gradient bookkeeping (for inspection / export) */
   quantize(x: tf.Tensor): tf.Tensor;
+  /**
+   * Per-tensor grid quantizers: the quantized value of the already clipped x as integers and one scale,
+   * Q = ints / scale (divide) or ints * scale, without gradient. Lets a product of two quantized tensors be
+   * computed exactly on the integer grid (see src/quant/exact-matmul.ts).
+   */
+  factor?(xc: tf.Tensor): Factored;
 }
+
+export interface Factored { ints: tf.Tensor; scale: tf.Tensor; divide: boolean }
+
+/** ints / scale or ints * scale */
+export const unfactor = (f: Factored, t: tf.Tensor = f.ints): tf.Tensor => (f.divide ? tf.div(t, f.scale) : tf.mul(t, f.scale));
 
 /** Wrap a forward `q(x_clipped)` with the clip and the STE mask 1[-c < x < c]. */
 function withSte(clip: number, q: (xc: tf.Tensor) => tf.Tensor): (x: tf.Tensor) => tf.Tensor {
@@ -28,12 +40,36 @@ function withSte(clip: number, q: (xc: tf.Tensor) => tf.Tensor): (x: tf.Tensor) 
   }) as unknown as Parameters<typeof tf.customGrad>[0]) as (x: tf.Tensor) => tf.Tensor;
 }
 
-function makeQuantizer(name: string, clip: number, q: (xc: tf.Tensor) => tf.Tensor): Quantizer {
+function makeQuantizer(name: string, clip: number, q: (xc: tf.Tensor) => tf.Tensor, factor?: (xc: tf.Tensor) => Factored): Quantizer {
   const ste = withSte(clip, q);
   return {
-    name,
+    name, clip,
     apply: (x) => ste(x),
     quantize: (x) => tf.tidy(() => q(tf.clipByValue(x, -clip, clip))),
+    ...(factor ? { factor } : {}),
+  };
+}
+
+const f32 = Math.fround;
+
+/**
+ * Per-tensor statistics of |W| summed in float64 and rounded to float32 like PyTorch's cascade-summed float32
+ * reductions: backends that sum a 4096-element float32 tensor in different orders disagree by several ulps in
+ * alpha, which flips 8-bit rounding ties of the next activation (seen on wasm vs the reference). One read of the
+ * weight per step; weights are small next to activations.
+ *   mean = sum|W| / n ; above(t) = (sum of |W| over |W| > t, count)
+ */
+function absStats(w: tf.Tensor): { mean: number; above: (t: number) => { sum: number; count: number } } {
+  const d = w.dataSync() as Float32Array;
+  let s = 0;
+  for (let i = 0; i < d.length; i++) s += Math.abs(d[i]);
+  return {
+    mean: f32(f32(s) / d.length),
+    above: (t) => {
+      let sum = 0, count = 0;
+      for (let i = 0; i < d.length; i++) { const a = Math.abs(d[i]); if (a > t) { sum += a; count++; } }
+      return { sum: f32(sum), count };
+    },
   };
 }
 
@@ -43,16 +79,24 @@ function makeQuantizer(name: string, clip: number, q: (xc: tf.Tensor) => tf.Tens
  */
 export function twn(opts: { clip?: number; rowwise?: boolean } = {}): Quantizer {
   const { clip = 2.5, rowwise = false } = opts;
-  return makeQuantizer(`twn${rowwise ? '-row' : ''}`, clip, (w) => {
-    const axis = rowwise ? -1 : undefined;
-    const absW = tf.abs(w);
-    const delta = tf.mul(tf.mean(absW, axis, true), 0.7);
-    const mask = tf.cast(tf.greater(absW, delta), 'float32');
-    const alpha = tf.div(tf.sum(tf.mul(absW, mask), axis, true), tf.sum(mask, axis, true));
+  const factor = (w: tf.Tensor): Factored => {
+    let delta: tf.Tensor | number, alpha: tf.Tensor | number;
+    if (rowwise) { // per row of a [rows, cols] table, with tf reductions (rows are short)
+      const absW = tf.abs(w);
+      delta = tf.mul(tf.mean(absW, -1, true), 0.7);
+      const mask = tf.cast(tf.greater(absW, delta), 'float32');
+      alpha = tf.div(tf.sum(tf.mul(absW, mask), -1, true), tf.sum(mask, -1, true));
+    } else {
+      const st = absStats(w);
+      delta = f32(f32(0.7) * st.mean);
+      const a = st.above(delta);
+      alpha = f32(a.sum / a.count);
+    }
     const pos = tf.cast(tf.greater(w, delta), 'float32');
     const neg = tf.cast(tf.less(w, tf.neg(delta)), 'float32');
-    return tf.mul(alpha, tf.sub(pos, neg));
-  });
+    return { ints: tf.sub(pos, neg), scale: typeof alpha === 'number' ? tf.scalar(alpha) : alpha, divide: false };
+  };
+  return makeQuantizer(`twn${rowwise ? '-row' : ''}`, clip, (w) => unfactor(factor(w)), rowwise ? undefined : factor);
 }
 
 /**
@@ -61,15 +105,21 @@ export function twn(opts: { clip?: number; rowwise?: boolean } = {}): Quantizer 
  */
 export function twnMx(bits: number, opts: { clip?: number; rowwise?: boolean } = {}): Quantizer {
   const { clip = 2.5, rowwise = false } = opts;
-  return makeQuantizer(`twn-mx${bits}${rowwise ? '-row' : ''}`, clip, (w) => {
-    const axis = rowwise ? -1 : undefined;
-    const absW = tf.abs(w);
-    const m = tf.mean(absW, axis, true);
-    const mask = tf.cast(tf.greater(absW, m), 'float32');
-    const t = tf.div(tf.sum(tf.mul(absW, mask), axis, true), tf.sum(mask, axis, true));
+  const factor = (w: tf.Tensor): Factored => {
+    let t: tf.Tensor | number;
+    if (rowwise) {
+      const absW = tf.abs(w);
+      const mask = tf.cast(tf.greater(absW, tf.mean(absW, -1, true)), 'float32');
+      t = tf.div(tf.sum(tf.mul(absW, mask), -1, true), tf.sum(mask, -1, true));
+    } else {
+      const st = absStats(w);
+      const a = st.above(st.mean);
+      t = f32(a.sum / a.count);
+    }
     const step = tf.div(tf.mul(t, 2), 2 ** bits - 1);
-    return tf.mul(tf.round(tf.div(tf.minimum(tf.maximum(w, tf.neg(t)), t), step)), step);
-  });
+    return { ints: tf.round(tf.div(tf.minimum(tf.maximum(w, tf.neg(t)), t), step)), scale: step, divide: false };
+  };
+  return makeQuantizer(`twn-mx${bits}${rowwise ? '-row' : ''}`, clip, (w) => unfactor(factor(w)), rowwise ? undefined : factor);
 }
 
 /**
@@ -80,10 +130,11 @@ export function twnMx(bits: number, opts: { clip?: number; rowwise?: boolean } =
 export function sym(bits: number, opts: { clip?: number } = {}): Quantizer {
   const { clip = 2.5 } = opts;
   const levels = 2 ** (bits - 1) - 1;
-  return makeQuantizer(`sym${bits}`, clip, (x) => {
+  const factor = (x: tf.Tensor): Factored => {
     const s = tf.div(levels, tf.max(tf.abs(x)));
-    return tf.div(tf.round(tf.mul(x, s)), s);
-  });
+    return { ints: tf.round(tf.mul(x, s)), scale: s, divide: true };
+  };
+  return makeQuantizer(`sym${bits}`, clip, (x) => unfactor(factor(x)), factor);
 }
 
 export type QuantizerSpec =
