@@ -58,8 +58,9 @@ export class BertAdam {
         }
         const m = this.state.m[name], v = this.state.v[name];
         if (maxGradNorm > 0) {
-          const coef = tf.div(maxGradNorm, tf.add(tf.norm(g), 1e-6));
-          g = tf.where(tf.less(coef, 1), tf.mul(g, coef), g);
+          // torch clip_grad_norm_: g * min(1, max_norm / (||g|| + 1e-6)); a scalar factor (no elementwise select)
+          const coef = tf.minimum(tf.div(maxGradNorm, tf.add(tf.sqrt(tf.sum(tf.mul(g, g))), 1e-6)), 1);
+          g = tf.mul(g, coef);
         }
         m.assign(tf.add(tf.mul(m, b1), tf.mul(g, 1 - b1)));
         v.assign(tf.add(tf.mul(v, b2), tf.mul(tf.mul(g, g), 1 - b2)));
