@@ -9,6 +9,7 @@ import { initBackend } from '../util/backend.js';
 import { Report } from '../verify/report.js';
 import { verifyModels } from '../verify/models.js';
 import { verifyExtra } from '../verify/extra.js';
+import '../verify/analysis.js'; // registers the analysis.* and hessian.* checks
 
 function flag(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);

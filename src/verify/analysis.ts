@@ -57,13 +57,14 @@ EXTRA_MODEL_GROUPS.push({
       const ref = fx.ref.get(key)!;
       const h = new BertHessian({
         params: fx.params, config: fx.config, batches: [{ batch: fx.batch, labels: fx.kd.labels }],
-        quant: m[1] === 'student' ? () => makeQuantHooks(QUANT_DEFAULTS) : undefined,
+        quant: m[1] === 'student' ? QUANT_DEFAULTS : undefined,
       });
       const k = ref.data.length;
       const { ritz } = lanczos(h.hv, h.shapes, { maxSteps: 60, tol: 1e-6, stableK: k, seed: 1 });
       // compare as sets ordered by magnitude (the reference lists them in the order power iteration found them)
       const ours = topByMagnitude(ritz, k);
       const theirs = topByMagnitude(Array.from(ref.data), k);
+      h.dispose();
       report.compare(fx.name, key, ours, theirs, 2e-2, 'rel', [[ours.length], ref.shape]);
     }
   },

@@ -15,7 +15,7 @@ import { sym } from '../quant/quantizers.js';
 import { kdLoss, TERMS, TERM_FNS, type Coeffs, type KdBatch, type Term } from '../kd/losses.js';
 import { BertAdam, ADAM_DEFAULTS } from '../train/bertadam.js';
 import { kdStep, toVariables } from '../train/step.js';
-import type { Report } from './report.js';
+import type { Mode, Report } from './report.js';
 
 export interface ModelFixture {
   name: string;
@@ -34,7 +34,33 @@ export interface CheckGroup {
   name: string;
   claims(key: string): boolean;
   run(fx: ModelFixture, keys: string[], report: Report): Promise<void>;
+  /** groups that can also produce values (used by scripts/make-fixture.ts to write self-consistent fixture sets) */
+  compute?(fx: ModelFixture, keys: string[]): Promise<Map<string, Value>>;
+  /** the keys this group would produce for a model (for fixture generation) */
+  keysFor?(fx: ModelFixture): string[];
 }
+
+export interface Value { data: ArrayLike<number>; shape: number[] }
+
+type Tol = (key: string, ref: RawTensor) => { tol: number; mode: Mode };
+
+/** A group whose values are computed first, then compared key by key with per-key tolerances. */
+function computedGroup(g: { name: string; claims: (k: string) => boolean; tol: Tol; compute: (fx: ModelFixture, keys: string[]) => Promise<Map<string, Value>>; keysFor: (fx: ModelFixture) => string[] }): CheckGroup {
+  return {
+    ...g,
+    async run(fx, keys, report) {
+      const vals = await g.compute(fx, keys);
+      for (const key of keys) {
+        const v = vals.get(key), r = fx.ref.get(key)!;
+        if (!v) { report.skip(fx.name, key, `no ${g.name} check knows this key`); continue; }
+        const { tol, mode } = g.tol(key, r);
+        report.compare(fx.name, key, v.data, r.data, tol, mode, [v.shape, r.shape]);
+      }
+    },
+  };
+}
+
+async function valueOf(t: tf.Tensor): Promise<Value> { return { data: await t.data(), shape: t.shape }; }
 
 export function loadModelFixture(dir: string, name: string): ModelFixture {
   const m = loadBertDir(dir);
@@ -68,12 +94,6 @@ export function outputByKey(o: BertOutputs, suffix: string): tf.Tensor | undefin
   return list[m[1]]?.[i];
 }
 
-async function compareTensor(report: Report, fx: ModelFixture, key: string, t: tf.Tensor | undefined, tol: number): Promise<void> {
-  const r = fx.ref.get(key)!;
-  if (!t) return report.fail(fx.name, key, 'no such output');
-  report.compare(fx.name, key, await t.data(), r.data, tol, 'rel', [t.shape, r.shape]);
-}
-
 const studentHooks = () => makeQuantHooks(QUANT_DEFAULTS);
 
 function forwards(fx: ModelFixture, training = false): { teacher: BertOutputs; student: BertOutputs } {
@@ -88,133 +108,149 @@ const kdOpts = (fx: ModelFixture) => ({ regression: fx.regression, gtRegressionU
 /** loss.total of the fixtures: pred + rep + 0.7 map + 0.3 output */
 const FIXTURE_TOTAL: Coeffs = { gt: 0, pred: 1, rep: 1, score: 0, context: 0, sa_output: 0, map: 0.7, output: 0.3 };
 
+const L = (fx: ModelFixture) => Array.from({ length: fx.config.num_hidden_layers }, (_, i) => i);
+const PER_LAYER = ['scores', 'probs', 'context', 'attn_output', 'sa_output', 'norm_fx', 'norm_afx', 'norm_sum_afx'];
+
 export const MODEL_GROUPS: CheckGroup[] = [
-  {
+  computedGroup({
     name: 'forward',
     claims: (k) => /^(teacher|student)\./.test(k),
-    async run(fx, keys, report) {
+    tol: (k) => ({ tol: k.startsWith('teacher.') && !k.includes('.norm_') ? 1e-5 : 1e-3, mode: 'rel' }),
+    keysFor: (fx) => ['teacher', 'student'].flatMap((w) => [`${w}.logits`, ...[...L(fx), fx.config.num_hidden_layers].map((i) => `${w}.hidden.${i}`),
+      ...PER_LAYER.flatMap((n) => L(fx).map((i) => `${w}.${n}.${i}`))]),
+    async compute(fx, keys) {
       const outs = tf.tidy(() => forwards(fx) as unknown as tf.TensorContainer) as unknown as { teacher: BertOutputs; student: BertOutputs };
+      const m = new Map<string, Value>();
       for (const key of keys) {
         const [who, ...rest] = key.split('.');
-        const suffix = rest.join('.');
-        const tol = who === 'teacher' ? 1e-5 : 1e-3;
-        await compareTensor(report, fx, key, outputByKey(who === 'teacher' ? outs.teacher : outs.student, suffix), tol);
+        const t = outputByKey(who === 'teacher' ? outs.teacher : outs.student, rest.join('.'));
+        if (t) m.set(key, await valueOf(t));
       }
       tf.dispose(outs as unknown as tf.TensorContainer);
+      return m;
     },
-  },
-  {
+  }),
+  computedGroup({
     name: 'qweight',
     claims: (k) => k.startsWith('qweight.'),
-    async run(fx, keys, report) {
+    tol: () => ({ tol: 1e-5, mode: 'rel' }),
+    keysFor: (fx) => { const h = studentHooks(); return Object.keys(fx.params).filter((n) => h.weightQuantizer(n)).map((n) => `qweight.${n}`); },
+    async compute(fx, keys) {
       const hooks = studentHooks();
+      const m = new Map<string, Value>();
       for (const key of keys) {
         const name = key.slice('qweight.'.length);
         const q = hooks.weightQuantizer(name);
-        if (!q || !fx.params[name]) { report.fail(fx.name, key, q ? 'no such parameter' : 'no quantizer attached to this parameter'); continue; }
+        if (!q || !fx.params[name]) continue;
         const t = q.quantize(fx.params[name]);
-        await compareTensor(report, fx, key, t, 1e-5);
+        m.set(key, await valueOf(t));
         t.dispose();
       }
+      return m;
     },
-  },
-  {
+  }),
+  computedGroup({
     name: 'actquant',
     claims: (k) => k.startsWith('actquant.'),
-    async run(fx, keys, report) {
+    tol: () => ({ tol: 1e-5, mode: 'rel' }),
+    keysFor: () => ['actquant.probe', 'actquant.out'],
+    async compute(fx) {
       const probe = fx.ref.get('actquant.probe');
-      if (!probe) return report.fail(fx.name, 'actquant.out', 'actquant.probe missing');
-      for (const key of keys) {
-        if (key === 'actquant.probe') continue; // the input, checked through actquant.out
-        if (key !== 'actquant.out') { report.skip(fx.name, key, 'unknown actquant key'); continue; }
-        const x = tf.tensor(Float32Array.from(probe.data), probe.shape);
-        const q = sym(QUANT_DEFAULTS.actBits, { clip: QUANT_DEFAULTS.clip }).quantize(x);
-        await compareTensor(report, fx, key, q, 1e-5);
-        tf.dispose([x, q]);
-      }
+      const m = new Map<string, Value>();
+      if (!probe) return m;
+      m.set('actquant.probe', { data: probe.data, shape: probe.shape }); // the input, checked through actquant.out
+      const x = tf.tensor(Float32Array.from(probe.data), probe.shape);
+      const q = sym(QUANT_DEFAULTS.actBits, { clip: QUANT_DEFAULTS.clip }).quantize(x);
+      m.set('actquant.out', await valueOf(q));
+      tf.dispose([x, q]);
+      return m;
     },
-  },
-  {
+  }),
+  computedGroup({
     name: 'loss',
     claims: (k) => k.startsWith('loss.'),
-    async run(fx, keys, report) {
+    tol: () => ({ tol: 1e-3, mode: 'rel' }),
+    keysFor: () => [...TERMS, 'total'].map((t) => `loss.${t}`),
+    async compute(fx) {
       const vals = tf.tidy(() => {
         const { teacher, student } = forwards(fx);
-        const out: Record<string, tf.Tensor> = {};
         // the reference stores each loss as a [1] tensor
-        for (const t of TERMS) out[t] = TERM_FNS[t](student, teacher, fx.kd, kdOpts(fx)).reshape([1]);
-        out.total = kdLoss(student, teacher, fx.kd, FIXTURE_TOTAL, kdOpts(fx)).total.reshape([1]);
+        const out: Record<string, tf.Tensor> = {};
+        for (const t of TERMS) out[`loss.${t}`] = TERM_FNS[t](student, teacher, fx.kd, kdOpts(fx)).reshape([1]);
+        out['loss.total'] = kdLoss(student, teacher, fx.kd, FIXTURE_TOTAL, kdOpts(fx)).total.reshape([1]);
         return out;
       });
-      for (const key of keys) {
-        const term = key.slice('loss.'.length);
-        if (!vals[term]) { report.skip(fx.name, key, 'unknown loss term'); continue; }
-        await compareTensor(report, fx, key, vals[term], 1e-3);
-      }
+      const m = new Map<string, Value>();
+      for (const [k, t] of Object.entries(vals)) m.set(k, await valueOf(t));
       tf.dispose(vals);
+      return m;
     },
-  },
-  {
+  }),
+  computedGroup({
     name: 'grad',
     claims: (k) => k.startsWith('grad.'),
-    async run(fx, keys, report) {
+    // a reference gradient of norm 0 must be 0 within 1e-7 absolute
+    tol: (_k, r) => (r.data.some((x) => x !== 0) ? { tol: 1e-3, mode: 'rel' } : { tol: 1e-7, mode: 'abs' }),
+    keysFor: (fx) => TERMS.flatMap((t) => Object.keys(fx.params).map((n) => `grad.${t}.${n}`)),
+    async compute(fx, keys) {
       const names = Object.keys(fx.params);
-      const byTerm = new Map<string, string[]>();
-      for (const key of keys) {
-        const term = TERMS.find((t) => key.startsWith(`grad.${t}.`));
-        if (!term) { report.skip(fx.name, key, 'unknown loss term'); continue; }
-        byTerm.set(term, [...(byTerm.get(term) ?? []), key]);
-      }
-      for (const [term, tkeys] of byTerm) {
+      const m = new Map<string, Value>();
+      for (const term of TERMS) {
+        const tkeys = keys.filter((k) => k.startsWith(`grad.${term}.`));
+        if (!tkeys.length) continue;
         const teacher = tf.tidy(() => bertForward(fx.params, fx.config, fx.batch) as unknown as tf.TensorContainer) as unknown as BertOutputs;
         const hooks = studentHooks();
         const vars = toVariables(fx.params, `grad-${term}-`);
         // variableGrads (not tf.grads): a term may not depend on every parameter (score: not on the classifier)
         const { value, grads } = tf.variableGrads(() => {
           const s = bertForward(vars, fx.config, fx.batch, { training: true, quant: hooks });
-          return TERM_FNS[term as Term](s, teacher, fx.kd, kdOpts(fx));
+          return TERM_FNS[term](s, teacher, fx.kd, kdOpts(fx));
         }, Object.values(vars));
-        const g = names.map((n) => grads[vars[n].name] ?? tf.zerosLike(fx.params[n]));
-        value.dispose();
-        tf.dispose(Object.values(vars));
         for (const key of tkeys) {
-          const pname = key.slice(`grad.${term}.`.length);
-          const i = names.indexOf(pname);
-          const r = fx.ref.get(key)!;
-          if (i < 0) { report.fail(fx.name, key, 'no such parameter'); continue; }
-          const data = await g[i].data();
-          const refNorm = Math.hypot(...r.data);
-          if (refNorm === 0) report.compare(fx.name, key, data, r.data, 1e-7, 'abs', [g[i].shape, r.shape]);
-          else report.compare(fx.name, key, data, r.data, 1e-3, 'rel', [g[i].shape, r.shape]);
+          const n = key.slice(`grad.${term}.`.length);
+          if (!vars[n]) continue;
+          const g = grads[vars[n].name];
+          m.set(key, g ? await valueOf(g) : { data: new Float32Array(fx.params[n].size), shape: fx.params[n].shape });
         }
-        tf.dispose([...g, teacher as unknown as tf.Tensor]);
+        value.dispose();
+        tf.dispose([...Object.values(grads), ...Object.values(vars), teacher as unknown as tf.Tensor]);
+        void names;
       }
+      return m;
     },
-  },
-  {
+  }),
+  computedGroup({
     name: 'train',
     claims: (k) => k.startsWith('train.loss.') || /^after_\d+_steps\./.test(k),
-    async run(fx, keys, report) {
-      const stepsKeys = keys.filter((k) => k.startsWith('after_'));
-      const nSteps = Math.max(0, ...keys.map((k) => Number((/^after_(\d+)_steps\./.exec(k) ?? /^train\.loss\.(\d+)$/.exec(k))?.[1] ?? -1) + (k.startsWith('train.') ? 1 : 0)));
+    tol: () => ({ tol: 1e-3, mode: 'rel' }),
+    keysFor: (fx) => [0, 1, 2].map((i) => `train.loss.${i}`).concat(Object.keys(fx.params).map((n) => `after_3_steps.${n}`)),
+    async compute(fx, keys) {
+      // the fixtures' recipe: BertAdam, lr 1e-2, warmup_linear 0.1 of t_total 10, on loss.total, train mode
+      const nSteps = Math.max(0, ...keys.map((k) => { const a = /^after_(\d+)_steps\./.exec(k); const t = /^train\.loss\.(\d+)$/.exec(k); return a ? Number(a[1]) : t ? Number(t[1]) + 1 : 0; }));
       const student = toVariables(fx.params, `verify-${fx.name}`);
       const optimizer = new BertAdam({ ...ADAM_DEFAULTS, lr: 1e-2, warmup: 0.1, tTotal: 10 });
       const ctx = { config: fx.config, teacher: fx.params, student, hooks: studentHooks(), coeffs: FIXTURE_TOTAL, kdOptions: kdOpts(fx), optimizer };
-      const losses: number[] = [];
-      for (let s = 0; s < nSteps; s++) losses.push((await kdStep(ctx, { batch: fx.batch, kd: fx.kd })).loss);
+      const m = new Map<string, Value>();
+      const after = new Map<number, Record<string, Value>>();
+      const wanted = new Set(keys.map((k) => Number(/^after_(\d+)_steps\./.exec(k)?.[1] ?? -1)));
+      for (let s = 0; s < nSteps; s++) {
+        m.set(`train.loss.${s}`, { data: [(await kdStep(ctx, { batch: fx.batch, kd: fx.kd })).loss], shape: [1] });
+        if (wanted.has(s + 1)) {
+          const snap: Record<string, Value> = {};
+          for (const [n, v] of Object.entries(student)) snap[n] = await valueOf(v);
+          after.set(s + 1, snap);
+        }
+      }
       for (const key of keys) {
-        const m = /^train\.loss\.(\d+)$/.exec(key);
-        if (m) { report.compare(fx.name, key, [losses[Number(m[1])]], fx.ref.get(key)!.data, 1e-3); continue; }
-        const a = /^after_(\d+)_steps\.(.+)$/.exec(key)!;
-        if (Number(a[1]) !== nSteps && stepsKeys.length) { report.skip(fx.name, key, `only the state after ${nSteps} steps is kept`); continue; }
-        const v = student[a[2]];
-        if (!v) { report.fail(fx.name, key, 'no such parameter'); continue; }
-        await compareTensor(report, fx, key, v, 1e-3);
+        const a = /^after_(\d+)_steps\.(.+)$/.exec(key);
+        const v = a ? after.get(Number(a[1]))?.[a[2]] : undefined;
+        if (v) m.set(key, v);
       }
       optimizer.dispose();
       tf.dispose(Object.values(student));
+      return m;
     },
-  },
+  }),
 ];
 
 /** Extra groups registered by other modules (analysis, hessian). */
