@@ -110,3 +110,17 @@ test('safetensors: header overflow and bad offsets are reported, writer output p
 
 import * as st from '../src/util/safetensors.js';
 function require_() { return st; }
+
+import { assertFitsBackend, explainBackendError, WASM_HEAP_BYTES } from '../src/util/backend.js';
+import { estimateTrainBytes } from '../src/train/runs.js';
+import { BERT_PRESETS, BERT_DEFAULTS, bertConfigFrom } from '../src/model/config.js';
+
+test('the wasm heap check names the 4 GiB limit and the alternatives (only on wasm)', async (t) => {
+  const base = bertConfigFrom({ ...BERT_DEFAULTS, ...BERT_PRESETS.base, vocab_size: 30522 }, 'base');
+  const tiny = bertConfigFrom({ ...BERT_DEFAULTS, ...BERT_PRESETS.tiny, vocab_size: 30522 }, 'tiny');
+  t.true(estimateTrainBytes(base, 32, 128) > WASM_HEAP_BYTES);
+  t.true(estimateTrainBytes(tiny, 32, 128) < WASM_HEAP_BYTES / 2);
+  t.notThrows(() => assertFitsBackend(estimateTrainBytes(base, 32, 128), 'KD-QAT of base')); // cpu backend here: no limit
+  const e = explainBackendError(new Error('RuntimeError: memory access out of bounds'));
+  t.is(e.message, 'RuntimeError: memory access out of bounds', 'not rewritten on the cpu backend');
+});

@@ -6,6 +6,7 @@
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { resolveConfig, ConfigError, type RunConfig } from '../train/config.js';
+import { explainBackendError } from '../util/backend.js';
 
 export type FlagSpec = Record<string, { type: 'string' | 'boolean'; help: string; default?: string | boolean; multiple?: boolean }>;
 
@@ -87,8 +88,9 @@ export function runConfigFromFlags(v: Record<string, string | boolean | undefine
 export function runMain(name: string, main: () => Promise<number | void>): void {
   main().then(
     (code) => process.exit(code ?? 0),
-    (e: Error) => {
-      const expected = e instanceof UsageError || e instanceof ConfigError || ['DataError', 'CheckpointError', 'SafetensorsError', 'ConfigError', 'LockError'].includes(e.name) || /^(requested backend|sweep grid)/.test(e.message);
+    (e0: Error) => {
+      const e = explainBackendError(e0);
+      const expected = e !== e0 || e instanceof UsageError || e instanceof ConfigError || ['DataError', 'CheckpointError', 'SafetensorsError', 'ConfigError', 'LockError'].includes(e.name) || /^(requested backend|sweep grid)/.test(e.message);
       console.error(`${name}: ${expected ? e.message : e.stack ?? e}`);
       process.exit(expected ? 2 : 1);
     },

@@ -58,9 +58,9 @@ export function wasmThreadsWanted(): number {
 }
 
 async function tryWasm(skipped: string[]): Promise<string | undefined> {
+  const threads = wasmThreadsWanted(); // a bad KDQAT_WASM_THREADS is an error, not a reason to fall back to cpu
   try {
     await import('@tensorflow/tfjs-backend-wasm');
-    const threads = wasmThreadsWanted();
     if (threads > 1 && !(tf.engine() as unknown as { registry: Record<string, unknown> }).registry.wasm) {
       const { useThreadedWasm } = await import('./wasm-threads.js');
       try { await useThreadedWasm(threads); } catch (e) { skipped.push(`wasm threads: ${(e as Error).message}`); }
@@ -97,11 +97,19 @@ export async function initBackend(requested?: string, opts: { quiet?: boolean } 
   // cpu scatter-add UnsortedSegmentSum + zero gradients of comparison ops: useful whatever the main backend
   const { registerCpuExtras } = await import('./cpu-kernels.js');
   registerCpuExtras();
-  if (chosen === 'wasm') {
+  // cpu backend: tensors in JS memory (no 4 GiB heap limit), slow kernels computed by the wasm module
+  // (wasm-bridge.ts); KDQAT_CPU_BRIDGE=0 keeps tfjs' pure-JS cpu kernels
+  let bridged = false;
+  if (chosen === 'cpu' && process.env.KDQAT_CPU_BRIDGE !== '0') {
+    const why = await tryWasm(skipped);
+    if (!why) bridged = await (await import('./wasm-bridge.js')).enableWasmBridge();
+    if (!bridged) skipped.push(`cpu kernels not routed through wasm: ${why ?? 'the wasm backend did not start'}`);
+  }
+  if (chosen === 'wasm' || bridged) {
     const { threadFailure } = await import('./wasm-threads.js');
     if (threadFailure) skipped.push(threadFailure);
   }
-  const threads = chosen === 'wasm' ? wasmThreads() : chosen === 'cpu' ? 1 : cpus().length;
+  const threads = chosen === 'wasm' || bridged ? wasmThreads() : chosen === 'cpu' ? 1 : cpus().length;
   const versions: Record<string, string> = {};
   for (const p of ['@tensorflow/tfjs', '@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-wasm', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu']) {
     const v = pkgVersion(p); if (v) versions[p] = v;
@@ -112,7 +120,7 @@ export async function initBackend(requested?: string, opts: { quiet?: boolean } 
     backend: chosen, threads, versions, skipped,
     machine: { cpus: c[0]?.model ?? 'unknown', cores: c.length, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform}-${process.arch}` },
   };
-  if (!opts.quiet) console.error(`[kdqat] backend ${chosen} (${threads} thread${threads > 1 ? 's' : ''}), tfjs ${versions['@tensorflow/tfjs']}, ${current.machine.cores}x ${current.machine.cpus}`);
+  if (!opts.quiet) console.error(`[kdqat] backend ${chosen}${bridged ? " (heavy kernels computed by wasm)" : ""} (${threads} thread${threads > 1 ? 's' : ''}), tfjs ${versions['@tensorflow/tfjs']}, ${current.machine.cores}x ${current.machine.cpus}`);
   return current;
 }
 
@@ -142,4 +150,15 @@ export function assertFitsBackend(estimatedBytes: number, what: string): void {
       `Use a smaller batch size or sequence length, or run with --backend cpu (slow, no heap limit) or --backend node / node-gpu ` +
       `(needs @tensorflow/tfjs-node[-gpu], which downloads libtensorflow at install time).`);
   }
+}
+
+/** Turn the wasm runtime's bare out-of-memory failures into a message that says what happened and what to do. */
+export function explainBackendError(e: unknown): Error {
+  const err = e instanceof Error ? e : new Error(String(e));
+  if (current?.backend === 'wasm' && /memory access out of bounds|Aborted\(|Cannot enlarge memory|Array buffer allocation failed|out of memory/i.test(err.message)) {
+    return new Error(`the wasm backend ran out of its 4 GiB heap (${err.message.split('\n')[0]}). The wasm heap is 32-bit: ` +
+      `use a smaller --batch-size or --max-seq-len, or --backend cpu (slow, no heap limit), or --backend node / node-gpu ` +
+      `(needs @tensorflow/tfjs-node[-gpu], which downloads libtensorflow at install time).`);
+  }
+  return err;
 }
