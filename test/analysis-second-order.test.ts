@@ -3,7 +3,8 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/util/backend.js';
 import { logSoftmax2, registerSecondOrderGradients } from '../src/analysis/second-order.js';
 import { BertHessian, taskLoss } from '../src/analysis/hessian.js';
-import { embeddingLookup, gelu, layerNorm, type Params } from '../src/model/bert.js';
+import { bertForward, embeddingLookup, gelu, layerNorm, type Params, type QuantHooks } from '../src/model/bert.js';
+import { makeQuantHooks, QUANT_DEFAULTS } from '../src/quant/plan.js';
 import { initParams } from '../src/model/init.js';
 import { BERT_DEFAULTS, type BertConfig } from '../src/model/config.js';
 import { twn, sym } from '../src/quant/quantizers.js';
@@ -138,3 +139,29 @@ for (const numLabels of [2, 1]) {
     tf.dispose([...hv, ...v, ...Object.values(params), batch.inputIds, batch.tokenTypeIds, batch.attentionMask, labels]);
   });
 }
+
+test('student Hv (weights frozen at theta_0, exact products with re-derived STE gradients) equals double backprop through plain STE quantizers', (t) => {
+  const { config, params } = tinyBert(2);
+  const batch = {
+    inputIds: tf.tensor2d([[2, 5, 7, 9, 3, 11, 3, 0]], [1, 8], 'int32'),
+    tokenTypeIds: tf.zeros([1, 8], 'int32') as tf.Tensor2D,
+    attentionMask: tf.tensor2d([[1, 1, 1, 1, 1, 1, 1, 0]], [1, 8], 'int32'),
+  };
+  const labels = tf.tensor1d([1], 'int32');
+  const h = new BertHessian({ params, config, batches: [{ batch, labels }], quant: QUANT_DEFAULTS });
+  const v = h.shapes.map((s, i) => w(s, 700 + i));
+  const ours = h.hvTask(v, { batch, labels }).flatMap((x) => Array.from(x.dataSync()));
+  // reference: every quantizer live, products of STE-quantized operands in plain float
+  const plainHooks = (): QuantHooks => {
+    const live = makeQuantHooks(QUANT_DEFAULTS);
+    const q = (p: string, x: tf.Tensor) => { const z = p.endsWith('.weight') ? live.weightQuantizer(p) : live.actQuantizer(p); return z ? z.apply(x) : x; };
+    return { weight: live.weight, act: live.act, matmul: (pa, a, pb, b, tb) => tf.matMul(q(pa, a), q(pb, b), false, tb) };
+  };
+  const f: F = (...xs) => { const p = { ...params }; h.names.forEach((n, i) => { p[n] = xs[i]; }); return taskLoss(bertForward(p, config, batch, { quant: plainHooks() }).logits, labels, false); };
+  const ref = hvExact(f, h.names.map((n) => params[n]), v);
+  const err = relFrobenius(ours, ref);
+  t.true(Math.hypot(...ref) > 1e-2);
+  t.true(err < 1e-3, `relative error ${err}`);
+  h.dispose();
+  tf.dispose([...v, ...Object.values(params), batch.inputIds, batch.tokenTypeIds, batch.attentionMask, labels]);
+});

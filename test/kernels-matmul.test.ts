@@ -119,3 +119,18 @@ test.serial('repeated products leak no tensors or wasm memory', async (t) => {
   t.is(be.numDataIds(), ids);
   a.dispose(); b.dispose();
 });
+
+test.serial('a reshaped view of a tensor already used as the right operand gives the right product (stock bug)', async (t) => {
+  const f = () => {
+    const b = tf.reshape(tf.range(0, 12), [3, 4]);
+    const r1 = tf.matMul(tf.ones([2, 3]), b);
+    const r2 = tf.matMul(tf.ones([2, 4]), tf.reshape(b, [4, 3])); // same data id, other [K, N]
+    const r3 = tf.fused.matMul({ a: tf.ones([2, 6]), b: tf.reshape(b, [6, 2]), bias: tf.ones([2]) });
+    return [r1, r2, r3];
+  };
+  const got = await runOn('wasm', f);
+  t.deepEqual(Array.from(got[1].values), [18, 22, 26, 18, 22, 26]);
+  t.deepEqual(Array.from(got[2].values), [31, 37, 31, 37]);
+  const ref = await runOn('cpu', f);
+  t.deepEqual(got.map(r => Array.from(r.values)), ref.map(r => Array.from(r.values)));
+});

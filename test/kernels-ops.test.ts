@@ -171,3 +171,18 @@ test.serial('attention block (batched matMul with transposes, softmax, mask) val
     return tf.grads(f)([q, k, v]);
   });
 });
+
+test.serial('cast to bool is x != 0 on wasm (the stock kernel kept the low byte)', async (t) => {
+  const f = () => [tf.cast(tf.tensor1d([0, 1, 256, 300, -1, -256], 'int32'), 'bool'), tf.cast(tf.tensor1d([0, 0.5, -0, 256, NaN, -0.25]), 'bool')];
+  const got = await runOn('wasm', f), ref = await runOn('cpu', f);
+  t.deepEqual(Array.from(got[0].values), [0, 1, 1, 1, 1, 1]);
+  t.deepEqual(Array.from(got[1].values), [0, 1, 0, 1, 1, 1]);
+  t.deepEqual(got.map(r => Array.from(r.values)), ref.map(r => Array.from(r.values)));
+});
+
+test.serial('clipByValue on int32 on wasm equals cpu (the stock kernel read int32 as float32)', async (t) => {
+  const f = () => tf.clipByValue(tf.tensor1d([-100, -6, -5, 0, 4, 5, 6, 1 << 20], 'int32'), -5, 5);
+  const [got] = await runOn('wasm', f), [ref] = await runOn('cpu', f);
+  t.deepEqual(Array.from(got.values), [-5, -5, -5, 0, 4, 5, 5, 5]);
+  t.deepEqual(Array.from(got.values), Array.from(ref.values));
+});

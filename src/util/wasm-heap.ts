@@ -48,21 +48,3 @@ export function aliasId(backend: WasmBackendLike, offset: number, size: number):
 export function unaliasId(backend: WasmBackendLike, id: number): void {
   backend.wasm.tfjs.disposeData(id);
 }
-
-/** Float32 view of a tensor on the wasm heap (re-read the heap: it moves when memory grows). */
-export function f32View(backend: WasmBackendLike, t: TensorInfo): Float32Array {
-  const d = wasmData(backend, t, 'x');
-  const n = t.shape.reduce((p, s) => p * s, 1);
-  return new Float32Array(backend.wasm.HEAPU8.buffer, d.memoryOffset, n);
-}
-
-export function i32View(backend: WasmBackendLike, t: TensorInfo): Int32Array {
-  const d = wasmData(backend, t, 'x');
-  const n = t.shape.reduce((p, s) => p * s, 1);
-  return new Int32Array(backend.wasm.HEAPU8.buffer, d.memoryOffset, n);
-}
-
-/** Typed view of any numeric tensor (float32, int32, bool as uint8). */
-export function anyView(backend: WasmBackendLike, t: TensorInfo): Float32Array | Int32Array | Uint8Array {
-  return backend.typedArrayFromHeap(t);
-}

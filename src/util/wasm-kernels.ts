@@ -7,6 +7,7 @@
  *    (wasm-movement.ts).
  *  - UnsortedSegmentSum (gradient of tf.gather / every embedding lookup): not registered on wasm at all; a JS
  *    scatter-add over the wasm heap.
+ *  - Cast to bool and ClipByValue on int32: wrong results in tfjs 4.22 (see below).
  *  - zero gradients for comparison / logical ops (shared with the cpu backend, see cpu-kernels.ts).
  *
  * Everything else a BERT training step needs (Erf, Softmax, Mean, Rsqrt, Sqrt, Sub, Mul, GatherV2, Tanh, Round,
@@ -19,7 +20,7 @@ import { registerZeroGradients, segmentSumInto, segmentSumShape } from './cpu-ke
 import { wasmData, type WasmBackendLike } from './wasm-heap.js';
 import { registerWasmMatMul } from './wasm-matmul.js';
 import { registerWasmMovement } from './wasm-movement.js';
-import { replaceKernel } from './wasm-registry.js';
+import { callStock, replaceKernel } from './wasm-registry.js';
 
 /** out[numSegments, ...inner] = sum over rows r with segmentIds[r] = s of x[r, ...inner] (on the wasm heap). */
 const wasmUnsortedSegmentSum: KernelFunc = ({ inputs, backend, attrs }) => {
@@ -38,6 +39,34 @@ const wasmUnsortedSegmentSum: KernelFunc = ({ inputs, backend, attrs }) => {
   return out;
 };
 
+/**
+ * Cast. The stock wasm kernel copies with TypedArray.set, so a cast to bool keeps the low byte (256 -> 0, 0.5 -> 0,
+ * 300 -> 44) instead of x != 0. Casts to bool are fixed here; the others (set's truncation for float -> int32 is what
+ * the cpu backend does too) go to the stock kernel.
+ */
+const wasmCast: KernelFunc = (args) => {
+  const { x } = args.inputs as { x: TensorInfo };
+  const { dtype } = args.attrs as { dtype: string };
+  if (dtype !== 'bool' || x.dtype === 'bool' || x.dtype === 'string' || x.dtype === 'complex64') return callStock('wasm', 'Cast', args);
+  const be = args.backend as unknown as WasmBackendLike;
+  const out = be.makeOutput(x.shape, 'bool');
+  const xv = be.typedArrayFromHeap(x), ov = be.typedArrayFromHeap(out);
+  for (let i = 0; i < xv.length; i++) ov[i] = xv[i] !== 0 ? 1 : 0;
+  return out;
+};
+
+/** ClipByValue. The stock wasm kernel reads int32 data as float32 (garbage): int32 is clamped here. */
+const wasmClipByValue: KernelFunc = (args) => {
+  const { x } = args.inputs as { x: TensorInfo };
+  if (x.dtype !== 'int32') return callStock('wasm', 'ClipByValue', args);
+  const { clipValueMin: lo, clipValueMax: hi } = args.attrs as { clipValueMin: number; clipValueMax: number };
+  const be = args.backend as unknown as WasmBackendLike;
+  const out = be.makeOutput(x.shape, 'int32');
+  const xv = be.typedArrayFromHeap(x), ov = be.typedArrayFromHeap(out);
+  for (let i = 0; i < xv.length; i++) { const v = xv[i]; ov[i] = v < lo ? lo : v > hi ? hi : v; }
+  return out;
+};
+
 let done = false;
 export function registerWasmExtras(): void {
   if (done) return;
@@ -47,4 +76,6 @@ export function registerWasmExtras(): void {
   registerWasmMatMul();
   registerWasmMovement();
   replaceKernel({ kernelName: 'UnsortedSegmentSum', backendName: 'wasm', kernelFunc: wasmUnsortedSegmentSum });
+  replaceKernel({ kernelName: 'Cast', backendName: 'wasm', kernelFunc: wasmCast });
+  replaceKernel({ kernelName: 'ClipByValue', backendName: 'wasm', kernelFunc: wasmClipByValue });
 }

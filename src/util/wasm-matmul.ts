@@ -12,7 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
-import { callStock, replaceKernel, stockKernel } from './wasm-registry.js';
+import { replaceKernel } from './wasm-registry.js';
 import { aliasId, unaliasId, wasmData, type WasmBackendLike, type WasmModule } from './wasm-heap.js';
 
 const shapeScratch = new WeakMap<WasmModule, number>();
@@ -95,8 +95,12 @@ export function wasmMatMul(backend: WasmBackendLike, a: TensorInfo, b: TensorInf
   try {
     const dA = wasmData(backend, A, 'a'), dB = wasmData(backend, B, 'b');
     if (batchB === 1 && batchA === batchOut) {
-      // shared right operand: one product [batchA*M, K] x [K, N]
-      xnn2d(backend, dA.id, dB.id, outData.id, batchA * M, K, N);
+      // shared right operand: one product [batchA*M, K] x [K, N]. B always gets a fresh alias id: the C++ side
+      // caches the packed weights per B id ignoring the shape, so a reshaped view of a tensor already used as B
+      // (same id, other [K, N]) would reuse a stale operator (a tfjs 4.22 bug the stock kernels have).
+      const bId = aliasId(backend, dB.memoryOffset, K * N);
+      xnn2d(backend, dA.id, bId, outData.id, batchA * M, K, N);
+      unaliasId(backend, bId);
       return out;
     }
     const ia = broadcastIndex(outBatchDims, batchDimsA), ib = broadcastIndex(outBatchDims, batchDimsB);
@@ -124,18 +128,13 @@ function batchMatMulKernel(args: { inputs: Record<string, TensorInfo>; backend: 
 const ACTIVATION_KERNEL: Record<string, string> = { relu: 'Relu', relu6: 'Relu6', elu: 'Elu', sigmoid: 'Sigmoid', leakyrelu: 'LeakyRelu', prelu: 'Prelu' };
 
 /**
- * _FusedMatMul: act(matMul(a, b) + bias). The stock kernel already takes XNNPACK for un-transposed batch-1 products
- * with a rank-1 bias, so those are delegated to it; everything else goes through wasmMatMul + wasm Add/activation.
+ * _FusedMatMul: act(matMul(a, b) + bias) = wasmMatMul, then the wasm Add and activation kernels. (The stock kernel
+ * fuses bias and activation into XNNPACK but shares the stale-operator bug described in wasmMatMul.)
  */
 function fusedMatMulKernel(args: { inputs: Record<string, TensorInfo>; backend: unknown; attrs?: NamedAttrMap }): TensorInfo {
-  const stock = stockKernel('wasm', '_FusedMatMul');
   const backend = args.backend as WasmBackendLike;
   const { a, b, bias, preluActivationWeights } = args.inputs;
   const attrs = (args.attrs ?? {}) as { transposeA?: boolean; transposeB?: boolean; activation?: string; leakyreluAlpha?: number };
-  const batchA = size(a.shape.slice(0, -2)), batchB = size(b.shape.slice(0, -2));
-  if (stock && !attrs.transposeA && !attrs.transposeB && batchA === 1 && batchB === 1 && (!bias || bias.shape.length === 1)) {
-    return stock.kernelFunc(args as never) as TensorInfo;
-  }
   let y = wasmMatMul(backend, a, b, !!attrs.transposeA, !!attrs.transposeB);
   if (bias) {
     const z = runKernel('Add', backend, { a: y, b: bias });

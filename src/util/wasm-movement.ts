@@ -3,15 +3,16 @@
  * [4096, 384..512] float32 tensors, 1 thread):
  *   - Slice: the stock kernel copies the WHOLE input to JS (readSync) before slicing (10 ms for a 128-column slice of
  *     [4096, 384]; tf.split on the last axis pays it once per output). Here: views on the heap, no copy.
+ *   - SplitV: the stock kernel calls the stock Slice for each part.
  *   - GatherV2: the stock C++ kernel costs ~70 ns per element (78 ms for an embedding lookup of 4096 rows x 128).
  *     Here: one block copy per gathered row.
  *   - Tile (behind tf.broadcastTo, and tf.where with a scalar branch): ~85 ns per output element (345 ms to broadcast
  *     a scalar to [4096, 512]). Here: block copies that double the filled region.
- * String tensors and batched gathers (batchDims > 0) go to the stock kernels.
+ * String tensors go to the stock kernels.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
-import type { WasmBackendLike } from './wasm-heap.js';
+import { wasmData, type WasmBackendLike } from './wasm-heap.js';
 import { callStock, replaceKernel } from './wasm-registry.js';
 
 type View = Float32Array | Int32Array | Uint8Array;
@@ -23,6 +24,21 @@ const SHORT_RUN = 16;
 function copyRun(src: View, s: number, dst: View, d: number, n: number): void {
   if (n >= SHORT_RUN) dst.set(src.subarray(s, s + n), d);
   else for (let i = 0; i < n; i++) dst[d + i] = src[s + i];
+}
+
+/**
+ * The whole heap as a view whose elements have the size of `dtype`'s, and the element offsets of two tensors in it:
+ * copies between them are heap.copyWithin calls (no subarray objects; int32 view for float32 too: bits are copied).
+ */
+function heapPair(be: WasmBackendLike, a: TensorInfo, b: TensorInfo): { heap: View; a0: number; b0: number } {
+  const one = a.dtype === 'bool';
+  const heap = one ? be.wasm.HEAPU8 : be.wasm.HEAP32, shift = one ? 0 : 2;
+  return { heap, a0: wasmData(be, a, 'x').memoryOffset >> shift, b0: wasmData(be, b, 'out').memoryOffset >> shift };
+}
+
+function heapCopy(heap: View, s: number, d: number, n: number): void {
+  if (n >= SHORT_RUN) heap.copyWithin(d, s, s + n);
+  else for (let i = 0; i < n; i++) heap[d + i] = heap[s + i];
 }
 
 type KernelArgs = { inputs: Record<string, TensorInfo>; backend: unknown; attrs?: NamedAttrMap };
@@ -38,49 +54,76 @@ function slice(args: KernelArgs): TensorInfo {
   const out = be.makeOutput(s, x.dtype);
   const n = size(s);
   if (n === 0) return out;
-  const xv = be.typedArrayFromHeap(x), ov = be.typedArrayFromHeap(out);
+  const { heap, a0, b0 } = heapPair(be, x, out);
   const rank = x.shape.length;
-  if (rank === 0) { ov[0] = xv[0]; return out; }
+  if (rank === 0) { heap[b0] = heap[a0]; return out; }
   const strides = tf.util.computeStrides(x.shape);
   // innermost dims taken whole form one contiguous run together with the first partial dim above them
   let k = rank - 1;
   while (k > 0 && b[k] === 0 && s[k] === x.shape[k]) k--;
   const run = s[k] * (k + 1 < rank ? strides[k] : 1);
   const base = (i: number) => i < rank - 1 ? strides[i] : 1;
-  let src0 = 0;
+  let src0 = a0;
   for (let i = 0; i < rank; i++) src0 += b[i] * base(i);
   const idx = new Array<number>(k).fill(0); // odometer over dims 0..k-1
   const runs = n / run;
-  for (let r = 0, dst = 0; r < runs; r++, dst += run) {
+  for (let r = 0, dst = b0; r < runs; r++, dst += run) {
     let src = src0;
     for (let i = 0; i < k; i++) src += idx[i] * base(i);
-    copyRun(xv, src, ov, dst, run);
+    heapCopy(heap, src, dst, run);
     for (let i = k - 1; i >= 0; i--) { if (++idx[i] < s[i]) break; idx[i] = 0; }
   }
   return out;
 }
 
-/** out = gather(x, indices, axis): out[o, j, i] = x[o, indices[j], i] with x viewed as [outer, V, inner]. */
+/** split(x, numOrSizeSplits, axis): consecutive slices along `axis` (the stock kernel calls the stock Slice). */
+function splitV(args: KernelArgs): TensorInfo[] {
+  const { x } = args.inputs;
+  if (x.dtype === 'string') return callStock('wasm', 'SplitV', args);
+  const { numOrSizeSplits, axis } = args.attrs as { numOrSizeSplits: number | number[]; axis: number };
+  const ax = tf.util.parseAxisParam(axis, x.shape)[0];
+  const sizes = tf.backend_util.prepareSplitSize(x as tf.Tensor, numOrSizeSplits, ax);
+  const begin = new Array<number>(x.shape.length).fill(0);
+  return sizes.map(n => {
+    const sz = [...x.shape]; sz[ax] = n;
+    const part = slice({ inputs: { x }, backend: args.backend, attrs: { begin: [...begin], size: sz } });
+    begin[ax] += n;
+    return part;
+  });
+}
+
+/**
+ * out = gather(x, indices, axis, batchDims): with x viewed as [batch, outer, V, inner] and indices as [batch, n],
+ * out[b, o, j, i] = x[b, o, indices[b, j], i]; batch = prod(x.shape[:batchDims]) (the stock wasm kernel reads
+ * out of bounds when batchDims > 0).
+ */
 function gatherV2(args: KernelArgs): TensorInfo {
   const be = args.backend as WasmBackendLike;
   const { x, indices } = args.inputs;
-  const { axis, batchDims } = (args.attrs ?? {}) as { axis: number; batchDims?: number };
-  if (x.dtype === 'string' || (batchDims ?? 0) !== 0 || indices.dtype !== 'int32') return callStock('wasm', 'GatherV2', args);
+  const { axis, batchDims = 0 } = (args.attrs ?? {}) as { axis: number; batchDims?: number };
+  if (x.dtype === 'string' || indices.dtype !== 'int32') return callStock('wasm', 'GatherV2', args);
   const ax = tf.util.parseAxisParam(axis, x.shape)[0];
-  const V = x.shape[ax], outer = size(x.shape.slice(0, ax)), inner = size(x.shape.slice(ax + 1));
-  const outShape = [...x.shape.slice(0, ax), ...indices.shape, ...x.shape.slice(ax + 1)];
+  const bd = batchDims < 0 ? batchDims + indices.shape.length : batchDims;
+  if (!(bd >= 0 && bd <= ax && bd <= indices.shape.length) || x.shape.slice(0, bd).some((v, i) => v !== indices.shape[i])) {
+    throw new Error(`GatherV2: batchDims ${batchDims} does not fit x [${x.shape}], indices [${indices.shape}], axis ${axis}`);
+  }
+  const V = x.shape[ax], batch = size(x.shape.slice(0, bd)), outer = size(x.shape.slice(bd, ax)), inner = size(x.shape.slice(ax + 1));
+  const outShape = [...x.shape.slice(0, ax), ...indices.shape.slice(bd), ...x.shape.slice(ax + 1)];
   const out = be.makeOutput(outShape, x.dtype);
   const ids = be.typedArrayFromHeap(indices) as Int32Array;
-  const nIdx = ids.length;
-  for (let j = 0; j < nIdx; j++) {
+  for (let j = 0; j < ids.length; j++) {
     const v = ids[j];
     if (!(v >= 0 && v < V)) throw new Error(`GatherV2: the index value ${v} (position ${j}) is not in [0, ${V - 1}]`);
   }
   if (size(outShape) === 0) return out;
-  const xv = be.typedArrayFromHeap(x), ov = be.typedArrayFromHeap(out);
-  for (let o = 0, dst = 0; o < outer; o++) {
-    const xo = o * V * inner;
-    for (let j = 0; j < nIdx; j++, dst += inner) copyRun(xv, xo + ids[j] * inner, ov, dst, inner);
+  const { heap, a0, b0 } = heapPair(be, x, out);
+  const n = ids.length / batch;
+  let dst = b0;
+  for (let b = 0; b < batch; b++) {
+    for (let o = 0; o < outer; o++) {
+      const xo = a0 + (b * outer + o) * V * inner;
+      for (let j = b * n; j < (b + 1) * n; j++, dst += inner) heapCopy(heap, xo + ids[j] * inner, dst, inner);
+    }
   }
   return out;
 }
@@ -143,6 +186,7 @@ function tile(args: KernelArgs): TensorInfo {
 
 export const movementKernels: KernelConfig[] = [
   { kernelName: 'Slice', backendName: 'wasm', kernelFunc: slice as unknown as KernelFunc },
+  { kernelName: 'SplitV', backendName: 'wasm', kernelFunc: splitV as unknown as KernelFunc },
   { kernelName: 'GatherV2', backendName: 'wasm', kernelFunc: gatherV2 as unknown as KernelFunc },
   { kernelName: 'Tile', backendName: 'wasm', kernelFunc: tile as unknown as KernelFunc },
 ];

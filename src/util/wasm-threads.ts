@@ -8,6 +8,7 @@
  *   - the worker script and the Emscripten main script are real files (written once to the OS temp dir),
  *   - the Emscripten core count reads 2 x threads (so the cap lets `threads` through) and the pre-spawned worker
  *     pool is `threads` workers instead of 8,
+ *   - the pthread workers start without the parent's node flags (an inherited --input-type or loader breaks them),
  *   - the pthread workers are unref'd, so they do not keep the process alive at exit.
  * Everything else (kernels, BackendWasm) is tfjs' own; XNNPACK operators then use the thread pool.
  */
@@ -23,6 +24,7 @@ const require = createRequire(import.meta.url);
 
 const POOL = 'var pthreadPoolSize=8;';
 const CORES = 'function _emscripten_num_logical_cores(){if(ENVIRONMENT_IS_NODE)return require("os").cpus().length;';
+const WORKER = 'worker=new Worker(pthreadMainJs)';
 
 interface EmscriptenModule {
   cwrap(name: string, ret: string | null, args: string[]): (...a: number[]) => number;
@@ -44,10 +46,13 @@ function prepareScripts(threads: number): { main: string; worker: string; wasm: 
   const srcPath = join(pkgDir, 'wasm-out/tfjs-backend-wasm-threaded-simd.js');
   const wasm = join(pkgDir, 'dist/tfjs-backend-wasm-threaded-simd.wasm');
   let src = readFileSync(srcPath, 'utf8');
-  for (const pat of [POOL, CORES]) {
+  for (const pat of [POOL, CORES, WORKER]) {
     if (!src.includes(pat)) throw new Error(`wasm-threads: ${srcPath} does not contain the expected "${pat.slice(0, 40)}..." (tfjs-backend-wasm version changed?)`);
   }
-  src = src.replace(POOL, `var pthreadPoolSize=${threads};`).replace(CORES, `function _emscripten_num_logical_cores(){if(ENVIRONMENT_IS_NODE)return ${2 * threads};`);
+  src = src.replace(POOL, `var pthreadPoolSize=${threads};`)
+    .replace(CORES, `function _emscripten_num_logical_cores(){if(ENVIRONMENT_IS_NODE)return ${2 * threads};`)
+    // workers inherit the parent's node flags by default (--import tsx, --input-type, ...): they need none
+    .replace(WORKER, 'worker=new Worker(pthreadMainJs,{execArgv:[]})');
   // the worker source is a JS string whose "\n" escapes became real newlines inside string literals: re-escape
   const workerMod = require(join(pkgDir, 'wasm-out/tfjs-backend-wasm-threaded-simd.worker.js')) as { wasmWorkerContents: string };
   const worker = workerMod.wasmWorkerContents.replace(/\n/g, '\\n');
