@@ -4,37 +4,28 @@
  * Fetches the official GLUE archives (see src/data/download.ts) into DIR (default: env GLUE_DIR, else data/glue).
  * Exit status 1 when any task failed.
  */
-import { parseArgs } from 'node:util';
 import { downloadGlue } from '../data/download.js';
 import { resolveGlueDir, TASK_NAMES } from '../data/tasks.js';
+import { parseFlags, runMain, UsageError } from './common.js';
 
-const USAGE = `usage: npm run glue:download -- --tasks cola,rte|all [--data-dir DIR] [--url-base URL] [--mrpc-url-base URL] [--force]
-tasks: ${TASK_NAMES.join(', ')} (or the directory names CoLA, SST-2, ...)`;
+const FLAGS = {
+  tasks: { type: 'string', help: `comma-separated tasks, or "all": ${TASK_NAMES.join(', ')} (or the directory names CoLA, SST-2, ...)` },
+  'data-dir': { type: 'string', help: 'GLUE directory to fill (default: $GLUE_DIR, else data/glue)' },
+  'url-base': { type: 'string', help: 'where the task archives are served (default: the official GLUE host)' },
+  'mrpc-url-base': { type: 'string', help: 'where the MRPC source files are served (default: the official SentEval host)' },
+  force: { type: 'boolean', help: 'download again even when a task is complete' },
+} as const;
 
-async function main(): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      options: {
-        tasks: { type: 'string' }, 'data-dir': { type: 'string' }, 'url-base': { type: 'string' },
-        'mrpc-url-base': { type: 'string' }, force: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (e) { console.error(`${(e as Error).message}\n${USAGE}`); return 2; }
-  if (values.help) { console.log(USAGE); return 0; }
-  if (!values.tasks) { console.error(`--tasks is required\n${USAGE}`); return 2; }
-  const dataDir = resolveGlueDir(values['data-dir']);
+runMain('glue:download', async () => {
+  const v = parseFlags(FLAGS, 'npm run glue:download -- --tasks cola,rte|all [--data-dir DIR] [--force]');
+  if (typeof v.tasks !== 'string') throw new UsageError('--tasks is required');
+  const dataDir = resolveGlueDir(v['data-dir'] as string | undefined);
   console.log(`GLUE data dir: ${dataDir}`);
-  let results;
-  try {
-    results = await downloadGlue({
-      tasks: values.tasks.split(',').map((s) => s.trim()).filter(Boolean), dataDir, urlBase: values['url-base'],
-      mrpcUrlBase: values['mrpc-url-base'], force: values.force,
-    });
-  } catch (e) { console.error(`error: ${(e as Error).message}`); return 2; }
+  const results = await downloadGlue({
+    tasks: v.tasks.split(',').map((s) => s.trim()).filter(Boolean), dataDir, urlBase: v['url-base'] as string | undefined,
+    mrpcUrlBase: v['mrpc-url-base'] as string | undefined, force: v.force === true,
+  });
   const failed = results.filter((r) => r.status === 'failed');
   console.log(`${results.length - failed.length} task(s) ready, ${failed.length} failed`);
   return failed.length ? 1 : 0;
-}
-
-process.exitCode = await main();
+});
