@@ -1,8 +1,10 @@
 /**
  * GFLOP/s of the wasm matrix products of a BERT training step, tfjs' stock BatchMatMul vs ours (wasm-matmul.ts),
- * plus one forward+backward step of a small BERT encoder with each.
+ * plus one forward+backward step of a small BERT encoder with all of tfjs' stock wasm kernels vs with all of ours,
+ * and the same step on the cpu backend with tfjs' JS kernels vs with the heavy kernels computed by wasm
+ * (wasm-bridge.ts).
  *
- *   npx tsx scripts/bench-kernels.ts [--reps 5] [--quick] [--no-step]
+ *   npx tsx scripts/bench-kernels.ts [--reps 5] [--quick] [--no-step] [--no-cpu]
  *   KDQAT_WASM_THREADS=2 npx tsx scripts/bench-kernels.ts     # threaded-SIMD wasm (see src/util/wasm-threads.ts)
  *
  * Each figure is the median of --reps timed runs after one warm-up run. The machine's load average is printed:
@@ -11,7 +13,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { loadavg } from 'node:os';
 import { initBackend } from '../src/util/backend.js';
-import { useKernel } from '../src/util/wasm-registry.js';
+import { ourKernels, useKernel } from '../src/util/wasm-registry.js';
+import { BRIDGED_KERNELS, enableWasmBridge } from '../src/util/wasm-bridge.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(name);
@@ -50,6 +53,10 @@ function products(B: number, T: number, D: number): Product[] {
   ];
 }
 
+/**
+ * GFLOP/s of one product, stock vs ours. Every run gets a fresh copy of b: in training the weights are new tensors
+ * each step (quantized, updated), and the stock kernel would otherwise reuse the XNNPACK weights it packed for b.
+ */
 function benchProduct(pr: Product): { stock: number; ours: number; err: number } {
   const a = tf.randomNormal(pr.a), b = tf.randomNormal(pr.b);
   const gf: Record<string, number> = {};
@@ -57,7 +64,10 @@ function benchProduct(pr: Product): { stock: number; ours: number; err: number }
   for (const v of ['stock', 'ours'] as const) {
     useKernel('wasm', 'BatchMatMul', v);
     const reps = v === 'stock' ? Math.min(REPS, 3) : REPS; // the stock scalar loop is slow: fewer reps
-    gf[v] = pr.flops / timeMs(() => tf.matMul(a, b, pr.ta, pr.tb).dispose(), reps) / 1e6;
+    const bs = Array.from({ length: reps + 1 }, () => tf.clone(b));
+    let i = 0;
+    gf[v] = pr.flops / timeMs(() => tf.matMul(a, bs[i++], pr.ta, pr.tb).dispose(), reps) / 1e6;
+    tf.dispose(bs);
     outs[v] = tf.tidy(() => tf.matMul(a, b, pr.ta, pr.tb).dataSync() as Float32Array);
   }
   useKernel('wasm', 'BatchMatMul', 'ours');
@@ -114,12 +124,30 @@ async function main() {
     console.log(`\nencoder forward+backward, ${L} layers, hidden ${D}, ${D / 64} heads, FF ${4 * D}, batch ${B}x${T}, vocab 30522:`);
     const step = encoderStep(B, T, D, L);
     const ms: Record<string, number> = {};
+    // every kernel we replaced (UnsortedSegmentSum has no stock wasm kernel: ours in both runs)
+    const replaced = ourKernels('wasm').filter(k => k.replaced).map(k => k.kernelName);
+    console.log(`  (stock: tfjs' own ${replaced.join(', ')})`);
     for (const v of ['stock', 'ours'] as const) {
-      useKernel('wasm', 'BatchMatMul', v);
+      for (const k of replaced) useKernel('wasm', k, v);
       ms[v] = timeMs(step.run, v === 'stock' ? 1 : Math.min(REPS, 3));
       console.log(`  ${v.padEnd(6)} ${ms[v].toFixed(0).padStart(7)} ms/step  ${(B * T / ms[v] * 1000).toFixed(0).padStart(6)} tokens/s`);
     }
-    useKernel('wasm', 'BatchMatMul', 'ours');
+    for (const k of replaced) useKernel('wasm', k, 'ours');
+    console.log(`  speed-up ${(ms.stock / ms.ours).toFixed(1)}x`);
+    step.dispose();
+  }
+  if (!flag('--no-step') && !flag('--no-cpu')) {
+    const [B, T, D, L] = [8, 128, 128, 2];
+    await tf.setBackend('cpu');
+    if (!(await enableWasmBridge())) throw new Error('the wasm bridge did not start');
+    console.log(`\ncpu backend, the same encoder at batch ${B}x${T} (UnsortedSegmentSum: our scatter-add in both):`);
+    const step = encoderStep(B, T, D, L);
+    const ms: Record<string, number> = {};
+    for (const v of ['stock', 'ours'] as const) {
+      for (const k of BRIDGED_KERNELS) useKernel('cpu', k, v);
+      ms[v] = timeMs(step.run, 1);
+      console.log(`  ${v === 'stock' ? 'tfjs cpu kernels' : 'wasm-bridged   '} ${ms[v].toFixed(0).padStart(7)} ms/step  ${(B * T / ms[v] * 1000).toFixed(0).padStart(6)} tokens/s`);
+    }
     console.log(`  speed-up ${(ms.stock / ms.ours).toFixed(1)}x`);
     step.dispose();
   }

@@ -46,8 +46,10 @@ async function tryNode(gpu: boolean): Promise<string | undefined> {
 
 /**
  * wasm thread count wanted: KDQAT_WASM_THREADS=N (1..8); default 1. Threads need the threaded-SIMD binary, which
- * tfjs does not load under Node; wasm-threads.ts makes it work. Default 1: on the 2-vCPU machines measured, the second
- * thread gave at most ~1.2x on large products and slowed small/batched ones (see scripts/bench-kernels.ts).
+ * tfjs does not load under Node; wasm-threads.ts makes it work (tested: right thread count, same results, clean exit).
+ * Default 1: on the 2-vCPU machine measured, two busy processes got only ~1.3-1.5x the throughput of one, and with
+ * other load present 2 threads made batched (attention) products 2-4x slower and a training step 1.5x slower, since
+ * every small XNNPACK call waits for the second thread to be scheduled (scripts/bench-kernels.ts).
  */
 export function wasmThreadsWanted(): number {
   const v = process.env.KDQAT_WASM_THREADS;

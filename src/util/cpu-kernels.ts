@@ -59,31 +59,9 @@ const cpuUnsortedSegmentSum: KernelFunc = ({ inputs, backend, attrs }) => {
   return be.makeTensorInfo(shape, x.dtype === 'int32' ? 'int32' : 'float32', out);
 };
 
-/**
- * Comparison and logical ops have no registered gradient in tfjs, so tf.grad through e.g. tf.where(tf.greater(x, t),
- * ...) throws "gradient function not found for Greater". They are piecewise constant: their gradient is exactly 0.
- * Registered only where tfjs (or another module) has none.
- */
-export function registerZeroGradients(): void {
-  const binary = ['Equal', 'NotEqual', 'Greater', 'Less', 'LessEqual', 'LogicalAnd', 'LogicalOr'];
-  const unary = ['LogicalNot', 'IsNan', 'IsInf', 'IsFinite'];
-  for (const kernelName of [...binary, ...unary]) {
-    if (tf.getGradient(kernelName)) continue;
-    const names = binary.includes(kernelName) ? ['a', 'b'] : ['x'];
-    tf.registerGradient({
-      kernelName,
-      inputsToSave: names,
-      // the engine requires float32 gradients of each input's own shape, even for bool inputs
-      gradFunc: (_dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) =>
-        Object.fromEntries(names.map((n, i) => [n, () => tf.zeros(saved[i].shape, 'float32')])),
-    });
-  }
-}
-
 let done = false;
 export function registerCpuExtras(): void {
   if (done) return;
   done = true;
-  registerZeroGradients();
   replaceKernel({ kernelName: 'UnsortedSegmentSum', backendName: 'cpu', kernelFunc: cpuUnsortedSegmentSum });
 }

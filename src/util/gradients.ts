@@ -16,11 +16,12 @@ export function registerExtraGradients(): void {
     if (tf.getGradient(kernelName)) continue;
     tf.registerGradient({
       kernelName, inputsToSave: ['a', 'b'],
-      gradFunc: (_dy, saved) => ({ a: () => tf.zerosLike(saved[0]), b: () => tf.zerosLike(saved[1]) }),
+      // the engine requires float32 gradients of each input's own shape, even for bool inputs
+      gradFunc: (_dy, saved) => ({ a: () => tf.zeros(saved[0].shape, 'float32'), b: () => tf.zeros(saved[1].shape, 'float32') }),
     });
   }
   for (const kernelName of UNARY) {
     if (tf.getGradient(kernelName)) continue;
-    tf.registerGradient({ kernelName, inputsToSave: ['x'], gradFunc: (_dy, saved) => ({ x: () => tf.zerosLike(saved[0]) }) });
+    tf.registerGradient({ kernelName, inputsToSave: ['x'], gradFunc: (_dy, saved) => ({ x: () => tf.zeros(saved[0].shape, 'float32') }) });
   }
 }

@@ -16,7 +16,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs';
-import { registerZeroGradients, segmentSumInto, segmentSumShape } from './cpu-kernels.js';
+import { segmentSumInto, segmentSumShape } from './cpu-kernels.js';
+import { registerExtraGradients } from './gradients.js';
 import { wasmData, type WasmBackendLike } from './wasm-heap.js';
 import { registerWasmMatMul } from './wasm-matmul.js';
 import { registerWasmMovement } from './wasm-movement.js';
@@ -72,7 +73,7 @@ export function registerWasmExtras(): void {
   if (done) return;
   if (!tf.getKernel('Add', 'wasm')) throw new Error('registerWasmExtras: import @tensorflow/tfjs-backend-wasm first');
   done = true;
-  registerZeroGradients();
+  registerExtraGradients();
   registerWasmMatMul();
   registerWasmMovement();
   replaceKernel({ kernelName: 'UnsortedSegmentSum', backendName: 'wasm', kernelFunc: wasmUnsortedSegmentSum });
