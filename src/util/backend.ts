@@ -96,6 +96,9 @@ export async function initBackend(requested?: string, opts: { quiet?: boolean } 
   }
   if (!chosen) throw new Error(`no tensor backend could start:\n  ${skipped.join('\n  ')}`);
   registerExtraGradients();
+  // tfjs's cpu backend prints a "use tfjs-node" banner on first use: we chose the backend deliberately and said so
+  const cpuBackend = tf.findBackend('cpu') as unknown as { firstUse?: boolean } | null;
+  if (cpuBackend) cpuBackend.firstUse = false;
   // cpu scatter-add UnsortedSegmentSum + zero gradients of comparison ops: useful whatever the main backend
   const { registerCpuExtras } = await import('./cpu-kernels.js');
   registerCpuExtras();
