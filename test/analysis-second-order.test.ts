@@ -165,3 +165,13 @@ test('student Hv (weights frozen at theta_0, exact products with re-derived STE 
   h.dispose();
   tf.dispose([...v, ...Object.values(params), batch.inputIds, batch.tokenTypeIds, batch.attentionMask, labels]);
 });
+
+test('task loss: mean cross-entropy over the batch, MSE for regression (values by hand)', (t) => {
+  const z = tf.tensor2d([[1, 2, 0.5], [-1, 0, 3]]);
+  const ce = taskLoss(z, tf.tensor1d([1, 2], 'int32'), false).dataSync()[0];
+  const lse = (r: number[]) => Math.log(r.reduce((s, x) => s + Math.exp(x), 0));
+  const want = ((lse([1, 2, 0.5]) - 2) + (lse([-1, 0, 3]) - 3)) / 2;
+  t.true(Math.abs(ce - want) < 1e-6, `${ce} vs ${want}`);
+  const mse = taskLoss(tf.tensor2d([[0.5], [2]]), tf.tensor1d([1, 1]), true).dataSync()[0];
+  t.true(Math.abs(mse - (0.25 + 1) / 2) < 1e-6);
+});

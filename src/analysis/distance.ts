@@ -40,7 +40,8 @@ export function rankingLoss(s: tf.Tensor3D, t: tf.Tensor3D): tf.Tensor1D {
     parts.push(tf.tidy(() => {
       const rows = (x: tf.Tensor3D) => tf.reshape(tf.slice(x, [0, r0, 0], [H, R, n]), [H * R, n]) as tf.Tensor2D;
       const terms = tf.relu(tf.mul(pairDiff(rows(s), true), tf.sign(pairDiff(rows(t), false)))); // [H*R, n-1, n-1]
-      return tf.sum(tf.reshape(terms, [H, -1]), 1) as tf.Tensor1D;
+      // staged sums (keys, then i, then rows): a single float32 sum over H * n^3 terms loses ~1e-3 at n = 140
+      return tf.sum(tf.reshape(tf.sum(tf.sum(terms, 2), 1), [H, R]), 1) as tf.Tensor1D;
     }));
   }
   const out = parts.length === 1 ? parts[0] : tf.tidy(() => tf.addN(parts) as tf.Tensor1D);
@@ -62,7 +63,7 @@ export function coverLengthRatio(s: tf.Tensor3D, t: tf.Tensor3D, topK = 5): tf.T
     const tr = tf.slice(t, [0, 0, 0], [H, R, n]);
     const idx = tf.topk(tr, k).indices; // [H,R,k] teacher's top-k keys
     // the student's values at those keys: one-hot [H*R,k,n] @ S rows [H*R,n,1] (a gather with batch dims h, r)
-    const oh = tf.oneHot(tf.reshape(idx, [H * R, k]), n);
+    const oh = tf.cast(tf.oneHot(tf.reshape(idx, [H * R, k]), n), 'float32'); // (wasm's OneHot with dtype float32 writes int bits)
     const sk = tf.reshape(tf.matMul(oh, tf.reshape(sr, [H * R, n, 1])), [H, R, k, 1]);
     const sv = tf.reshape(sr, [H, R, 1, n]);
     const keyPos = tf.reshape(tf.range(0, n, 1, 'int32'), [1, 1, 1, n]);

@@ -6,10 +6,16 @@
  *   Hv = d/dtheta_S (grad_{theta_S} L . v) for a parameter subset S (name regex; default all parameters).
  * A parameter whose norm is exactly 0 contributes nothing (torch's norm backward masks the 0/0 to 0).
  * Dataset mode averages Hv over batches weighted by batch size, as PyHessian's dataloader_hv_product.
+ *
+ * Every product is taken at the same point theta_0, so the Hv graph uses FrozenWeightQuant's hooks (weights
+ * quantized once, twice-differentiable quantized products; see frozen-quant.ts). The L2 term's Hv is added in
+ * closed form. Tensors that depend on a subset-excluded parameter are constants of the Hv graph.
  */
 import * as tf from '@tensorflow/tfjs';
 import { bertForward, type Batch, type Params, type QuantHooks } from '../model/bert.js';
 import type { BertConfig } from '../model/config.js';
+import { makeQuantHooks, type QuantConfig } from '../quant/plan.js';
+import { FrozenWeightQuant } from './frozen-quant.js';
 import { logSoftmax2, registerSecondOrderGradients } from './second-order.js';
 import { hutchinsonTrace, powerIteration, type HvOperator, type PowerOptions, type PowerResult, type TraceResult, type Vec } from './eigen.js';
 
@@ -25,7 +31,7 @@ export interface HessianSetup {
   /** one batch = PyHessian's single-batch mode; several = dataset mode (Hv averaged, weighted by batch size) */
   batches: HessianBatch[];
   /** student quantizers (STE); undefined = full-precision model */
-  quant?: () => QuantHooks;
+  quant?: QuantConfig;
   /** parameters to differentiate (regex on the Hugging Face names); default: all */
   subset?: RegExp;
   /** coefficient of sum_p ||p||_2; default 0.01 */
@@ -38,7 +44,7 @@ export function taskLoss(logits: tf.Tensor2D, labels: tf.Tensor1D, regression: b
     const d = tf.sub(tf.reshape(logits, [-1]), tf.cast(labels, 'float32'));
     return tf.mean(tf.mul(d, d));
   }
-  const oh = tf.oneHot(tf.cast(labels, 'int32'), logits.shape[1]);
+  const oh = tf.cast(tf.oneHot(tf.cast(labels, 'int32'), logits.shape[1]), 'float32'); // (wasm's OneHot with dtype float32 writes int bits)
   return tf.neg(tf.mean(tf.sum(tf.mul(oh, logSoftmax2(logits)), -1))) as tf.Scalar;
 }
 
@@ -47,6 +53,8 @@ export class BertHessian {
   readonly shapes: number[][];
   private readonly nonzero: Set<string>;
   private readonly regression: boolean;
+  /** weight quantizers evaluated at theta_0 (value and STE mask) */
+  private readonly frozen: FrozenWeightQuant | null;
 
   constructor(private readonly s: HessianSetup) {
     registerSecondOrderGradients();
@@ -56,13 +64,22 @@ export class BertHessian {
     this.shapes = this.names.map((n) => s.params[n].shape);
     this.regression = s.config.num_labels === 1;
     this.nonzero = new Set(Object.keys(s.params).filter((n) => tf.tidy(() => tf.any(tf.notEqual(s.params[n], 0)).dataSync()[0] === 1)));
+    this.frozen = s.quant ? new FrozenWeightQuant(s.quant, s.params, true) : null;
+  }
+
+  dispose(): void { this.frozen?.dispose(); }
+
+  /** live student hooks (any theta), or hooks with the weight quantizers frozen at theta_0 (Hv products only) */
+  private hooks(frozen: boolean): QuantHooks | undefined {
+    if (!this.s.quant) return undefined;
+    return frozen && this.frozen ? this.frozen.hooks() : makeQuantHooks(this.s.quant);
   }
 
   get numParams(): number { return this.shapes.reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0); }
 
   /** the task loss (CE / MSE) at params p (all parameters) for one batch; scalar */
-  taskLossAt(p: Params, b: HessianBatch): tf.Scalar {
-    const out = bertForward(p, this.s.config, b.batch, { training: false, quant: this.s.quant?.() });
+  taskLossAt(p: Params, b: HessianBatch, frozenWeights = false): tf.Scalar {
+    const out = bertForward(p, this.s.config, b.batch, { training: false, quant: this.hooks(frozenWeights) });
     return taskLoss(out.logits, b.labels, this.regression);
   }
 
@@ -95,7 +112,7 @@ export class BertHessian {
   hvTask(v: Vec, b: HessianBatch): Vec {
     return tf.tidy(() => {
       const gdotv = (...xs: tf.Tensor[]) => {
-        const g = tf.grads((...ys: tf.Tensor[]) => this.taskLossAt(this.withSubset(ys), b))(xs);
+        const g = tf.grads((...ys: tf.Tensor[]) => this.taskLossAt(this.withSubset(ys), b, true))(xs);
         return tf.addN(g.map((gi, i) => tf.sum(tf.mul(gi, v[i])))) as tf.Scalar;
       };
       return tf.grads(gdotv)(this.names.map((n) => this.s.params[n]));

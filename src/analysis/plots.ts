@@ -25,13 +25,17 @@ export function distanceSpec(r: AnalysisResults, metric: 'rankingLoss' | 'coverL
     }));
   }
   const n = r.distance.examples;
+  const order = r.meta.models.filter((m) => r.distance!.models[m.id]).map((m) => m.label);
   return {
     $schema: SCHEMA, ...CONFIG, width: 640, height: 260,
     title: { text: `${METRIC_TITLES[metric]} vs teacher, per head`, subtitle: `${r.meta.task}: mean over ${n} dev example${n === 1 ? '' : 's'}${n > 1 ? ', band = +-1 std' : ''}` },
     data: { values: rows },
-    encoding: { x: { field: 'head', type: 'quantitative', title: 'head index (layer x heads + head)' }, color: { field: 'model', type: 'nominal', title: null } },
+    encoding: {
+      x: { field: 'head', type: 'quantitative', title: 'head index (layer x heads + head)', axis: { tickMinStep: 1, format: 'd' } },
+      color: { field: 'model', type: 'nominal', title: null, sort: order },
+    },
     layer: [
-      ...(n > 1 ? [{ mark: { type: 'area', opacity: 0.2 }, encoding: { y: { field: 'lo', type: 'quantitative', title: METRIC_TITLES[metric] }, y2: { field: 'hi' } } }] : []),
+      ...(n > 1 ? [{ mark: { type: 'area', opacity: 0.15 }, encoding: { y: { field: 'lo', type: 'quantitative', title: METRIC_TITLES[metric] }, y2: { field: 'hi' }, color: { field: 'model', type: 'nominal', sort: order, legend: null } } }] : []),
       { mark: { type: 'line', point: { size: 20 } }, encoding: { y: { field: 'mean', type: 'quantitative', title: METRIC_TITLES[metric] }, tooltip: [{ field: 'model' }, { field: 'layer' }, { field: 'h' }, { field: 'mean', format: '.4g' }] } },
     ],
   };
@@ -110,7 +114,7 @@ export function rangeSpec(r: AnalysisResults): Spec | null {
     $schema: SCHEMA, ...CONFIG,
     title: { text: 'Attention output dynamic range (min / max over the hidden dim)', subtitle: `${r.meta.task}: dev example #${r.range.exampleIndex} (${r.range.tokens.length} tokens)` },
     data: { values: rows },
-    facet: { field: 'l', type: 'ordinal', title: null, header: { labelExpr: "'layer ' + datum.label" } },
+    facet: { field: 'layer', type: 'nominal', title: null, sort: Array.from({ length: L }, (_, l) => `layer ${l}`) },
     columns: Math.min(4, L),
     spec: {
       width: 240, height: 150,
@@ -165,31 +169,39 @@ export function normHeatmapSpec(r: AnalysisResults): Spec | null {
   const put = (panel: string, q: string, grid: number[][]) => grid.forEach((hs, l) => hs.forEach((v, h) => rows.push({ panel, quantity: q, layer: l, head: h, value: v })));
   const label = (id: string) => r.meta.models.find((m) => m.id === id)?.label ?? id;
   const panels: string[] = [];
+  const first = Object.values(r.norms.heads)[0];
+  if (!first || !first.prob.length) return null;
+  const L = first.prob.length, H = first.prob[0].length;
   for (const [id, v] of Object.entries(r.norms.heads)) {
     panels.push(label(id));
     put(label(id), 'PROB', v.prob); put(label(id), '||f(x)||', v.fx); put(label(id), '||alpha f(x)||', v.afx);
   }
   for (const [id, v] of Object.entries(r.norms.headDiffs)) {
-    const p = `|${label(r.meta.models.find((m) => m.role === 'teacher')!.id)} - ${label(id)}|`;
+    const p = `|T - S| ${label(id)}`;
     panels.push(p);
     put(p, 'PROB', v.prob); put(p, '||f(x)||', v.fx); put(p, '||alpha f(x)||', v.afx);
   }
   return {
     $schema: SCHEMA, ...CONFIG,
-    title: { text: `Per-head norms at token ${r.norms.token === 'sep' ? 'first [SEP]' : `#${r.norms.token}`}`, subtitle: `${r.meta.task}: mean over ${r.norms.examplesUsed} examples; each cell scaled per panel` },
+    title: { text: `Per-head norms at token ${r.norms.token === 'sep' ? 'first [SEP]' : `#${r.norms.token}`}`, subtitle: `${r.meta.task}: mean over ${r.norms.examplesUsed} examples; each panel has its own colour scale` },
     data: { values: rows },
-    facet: { row: { field: 'panel', type: 'nominal', title: null, sort: panels }, column: { field: 'quantity', type: 'nominal', title: null, sort: ['PROB', '||f(x)||', '||alpha f(x)||'] } },
+    facet: {
+      row: { field: 'panel', type: 'nominal', title: null, sort: panels, header: { labelAngle: 0, labelAlign: 'left', labelLimit: 160, labelFontWeight: 'bold' } },
+      column: { field: 'quantity', type: 'nominal', title: null, sort: ['PROB', '||f(x)||', '||alpha f(x)||'], header: { labelFontWeight: 'bold' } },
+    },
     spec: {
-      width: 140, height: 120,
-      mark: 'rect',
+      width: Math.max(100, 14 * H), height: Math.max(80, 10 * L),
       encoding: {
         x: { field: 'head', type: 'ordinal', title: 'head' },
         y: { field: 'layer', type: 'ordinal', title: 'layer', sort: 'descending' },
-        color: { field: 'value', type: 'quantitative', scale: { scheme: 'blues' }, title: null, legend: null },
-        tooltip: [{ field: 'layer' }, { field: 'head' }, { field: 'value', format: '.4g' }],
       },
+      layer: [
+        { mark: 'rect', encoding: { color: { field: 'value', type: 'quantitative', scale: { scheme: L * H <= 48 ? { name: 'blues', extent: [0.05, 0.65] } : 'blues' }, title: null, legend: { gradientLength: 70, format: '.2g', labelFontSize: 9 } }, tooltip: [{ field: 'layer' }, { field: 'head' }, { field: 'value', format: '.4g' }] } },
+        // values written into the cells when the grid is small enough to read them
+        ...(L * H <= 48 ? [{ mark: { type: 'text', fontSize: 9 }, encoding: { text: { field: 'value', format: '.2e' }, color: { value: '#222' } } }] : []),
+      ],
     },
-    resolve: { scale: { color: 'independent' } },
+    resolve: { scale: { color: 'independent' }, legend: { color: 'independent' } },
   };
 }
 

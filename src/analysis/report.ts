@@ -15,7 +15,7 @@ const CAPTIONS: Record<string, [string, string]> = {
   'distance-cover-length': ['Attention-map distance: cover length ratio (Figure 4)', 'Per head: how far down the student\'s ranking the teacher\'s top-5 keys reach, averaged over rows and divided by n. Lower = the student covers the teacher\'s top keys earlier.'],
   'distance-row-kl': ['Attention-map distance: row KL', 'Per head: the map loss (teacher || student KL summed over rows, divided by n).'],
   'hessian-density': ['Hessian eigenvalue spectra (Figure 3)', 'Kernel density of the top eigenvalues (by magnitude) collected over examples, split into negative and positive.'],
-  'hessian-layers': ['Hessian top eigenvalue per parameter group', 'Power iteration restricted to one group of parameters at a time.'],
+  'hessian-layers': ['Hessian top eigenvalue per parameter group', 'Power iteration restricted to one group of parameters at a time (the diagonal block of the Hessian).'],
   'range-min-max': ['Attention-output dynamic range (Figure 5)', 'Per layer and token: minimum and maximum over the hidden dimension of the post-LayerNorm attention output. Teacher dashed grey.'],
   'norm-curves': ['Norm-based analysis per layer (Figure 6)', '|teacher - student| of the mean attention weight alpha, of ||f(x)|| and of ||sum_h alpha f(x)|| for keys of each token class.'],
   'norm-heatmaps': ['Norm-based analysis per head', 'Attention received by the token (PROB), ||f(x)|| of the token and ||alpha f(x)|| of its query row, per layer and head; then |teacher - student|.'],
@@ -35,7 +35,12 @@ function tables(r: AnalysisResults): HtmlSection[] {
       return [label(id), h.perExample.length, mean(top), Math.max(...all), Math.min(...all), `${conv}/${h.perExample.flatMap((e) => e.converged).length}`, mean(h.perExample.map((e) => e.seconds)),
         ...(r.hessian!.settings.trace ? [mean(h.perExample.map((e) => e.trace ?? NaN))] : [])];
     });
-    out.push({ title: 'Hessian eigenvalues', text: `Power iteration (PyHessian): top ${r.hessian.settings.topN}, maxIter ${r.hessian.settings.maxIter}, tol ${r.hessian.settings.tol}, seed ${r.hessian.settings.seed}, ${r.hessian.settings.mode} mode; loss CE/MSE + ${r.hessian.settings.l2} sum ||p||, eval mode, all parameters, STE through the quantizers.`,
+    const st = r.hessian.settings;
+    const how = st.method === 'power' ? 'Power iteration with deflation (PyHessian)' : 'Lanczos with full reorthogonalisation';
+    const warn = r.hessian.warnings.length ? ` WARNING: ${r.hessian.warnings.join(' ')}` : '';
+    const l2 = Object.values(r.hessian.models).flatMap((h) => h.perExample.flatMap((e) => e.l2Terms.filter((x): x is string => x !== null)));
+    const l2Note = l2.length ? ` ${l2.length} of the eigenvalues equal l2 / ||p|| of a parameter (the norm term alone, not data curvature): ${[...new Set(l2)].join(', ')}.` : '';
+    out.push({ title: 'Hessian eigenvalues', text: `${how}: top ${st.topN} by magnitude, maxIter ${st.maxIter}, tol ${st.tol}, seed ${st.seed}, ${st.mode} mode; loss CE/MSE + ${st.l2} sum ||p||, eval mode, ${st.params ? `parameters matching /${st.params}/` : 'all parameters'}, STE through the quantizers.${l2Note}${warn}`,
       table: { head: ['model', 'spectra', 'mean first eigenvalue', 'max', 'min', 'converged', 's per spectrum', ...(r.hessian.settings.trace ? ['mean trace'] : [])], rows } });
   }
   if (r.range) {

@@ -7,11 +7,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { bertForward, type Batch, type BertOutputs, type Params } from '../model/bert.js';
 import type { BertConfig } from '../model/config.js';
-import { makeQuantHooks, type QuantConfig } from '../quant/plan.js';
+import type { QuantConfig } from '../quant/plan.js';
+import { FrozenWeightQuant } from './frozen-quant.js';
 import { headDistances, type HeadDistances } from './distance.js';
 import { attentionOutputRange } from './range.js';
 import { exampleNorms, firstIndexOf, TOKEN_CLASSES, type ExampleNorms, type TokenClass, type TokenClassIds } from './norm-analysis.js';
-import { BertHessian, layerSubsets } from './hessian.js';
+import { runHessian, type HessianResults, type HessianSettings } from './run-hessian.js';
 
 export const EXPERIMENTS = ['distance', 'hessian', 'range', 'norms'] as const;
 export type Experiment = (typeof EXPERIMENTS)[number];
@@ -29,10 +30,7 @@ export interface AnalysisModel {
 
 export interface AnalysisExample { index: number; ids: Int32Array; tokenTypes: Int32Array; label: number }
 
-export interface HessianSettings {
-  examples: number; topN: number; maxIter: number; tol: number; seed: number; l2: number;
-  mode: 'example' | 'dataset'; layers: boolean; trace: boolean; roles: ('teacher' | 'student')[];
-}
+export type { HessianSettings } from './run-hessian.js';
 
 export interface AnalysisOptions {
   task: string;
@@ -58,10 +56,7 @@ export interface AnalysisResults {
     headDiffs: Record<string, { prob: number[][]; fx: number[][]; afx: number[][] }>;
     classDiffs: Record<string, Record<TokenClass, { alpha: (number | null)[]; fx: (number | null)[]; sumAfx: (number | null)[] }>>;
   };
-  hessian?: {
-    settings: HessianSettings;
-    models: Record<string, { perExample: { index: number | 'dataset'; eigenvalues: number[]; iterations: number[]; converged: boolean[]; trace?: number; layers?: Record<string, number>; seconds: number }[] }>;
-  };
+  hessian?: HessianResults;
 }
 
 /** running mean/std of [L][H] grids (float64) */
@@ -90,8 +85,8 @@ function exampleBatch(e: AnalysisExample, tokenTypes: 'zeros' | 'real'): Batch {
 
 const disposeBatch = (b: Batch) => tf.dispose([b.inputIds, b.tokenTypeIds, b.attentionMask]);
 
-function forward(m: AnalysisModel, b: Batch, norms?: 'latent' | 'quantized'): BertOutputs {
-  return tf.tidy(() => bertForward(m.params, m.config, b, { quant: m.quant ? makeQuantHooks(m.quant) : undefined, norms }) as unknown as tf.TensorContainer) as unknown as BertOutputs;
+function forward(m: AnalysisModel, fq: FrozenWeightQuant | undefined, b: Batch, norms?: 'latent' | 'quantized'): BertOutputs {
+  return tf.tidy(() => bertForward(m.params, m.config, b, { quant: fq?.hooks(), norms }) as unknown as tf.TensorContainer) as unknown as BertOutputs;
 }
 
 export async function runAnalysis(models: AnalysisModel[], examples: AnalysisExample[], o: AnalysisOptions): Promise<AnalysisResults> {
@@ -117,6 +112,8 @@ export async function runAnalysis(models: AnalysisModel[], examples: AnalysisExa
   let normsUsed = 0;
   const rangeSum = new Map<string, { min: number[]; max: number[]; n: number }>();
   if (fwdExps.length) {
+    // weights quantized once per model (the forward value is identical to the live quantizers')
+    const fq = new Map(models.filter((m) => m.quant).map((m) => [m.id, new FrozenWeightQuant(m.quant!, m.params, false)]));
     if (exps.has('range') && !(o.rangeExample >= 0 && o.rangeExample < examples.length)) throw new Error(`range example ${o.rangeExample} outside the ${examples.length} examples`);
     for (let k = 0; k < examples.length; k++) {
       const e = examples[k];
@@ -126,7 +123,7 @@ export async function runAnalysis(models: AnalysisModel[], examples: AnalysisExa
       const doNorms = exps.has('norms') && normTok >= 0 && normTok < n;
       const wanted = models.filter((m) => m.role !== 'quantized' || exps.has('distance'));
       const outs = new Map<string, BertOutputs>();
-      await timed('forward', async () => { for (const m of wanted) outs.set(m.id, forward(m, b, doNorms && m.role !== 'quantized' ? o.norms.wo : undefined)); });
+      await timed('forward', async () => { for (const m of wanted) outs.set(m.id, forward(m, fq.get(m.id), b, doNorms && m.role !== 'quantized' ? o.norms.wo : undefined)); });
       const T = outs.get(teacher.id)!;
       if (exps.has('distance')) await timed('distance', async () => {
         for (const m of distModels) {
@@ -182,6 +179,7 @@ export async function runAnalysis(models: AnalysisModel[], examples: AnalysisExa
       disposeBatch(b);
       o.onProgress?.(k + 1, examples.length, `forward experiments (${fwdExps.join(', ')})`);
     }
+    for (const f of fq.values()) f.dispose();
   }
   if (exps.has('distance')) {
     res.distance = { examples: examples.length, models: {}, perExample };
@@ -201,43 +199,7 @@ export async function runAnalysis(models: AnalysisModel[], examples: AnalysisExa
 
   // ---- Hessian spectra
   if (exps.has('hessian')) {
-    const hs = o.hessian;
-    const hModels = models.filter((m) => (hs.roles as string[]).includes(m.role));
-    const hex = examples.slice(0, Math.min(hs.examples, examples.length));
-    res.hessian = { settings: hs, models: {} };
-    const units = hs.mode === 'dataset' ? 1 : hex.length;
-    let done = 0;
-    for (const m of hModels) {
-      const rows: NonNullable<AnalysisResults['hessian']>['models'][string]['perExample'] = [];
-      res.hessian.models[m.id] = { perExample: rows };
-      const groups = hs.mode === 'dataset' ? [hex] : hex.map((e) => [e]);
-      for (const group of groups) {
-        const t0 = performance.now();
-        const batches = group.map((e) => ({ batch: exampleBatch(e, o.tokenTypes), labels: m.config.num_labels === 1 ? tf.tensor1d([e.label], 'float32') : tf.tensor1d([e.label], 'int32') }));
-        const setup = { params: m.params, config: m.config, batches, quant: m.quant ? () => makeQuantHooks(m.quant!) : undefined, l2: hs.l2 };
-        const row = await timed('hessian', async () => {
-          const h = new BertHessian(setup);
-          const r = h.eigenvalues({ topN: hs.topN, maxIter: hs.maxIter, tol: hs.tol, seed: hs.seed });
-          tf.dispose(r.eigenvectors.flat());
-          const out: (typeof rows)[number] = { index: group.length === 1 ? group[0].index : 'dataset', eigenvalues: r.eigenvalues, iterations: r.iterations, converged: r.converged, seconds: 0 };
-          if (hs.trace) out.trace = h.trace({ seed: hs.seed }).trace;
-          if (hs.layers) {
-            out.layers = {};
-            for (const s of layerSubsets(m.config)) {
-              const hl = new BertHessian({ ...setup, subset: s.re });
-              const rl = hl.eigenvalues({ topN: 1, maxIter: hs.maxIter, tol: hs.tol, seed: hs.seed });
-              tf.dispose(rl.eigenvectors.flat());
-              out.layers[s.name] = rl.eigenvalues[0];
-            }
-          }
-          return out;
-        });
-        row.seconds = (performance.now() - t0) / 1000;
-        rows.push(row);
-        for (const b of batches) { disposeBatch(b.batch); b.labels.dispose(); }
-        o.onProgress?.(++done, units * hModels.length, `hessian ${m.label}: top ${row.eigenvalues.map((v) => v.toPrecision(4)).join(', ')} (${row.iterations.reduce((a, c) => a + c, 0)} Hv, ${row.seconds.toFixed(1)} s)`);
-      }
-    }
+    res.hessian = await timed('hessian', () => runHessian(models, examples, o.hessian, (e) => exampleBatch(e, o.tokenTypes), (d, t, w) => o.onProgress?.(d, t, w), log));
   }
   return res;
 }

@@ -5,19 +5,13 @@
  * ranges, norm-based analysis, on dev examples one at a time (batch 1, sliced to seq_length). Writes
  * results.json, plots/*.{svg,png} and report.html into --out.
  */
-import { existsSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { initBackend } from '../util/backend.js';
 import { atomicWriteJson } from '../util/fsx.js';
-import { readSafetensors } from '../util/safetensors.js';
 import { Progress, formatDuration } from '../util/progress.js';
-import { loadBertDir, type LoadedModel } from '../model/checkpoint.js';
-import { QUANT_DEFAULTS, type QuantConfig } from '../quant/plan.js';
 import { getTask } from '../data/tasks.js';
-import { loadGlueSplit } from '../data/glue.js';
-import { loadTokenizer, type GlueTokenizer } from '../data/tokenizer.js';
-import { BERT_UNCASED_IDS, type TokenClassIds } from '../analysis/norm-analysis.js';
-import { EXPERIMENTS, runAnalysis, type AnalysisExample, type AnalysisModel, type Experiment } from '../analysis/run.js';
+import { EXPERIMENTS, runAnalysis, type Experiment } from '../analysis/run.js';
+import { loadExamples, loadModels, tokenClassIds, tokenizerFor } from '../analysis/inputs.js';
 import { writeAnalysisReport } from '../analysis/report.js';
 import { parseFlags, runMain, num, UsageError } from './common.js';
 
@@ -39,49 +33,19 @@ const FLAGS = {
   'norm-wo': { type: 'string', help: 'W_O of the students\' norms: latent (reference, default) or quantized' },
   'range-example': { type: 'string', help: 'which analysed example (0-based position) the range figure shows (default 0)' },
   'no-quantized': { type: 'boolean', help: 'leave out the "quantized teacher, no QAT" model of the distance experiment' },
-  'hessian-examples': { type: 'string', help: 'examples for the Hessian (default min(examples, 32))' },
+  'hessian-examples': { type: 'string', help: 'how many of the examples get Hessian spectra (default 8: each spectrum is 30-300 exact Hv products)' },
   'hessian-models': { type: 'string', help: 'teacher,student (default) or either' },
   'hessian-top': { type: 'string', help: 'eigenvalues per example (default 3, as the notebook)' },
   'hessian-iters': { type: 'string', help: 'power-iteration maxIter (default 100)' },
   'hessian-tol': { type: 'string', help: 'power-iteration relative tolerance (default 1e-3)' },
   'hessian-mode': { type: 'string', help: 'example (default: one spectrum per example) or dataset (Hv averaged over the examples)' },
+  'hessian-method': { type: 'string', help: 'power (default: PyHessian power iteration with deflation) or lanczos (same eigenvalues, ~3x fewer products)' },
+  'hessian-params': { type: 'string', help: 'regex of the parameters to differentiate (default: all, as the reference)' },
   'hessian-layers': { type: 'boolean', help: 'also the top eigenvalue of each parameter group (embeddings, layer.i, head)' },
   'hessian-trace': { type: 'boolean', help: 'also the Hutchinson trace' },
   'no-plots': { type: 'boolean', help: 'results.json only' },
   backend: { type: 'string', help: 'tensor backend: node-gpu, node, wasm, cpu (default: best available)' },
 } as const;
-
-/** a run folder (with student/) or a model folder */
-function modelDir(d: string): string {
-  const p = resolve(d);
-  if (!existsSync(join(p, 'config.json')) && existsSync(join(p, 'student', 'config.json'))) return join(p, 'student');
-  return p;
-}
-
-function labelOf(dir: string): string {
-  return basename(dir) === 'student' ? basename(dirname(dir)) : basename(dir);
-}
-
-/** seeded Fisher-Yates (mulberry32) */
-function shuffled(n: number, seed: number): number[] {
-  let a = seed >>> 0;
-  const r = () => { a = (a + 0x6d2b79f5) >>> 0; let t = a; t = Math.imul(t ^ (t >>> 15), t | 1); t ^= t + Math.imul(t ^ (t >>> 7), t | 61); return ((t ^ (t >>> 14)) >>> 0) / 4294967296; };
-  const idx = Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) { const j = Math.floor(r() * (i + 1)); [idx[i], idx[j]] = [idx[j], idx[i]]; }
-  return idx;
-}
-
-interface Rows { n: number; T: number; ids: Int32Array; tt: Int32Array; len: Int32Array; labels: ArrayLike<number> }
-
-function rowsFromInputs(path: string): Rows {
-  const t = readSafetensors(path).tensors;
-  const need = (k: string) => { const x = t.get(k); if (!x) throw new UsageError(`${path}: missing tensor "${k}"`); return x; };
-  const ids = need('input_ids');
-  if (ids.shape.length !== 2) throw new UsageError(`${path}: input_ids must be [N,T], got [${ids.shape}]`);
-  const [n, T] = ids.shape;
-  const len = t.get('seq_lengths') ? Int32Array.from(need('seq_lengths').data) : Int32Array.from({ length: n }, (_, i) => Array.from(need('attention_mask').data.slice(i * T, (i + 1) * T)).reduce((a, b) => a + b, 0));
-  return { n, T, ids: Int32Array.from(ids.data), tt: t.get('token_type_ids') ? Int32Array.from(need('token_type_ids').data) : new Int32Array(n * T), len, labels: need('labels').data };
-}
 
 runMain('analyze', async () => {
   const v = parseFlags(FLAGS, 'npm run analyze -- --task <t> --teacher <dir> --students <dir,...> [--exp distance,hessian,range,norms] [--examples N] [--out DIR]');
@@ -94,48 +58,17 @@ runMain('analyze', async () => {
   const info = await initBackend(v.backend as string | undefined);
   const t0 = performance.now();
 
-  // models
-  const teacherM = loadBertDir(modelDir(v.teacher));
-  const studentDirs = typeof v.students === 'string' ? v.students.split(',').map((s) => s.trim()).filter(Boolean).map(modelDir) : [];
-  const labels = typeof v.labels === 'string' ? v.labels.split(',').map((s) => s.trim()) : studentDirs.map(labelOf);
-  if (labels.length !== studentDirs.length) throw new UsageError(`--labels has ${labels.length} entries for ${studentDirs.length} students`);
-  const loaded: LoadedModel[] = studentDirs.map((d) => loadBertDir(d));
-  loaded.forEach((m, i) => {
-    if (m.config.num_labels !== teacherM.config.num_labels) throw new UsageError(`${studentDirs[i]}: num_labels ${m.config.num_labels}, teacher has ${teacherM.config.num_labels}`);
-    if (m.config.num_labels !== task.numLabels) throw new UsageError(`${studentDirs[i]}: num_labels ${m.config.num_labels}, task ${task.name} needs ${task.numLabels}`);
-  });
-  const quantOf = (m: LoadedModel): QuantConfig => (m.provenance?.quant as QuantConfig | undefined) ?? QUANT_DEFAULTS;
-  const models: AnalysisModel[] = [
-    { id: 'teacher', label: 'Teacher (FP)', role: 'teacher', params: teacherM.params, config: teacherM.config, dir: teacherM.dir },
-    ...loaded.map((m, i): AnalysisModel => ({ id: `student${i}`, label: labels[i], role: 'student', params: m.params, config: m.config, quant: quantOf(m), dir: m.dir })),
-  ];
-  if (!v['no-quantized'] && exps.includes('distance')) {
-    models.push({ id: 'quantized', label: 'Quantized (no QAT)', role: 'quantized', params: teacherM.params, config: teacherM.config, quant: loaded[0] ? quantOf(loaded[0]) : QUANT_DEFAULTS, dir: teacherM.dir });
-  }
-  if (models.length < 2 && exps.some((e) => e === 'distance' || e === 'norms')) throw new UsageError('--students is required for the distance and norms experiments');
-
-  // tokenizer (token classes) and examples
-  const tokFile = (v.tokenizer as string | undefined) ?? teacherM.tokenizerFile;
-  const tok: GlueTokenizer | null = tokFile ? loadTokenizer(tokFile) : null;
-  let classIds: TokenClassIds = BERT_UNCASED_IDS;
-  if (tok) classIds = { cls: tok.special.cls, sep: tok.special.sep, punct: [',', '.'].map((p) => tok.tokenToId(p)).filter((x): x is number => x !== undefined) };
-  else console.error(`analyze: no tokenizer (teacher directory has none, no --tokenizer): token classes use the BERT uncased ids ${JSON.stringify(BERT_UNCASED_IDS)}`);
-  let rows: Rows;
-  if (typeof v.inputs === 'string') rows = rowsFromInputs(v.inputs);
-  else {
-    if (!tok) throw new UsageError(`${teacherM.dir}: no tokenizer.json or vocab.txt to tokenise the GLUE dev set (give --tokenizer, or --inputs)`);
-    const s = loadGlueSplit({ task, split: 'dev', tokenizer: tok, glueDir: v['data-dir'] as string | undefined });
-    rows = { n: s.features.n, T: s.features.T, ids: s.features.inputIds, tt: s.features.tokenTypeIds, len: s.features.seqLengths, labels: s.features.labels };
-  }
-  const want = num(v, 'examples', 'int') ?? rows.n;
-  if (want < 1) throw new UsageError('--examples must be at least 1');
+  // models, tokenizer (token classes), examples
+  const students = typeof v.students === 'string' ? v.students.split(',').map((x) => x.trim()).filter(Boolean) : [];
+  const labels = typeof v.labels === 'string' ? v.labels.split(',').map((x) => x.trim()) : undefined;
+  if (labels && labels.length !== students.length) throw new UsageError(`--labels has ${labels.length} entries for ${students.length} students`);
+  if (!students.length && exps.some((e) => e === 'distance' || e === 'norms')) throw new UsageError('--students is required for the distance and norms experiments');
+  const { models, teacher: teacherM } = loadModels({ task: task.name, teacher: v.teacher, students, labels, quantizedTeacher: !v['no-quantized'] && exps.includes('distance') });
+  const tok = tokenizerFor(teacherM, v.tokenizer as string | undefined);
+  const classIds = tokenClassIds(tok, (x) => console.error(`analyze: ${x}`));
   const sample = (v.sample as string | undefined) ?? 'random';
   if (sample !== 'random' && sample !== 'first') throw new UsageError(`--sample must be random or first, got "${sample}"`);
-  const order = (sample === 'random' ? shuffled(rows.n, seed) : Array.from({ length: rows.n }, (_, i) => i)).slice(0, Math.min(want, rows.n));
-  const examples: AnalysisExample[] = order.map((i) => {
-    const n = rows.len[i];
-    return { index: i, ids: rows.ids.slice(i * rows.T, i * rows.T + n), tokenTypes: rows.tt.slice(i * rows.T, i * rows.T + n), label: rows.labels[i] };
-  });
+  const examples = loadExamples({ task: task.name, tok, inputs: v.inputs as string | undefined, glueDir: v['data-dir'] as string | undefined, count: num(v, 'examples', 'int'), sample, seed });
 
   const tokenTypes = (v['token-types'] as string | undefined) ?? 'zeros';
   if (tokenTypes !== 'zeros' && tokenTypes !== 'real') throw new UsageError('--token-types must be zeros or real');
@@ -146,6 +79,14 @@ runMain('analyze', async () => {
   for (const r of hRoles) if (r !== 'teacher' && r !== 'student') throw new UsageError(`--hessian-models: "${r}" is not teacher or student`);
   const hMode = (v['hessian-mode'] as string | undefined) ?? 'example';
   if (hMode !== 'example' && hMode !== 'dataset') throw new UsageError('--hessian-mode must be example or dataset');
+  const hMethod = (v['hessian-method'] as string | undefined) ?? 'power';
+  if (hMethod !== 'power' && hMethod !== 'lanczos') throw new UsageError('--hessian-method must be power or lanczos');
+  const hParams = (v['hessian-params'] as string | undefined) ?? null;
+  if (hParams !== null) {
+    let re: RegExp;
+    try { re = new RegExp(hParams); } catch (e) { throw new UsageError(`--hessian-params: ${(e as Error).message}`); }
+    if (!Object.keys(teacherM.params).some((n) => re.test(n))) throw new UsageError(`--hessian-params ${hParams} matches no parameter (names like ${Object.keys(teacherM.params)[5]})`);
+  }
   const out = resolve((v.out as string | undefined) ?? join('output', 'analysis', task.name));
 
   console.error(`analyze ${task.name}: ${examples.length} dev examples (${sample}, seed ${seed}), models ${models.map((m) => m.label).join(' | ')}, experiments ${exps.join(',')}, backend ${info.backend}`);
@@ -155,8 +96,8 @@ runMain('analyze', async () => {
     norms: { wo, token: normToken, classIds },
     rangeExample: num(v, 'range-example', 'int') ?? 0,
     hessian: {
-      examples: num(v, 'hessian-examples', 'int') ?? Math.min(examples.length, 32), topN: num(v, 'hessian-top', 'int') ?? 3,
-      maxIter: num(v, 'hessian-iters', 'int') ?? 100, tol: num(v, 'hessian-tol') ?? 1e-3, seed, l2: 0.01, mode: hMode,
+      examples: num(v, 'hessian-examples', 'int') ?? Math.min(examples.length, 8), topN: num(v, 'hessian-top', 'int') ?? 3,
+      maxIter: num(v, 'hessian-iters', 'int') ?? 100, tol: num(v, 'hessian-tol') ?? 1e-3, seed, l2: 0.01, mode: hMode, method: hMethod, params: hParams,
       layers: v['hessian-layers'] === true, trace: v['hessian-trace'] === true, roles: hRoles as ('teacher' | 'student')[],
     },
     log: (s) => console.error(`analyze: ${s}`),

@@ -1,0 +1,115 @@
+/**
+ * Hessian spectra of the analysis driver (method.md 7b, the reference's Exp2 notebook): per dev example (batch 1)
+ * or over all of them (dataset mode), for the teacher and/or the students, the top-n eigenvalues of the Hessian
+ * loss by PyHessian's power iteration (default) or by Lanczos; optionally the Hutchinson trace and the top
+ * eigenvalue of each parameter group.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { BertHessian, layerSubsets, type HessianBatch } from './hessian.js';
+import { lanczos, topByMagnitude } from './eigen.js';
+import type { AnalysisExample, AnalysisModel } from './run.js';
+import type { Batch } from '../model/bert.js';
+
+export interface HessianSettings {
+  examples: number; topN: number; maxIter: number; tol: number; seed: number; l2: number;
+  mode: 'example' | 'dataset'; method: 'power' | 'lanczos'; layers: boolean; trace: boolean;
+  roles: ('teacher' | 'student')[];
+  /** regex source of the differentiated parameters (default: all) */
+  params: string | null;
+}
+
+export interface HessianRow {
+  index: number | 'dataset'; eigenvalues: number[]; iterations: number[]; converged: boolean[];
+  /** per eigenvalue: the parameter whose L2 term l2 / ||p|| it equals (within 1%), i.e. not a data curvature */
+  l2Terms: (string | null)[];
+  trace?: number; layers?: Record<string, number>; seconds: number;
+}
+
+export interface HessianResults { settings: HessianSettings; models: Record<string, { perExample: HessianRow[] }>; warnings: string[] }
+
+/**
+ * Parameters whose L2 term l2 / ||p|| (the norm term's Hessian eigenvalue, multiplicity numel - 1) is large: a
+ * near-zero tensor (e.g. attention key biases, which get no gradient: softmax is shift invariant) then dominates
+ * the whole spectrum. That is the reference's loss, but worth saying.
+ */
+export function dominantNormTerms(terms: Map<string, number>, threshold = 1e3): string[] {
+  return [...terms].filter(([, e]) => e > threshold).map(([n, e]) => `${n} (l2 / ||p|| = ${e.toExponential(3)})`);
+}
+
+/** l2 / ||p|| of every differentiated parameter with ||p|| > 0: the eigenvalue of its L2 term (multiplicity numel - 1) */
+export function normTermEigenvalues(m: AnalysisModel, l2: number, subset: RegExp | null): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [n, p] of Object.entries(m.params)) {
+    if (subset && !subset.test(n)) continue;
+    const nrm = tf.tidy(() => tf.norm(p).dataSync()[0]);
+    if (nrm > 0 && l2 > 0 && p.size > 1) out.set(n, l2 / nrm);
+  }
+  return out;
+}
+
+/** the parameter whose L2-term eigenvalue is nearest to lambda, if within 1% (power iteration stopped at tol 1e-3
+ * between two such terms can sit a few 1e-3 away from either) */
+function matchNormTerm(lambda: number, terms: Map<string, number>): string | null {
+  let best: string | null = null, err = 1e-2;
+  for (const [n, e] of terms) { const r = Math.abs(lambda - e) / e; if (r <= err) { best = n; err = r; } }
+  return best;
+}
+
+export async function runHessian(models: AnalysisModel[], examples: AnalysisExample[], hs: HessianSettings,
+  makeBatch: (e: AnalysisExample) => Batch, onDone: (done: number, total: number, what: string) => void, log: (s: string) => void): Promise<HessianResults> {
+  const hModels = models.filter((m) => (hs.roles as string[]).includes(m.role));
+  const hex = examples.slice(0, Math.min(hs.examples, examples.length));
+  const subset = hs.params ? new RegExp(hs.params) : null;
+  const res: HessianResults = { settings: hs, models: {}, warnings: [] };
+  const termsOf = new Map(hModels.map((m) => [m.id, normTermEigenvalues(m, hs.l2, subset)]));
+  for (const m of hModels) {
+    const dom = dominantNormTerms(termsOf.get(m.id)!);
+    if (dom.length) {
+      const w = `${m.label}: the L2 term of ${dom.length} near-zero parameter tensor(s) dominates the spectrum: ${dom.join('; ')}. ` +
+        `Leave them out with --hessian-params (a regex of the parameters to differentiate, e.g. '^(?!.*key\\.bias$)').`;
+      res.warnings.push(w);
+      log(`warning: ${w}`);
+    }
+  }
+  const groups = hs.mode === 'dataset' ? [hex] : hex.map((e) => [e]);
+  let done = 0;
+  for (const m of hModels) {
+    const rows: HessianRow[] = [];
+    res.models[m.id] = { perExample: rows };
+    for (const group of groups) {
+      const t0 = performance.now();
+      const batches: HessianBatch[] = group.map((e) => ({ batch: makeBatch(e), labels: m.config.num_labels === 1 ? tf.tensor1d([e.label], 'float32') : tf.tensor1d([e.label], 'int32') }));
+      const setup = { params: m.params, config: m.config, batches, quant: m.quant, l2: hs.l2, subset: subset ?? undefined };
+      const h = new BertHessian(setup);
+      const row: HessianRow = { index: group.length === 1 ? group[0].index : 'dataset', eigenvalues: [], iterations: [], converged: [], l2Terms: [], seconds: 0 };
+      if (hs.method === 'power') {
+        const r = h.eigenvalues({ topN: hs.topN, maxIter: hs.maxIter, tol: hs.tol, seed: hs.seed });
+        tf.dispose(r.eigenvectors.flat());
+        Object.assign(row, { eigenvalues: r.eigenvalues, iterations: r.iterations, converged: r.converged });
+      } else {
+        const r = lanczos(h.hv, h.shapes, { maxSteps: hs.maxIter, tol: hs.tol, stableK: hs.topN, seed: hs.seed });
+        row.eigenvalues = topByMagnitude(r.ritz, hs.topN);
+        row.iterations = [r.steps];
+        row.converged = [r.steps < hs.maxIter];
+      }
+      row.l2Terms = row.eigenvalues.map((e) => matchNormTerm(e, termsOf.get(m.id)!));
+      if (hs.trace) row.trace = h.trace({ seed: hs.seed }).trace;
+      h.dispose();
+      if (hs.layers) {
+        row.layers = {};
+        for (const s of layerSubsets(m.config)) {
+          const hl = new BertHessian({ ...setup, subset: s.re });
+          const rl = hl.eigenvalues({ topN: 1, maxIter: hs.maxIter, tol: hs.tol, seed: hs.seed });
+          tf.dispose(rl.eigenvectors.flat());
+          hl.dispose();
+          row.layers[s.name] = rl.eigenvalues[0];
+        }
+      }
+      row.seconds = (performance.now() - t0) / 1000;
+      rows.push(row);
+      for (const b of batches) tf.dispose([b.batch.inputIds, b.batch.tokenTypeIds, b.batch.attentionMask, b.labels]);
+      onDone(++done, groups.length * hModels.length, `hessian: ${m.label} top ${row.eigenvalues.map((v, i) => `${v.toPrecision(4)}${row.l2Terms[i] ? '*' : ''}`).join(', ')} (${row.iterations.reduce((a, c) => a + c, 0)} Hv, ${row.seconds.toFixed(1)} s)`);
+    }
+  }
+  return res;
+}
