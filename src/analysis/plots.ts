@@ -9,7 +9,7 @@ export type Spec = Record<string, unknown>;
 
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
 const FONT = { font: 'DejaVu Sans' };
-const CONFIG = { config: { ...FONT, view: { stroke: '#ddd' }, axis: { labelFont: FONT.font, titleFont: FONT.font }, legend: { labelFont: FONT.font, titleFont: FONT.font }, header: { labelFont: FONT.font, titleFont: FONT.font }, title: { font: FONT.font } } };
+const CONFIG = { config: { ...FONT, view: { stroke: '#ddd' }, axis: { labelFont: FONT.font, titleFont: FONT.font }, legend: { labelFont: FONT.font, titleFont: FONT.font, symbolOpacity: 1 }, header: { labelFont: FONT.font, titleFont: FONT.font }, title: { font: FONT.font } } };
 
 const METRIC_TITLES: Record<string, string> = { rankingLoss: 'Ranking loss (sum)', coverLengthRatio: 'Cover length ratio (top-5)', rowKl: 'Row KL (map loss per head)' };
 
@@ -35,7 +35,7 @@ export function distanceSpec(r: AnalysisResults, metric: 'rankingLoss' | 'coverL
       color: { field: 'model', type: 'nominal', title: null, sort: order },
     },
     layer: [
-      ...(n > 1 ? [{ mark: { type: 'area', opacity: 0.15 }, encoding: { y: { field: 'lo', type: 'quantitative', title: METRIC_TITLES[metric] }, y2: { field: 'hi' }, color: { field: 'model', type: 'nominal', sort: order, legend: null } } }] : []),
+      ...(n > 1 ? [{ mark: { type: 'area', opacity: 0.15 }, encoding: { y: { field: 'lo', type: 'quantitative', title: METRIC_TITLES[metric] }, y2: { field: 'hi' }, color: { field: 'model', type: 'nominal', sort: order } } }] : []),
       { mark: { type: 'line', point: { size: 20 } }, encoding: { y: { field: 'mean', type: 'quantitative', title: METRIC_TITLES[metric] }, tooltip: [{ field: 'model' }, { field: 'layer' }, { field: 'h' }, { field: 'mean', format: '.4g' }] } },
     ],
   };
@@ -49,16 +49,18 @@ export function hessianDensitySpec(r: AnalysisResults): Spec | null {
     const label = r.meta.models.find((m) => m.id === id)?.label ?? id;
     for (const e of h.perExample) for (const v of e.eigenvalues) if (Number.isFinite(v) && v !== 0) rows.push({ model: label, value: v, sign: v < 0 ? 'Negative Max Eigenvalue' : 'Positive Max Eigenvalue' });
   }
+  const order = r.meta.models.filter((m) => r.hessian!.models[m.id]).map((m) => m.label);
+  const color = { field: 'model', type: 'nominal', title: null, sort: order };
+  // kernel density (vega's default bandwidth, Scott's rule) plus a rug of the eigenvalues themselves
   const panel = (sign: string) => ({
     width: 300, height: 200,
     title: sign,
-    transform: [{ filter: { field: 'sign', equal: sign } }, { density: 'value', groupby: ['model'], steps: 200 }],
-    mark: { type: 'area', opacity: 0.35, line: true },
-    encoding: {
-      x: { field: 'value', type: 'quantitative', title: 'eigenvalue' },
-      y: { field: 'density', type: 'quantitative', title: 'Density' },
-      color: { field: 'model', type: 'nominal', title: null },
-    },
+    transform: [{ filter: { field: 'sign', equal: sign } }],
+    layer: [
+      { transform: [{ density: 'value', groupby: ['model'], steps: 200 }], mark: { type: 'area', opacity: 0.2 }, encoding: { x: { field: 'value', type: 'quantitative', title: 'eigenvalue' }, y: { field: 'density', type: 'quantitative', title: 'Density' }, color } },
+      { transform: [{ density: 'value', groupby: ['model'], steps: 200 }], mark: { type: 'line', strokeWidth: 1.5 }, encoding: { x: { field: 'value', type: 'quantitative' }, y: { field: 'density', type: 'quantitative' }, color } },
+      { mark: { type: 'tick', thickness: 1, size: 8, opacity: 0.7 }, encoding: { x: { field: 'value', type: 'quantitative' }, y: { value: 196 }, color } },
+    ],
   });
   const signs = ['Negative Max Eigenvalue', 'Positive Max Eigenvalue'].filter((s) => rows.some((x) => x.sign === s));
   if (!signs.length) return null;

@@ -11,10 +11,10 @@ import type { AnalysisResults } from './run.js';
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 const CAPTIONS: Record<string, [string, string]> = {
-  'distance-ranking-loss': ['Attention-map distance: ranking loss (Figure 4)', 'Per head, summed over query rows and key pairs: how often the student orders two keys differently from the teacher, weighted by the student\'s probability gap. Lower = closer to the teacher.'],
+  'distance-ranking-loss': ['Attention-map distance: ranking loss (Figure 4)', 'Per head, summed over query rows and key pairs: how often the student orders two keys differently from the teacher, weighted by the student\'s probability gap. Lower = closer to the teacher. A sum over n^3 terms: it grows with the sequence length, hence the wide band over examples of different lengths.'],
   'distance-cover-length': ['Attention-map distance: cover length ratio (Figure 4)', 'Per head: how far down the student\'s ranking the teacher\'s top-5 keys reach, averaged over rows and divided by n. Lower = the student covers the teacher\'s top keys earlier.'],
   'distance-row-kl': ['Attention-map distance: row KL', 'Per head: the map loss (teacher || student KL summed over rows, divided by n).'],
-  'hessian-density': ['Hessian eigenvalue spectra (Figure 3)', 'Kernel density of the top eigenvalues (by magnitude) collected over examples, split into negative and positive.'],
+  'hessian-density': ['Hessian eigenvalue spectra (Figure 3)', 'Kernel density of the top eigenvalues (by magnitude) collected over examples, split into negative and positive; ticks at the bottom mark the eigenvalues themselves.'],
   'hessian-layers': ['Hessian top eigenvalue per parameter group', 'Power iteration restricted to one group of parameters at a time (the diagonal block of the Hessian).'],
   'range-min-max': ['Attention-output dynamic range (Figure 5)', 'Per layer and token: minimum and maximum over the hidden dimension of the post-LayerNorm attention output. Teacher dashed grey.'],
   'norm-curves': ['Norm-based analysis per layer (Figure 6)', '|teacher - student| of the mean attention weight alpha, of ||f(x)|| and of ||sum_h alpha f(x)|| for keys of each token class.'],
