@@ -12,7 +12,7 @@ import { getTask } from '../src/data/tasks.js';
 import { findSweepRuns, loadExamples, loadModels, pickRun, PRESET_LABELS, tokenClassIds, tokenizerFor } from '../src/analysis/inputs.js';
 import { runAnalysis, type AnalysisOptions, type AnalysisResults, type Experiment } from '../src/analysis/run.js';
 import { allSpecs } from '../src/analysis/plots.js';
-import { renderAll } from '../src/analysis/render.js';
+import { renderAll } from '../src/report/render.js';
 
 export interface FigureRecipe {
   name: string;            // output sub-folder, e.g. "fig4-map-distance"

@@ -3,9 +3,12 @@
  * self-contained report.html (SVGs inlined, summary tables), written atomically into the output folder.
  */
 import { join } from 'node:path';
-import { atomicWrite } from '../util/fsx.js';
 import { allSpecs } from './plots.js';
-import { htmlPage, renderAll, type HtmlSection } from './render.js';
+import { renderAll } from '../report/render.js';
+import { writeHtml, type Section } from '../report/html.js';
+
+/** a summary table of the report: column heads and rows */
+interface HtmlSection { title: string; text?: string; table?: { head: string[]; rows: (string | number)[][] } }
 import type { AnalysisResults } from './run.js';
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -53,10 +56,12 @@ function tables(r: AnalysisResults): HtmlSection[] {
 /** Render plots and write report.html; returns the HTML path. */
 export async function writeAnalysisReport(r: AnalysisResults, outDir: string): Promise<string> {
   const svgs = await renderAll(allSpecs(r), join(outDir, 'plots'));
-  const sections: HtmlSection[] = Object.entries(svgs).map(([name, svg]) => ({ title: CAPTIONS[name]?.[0] ?? name, text: CAPTIONS[name]?.[1], svg }));
+  const plots: Section[] = Object.entries(svgs).map(([name, svg]) => ({ kind: 'plot', title: CAPTIONS[name]?.[0] ?? name, caption: CAPTIONS[name]?.[1], svg }));
+  const summaries: Section[] = tables(r).flatMap((t): Section[] => [
+    ...(t.text ? [{ kind: 'text' as const, text: t.text }] : []),
+    { kind: 'table', title: t.title, table: t.table!.rows.map((row) => Object.fromEntries(t.table!.head.map((h, i) => [h, row[i]]))) },
+  ]);
   const models = r.meta.models.map((m) => `${m.label} (${m.role}${m.dir ? `, ${m.dir}` : ''})`).join('; ');
   const intro = `Task ${r.meta.task}; ${r.meta.examples.length} dev examples, batch 1, each sliced to its length; token_type_ids ${r.meta.tokenTypes}. Models: ${models}. Plots also in plots/ as SVG and PNG; numbers in results.json.`;
-  const path = join(outDir, 'report.html');
-  atomicWrite(path, htmlPage(`KD-QAT analysis: ${r.meta.task}`, intro, [...tables(r), ...sections]));
-  return path;
+  return writeHtml(join(outDir, 'report.html'), { title: `KD-QAT analysis: ${r.meta.task}`, sections: [{ kind: 'text', text: intro }, ...summaries, ...plots], provenance: r.meta });
 }

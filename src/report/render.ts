@@ -6,6 +6,7 @@
  * Debian package fonts-dejavu-core). Override the search with env KDQAT_FONT=/path/to/font.ttf.
  */
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
 import { Resvg } from '@resvg/resvg-js';
@@ -110,4 +111,11 @@ function specTitle(spec: VlSpec): string {
   if (typeof t === 'string') return t;
   if (t && typeof t === 'object' && 'text' in t) return String((t as { text: unknown }).text);
   return '(untitled)';
+}
+
+/** Render every spec into `<dir>/<name>.{svg,png}`; returns name -> SVG text. */
+export async function renderAll(specs: Record<string, VlSpec>, dir: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const [name, spec] of Object.entries(specs)) out[name] = (await renderPlot(spec, join(dir, name))).svgText;
+  return out;
 }
