@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // npm test: the unit tests (ava), then `verify` on the fixture set (KDQAT_FIXTURES, default ../shared/fixtures) on
-// the wasm and the cpu backend. Ends with one line "N passed, N failed" summing all three; exits non-zero on any
+// the wasm and the (pure-JS) cpu backend. Ends with one line "N passed, N failed" summing all three; exits non-zero on any
 // failure. GLUE_DIR defaults to ../shared/glue when that exists.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -12,9 +12,9 @@ env.KDQAT_FIXTURES ??= resolve(root, '../shared/fixtures');
 if (!env.GLUE_DIR && existsSync(resolve(root, '../shared/glue'))) env.GLUE_DIR = resolve(root, '../shared/glue');
 const extra = process.argv.slice(2);
 
-function run(label, cmd, args, parse) {
+function run(label, cmd, args, parse, extraEnv = {}) {
   console.log(`\n=== ${label}: ${cmd} ${args.join(' ')}`);
-  const r = spawnSync(cmd, args, { cwd: root, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 28 });
+  const r = spawnSync(cmd, args, { cwd: root, env: { ...env, ...extraEnv }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 28 });
   process.stdout.write(r.stdout ?? '');
   const counts = parse(r.stdout ?? '');
   if (!counts) { console.log(`${label}: could not read its summary (exit ${r.status})`); return { passed: 0, failed: 1 }; }
@@ -35,7 +35,8 @@ const tsx = ['--import', 'tsx'];
 const parts = [
   run('unit tests', 'npx', ['ava', '--tap', ...extra], tapCounts),
   run('verify (wasm)', process.execPath, [...tsx, 'src/cli/verify.ts', '--fixtures', env.KDQAT_FIXTURES, '--backend', 'wasm'], verifyCounts),
-  run('verify (cpu)', process.execPath, [...tsx, 'src/cli/verify.ts', '--fixtures', env.KDQAT_FIXTURES, '--backend', 'cpu'], verifyCounts),
+  // pure-JS cpu kernels (KDQAT_CPU_BRIDGE=0), so this run is independent of the wasm module
+  run('verify (cpu)', process.execPath, [...tsx, 'src/cli/verify.ts', '--fixtures', env.KDQAT_FIXTURES, '--backend', 'cpu'], verifyCounts, { KDQAT_CPU_BRIDGE: '0' }),
 ];
 const passed = parts.reduce((a, p) => a + p.passed, 0), failed = parts.reduce((a, p) => a + p.failed, 0);
 console.log(`\n${passed} passed, ${failed} failed`);

@@ -85,6 +85,7 @@ test('runAnalysis: every experiment on the fixture model, results consistent wit
   const text = readFileSync(html, 'utf8');
   t.is((text.match(/src="data:image\/svg\+xml;base64,/g) ?? []).length >= 8, true); // every plot embedded in the page
   t.false(/src="http|href="http/.test(text));
+  t.true(text.includes('Hessian eigenvalues') && text.includes('Attention-map distance: mean over heads'));
 });
 
 test('Hessian spectra: an eigenvalue that is only a near-zero tensor\'s L2 term is identified, and warned about', async (t) => {

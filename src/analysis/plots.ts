@@ -57,7 +57,7 @@ export function hessianDensitySpec(r: AnalysisResults): Spec | null {
     title: sign,
     transform: [{ filter: { field: 'sign', equal: sign } }],
     layer: [
-      { transform: [{ density: 'value', groupby: ['model'], steps: 200 }], mark: { type: 'area', opacity: 0.2 }, encoding: { x: { field: 'value', type: 'quantitative', title: 'eigenvalue' }, y: { field: 'density', type: 'quantitative', title: 'Density' }, color } },
+      { transform: [{ density: 'value', groupby: ['model'], steps: 200 }], mark: { type: 'area', opacity: 0.2 }, encoding: { x: { field: 'value', type: 'quantitative', title: 'eigenvalue' }, y: { field: 'density', type: 'quantitative', title: 'Density', stack: null }, color } },
       { transform: [{ density: 'value', groupby: ['model'], steps: 200 }], mark: { type: 'line', strokeWidth: 1.5 }, encoding: { x: { field: 'value', type: 'quantitative' }, y: { field: 'density', type: 'quantitative' }, color } },
       { mark: { type: 'tick', thickness: 1, size: 8, opacity: 0.7 }, encoding: { x: { field: 'value', type: 'quantitative' }, y: { value: 196 }, color } },
     ],
@@ -148,7 +148,7 @@ export function normCurvesSpec(r: AnalysisResults): Spec | null {
   }
   return {
     $schema: SCHEMA, ...CONFIG,
-    title: { text: 'Norm-based analysis: |teacher - student| per layer and token class', subtitle: `${r.meta.task}: mean over ${r.norms.examplesUsed} examples with [SEP]; W_O ${r.norms.wo}` },
+    title: { text: 'Norm-based analysis: |teacher - student| per layer and token class', subtitle: `${r.meta.task}: mean over ${r.norms.examplesUsed} examples${r.norms.token === 'sep' ? ' with [SEP]' : ''}; W_O ${r.norms.wo}` },
     data: { values: rows },
     facet: { row: { field: 'quantity', type: 'nominal', title: null, sort: Object.values(NORM_TITLES) }, column: { field: 'cls', type: 'nominal', title: null, sort: [...TOKEN_CLASSES] } },
     spec: {
@@ -156,7 +156,7 @@ export function normCurvesSpec(r: AnalysisResults): Spec | null {
       mark: { type: 'line', point: true },
       encoding: {
         x: { field: 'layer', type: 'quantitative', title: 'layer', axis: { tickMinStep: 1 } },
-        y: { field: 'value', type: 'quantitative', title: '|T - S|' },
+        y: { field: 'value', type: 'quantitative', title: '|T - S|', axis: { format: '.2~g' } },
         color: { field: 'model', type: 'nominal', title: null },
       },
     },

@@ -1,14 +1,11 @@
 /**
- * The analysis report: every figure of src/analysis/plots.ts rendered to plots/<name>.{svg,png} and one
- * self-contained report.html (SVGs inlined, summary tables), written atomically into the output folder.
+ * The analysis report: every figure of src/analysis/plots.ts rendered to plots/<name>.{svg,png} (src/report's
+ * renderer) and one self-contained report.html (src/report's page builder: plots inlined, summary tables).
  */
 import { join } from 'node:path';
-import { allSpecs } from './plots.js';
 import { renderAll } from '../report/render.js';
 import { writeHtml, type Section } from '../report/html.js';
-
-/** a summary table of the report: column heads and rows */
-interface HtmlSection { title: string; text?: string; table?: { head: string[]; rows: (string | number)[][] } }
+import { allSpecs } from './plots.js';
 import type { AnalysisResults } from './run.js';
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -24,31 +21,37 @@ const CAPTIONS: Record<string, [string, string]> = {
   'norm-heatmaps': ['Norm-based analysis per head', 'Attention received by the token (PROB), ||f(x)|| of the token and ||alpha f(x)|| of its query row, per layer and head; then |teacher - student|.'],
 };
 
-function tables(r: AnalysisResults): HtmlSection[] {
+function tables(r: AnalysisResults): Section[] {
   const label = (id: string) => r.meta.models.find((m) => m.id === id)?.label ?? id;
-  const out: HtmlSection[] = [];
+  const out: Section[] = [];
   if (r.distance) {
-    out.push({ title: 'Attention-map distance: mean over heads', table: { head: ['model', 'ranking loss', 'cover length ratio', 'row KL'], rows: Object.entries(r.distance.models).map(([id, d]) => [label(id), mean(d.rankingLoss.mean.flat()), mean(d.coverLengthRatio.mean.flat()), mean(d.rowKl.mean.flat())]) } });
+    out.push({ kind: 'table', title: 'Attention-map distance: mean over heads', digits: 4,
+      table: Object.entries(r.distance.models).map(([id, d]) => ({ model: label(id), 'ranking loss': mean(d.rankingLoss.mean.flat()), 'cover length ratio': mean(d.coverLengthRatio.mean.flat()), 'row KL': mean(d.rowKl.mean.flat()) })) });
   }
   if (r.hessian) {
-    const rows = Object.entries(r.hessian.models).map(([id, h]) => {
-      const top = h.perExample.map((e) => e.eigenvalues[0]);
-      const all = h.perExample.flatMap((e) => e.eigenvalues);
-      const conv = h.perExample.flatMap((e) => e.converged).filter(Boolean).length;
-      return [label(id), h.perExample.length, mean(top), Math.max(...all), Math.min(...all), `${conv}/${h.perExample.flatMap((e) => e.converged).length}`, mean(h.perExample.map((e) => e.seconds)),
-        ...(r.hessian!.settings.trace ? [mean(h.perExample.map((e) => e.trace ?? NaN))] : [])];
-    });
     const st = r.hessian.settings;
-    const how = st.method === 'power' ? 'Power iteration with deflation (PyHessian)' : 'Lanczos with full reorthogonalisation';
-    const warn = r.hessian.warnings.length ? ` WARNING: ${r.hessian.warnings.join(' ')}` : '';
+    const rows = Object.entries(r.hessian.models).map(([id, h]) => {
+      const all = h.perExample.flatMap((e) => e.eigenvalues);
+      const conv = h.perExample.flatMap((e) => e.converged);
+      return {
+        model: label(id), spectra: h.perExample.length, 'mean first eigenvalue': mean(h.perExample.map((e) => e.eigenvalues[0])),
+        max: Math.max(...all), min: Math.min(...all), converged: `${conv.filter(Boolean).length}/${conv.length}`,
+        'Hv products': mean(h.perExample.map((e) => e.iterations.reduce((a, b) => a + b, 0))), 's per spectrum': mean(h.perExample.map((e) => e.seconds)),
+        ...(st.trace ? { 'mean trace': mean(h.perExample.map((e) => e.trace ?? NaN)) } : {}),
+      };
+    });
+    const how = st.method === 'power' ? 'power iteration with deflation (PyHessian)' : 'Lanczos with full reorthogonalisation';
     const l2 = Object.values(r.hessian.models).flatMap((h) => h.perExample.flatMap((e) => e.l2Terms.filter((x): x is string => x !== null)));
-    const l2Note = l2.length ? ` ${l2.length} of the eigenvalues equal l2 / ||p|| of a parameter (the norm term alone, not data curvature): ${[...new Set(l2)].join(', ')}.` : '';
-    out.push({ title: 'Hessian eigenvalues', text: `${how}: top ${st.topN} by magnitude, maxIter ${st.maxIter}, tol ${st.tol}, seed ${st.seed}, ${st.mode} mode; loss CE/MSE + ${st.l2} sum ||p||, eval mode, ${st.params ? `parameters matching /${st.params}/` : 'all parameters'}, STE through the quantizers.${l2Note}${warn}`,
-      table: { head: ['model', 'spectra', 'mean first eigenvalue', 'max', 'min', 'converged', 's per spectrum', ...(r.hessian.settings.trace ? ['mean trace'] : [])], rows } });
+    const notes = [
+      `Top ${st.topN} eigenvalues by magnitude, ${how}, maxIter ${st.maxIter}, tol ${st.tol}, seed ${st.seed}, ${st.mode} mode; loss CE/MSE + ${st.l2} sum ||p||, eval mode, ${st.params ? `parameters matching \`${st.params}\`` : 'all parameters'}, STE through the quantizers.`,
+      ...(l2.length ? [`${l2.length} of the eigenvalues equal l2 / ||p|| of one parameter tensor (its norm term alone, not data curvature): ${[...new Set(l2)].join(', ')}.`] : []),
+      ...r.hessian.warnings.map((w) => `**Warning**: ${w}`),
+    ];
+    out.push({ kind: 'table', title: 'Hessian eigenvalues', table: rows, digits: 4, caption: notes.join(' ') });
   }
   if (r.range) {
-    const L = Object.values(r.range.meanRange)[0]?.min.length ?? 0;
-    out.push({ title: 'Attention-output range: mean over tokens and examples', table: { head: ['model', ...Array.from({ length: L }, (_, l) => `layer ${l} min / max`)], rows: Object.entries(r.range.meanRange).map(([id, m]) => [label(id), ...m.min.map((v, l) => `${v.toFixed(3)} / ${m.max[l].toFixed(3)}`)]) } });
+    out.push({ kind: 'table', title: 'Attention-output range: mean over tokens and examples', digits: 3,
+      table: Object.entries(r.range.meanRange).map(([id, m]) => ({ model: label(id), ...Object.fromEntries(m.min.flatMap((v, l) => [[`layer ${l} min`, v], [`layer ${l} max`, m.max[l]]])) })) });
   }
   return out;
 }
@@ -57,11 +60,12 @@ function tables(r: AnalysisResults): HtmlSection[] {
 export async function writeAnalysisReport(r: AnalysisResults, outDir: string): Promise<string> {
   const svgs = await renderAll(allSpecs(r), join(outDir, 'plots'));
   const plots: Section[] = Object.entries(svgs).map(([name, svg]) => ({ kind: 'plot', title: CAPTIONS[name]?.[0] ?? name, caption: CAPTIONS[name]?.[1], svg }));
-  const summaries: Section[] = tables(r).flatMap((t): Section[] => [
-    ...(t.text ? [{ kind: 'text' as const, text: t.text }] : []),
-    { kind: 'table', title: t.title, table: t.table!.rows.map((row) => Object.fromEntries(t.table!.head.map((h, i) => [h, row[i]]))) },
-  ]);
-  const models = r.meta.models.map((m) => `${m.label} (${m.role}${m.dir ? `, ${m.dir}` : ''})`).join('; ');
-  const intro = `Task ${r.meta.task}; ${r.meta.examples.length} dev examples, batch 1, each sliced to its length; token_type_ids ${r.meta.tokenTypes}. Models: ${models}. Plots also in plots/ as SVG and PNG; numbers in results.json.`;
-  return writeHtml(join(outDir, 'report.html'), { title: `KD-QAT analysis: ${r.meta.task}`, sections: [{ kind: 'text', text: intro }, ...summaries, ...plots], provenance: r.meta });
+  const models = r.meta.models.map((m) => `- ${m.label} (${m.role}${m.dir ? `, \`${m.dir}\`` : ''})`).join('\n');
+  const intro = `Task ${r.meta.task}: ${r.meta.examples.length} dev examples, batch 1, each sliced to its length; token_type_ids ${r.meta.tokenTypes}. ` +
+    `Plots are also in \`plots/\` as SVG and PNG; all numbers in \`results.json\`.\n\nModels:\n${models}`;
+  return writeHtml(join(outDir, 'report.html'), {
+    title: `KD-QAT analysis: ${r.meta.task}`, subtitle: `experiments: ${[r.distance && 'distance', r.hessian && 'hessian', r.range && 'range', r.norms && 'norms'].filter(Boolean).join(', ')}`,
+    sections: [{ kind: 'text', text: intro }, ...tables(r), ...plots],
+    provenance: { seconds: r.meta.seconds, examples: r.meta.examples },
+  });
 }
