@@ -194,7 +194,6 @@ export const MODEL_GROUPS: CheckGroup[] = [
     tol: (_k, r) => (r.data.some((x) => x !== 0) ? { tol: 1e-3, mode: 'rel' } : { tol: 1e-7, mode: 'abs' }),
     keysFor: (fx) => TERMS.flatMap((t) => Object.keys(fx.params).map((n) => `grad.${t}.${n}`)),
     async compute(fx, keys) {
-      const names = Object.keys(fx.params);
       const m = new Map<string, Value>();
       for (const term of TERMS) {
         const tkeys = keys.filter((k) => k.startsWith(`grad.${term}.`));
@@ -215,7 +214,6 @@ export const MODEL_GROUPS: CheckGroup[] = [
         }
         value.dispose();
         tf.dispose([...Object.values(grads), ...Object.values(vars), teacher as unknown as tf.Tensor]);
-        void names;
       }
       return m;
     },
