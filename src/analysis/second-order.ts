@@ -13,7 +13,7 @@
  * against finite differences.
  */
 import * as tf from '@tensorflow/tfjs';
-import { registerExtraGradients } from '../util/gradients.js';
+import { registerExtraGradients, registerZeroGradients } from '../util/gradients.js';
 
 let done = false;
 
@@ -25,14 +25,8 @@ export function registerSecondOrderGradients(): void {
   const warn = console.warn;
   console.warn = (...a: unknown[]) => { if (!String(a[0]).startsWith('Overriding the gradient')) warn(...a); };
   try {
-    // comparison / logical ops are piecewise constant: zero gradients, as float32 whatever the input dtype (the tape
-    // requires float32 gradients; zerosLike of a bool/int input would not be)
-    for (const kernelName of ['Less', 'LessEqual', 'Greater', 'GreaterEqual', 'Equal', 'NotEqual', 'LogicalAnd', 'LogicalOr']) {
-      tf.registerGradient({ kernelName, inputsToSave: ['a', 'b'], gradFunc: (_dy, saved) => ({ a: () => tf.zeros(saved[0].shape), b: () => tf.zeros(saved[1].shape) }) });
-    }
-    for (const kernelName of ['LogicalNot', 'IsNan', 'IsInf', 'IsFinite', 'Sign', 'Round', 'Floor', 'Ceil']) {
-      tf.registerGradient({ kernelName, inputsToSave: ['x'], gradFunc: (_dy, saved) => ({ x: () => tf.zeros(saved[0].shape) }) });
-    }
+    // comparison / logical ops are piecewise constant: float32 zeros, replacing tfjs's own where it has one
+    registerZeroGradients(true);
     // d exp(x) = exp(x) dx
     tf.registerGradient({ kernelName: 'Exp', inputsToSave: ['x'], gradFunc: (dy, saved) => ({ x: () => tf.mul(dy as tf.Tensor, tf.exp(saved[0])) }) });
     // d tanh(x) = (1 - tanh(x)^2) dx

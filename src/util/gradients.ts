@@ -8,12 +8,14 @@ import * as tf from '@tensorflow/tfjs';
 const BINARY = ['Less', 'LessEqual', 'Greater', 'GreaterEqual', 'Equal', 'NotEqual', 'LogicalAnd', 'LogicalOr'];
 const UNARY = ['LogicalNot', 'IsNan', 'IsInf', 'IsFinite', 'Sign', 'Round', 'Floor', 'Ceil'];
 
-let done = false;
-export function registerExtraGradients(): void {
-  if (done) return;
-  done = true;
+/**
+ * Register float32 zero gradients for the comparison, logical and rounding ops. `override` also replaces the
+ * gradients tfjs ships for some of them (GreaterEqual, Round, Sign, ...), whose zerosLike of an int/bool input is
+ * not float32 and is rejected when a second differentiation walks through them (src/analysis/second-order.ts).
+ */
+export function registerZeroGradients(override = false): void {
   for (const kernelName of BINARY) {
-    if (tf.getGradient(kernelName)) continue;
+    if (!override && tf.getGradient(kernelName)) continue;
     tf.registerGradient({
       kernelName, inputsToSave: ['a', 'b'],
       // the engine requires float32 gradients of each input's own shape, even for bool inputs
@@ -21,7 +23,14 @@ export function registerExtraGradients(): void {
     });
   }
   for (const kernelName of UNARY) {
-    if (tf.getGradient(kernelName)) continue;
+    if (!override && tf.getGradient(kernelName)) continue;
     tf.registerGradient({ kernelName, inputsToSave: ['x'], gradFunc: (_dy, saved) => ({ x: () => tf.zeros(saved[0].shape, 'float32') }) });
   }
+}
+
+let done = false;
+export function registerExtraGradients(): void {
+  if (done) return;
+  done = true;
+  registerZeroGradients();
 }
