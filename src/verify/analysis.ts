@@ -8,27 +8,23 @@
  *   so the check computes the same eigenvalues with Lanczos (full reorthogonalisation) on the same exact Hv.
  */
 import * as tf from '@tensorflow/tfjs';
-import { bertForward, type BertOutputs } from '../model/bert.js';
-import { makeQuantHooks, QUANT_DEFAULTS } from '../quant/plan.js';
+import type { BertOutputs } from '../model/bert.js';
+import { QUANT_DEFAULTS } from '../quant/plan.js';
 import { headDistances } from '../analysis/distance.js';
 import { attentionOutputRange } from '../analysis/range.js';
 import { BertHessian } from '../analysis/hessian.js';
 import { lanczos, topByMagnitude } from '../analysis/eigen.js';
-import { EXTRA_MODEL_GROUPS, type ModelFixture } from './models.js';
+import { EXTRA_MODEL_GROUPS, forwards, type ModelFixture } from './models.js';
 import type { Report } from './report.js';
 
-function forwards(fx: ModelFixture): { teacher: BertOutputs; student: BertOutputs } {
-  return tf.tidy(() => ({
-    teacher: bertForward(fx.params, fx.config, fx.batch),
-    student: bertForward(fx.params, fx.config, fx.batch, { quant: makeQuantHooks(QUANT_DEFAULTS) }),
-  }) as unknown as tf.TensorContainer) as unknown as { teacher: BertOutputs; student: BertOutputs };
-}
+const fixtureForwards = (fx: ModelFixture) =>
+  tf.tidy(() => forwards(fx) as unknown as tf.TensorContainer) as unknown as { teacher: BertOutputs; student: BertOutputs };
 
 EXTRA_MODEL_GROUPS.push({
   name: 'analysis',
   claims: (k) => k.startsWith('analysis.'),
   async run(fx, keys, report: Report) {
-    const { teacher, student } = forwards(fx);
+    const { teacher, student } = fixtureForwards(fx);
     const T = fx.batch.inputIds.shape[1];
     const dist = await headDistances(student.probs, teacher.probs, 0, T);
     const range = await attentionOutputRange(student.attnOutput, 0, T);

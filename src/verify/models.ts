@@ -97,7 +97,8 @@ export function outputByKey(o: BertOutputs, suffix: string): tf.Tensor | undefin
 
 const studentHooks = () => makeQuantHooks(QUANT_DEFAULTS);
 
-function forwards(fx: ModelFixture, training = false): { teacher: BertOutputs; student: BertOutputs } {
+/** Teacher and default-quantized student outputs (with Kobayashi norms) on the fixture's batch; caller disposes. */
+export function forwards(fx: ModelFixture, training = false): { teacher: BertOutputs; student: BertOutputs } {
   return {
     teacher: bertForward(fx.params, fx.config, fx.batch, { training, norms: 'latent' }),
     student: bertForward(fx.params, fx.config, fx.batch, { training, quant: studentHooks(), norms: 'latent' }),
