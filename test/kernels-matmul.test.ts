@@ -32,6 +32,9 @@ const cases: Case[] = [
   { batchA: [2, 1], batchB: [3], M: 4, K: 5, N: 6 },    // general broadcasting -> [2, 3]
   { batchA: [1, 3], batchB: [2, 1], M: 3, K: 4, N: 2 },
   { batchA: [3], batchB: [1], M: 8, K: 128, N: 5 },
+  { batchA: [], batchB: [], M: 13, K: 40, N: 50 },     // more columns than rows: computed as the transposed product
+  { batchA: [2], batchB: [], M: 3, K: 7, N: 20 },       // the same, folded batch (transposeA keeps the plain order)
+  { batchA: [1], batchB: [1], M: 5, K: 6, N: 9 },
 ];
 
 for (const c of cases) {

@@ -93,3 +93,30 @@ test('a bad rule pattern is a clear error', (t) => {
   const e = t.throws(() => makeQuantHooks({ ...QUANT_DEFAULTS, weightRules: [{ pattern: '([', quantizer: { kind: 'twn' } }] }).weightQuantizer('x'));
   t.regex(e!.message, /not a valid regular expression/);
 });
+
+test('word embeddings quantized after the lookup (perRow) give exactly the outputs and gradients of the whole-table path', async (t) => {
+  const { initParams } = await import('../src/model/init.js');
+  const { bertForward } = await import('../src/model/bert.js');
+  const { tinyConfig } = await import('./helpers/env.js');
+  for (const weightBits of [2, 4] as const) {
+    const c = tinyConfig({ vocab_size: 50, num_labels: 2, max_position_embeddings: 16, hidden_size: 16, num_attention_heads: 2, intermediate_size: 32 });
+    const p = initParams(c, 3);
+    const hooks = makeQuantHooks({ ...QUANT_DEFAULTS, weightBits });
+    t.true(hooks.perRow!('bert.embeddings.word_embeddings.weight'));
+    t.false(hooks.perRow!('bert.encoder.layer.0.attention.self.query.weight'));
+    const wholeTable = { ...hooks, perRow: undefined };
+    const batch = { inputIds: tf.tensor2d([[5, 9, 9, 0], [3, 49, 0, 0]], undefined, 'int32'), tokenTypeIds: tf.zeros([2, 4], 'int32') as tf.Tensor2D, attentionMask: tf.tensor2d([[1, 1, 1, 0], [1, 1, 0, 0]], undefined, 'int32') };
+    const run = (h: typeof hooks) => {
+      const names = ['bert.embeddings.word_embeddings.weight', 'bert.encoder.layer.0.attention.self.query.weight'];
+      const { value, grads } = tf.variableGrads(() => {
+        const o = bertForward({ ...p, ...Object.fromEntries(names.map((n) => [n, vars[n]])) }, c, batch, { quant: h });
+        return tf.add(tf.sum(tf.square(o.logits)), tf.sum(tf.mul(o.hidden[1], o.hidden[2]))) as tf.Scalar;
+      }, names.map((n) => vars[n]));
+      return [value.dataSync()[0], ...names.map((n) => Array.from(grads[vars[n].name].dataSync()))];
+    };
+    const vars = Object.fromEntries(Object.entries(p).map(([n, v]) => [n, tf.variable(v, true, `perrow${weightBits}/${n}`)])) as Record<string, tf.Variable>;
+    const a = run(hooks), b = run(wholeTable);
+    t.deepEqual(a, b, `weightBits ${weightBits}`);
+    t.true((a[1] as number[]).some((v) => v !== 0), 'the embedding gradient is not trivially zero');
+  }
+});

@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --backend wasm --configs tiny,mini --reps 5 --warmup 2 --only forward,train,qat --out bench-results/results.json]
+ * npm run bench [-- --backend wasm --configs tiny,mini --reps 5 --warmup 2 --only forward,train,qat --out bench-results/results.json --profile]
  *
  * Median tokens/s (tokens = batch x seq, padding included, as the reference's throughput counts) of:
  *   forward  the FP forward in eval mode
@@ -8,6 +8,7 @@
  *            map+output loss + BertAdam update
  * for the tiny (2L/128H, batch 32, seq 128) and mini (4L/256H, batch 16, seq 128) configs. Benchmarks are not
  * tests: nothing here fails on slowness. Results are appended to a JSON file with the machine and backend.
+ * `--profile` also prints, per case, where one step's time goes: kernel time summed by kernel name (tf.profile).
  */
 import * as tf from '@tensorflow/tfjs';
 import { existsSync, readFileSync } from 'node:fs';
@@ -30,6 +31,24 @@ const SETUPS = { tiny: { batch: 32, seq: 128 }, mini: { batch: 16, seq: 128 } } 
 function flag(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1] : dflt;
+}
+
+/** one more run of fn under tf.profile: kernel milliseconds summed by kernel name, the top `top` printed */
+async function printProfile(label: string, fn: () => Promise<void>, top = 15): Promise<void> {
+  const t0 = performance.now();
+  const info = await tf.profile(fn);
+  const wall = performance.now() - t0;
+  const byName = new Map<string, { ms: number; calls: number }>();
+  for (const k of info.kernels) {
+    const e = byName.get(k.name) ?? { ms: 0, calls: 0 };
+    e.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0; e.calls++;
+    byName.set(k.name, e);
+  }
+  const total = [...byName.values()].reduce((a, e) => a + e.ms, 0);
+  console.log(`#   profile of ${label}: ${wall.toFixed(0)} ms wall (profiled), ${total.toFixed(0)} ms in ${info.kernels.length} kernel calls`);
+  for (const [n, e] of [...byName.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, top)) {
+    console.log(`#     ${n.padEnd(22)}${e.ms.toFixed(1).padStart(9)} ms${(100 * e.ms / total).toFixed(1).padStart(6)}%${String(e.calls).padStart(6)} calls`);
+  }
 }
 
 const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
@@ -96,6 +115,7 @@ async function main(): Promise<void> {
       const row = { config: name, what, batch: setup.batch, seq: setup.seq, layers: c.num_hidden_layers, hidden: c.hidden_size, msPerStep: ms, tokensPerSec: tps,
         minTokensPerSec: tokens / (Math.max(...times) / 1000), maxTokensPerSec: tokens / (Math.min(...times) / 1000), peakTensorMB: peak / 2 ** 20, reps, warmup };
       rows.push(row);
+      if (process.argv.includes('--profile')) await printProfile(`${name} ${what}`, fn);
       console.log(`${name.padEnd(8)}${what.padEnd(9)}${String(setup.batch).padStart(6)}${String(setup.seq).padStart(5)}${ms.toFixed(0).padStart(10)}${tps.toFixed(0).padStart(10)}${`${row.minTokensPerSec.toFixed(0)}..${row.maxTokensPerSec.toFixed(0)}`.padStart(18)}${row.peakTensorMB.toFixed(0).padStart(9)}`);
     }
     disposeBatch(tb); ctx.optimizer.dispose(); fpOpt.dispose();

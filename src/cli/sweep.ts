@@ -77,7 +77,7 @@ async function runPool(pending: PlannedRun[], jobs: number, backend: string | un
   const t0 = performance.now();
   // progress in runs, counting the finished fraction of the runs under way, so the ETA is meaningful from the start
   const draw = () => {
-    const cur = [...live.entries()].map(([n, p]) => `${n} ${p.step}/${p.total} loss ${p.loss.toPrecision(4)}`).join(' | ');
+    const cur = [...live.entries()].map(([n, p]) => (p.total ? `${n} ${p.step}/${p.total} loss ${p.loss.toPrecision(4)}` : `${n} starting`)).join(' | ');
     const partial = [...live.values()].reduce((a, p) => a + (p.total ? p.step / p.total : 0), 0);
     bar.update(Math.round((done + partial) * 100) / 100, { current: cur || '-' });
   };

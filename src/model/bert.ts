@@ -26,6 +26,8 @@ export interface QuantHooks {
   act(point: string, x: tf.Tensor): tf.Tensor;
   /** Q_a(a) @ op(Q_b(b)) where a, b are quantized as points/parameters pa, pb (op = transpose if transposeB) */
   matmul(pa: string, a: tf.Tensor, pb: string, b: tf.Tensor, transposeB: boolean): tf.Tensor;
+  /** true when parameter `name` is quantized row by row: Q(W)[ids] = Q(W[ids]), so only looked-up rows need it */
+  perRow?(name: string): boolean;
 }
 
 export interface ForwardOptions {
@@ -119,7 +121,8 @@ export function bertForward(params: Params, c: BertConfig, batch: Batch, opts: F
     if (!t) throw new Error(`bertForward: parameter "${name}" is missing`);
     return t;
   };
-  const W = (name: string): tf.Tensor => (quant ? quant.weight(name, P(name)) : P(name));
+  const W_ = (name: string, w: tf.Tensor): tf.Tensor => (quant ? quant.weight(name, w) : w);
+  const W = (name: string): tf.Tensor => W_(name, P(name));
   const A = (point: string, x: tf.Tensor): tf.Tensor => (quant ? quant.act(point, x) : x);
   const dropout = (x: tf.Tensor, rate: number): tf.Tensor =>
     training && rate > 0 ? tf.dropout(x, rate, undefined, opts.nextSeed ? opts.nextSeed() : undefined) : x;
@@ -136,8 +139,11 @@ export function bertForward(params: Params, c: BertConfig, batch: Batch, opts: F
   const heads = (x: tf.Tensor): tf.Tensor4D => tf.transpose(tf.reshape(x, [B, T, H, dh]), [0, 2, 1, 3]); // [B,T,D] -> [B,H,T,dh]
 
   // embeddings: LN(word[ids] + pos[0..T) + type[tt]), then dropout
+  // a per-row quantizer commutes with the lookup: quantize the B*T looked-up rows, not the whole [V,D] table
+  const WORD = 'bert.embeddings.word_embeddings.weight', pad = c.pad_token_id ?? 0;
+  const words = quant?.perRow?.(WORD) ? W_(WORD, embeddingLookup(P(WORD), batch.inputIds, pad)) : embeddingLookup(W(WORD), batch.inputIds, pad);
   const pos = tf.slice(P('bert.embeddings.position_embeddings.weight'), [0, 0], [T, D]);
-  const emb = tf.add(tf.add(embeddingLookup(W('bert.embeddings.word_embeddings.weight'), batch.inputIds, c.pad_token_id ?? 0), pos),
+  const emb = tf.add(tf.add(words, pos),
     tf.gather(P('bert.embeddings.token_type_embeddings.weight'), batch.tokenTypeIds));
   let x = dropout(layerNorm(emb, P('bert.embeddings.LayerNorm.weight'), P('bert.embeddings.LayerNorm.bias'), c.layer_norm_eps), c.hidden_dropout_prob) as tf.Tensor3D;
 

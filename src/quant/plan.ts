@@ -80,6 +80,7 @@ export function makeQuantHooks(c: QuantConfig): QuantHooks & { weightQuantizer(n
     weightQuantizer: wq,
     actQuantizer: aq,
     weight,
+    perRow: (name) => wq(name)?.rowwise === true,
     // both operands on per-tensor grids: exact integer product; otherwise quantize (or not) each and multiply
     matmul: (pa, a, pb, b, transposeB) => {
       const qa = quantOf(pa), qb = quantOf(pb);

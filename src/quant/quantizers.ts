@@ -9,6 +9,8 @@ import * as tf from '@tensorflow/tfjs';
 export interface Quantizer {
   readonly name: string;
   readonly clip: number;
+  /** statistics per row (last axis) only: quantizing some rows of a table gives those rows of the quantized table */
+  readonly rowwise?: boolean;
   /** quantized value of x (same shape), with the STE gradient */
   apply(x: tf.Tensor): tf.Tensor;
   /** the quantized value without gradient bookkeeping (for inspection / export) */
@@ -48,10 +50,10 @@ function withSte(clip: number, q: (xc: tf.Tensor) => tf.Tensor): (x: tf.Tensor) 
   }) as unknown as Parameters<typeof tf.customGrad>[0]) as (x: tf.Tensor) => tf.Tensor;
 }
 
-function makeQuantizer(name: string, clip: number, q: (xc: tf.Tensor) => tf.Tensor, factor?: (xc: tf.Tensor) => Factored): Quantizer {
+function makeQuantizer(name: string, clip: number, q: (xc: tf.Tensor) => tf.Tensor, factor?: (xc: tf.Tensor) => Factored, rowwise = false): Quantizer {
   const ste = withSte(clip, q);
   return {
-    name, clip,
+    name, clip, rowwise,
     apply: (x) => ste(x),
     quantize: (x) => tf.tidy(() => q(tf.clipByValue(x, -clip, clip))),
     ...(factor ? { factor } : {}),
@@ -104,7 +106,7 @@ export function twn(opts: { clip?: number; rowwise?: boolean } = {}): Quantizer 
     const neg = gt(tf.neg(delta), w);
     return { ints: tf.sub(pos, neg), scale: typeof alpha === 'number' ? tf.scalar(alpha) : alpha, divide: false };
   };
-  return makeQuantizer(`twn${rowwise ? '-row' : ''}`, clip, (w) => unfactor(factor(w)), rowwise ? undefined : factor);
+  return makeQuantizer(`twn${rowwise ? '-row' : ''}`, clip, (w) => unfactor(factor(w)), rowwise ? undefined : factor, rowwise);
 }
 
 /**
@@ -127,7 +129,7 @@ export function twnMx(bits: number, opts: { clip?: number; rowwise?: boolean } =
     const step = tf.div(tf.mul(t, 2), 2 ** bits - 1);
     return { ints: tf.round(tf.div(tf.minimum(tf.maximum(w, tf.neg(t)), t), step)), scale: step, divide: false };
   };
-  return makeQuantizer(`twn-mx${bits}${rowwise ? '-row' : ''}`, clip, (w) => unfactor(factor(w)), rowwise ? undefined : factor);
+  return makeQuantizer(`twn-mx${bits}${rowwise ? '-row' : ''}`, clip, (w) => unfactor(factor(w)), rowwise ? undefined : factor, rowwise);
 }
 
 /**

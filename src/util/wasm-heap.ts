@@ -28,6 +28,7 @@ export interface WasmBackendLike {
   dataIdMap: { get(dataId: DataId): WasmTensorData | undefined };
   makeOutput(shape: number[], dtype: string, memoryOffset?: number): TensorInfo;
   disposeData(dataId: DataId, force?: boolean): boolean;
+  incRef(dataId: DataId): void;
   typedArrayFromHeap(t: TensorInfo): Float32Array | Int32Array | Uint8Array;
 }
 

@@ -5,6 +5,8 @@
  *  - BatchMatMul, _FusedMatMul: routed through XNNPACK for transposed and batched products (wasm-matmul.ts).
  *  - Slice, GatherV2, Tile: block copies instead of the stock whole-input copy / per-element loops
  *    (wasm-movement.ts).
+ *  - Identity: shares the buffer instead of copying it; Transpose, Sum over leading axes: blocked / run copies
+ *    instead of per-element loops (wasm-layout.ts).
  *  - UnsortedSegmentSum (gradient of tf.gather / every embedding lookup): not registered on wasm at all; a JS
  *    scatter-add over the wasm heap.
  *  - Cast to bool and ClipByValue on int32: wrong results in tfjs 4.22 (see below).
@@ -21,6 +23,7 @@ import { registerExtraGradients } from './gradients.js';
 import { wasmData, type WasmBackendLike } from './wasm-heap.js';
 import { registerWasmMatMul } from './wasm-matmul.js';
 import { registerWasmMovement } from './wasm-movement.js';
+import { registerWasmLayout } from './wasm-layout.js';
 import { callStock, replaceKernel } from './wasm-registry.js';
 
 /** out[numSegments, ...inner] = sum over rows r with segmentIds[r] = s of x[r, ...inner] (on the wasm heap). */
@@ -76,6 +79,7 @@ export function registerWasmExtras(): void {
   registerExtraGradients();
   registerWasmMatMul();
   registerWasmMovement();
+  registerWasmLayout();
   replaceKernel({ kernelName: 'UnsortedSegmentSum', backendName: 'wasm', kernelFunc: wasmUnsortedSegmentSum });
   replaceKernel({ kernelName: 'Cast', backendName: 'wasm', kernelFunc: wasmCast });
   replaceKernel({ kernelName: 'ClipByValue', backendName: 'wasm', kernelFunc: wasmClipByValue });

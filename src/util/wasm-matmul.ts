@@ -6,6 +6,7 @@
  *   1. materialises A as row-major [batchA, M, K] and B as [batchB, K, N] (one wasm Transpose call each when
  *      transposeA / transposeB is set),
  *   2. folds the batch into M when B is shared (batchB == 1 and A is not broadcast): one XNNPACK call,
+ *      When the product has more columns than rows, it computes the transposed product instead (see below),
  *   3. otherwise calls XNNPACK once per output batch slice, each slice registered as an alias tensor id that
  *      points into the operands' heap buffers (no copies), with numpy-style broadcasting of the batch dims.
  * out[..., m, n] = sum_k op(A)[..., m, k] * op(B)[..., k, n], op = transpose of the last two dims when asked.
@@ -14,6 +15,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
 import { replaceKernel } from './wasm-registry.js';
 import { aliasId, unaliasId, wasmData, type WasmBackendLike, type WasmModule } from './wasm-heap.js';
+import { transpose2d } from './wasm-layout.js';
 
 const shapeScratch = new WeakMap<WasmModule, number>();
 
@@ -28,7 +30,7 @@ function scratch(wasm: WasmModule): number {
 function xnn2d(backend: WasmBackendLike, aId: number, bId: number, outId: number, M: number, K: number, N: number): void {
   const w = backend.wasm;
   const p = scratch(w);
-  const h = w.HEAP32, i = p >> 2;
+  const h = w.HEAP32, i = p >>> 2;
   h[i] = 1; h[i + 1] = M; h[i + 2] = K;
   h[i + 4] = 1; h[i + 5] = K; h[i + 6] = N;
   w._BatchMatMul(aId, p, 3, bId, p + 16, 3, 0, 0, outId);
@@ -85,9 +87,30 @@ export function wasmMatMul(backend: WasmBackendLike, a: TensorInfo, b: TensorInf
   const out = backend.makeOutput([...outBatchDims, M, N], 'float32');
   if (batchOut * M * N === 0) return out;
   const outData = wasmData(backend, out, 'out');
-  if (K === 0) { backend.wasm.HEAPF32.fill(0, outData.memoryOffset >> 2, (outData.memoryOffset >> 2) + batchOut * M * N); return out; }
+  if (K === 0) { backend.wasm.HEAPF32.fill(0, outData.memoryOffset >>> 2, (outData.memoryOffset >>> 2) + batchOut * M * N); return out; }
 
   const temps: TensorInfo[] = [];
+  if (batchB === 1 && batchA === batchOut && N > batchA * M && (batchA === 1 || !transposeA)) {
+    // shared right operand with more output columns than rows: XNNPACK packs its right operand on every call and
+    // runs ~2x slower when that is the wider one (dW = dy^T x of a widening layer), so compute
+    // out^T [N, R] = op(B)^T [N, K] x op(A)^T [K, R] (R = batchA*M) and transpose the result into out.
+    const R = batchA * M;
+    const bt = transposeB ? b : transposeLast2(backend, b, 1, K, N); // [N, K]
+    if (!transposeB) temps.push(bt);
+    const at = transposeA ? a : transposeLast2(backend, a, 1, R, K); // [K, R]
+    if (!transposeA) temps.push(at);
+    const outT = backend.makeOutput([N, R], 'float32');
+    temps.push(outT);
+    try {
+      const aId = aliasId(backend, wasmData(backend, at, 'a').memoryOffset, K * R);
+      xnn2d(backend, wasmData(backend, bt, 'b').id, aId, wasmData(backend, outT, 'out').id, N, K, R);
+      unaliasId(backend, aId);
+      transpose2d(backend.wasm.HEAP32, wasmData(backend, outT, 'out').memoryOffset >>> 2, outData.memoryOffset >>> 2, 1, N, R);
+      return out;
+    } finally {
+      for (const t of temps) backend.disposeData(t.dataId);
+    }
+  }
   const A = transposeA ? transposeLast2(backend, a, batchA, K, M) : a;
   if (transposeA) temps.push(A);
   const B = transposeB ? transposeLast2(backend, b, batchB, N, K) : b;

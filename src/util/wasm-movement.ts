@@ -33,7 +33,7 @@ function copyRun(src: View, s: number, dst: View, d: number, n: number): void {
 function heapPair(be: WasmBackendLike, a: TensorInfo, b: TensorInfo): { heap: View; a0: number; b0: number } {
   const one = a.dtype === 'bool';
   const heap = one ? be.wasm.HEAPU8 : be.wasm.HEAP32, shift = one ? 0 : 2;
-  return { heap, a0: wasmData(be, a, 'x').memoryOffset >> shift, b0: wasmData(be, b, 'out').memoryOffset >> shift };
+  return { heap, a0: wasmData(be, a, 'x').memoryOffset >>> shift, b0: wasmData(be, b, 'out').memoryOffset >>> shift };
 }
 
 function heapCopy(heap: View, s: number, d: number, n: number): void {

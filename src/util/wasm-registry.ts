@@ -11,10 +11,15 @@ const stock = new Map<string, KernelConfig>();
 /** our replacement */
 const ours = new Map<string, KernelConfig>();
 
-/** Register `config`, replacing (not duplicating, which tfjs warns about) any existing registration. */
+/**
+ * Register `config`, replacing (not duplicating, which tfjs warns about) any existing registration. The displaced
+ * kernel's setupFunc is kept when `config` has none: stock wasm kernels call module-level functions that another
+ * kernel's setupFunc binds (Min, Mean, Sum... call Transpose's `wasmTranspose`), so it must still run at init.
+ */
 export function replaceKernel(config: KernelConfig): void {
   const k = key(config.backendName, config.kernelName);
   const old = tf.getKernel(config.kernelName, config.backendName);
+  if (old?.setupFunc && !config.setupFunc) config = { ...config, setupFunc: old.setupFunc };
   if (old && !ours.has(k)) stock.set(k, old);
   ours.set(k, config);
   if (old) tf.unregisterKernel(config.kernelName, config.backendName);
