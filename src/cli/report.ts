@@ -20,7 +20,8 @@ runMain('report', async () => {
   if (!v.task && !v.dir) throw new UsageError('--task (or --dir) is required');
   await initBackend('cpu', { quiet: true }); // provenance records a backend; no tensors are computed here
   const task = v.task ? getTask(v.task as string).name : '';
-  const dir = (v.dir as string | undefined) ?? join(OUTPUT_DIR(), (v.bert as string | undefined) ?? 'tiny', task);
-  const r = await writeTaskReport(dir, { title: `${task || dir}${v.bert ? ` (${v.bert})` : ''}` });
+  const bert = (v.bert as string | undefined) ?? (v.dir ? undefined : 'tiny');
+  const dir = (v.dir as string | undefined) ?? join(OUTPUT_DIR(), bert!, task);
+  const r = await writeTaskReport(dir, { title: `${task || dir}${bert ? ` (${bert})` : ''}` });
   console.log(`${r.rows.length} runs\n  table ${r.csv}\n  ${r.md}\n  report ${r.html}`);
 });
