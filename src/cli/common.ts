@@ -24,6 +24,7 @@ export const RUN_FLAGS: FlagSpec = {
   'eval-every': { type: 'string', help: 'evaluate every N steps (default: the task\'s reference value)' },
   lr: { type: 'string', help: 'peak learning rate (default 2e-5)' },
   'weight-bits': { type: 'string', help: 'student weight bits: 2 (ternary, default), 4, 8' },
+  'dynamic-padding': { type: 'boolean', help: 'pad each batch to its longest sequence, not the max length (faster; not the reference: results differ slightly)' },
   'eval-after-last-step': { type: 'boolean', help: 'also evaluate after the last step (the reference does not)' },
   'gt-regression-labels': { type: 'boolean', help: 'regression gt loss on labels instead of the reference\'s teacher logits' },
   config: { type: 'string', help: 'JSON file with run-config overrides (flags win)' },
@@ -77,6 +78,7 @@ export function runConfigFromFlags(v: Record<string, string | boolean | undefine
   set('train', 'maxSteps', num(v, 'max-steps', 'int'));
   set('train', 'evalEvery', num(v, 'eval-every', 'int'));
   set('train', 'lr', num(v, 'lr'));
+  if (v['dynamic-padding']) set('data', 'dynamicPadding', true);
   if (v['eval-after-last-step']) set('train', 'evalAfterLastStep', true);
   set('quant', 'weightBits', num(v, 'weight-bits', 'int'));
   if (v['gt-regression-labels']) set('kd', 'gtRegressionUsesLabels', true);

@@ -39,17 +39,22 @@ export function trainBatchIndices(n: number, batchSize: number, seed: number, st
 
 export interface TensorBatch { batch: Batch; kd: KdBatch; size: number; tokens: number }
 
-/** Gather rows `idx` of the features into tensors: ids/types/mask [b,T] int32, labels [b], seqLengths [b]. */
-export function makeBatch(f: Features, idx: ArrayLike<number>, regression: boolean): TensorBatch {
-  const b = idx.length, T = f.T;
+/**
+ * Gather rows `idx` of the features into tensors: ids/types/mask [b,T] int32, labels [b], seqLengths [b]. T is the
+ * features' padded length, or with `trim` the longest sequence of these rows (dynamic padding).
+ */
+export function makeBatch(f: Features, idx: ArrayLike<number>, regression: boolean, trim = false): TensorBatch {
+  const b = idx.length, F = f.T;
+  let T = F;
+  if (trim) { T = 1; for (let r = 0; r < b; r++) T = Math.max(T, f.seqLengths[idx[r]]); }
   const ids = new Int32Array(b * T), tt = new Int32Array(b * T), am = new Int32Array(b * T), sl = new Int32Array(b);
   const lab = regression ? new Float32Array(b) : new Int32Array(b);
   let tokens = 0;
   for (let r = 0; r < b; r++) {
     const i = idx[r];
-    ids.set(f.inputIds.subarray(i * T, (i + 1) * T), r * T);
-    tt.set(f.tokenTypeIds.subarray(i * T, (i + 1) * T), r * T);
-    am.set(f.attentionMask.subarray(i * T, (i + 1) * T), r * T);
+    ids.set(f.inputIds.subarray(i * F, i * F + T), r * T);
+    tt.set(f.tokenTypeIds.subarray(i * F, i * F + T), r * T);
+    am.set(f.attentionMask.subarray(i * F, i * F + T), r * T);
     sl[r] = f.seqLengths[i];
     lab[r] = f.labels[i];
     tokens += f.seqLengths[i];
@@ -65,10 +70,10 @@ export function disposeBatch(b: TensorBatch): void {
   tf.dispose([b.batch.inputIds, b.batch.tokenTypeIds, b.batch.attentionMask, b.kd.labels, b.kd.seqLengths]);
 }
 
-/** Sequential evaluation batches. */
-export function* evalBatches(f: Features, batchSize: number, regression: boolean): Generator<TensorBatch> {
+/** Sequential evaluation batches (`trim`: dynamic padding, as makeBatch). */
+export function* evalBatches(f: Features, batchSize: number, regression: boolean, trim = false): Generator<TensorBatch> {
   for (let s = 0; s < f.n; s += batchSize) {
     const idx = Int32Array.from({ length: Math.min(batchSize, f.n - s) }, (_, i) => s + i);
-    yield makeBatch(f, idx, regression);
+    yield makeBatch(f, idx, regression, trim);
   }
 }

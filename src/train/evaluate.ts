@@ -9,11 +9,11 @@ import { disposeBatch, evalBatches } from './batches.js';
 
 export interface EvalResult { metrics: MetricDict; selection: number; n: number }
 
-export async function evaluate(params: Params, c: BertConfig, f: Features, task: TaskSpec, batchSize: number, quant?: QuantHooks): Promise<EvalResult> {
+export async function evaluate(params: Params, c: BertConfig, f: Features, task: TaskSpec, batchSize: number, quant?: QuantHooks, dynamicPadding = false): Promise<EvalResult> {
   const regression = task.outputMode === 'regression';
   const preds = regression ? new Float64Array(f.n) : new Int32Array(f.n);
   let off = 0;
-  for (const b of evalBatches(f, batchSize, regression)) {
+  for (const b of evalBatches(f, batchSize, regression, dynamicPadding)) {
     // classification: argmax over logits [b,C]; regression: the single logit
     const p = tf.tidy(() => {
       const logits = bertForward(params, c, b.batch, { training: false, quant }).logits;

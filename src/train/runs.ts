@@ -122,6 +122,7 @@ export function runName(cfg: RunConfig): string {
   if (cfg.kd.preset.includes('map') && c.map !== 1) parts.push(`m${c.map}`);
   if (cfg.kd.preset.includes('output') && c.output !== 1) parts.push(`o${c.output}`);
   if (cfg.quant.weightBits !== 2) parts.push(`w${cfg.quant.weightBits}`);
+  if (cfg.data.dynamicPadding) parts.push('dp');
   parts.push(`s${cfg.seed}`);
   return parts.join('_');
 }
@@ -154,7 +155,7 @@ async function qatLocked(o: QatOptions, tdir: string, runDir: string, mpath: str
     const prev = JSON.parse(readFileSync(cfgPath, 'utf8'));
     if (JSON.stringify(prev) !== JSON.stringify(resolved)) throw new Error(`${runDir} holds a run with a different config; remove it or choose another --run-dir`);
   } else atomicWriteJson(cfgPath, resolved);
-  const teacherEval = await evaluate(teacher.params, teacher.config, data.dev, data.task, data.batchSize);
+  const teacherEval = await evaluate(teacher.params, teacher.config, data.dev, data.task, data.batchSize, undefined, o.cfg.data.dynamicPadding);
   const t0 = performance.now();
   const out = await runTraining({ mode: 'qat', cfg: o.cfg, runDir, model: teacher.config, init: teacher.params, teacher: teacher.params, task: data.task,
     train: data.train, dev: data.dev, batchSize: data.batchSize, evalEvery: data.evalEvery, onProgress: o.onProgress });

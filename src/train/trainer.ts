@@ -130,7 +130,7 @@ export async function runTraining(spec: TrainerSpec): Promise<TrainingOutcome> {
   const log = (o: object) => { appendFileSync(logPath, JSON.stringify(o) + '\n'); logLines++; };
 
   const doEval = async (): Promise<EvalRecord> => {
-    const r: EvalResult = await evaluate(vars, model, spec.dev, task, spec.batchSize, hooks);
+    const r: EvalResult = await evaluate(vars, model, spec.dev, task, spec.batchSize, hooks, cfg.data.dynamicPadding);
     const rec = { step, metrics: r.metrics, selection: r.selection };
     if (!best || r.selection > best.selection) best = rec;
     last = rec;
@@ -146,7 +146,7 @@ export async function runTraining(spec: TrainerSpec): Promise<TrainingOutcome> {
   while (step < lastStep) {
     await new Promise((r) => setImmediate(r)); // let signals and I/O (e.g. a closed parent pipe) through each step
     const t0 = performance.now();
-    const tb = makeBatch(spec.train, trainBatchIndices(spec.train.n, spec.batchSize, cfg.seed, step), regression);
+    const tb = makeBatch(spec.train, trainBatchIndices(spec.train.n, spec.batchSize, cfg.seed, step), regression, cfg.data.dynamicPadding);
     const lr = opt.lrAt();
     let loss: number, terms: Partial<Record<Term, number>> = {};
     if (ctx) {
