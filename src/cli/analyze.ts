@@ -13,7 +13,7 @@ import { getTask } from '../data/tasks.js';
 import { EXPERIMENTS, runAnalysis, type Experiment } from '../analysis/run.js';
 import { loadExamples, loadModels, tokenClassIds, tokenizerFor } from '../analysis/inputs.js';
 import { writeAnalysisReport } from '../analysis/report.js';
-import { parseFlags, runMain, num, UsageError } from './common.js';
+import { parseFlags, RUN_FLAGS, runMain, num, UsageError } from './common.js';
 
 const FLAGS = {
   task: { type: 'string', help: 'GLUE task (rte, sst-2, ...)' },
@@ -25,7 +25,7 @@ const FLAGS = {
   sample: { type: 'string', help: 'random (default; seeded, as the notebooks\' RandomSampler) or first' },
   seed: { type: 'string', help: 'seed of the example sample and the Hessian start vectors (default 42)' },
   inputs: { type: 'string', help: 'read examples from an inputs.safetensors (input_ids, token_type_ids, seq_lengths, labels) instead of GLUE' },
-  'data-dir': { type: 'string', help: 'GLUE directory (default: $GLUE_DIR, then data/glue)' },
+  'data-dir': RUN_FLAGS['data-dir'],
   tokenizer: { type: 'string', help: 'tokenizer.json / vocab.txt (default: the teacher directory\'s)' },
   out: { type: 'string', help: 'output folder (default output/analysis/<task>)' },
   'token-types': { type: 'string', help: 'zeros (default: the notebooks call the model with input ids only) or real' },
@@ -44,7 +44,7 @@ const FLAGS = {
   'hessian-layers': { type: 'boolean', help: 'also the top eigenvalue of each parameter group (embeddings, layer.i, head)' },
   'hessian-trace': { type: 'boolean', help: 'also the Hutchinson trace' },
   'no-plots': { type: 'boolean', help: 'results.json only' },
-  backend: { type: 'string', help: 'tensor backend: node-gpu, node, wasm, cpu (default: best available)' },
+  backend: RUN_FLAGS.backend,
 } as const;
 
 runMain('analyze', async () => {

@@ -49,3 +49,25 @@ export function aliasId(backend: WasmBackendLike, offset: number, size: number):
 export function unaliasId(backend: WasmBackendLike, id: number): void {
   backend.wasm.tfjs.disposeData(id);
 }
+
+export type HeapView = Float32Array | Int32Array | Uint8Array;
+
+/** below this many elements a typed-array copy call costs more than an element loop */
+export const SHORT_RUN = 16;
+
+/**
+ * The whole heap as a view whose elements have the size of `dtype`'s, and the element offsets of two tensors in it:
+ * copies between them are heap.copyWithin calls (no subarray objects; int32 view for float32 too: bits are copied).
+ * Byte offsets are unsigned: above 2 GiB, `offset >> 2` would turn negative and write outside the tensor.
+ */
+export function heapPair(be: WasmBackendLike, a: TensorInfo, b: TensorInfo): { heap: HeapView; a0: number; b0: number } {
+  const one = a.dtype === 'bool';
+  const heap = one ? be.wasm.HEAPU8 : be.wasm.HEAP32, shift = one ? 0 : 2;
+  return { heap, a0: wasmData(be, a, 'x').memoryOffset >>> shift, b0: wasmData(be, b, 'out').memoryOffset >>> shift };
+}
+
+/** heap[d .. d+n) = heap[s .. s+n) */
+export function heapCopy(heap: HeapView, s: number, d: number, n: number): void {
+  if (n >= SHORT_RUN) heap.copyWithin(d, s, s + n);
+  else for (let i = 0; i < n; i++) heap[d + i] = heap[s + i];
+}

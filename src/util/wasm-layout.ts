@@ -17,8 +17,8 @@
  *   - Sum over a leading run of axes of a float32 tensor: out[j] = sum_i x[i, j], accumulated in float64 row by row
  *     (no transpose; at least as accurate as the stock float32 sum). Other reductions go to the stock kernel.
  */
-import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
-import { wasmData, type WasmBackendLike } from './wasm-heap.js';
+import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
+import { heapCopy, heapPair, type HeapView, type WasmBackendLike } from './wasm-heap.js';
 import { callStock, replaceKernel } from './wasm-registry.js';
 
 const size = (s: readonly number[]): number => s.reduce((p, v) => p * v, 1);
@@ -42,7 +42,7 @@ export function simplifyPermutation(shape: readonly number[], perm: readonly num
 }
 
 /** dst[b, j, i] = src[b, i, j] for b < batch, i < r, j < c (element offsets into one heap view), 32 x 32 blocks */
-export function transpose2d(heap: Int32Array, src: number, dst: number, batch: number, r: number, c: number): void {
+export function transpose2d(heap: HeapView, src: number, dst: number, batch: number, r: number, c: number): void {
   const BS = 32;
   for (let b = 0; b < batch; b++, src += r * c, dst += r * c) {
     for (let i0 = 0; i0 < r; i0 += BS) {
@@ -58,7 +58,7 @@ export function transpose2d(heap: Int32Array, src: number, dst: number, batch: n
 }
 
 /** Output = input with groups permuted, the last group in place: one contiguous run of `inner` elements per step. */
-function copyRuns(heap: Int32Array, src: number, dst: number, dims: number[], perm: number[]): void {
+function copyRuns(heap: HeapView, src: number, dst: number, dims: number[], perm: number[]): void {
   const k = dims.length, inner = dims[k - 1];
   const inStride = new Array<number>(k).fill(1);
   for (let i = k - 2; i >= 0; i--) inStride[i] = inStride[i + 1] * dims[i + 1];
@@ -67,8 +67,7 @@ function copyRuns(heap: Int32Array, src: number, dst: number, dims: number[], pe
   const runs = size(outDims);
   let s = src;
   for (let r = 0, d = dst; r < runs; r++, d += inner) {
-    if (inner >= 16) heap.copyWithin(d, s, s + inner);
-    else for (let e = 0; e < inner; e++) heap[d + e] = heap[s + e];
+    heapCopy(heap, s, d, inner);
     for (let i = k - 2; i >= 0; i--) { // odometer over the output's leading groups, source offset kept in step
       s += strides[i];
       if (++idx[i] < outDims[i]) break;
@@ -96,9 +95,7 @@ const transposeKernel: KernelFunc = (args) => {
   const out = be.makeOutput(perm.map((a) => x.shape[a]), x.dtype);
   const n = size(x.shape);
   if (n === 0) return out;
-  // offsets after makeOutput: its malloc may grow (and so move) the heap
-  const heap = be.wasm.HEAP32;
-  const src = wasmData(be, x, 'x').memoryOffset >>> 2, dst = wasmData(be, out, 'out').memoryOffset >>> 2;
+  const { heap, a0: src, b0: dst } = heapPair(be, x, out); // after makeOutput: its malloc may grow (and so move) the heap
   if (k <= 1 || p.every((g, i) => g === i)) heap.copyWithin(dst, src, src + n);
   else if (swapLast2) transpose2d(heap, src, dst, size(dims.slice(0, -2)), dims[k - 2], dims[k - 1]);
   else copyRuns(heap, src, dst, dims, p);
@@ -108,7 +105,7 @@ const transposeKernel: KernelFunc = (args) => {
 /** Sum of float32 x over axes 0..p-1 (p < rank): out[j] = sum_i x[i, j], float64 accumulation. */
 const sumKernel: KernelFunc = (args) => {
   const { x } = args.inputs as { x: TensorInfo };
-  const { axis, keepDims } = args.attrs as NamedAttrMap as { axis: number | number[]; keepDims: boolean };
+  const { axis, keepDims } = args.attrs as { axis: number | number[]; keepDims: boolean };
   const rank = x.shape.length;
   const axes = [...new Set((Array.isArray(axis) ? axis : [axis]).map((a) => (a < 0 ? a + rank : a)))].sort((a, b) => a - b);
   const leading = axes.length > 0 && axes.length < rank && axes.every((a, i) => a === i);

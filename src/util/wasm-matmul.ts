@@ -14,7 +14,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
 import { replaceKernel } from './wasm-registry.js';
-import { aliasId, unaliasId, wasmData, type WasmBackendLike, type WasmModule } from './wasm-heap.js';
+import { aliasId, heapPair, unaliasId, wasmData, type WasmBackendLike, type WasmModule } from './wasm-heap.js';
 import { transpose2d } from './wasm-layout.js';
 
 const shapeScratch = new WeakMap<WasmModule, number>();
@@ -87,7 +87,7 @@ export function wasmMatMul(backend: WasmBackendLike, a: TensorInfo, b: TensorInf
   const out = backend.makeOutput([...outBatchDims, M, N], 'float32');
   if (batchOut * M * N === 0) return out;
   const outData = wasmData(backend, out, 'out');
-  if (K === 0) { backend.wasm.HEAPF32.fill(0, outData.memoryOffset >>> 2, (outData.memoryOffset >>> 2) + batchOut * M * N); return out; }
+  if (K === 0) { const { heap, b0 } = heapPair(backend, out, out); heap.fill(0, b0, b0 + batchOut * M * N); return out; }
 
   const temps: TensorInfo[] = [];
   if (batchB === 1 && batchA === batchOut && N > batchA * M && (batchA === 1 || !transposeA)) {
@@ -105,7 +105,8 @@ export function wasmMatMul(backend: WasmBackendLike, a: TensorInfo, b: TensorInf
       const aId = aliasId(backend, wasmData(backend, at, 'a').memoryOffset, K * R);
       xnn2d(backend, wasmData(backend, bt, 'b').id, aId, wasmData(backend, outT, 'out').id, N, K, R);
       unaliasId(backend, aId);
-      transpose2d(backend.wasm.HEAP32, wasmData(backend, outT, 'out').memoryOffset >>> 2, outData.memoryOffset >>> 2, 1, N, R);
+      const { heap, a0, b0 } = heapPair(backend, outT, out);
+      transpose2d(heap, a0, b0, 1, N, R);
       return out;
     } finally {
       for (const t of temps) backend.disposeData(t.dataId);

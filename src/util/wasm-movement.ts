@@ -12,34 +12,16 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
-import { wasmData, type WasmBackendLike } from './wasm-heap.js';
+import { heapCopy, heapPair, SHORT_RUN, type HeapView, type WasmBackendLike } from './wasm-heap.js';
 import { callStock, replaceKernel } from './wasm-registry.js';
 
-type View = Float32Array | Int32Array | Uint8Array;
 const size = (s: readonly number[]): number => s.reduce((p, v) => p * v, 1);
 
-/** below this many elements a typed-array `set` costs more than an element loop */
-const SHORT_RUN = 16;
-
-function copyRun(src: View, s: number, dst: View, d: number, n: number): void {
+function copyRun(src: HeapView, s: number, dst: HeapView, d: number, n: number): void {
   if (n >= SHORT_RUN) dst.set(src.subarray(s, s + n), d);
   else for (let i = 0; i < n; i++) dst[d + i] = src[s + i];
 }
 
-/**
- * The whole heap as a view whose elements have the size of `dtype`'s, and the element offsets of two tensors in it:
- * copies between them are heap.copyWithin calls (no subarray objects; int32 view for float32 too: bits are copied).
- */
-function heapPair(be: WasmBackendLike, a: TensorInfo, b: TensorInfo): { heap: View; a0: number; b0: number } {
-  const one = a.dtype === 'bool';
-  const heap = one ? be.wasm.HEAPU8 : be.wasm.HEAP32, shift = one ? 0 : 2;
-  return { heap, a0: wasmData(be, a, 'x').memoryOffset >>> shift, b0: wasmData(be, b, 'out').memoryOffset >>> shift };
-}
-
-function heapCopy(heap: View, s: number, d: number, n: number): void {
-  if (n >= SHORT_RUN) heap.copyWithin(d, s, s + n);
-  else for (let i = 0; i < n; i++) heap[d + i] = heap[s + i];
-}
 
 type KernelArgs = { inputs: Record<string, TensorInfo>; backend: unknown; attrs?: NamedAttrMap };
 
@@ -129,7 +111,7 @@ function gatherV2(args: KernelArgs): TensorInfo {
 }
 
 /** Replicate ov[start, start + len) so that it fills ov[start, start + len * times) (doubling block copies). */
-function replicate(ov: View, start: number, len: number, times: number): void {
+function replicate(ov: HeapView, start: number, len: number, times: number): void {
   const total = len * times;
   if (len < SHORT_RUN && total >= SHORT_RUN) {
     // grow the block by element copies first, so that the block copies below are long
