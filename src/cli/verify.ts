@@ -3,12 +3,13 @@
  * Checks this installation's numerics against a fixture set (format: fixtures/README.md): one line per check and a
  * final "N passed, N failed" line; exit 1 on any failure.
  */
-import { resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import { initBackend } from '../util/backend.js';
 import { Report } from '../verify/report.js';
 import { verifyModels } from '../verify/models.js';
 import { verifyExtra } from '../verify/extra.js';
+import { resolveGlueDir } from '../data/tasks.js';
 import '../verify/analysis.js'; // registers the analysis.* and hessian.* checks
 
 function flag(name: string): string | undefined {
@@ -16,6 +17,18 @@ function flag(name: string): string | undefined {
   if (i >= 0) return process.argv[i + 1];
   const eq = process.argv.find((a) => a.startsWith(`--${name}=`));
   return eq?.slice(name.length + 3);
+}
+
+/**
+ * The GLUE TSVs the glue/ fixtures are rebuilt from: --glue-dir, else GLUE_DIR, else data/glue, else the fixture
+ * set's sibling glue/ (fixtures distributed next to their GLUE copy). Printed, so the source is never implicit.
+ */
+function glueDirFor(fixtures: string): string {
+  const explicit = flag('glue-dir');
+  const dflt = resolveGlueDir(explicit);
+  if (explicit || process.env.GLUE_DIR || existsSync(dflt)) return dflt;
+  const sibling = join(dirname(fixtures), 'glue');
+  return existsSync(sibling) ? sibling : dflt;
 }
 
 async function main(): Promise<number> {
@@ -26,7 +39,9 @@ async function main(): Promise<number> {
   const report = new Report();
   const only = flag('only')?.split(',');
   await verifyModels(fixtures, report, only);
-  await verifyExtra(fixtures, report, only, flag('glue-dir'));
+  const glueDir = glueDirFor(fixtures);
+  if (!only || only.includes('glue')) console.log(`# GLUE TSVs from ${glueDir}`);
+  await verifyExtra(fixtures, report, only, glueDir);
   if (report.notChecked.length) console.log(`# ${report.notChecked.length} fixture keys not checked yet (listed above)`);
   console.log(report.summary().replace(/, \d+ not checked yet$/, ''));
   return report.failed ? 1 : 0;
