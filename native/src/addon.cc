@@ -105,6 +105,27 @@ napi_value BinaryOp(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+napi_value Logical(napi_env env, napi_callback_info info) {
+  Ctx c(env, info);
+  const int op = int(c.num(0));
+  Arr a = c.arr(1, "a"), b = c.arr(2, "b"), o = c.arr(3, "out");
+  if (c.failed) return nullptr;
+  if (op < 0 || op > 2 || a.esize != 1 || b.esize != 1 || o.esize != 1) return c.fail("logical: expected op 0..2 and Uint8Arrays");
+  if (!c.need(a, o.len, "logical a") || !c.need(b, op == 2 ? 0 : o.len, "logical b")) return nullptr;
+  logical(op, (uint8_t*)a.data, (uint8_t*)b.data, (uint8_t*)o.data, int64_t(o.len));
+  return nullptr;
+}
+
+napi_value Select(napi_env env, napi_callback_info info) {
+  Ctx c(env, info);
+  Arr cond = c.arr(0, "condition"), a = c.f32(1, "t"), b = c.f32(2, "e"), o = c.f32(3, "out");
+  if (c.failed) return nullptr;
+  if (cond.esize != 1) return c.fail("select: condition must be a Uint8Array");
+  if (!c.need(cond, o.len, "select condition") || !c.need(a, o.len, "select t") || !c.need(b, o.len, "select e")) return nullptr;
+  select((uint8_t*)cond.data, (float*)a.data, (float*)b.data, (float*)o.data, int64_t(o.len));
+  return nullptr;
+}
+
 napi_value AddN(napi_env env, napi_callback_info info) {
   Ctx c(env, info);
   uint32_t n = 0;
@@ -202,7 +223,7 @@ napi_value Version(napi_env env, napi_callback_info info) {
 
 napi_value Init(napi_env env, napi_value exports) {
   const struct { const char* name; napi_callback fn; } fns[] = {
-    {"matmul", Matmul}, {"unary", UnaryOp}, {"binary", BinaryOp}, {"addN", AddN}, {"reduce", ReduceOp},
+    {"matmul", Matmul}, {"unary", UnaryOp}, {"binary", BinaryOp}, {"addN", AddN}, {"logical", Logical}, {"select", Select}, {"reduce", ReduceOp},
     {"softmax", Softmax}, {"copy", Copy}, {"gather", Gather}, {"segmentSum", SegmentSum},
     {"setThreads", SetThreads}, {"getThreads", GetThreads}, {"version", Version},
   };

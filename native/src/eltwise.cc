@@ -99,6 +99,18 @@ void binary(int op, const float* a, const float* b, void* out, int nd, const int
   }
 }
 
+void logical(int op, const uint8_t* a, const uint8_t* b, uint8_t* out, int64_t n) {
+  switch (op) {
+    case 0: PAR_LOOP(n) out[i] = uint8_t((a[i] != 0) & (b[i] != 0)); break;
+    case 1: PAR_LOOP(n) out[i] = uint8_t((a[i] != 0) | (b[i] != 0)); break;
+    case 2: PAR_LOOP(n) out[i] = uint8_t(a[i] == 0); break;
+  }
+}
+
+void select(const uint8_t* cond, const float* a, const float* b, float* out, int64_t n) {
+  PAR_LOOP(n) out[i] = cond[i] ? a[i] : b[i];
+}
+
 void add_n(const float* const* xs, int n, float* out, int64_t len) {
 #pragma omp parallel for schedule(static) if (len * n > PAR_MIN)
   for (int64_t c0 = 0; c0 < len; c0 += 4096) {

@@ -23,6 +23,10 @@ std::string batch_matmul(const float* a, const float* b, float* c, int64_t batch
 void unary(int op, const float* x, float* y, int64_t n, float p0, float p1);
 /** out[i] = f(a[ia], b[ib]) over `dims` with per-operand strides (0 = broadcast); comparisons write uint8 */
 void binary(int op, const float* a, const float* b, void* out, int nd, const int64_t* dims, const int64_t* sa, const int64_t* sb);
+/** out[i] = a[i] && b[i] (op 0), a[i] || b[i] (1), !a[i] (2) on bool bytes */
+void logical(int op, const uint8_t* a, const uint8_t* b, uint8_t* out, int64_t n);
+/** out[i] = cond[i] ? a[i] : b[i] */
+void select(const uint8_t* cond, const float* a, const float* b, float* out, int64_t n);
 /** out = sum of n inputs of `len` elements */
 void add_n(const float* const* xs, int n, float* out, int64_t len);
 // reduce.cc: x viewed as [outer, red, inner] -> out [outer, inner]

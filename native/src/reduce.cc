@@ -21,8 +21,18 @@ static float reduce_run(int op, const float* x, int64_t n) {
       return float(op == R_MEAN ? s / double(n) : s);
     }
     case R_PROD: { double p = 1; for (int64_t i = 0; i < n; i++) p *= x[i]; return float(p); }
-    case R_MAX: { float m = x[0]; for (int64_t i = 1; i < n; i++) { if (x[i] > m || x[i] != x[i]) m = x[i]; if (m != m) break; } return m; }
-    case R_MIN: { float m = x[0]; for (int64_t i = 1; i < n; i++) { if (x[i] < m || x[i] != x[i]) m = x[i]; if (m != m) break; } return m; }
+    case R_MAX: case R_MIN: {  // vectorised; a NaN anywhere makes the result NaN (as tfjs)
+      float m = x[0];
+      int nan = 0;
+      if (op == R_MAX) {
+#pragma omp simd reduction(max : m) reduction(| : nan)
+        for (int64_t i = 0; i < n; i++) { m = x[i] > m ? x[i] : m; nan |= x[i] != x[i]; }
+      } else {
+#pragma omp simd reduction(min : m) reduction(| : nan)
+        for (int64_t i = 0; i < n; i++) { m = x[i] < m ? x[i] : m; nan |= x[i] != x[i]; }
+      }
+      return nan ? NAN : m;
+    }
   }
   return 0.f;
 }

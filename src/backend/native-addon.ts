@@ -16,6 +16,10 @@ export interface NativeAddon {
   unary(op: number, x: F32, out: F32, p0: number, p1: number): void;
   /** out[i] = f(a[ia], b[ib]) over dims with per-operand element strides (0 = broadcast); comparisons fill a Uint8Array */
   binary(op: number, a: F32, b: F32, out: F32 | Uint8Array, dims: number[], sa: number[], sb: number[]): void;
+  /** out = a && b (op 0), a || b (1), !a (2) on bool bytes */
+  logical(op: number, a: Uint8Array, b: Uint8Array, out: Uint8Array): void;
+  /** out = cond ? t : e elementwise (same sizes) */
+  select(cond: Uint8Array, t: F32, e: F32, out: F32): void;
   /** out = xs[0] + xs[1] + ... (in that order) */
   addN(xs: F32[], out: F32): void;
   /** x viewed as [outer, red, inner] -> out [outer, inner], REDUCE[op]; sums accumulate in double */

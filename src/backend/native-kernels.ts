@@ -8,6 +8,7 @@ import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo, TypedArray } f
 import { BINARY, FIRST_COMPARISON, REDUCE, UNARY, type NativeAddon } from './native-addon.js';
 import { broadcastStrides, collapse, sizeOf, stridesOf } from './native-shapes.js';
 import { nativeMovementKernels } from './native-movement.js';
+import { escape, take } from './native-pool.js';
 
 export interface CpuLike {
   data: { get(dataId: unknown): { values?: unknown } };
@@ -40,7 +41,7 @@ const unaryBody = (op: number): Body => ({ inputs, backend: be, attrs }, n) => {
   const x = (inputs as Record<string, TensorInfo>).x;
   const xv = f32(be, x);
   if (!xv || xv.length < MIN_ELEMENTS) return undefined;
-  const y = new Float32Array(xv.length);
+  const y = take(Float32Array, xv.length);
   const a = (attrs ?? {}) as { alpha?: number; clipValueMin?: number; clipValueMax?: number };
   const name = UNARY[op];
   n.unary(op, xv, y, name === 'Step' ? a.alpha ?? 0 : a.clipValueMin ?? 0, a.clipValueMax ?? 0);
@@ -55,16 +56,38 @@ const binaryBody = (op: number): Body => ({ inputs, backend: be }, n) => {
   const c = collapse(shape, [broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape)]);
   if (c.dims.length > 8) return undefined;
   const cmp = op >= FIRST_COMPARISON;
-  const y = cmp ? new Uint8Array(sizeOf(shape)) : new Float32Array(sizeOf(shape));
+  const y = cmp ? take(Uint8Array, sizeOf(shape)) : take(Float32Array, sizeOf(shape));
   n.binary(op, av, bv, y, c.dims, c.strides[0], c.strides[1]);
   return out(be, shape, cmp ? 'bool' : 'float32', y);
+};
+
+const LOGICAL = ['LogicalAnd', 'LogicalOr', 'LogicalNot'] as const;
+const logical = (op: number): Body => ({ inputs, backend: be }, n) => {
+  const { a, b, x } = inputs as Record<string, TensorInfo>;
+  const first = op === 2 ? x : a, second = op === 2 ? x : b;
+  if (first.dtype !== 'bool' || second.dtype !== 'bool' || !tf.util.arraysEqual(first.shape, second.shape)) return undefined;
+  const av = values(be, first) as Uint8Array, bv = values(be, second) as Uint8Array;
+  if (av.length < MIN_ELEMENTS) return undefined;
+  const y = take(Uint8Array, av.length);
+  n.logical(op, av, bv, y);
+  return out(be, [...first.shape], 'bool', y);
+};
+
+const select: Body = ({ inputs, backend: be }, n) => {
+  const { condition, t, e } = inputs as Record<string, TensorInfo>;
+  const tv = f32(be, t), ev = f32(be, e);
+  if (!tv || !ev || condition.dtype !== 'bool' || tv.length < MIN_ELEMENTS
+    || !tf.util.arraysEqual(condition.shape, t.shape) || !tf.util.arraysEqual(t.shape, e.shape)) return undefined;
+  const y = take(Float32Array, tv.length);
+  n.select(values(be, condition) as Uint8Array, tv, ev, y);
+  return out(be, [...t.shape], 'float32', y);
 };
 
 const addN: Body = ({ inputs, backend: be }, n) => {
   const ts = list(inputs);
   const vs = ts.map((t) => f32(be, t));
   if (vs.some((v) => !v) || ts.some((t) => !tf.util.arraysEqual(t.shape, ts[0].shape))) return undefined;
-  const y = new Float32Array(sizeOf(ts[0].shape));
+  const y = take(Float32Array, sizeOf(ts[0].shape));
   n.addN(vs as Float32Array[], y);
   return out(be, [...ts[0].shape], 'float32', y);
 };
@@ -87,7 +110,7 @@ const reduceBody = (op: number): Body => ({ inputs, backend: be, attrs }, n) => 
   const axes = tf.util.parseAxisParam(axis ?? reductionIndices!, x.shape); // Max names its axes reductionIndices
   const view = reduceView(x.shape, axes);
   if (!view) return undefined;
-  const y = new Float32Array(view.outer * view.inner);
+  const y = take(Float32Array, view.outer * view.inner);
   n.reduce(op, xv, y, view.outer, view.red, view.inner);
   const shape = keepDims ? x.shape.map((d, k) => (axes.includes(k) ? 1 : d)) : x.shape.filter((_, k) => !axes.includes(k));
   return out(be, shape, 'float32', y);
@@ -98,7 +121,7 @@ const softmax: Body = ({ inputs, backend: be, attrs }, n) => {
   const xv = f32(be, x);
   const dim = (attrs as { dim?: number } | undefined)?.dim ?? -1;
   if (!xv || x.shape.length === 0 || (dim !== -1 && dim !== x.shape.length - 1)) return undefined;
-  const cols = x.shape[x.shape.length - 1], y = new Float32Array(xv.length);
+  const cols = x.shape[x.shape.length - 1], y = take(Float32Array, xv.length);
   n.softmax(xv, y, cols ? xv.length / cols : 0, cols);
   return out(be, [...x.shape], 'float32', y);
 };
@@ -116,7 +139,7 @@ const batchMatMul: Body = ({ inputs, backend: be, attrs }, n) => {
   if (batchA !== batchB && batchA !== 1 && batchB !== 1) return undefined;
   const outer = tf.backend_util.assertAndGetBroadcastShape(outerA, outerB);
   if (sizeOf(outer) !== Math.max(batchA, batchB)) return undefined;
-  const y = new Float32Array(sizeOf(outer) * M * N);
+  const y = take(Float32Array, sizeOf(outer) * M * N);
   n.matmul(av, bv, y, batchA, batchB, M, N, K, transposeA, transposeB);
   return out(be, [...outer, M, N], 'float32', y);
 };
@@ -127,7 +150,7 @@ const segmentSum: Body = ({ inputs, backend: be, attrs }, n) => {
   const numSegments = (attrs as { numSegments: number }).numSegments;
   if (!xv || !ids || segmentIds.shape.length !== 1 || x.shape[0] !== ids.length) return undefined;
   const shape = [numSegments, ...x.shape.slice(1)];
-  const y = new Float32Array(sizeOf(shape));
+  const y = take(Float32Array, sizeOf(shape), true);
   const bad = n.segmentSum(xv, ids, y, numSegments);
   if (bad >= 0) throw new Error(`UnsortedSegmentSum: segment id ${ids[bad]} at position ${bad} is outside [0, ${numSegments})`);
   return out(be, shape, 'float32', y);
@@ -139,13 +162,29 @@ export function nativeKernelBodies(): Record<string, Body> {
   UNARY.forEach((name, op) => { k[name] = unaryBody(op); });
   BINARY.forEach((name, op) => { k[name] = binaryBody(op); });
   REDUCE.forEach((name, op) => { k[name] = reduceBody(op); });
+  LOGICAL.forEach((name, op) => { k[name] = logical(op); });
+  k.Select = select;
   return k;
 }
 
+/** cpu kernels that only add a reference to their input (no view of its values), so it can still be recycled */
+const REFERENCE_ONLY = new Set(['Reshape', 'Identity', 'ExpandDims', 'Squeeze']);
+
+/** the cpu kernel `stock`, with its inputs' buffers marked as escaped (it may keep a view of them) */
+export function cpuKernel(stock: KernelConfig, backendName: string): KernelConfig {
+  if (REFERENCE_ONLY.has(stock.kernelName)) return { ...stock, backendName };
+  const kernelFunc = ((args: Args) => {
+    for (const t of list(args.inputs)) escape(args.backend.data.get(t.dataId)?.values);
+    return stock.kernelFunc(args as never);
+  }) as unknown as KernelFunc;
+  return { ...stock, backendName, kernelFunc };
+}
+
 /** a tfjs kernel config that runs `body` and falls back to the cpu kernel `stock` */
-export function nativeKernel(kernelName: string, backendName: string, body: Body, stock: KernelConfig | undefined, addon: NativeAddon): KernelConfig {
-  const kernelFunc = ((args: Args) => body(args, addon) ?? stock?.kernelFunc(args as never)) as unknown as KernelFunc;
-  return { kernelName, backendName, kernelFunc };
+export function nativeKernel(body: Body, stock: KernelConfig, backendName: string, addon: NativeAddon): KernelConfig {
+  const cpu = cpuKernel(stock, backendName).kernelFunc;
+  const kernelFunc = ((args: Args) => body(args, addon) ?? cpu(args as never)) as unknown as KernelFunc;
+  return { kernelName: stock.kernelName, backendName, kernelFunc };
 }
 
 export { stridesOf };

@@ -9,9 +9,10 @@ import type { NativeAddon } from './native-addon.js';
 import type { Args, Body, CpuLike } from './native-kernels.js';
 import { list, out, values } from './native-kernels.js';
 import { collapse, sizeOf, stridesOf } from './native-shapes.js';
+import { take } from './native-pool.js';
 
 type Vals = Float32Array | Int32Array | Uint8Array;
-const like = (v: Vals, n: number): Vals => new (v.constructor as new (n: number) => Vals)(n);
+const like = (v: Vals, n: number, zero = false): Vals => take(v.constructor as Float32ArrayConstructor, n, zero);
 const dt = (t: TensorInfo) => t.dtype as 'float32' | 'int32' | 'bool';
 
 /** dst[dOff + i . ds] = src[sOff + i . ss] over dims, after collapsing; false when more than 8 dims remain */
@@ -97,7 +98,7 @@ const pad: Body = (args, n) => {
   if (!xv) return undefined;
   const { paddings, constantValue } = args.attrs as { paddings: [number, number][]; constantValue: number };
   const shape = x.shape.map((d, k) => paddings[k][0] + d + paddings[k][1]), ys = stridesOf(shape);
-  const y = like(xv, sizeOf(shape));
+  const y = like(xv, sizeOf(shape), true);
   if (constantValue) y.fill(constantValue);
   const off = paddings.reduce((p, [lo], k) => p + lo * ys[k], 0);
   return copy(n, xv, 0, y, off, x.shape, stridesOf(x.shape), ys) ? out(args.backend, shape, dt(x), y) : undefined;

@@ -7,7 +7,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { loadNativeAddon, type NativeAddon } from './native-addon.js';
-import { nativeKernel, nativeKernelBodies } from './native-kernels.js';
+import { cpuKernel, nativeKernel, nativeKernelBodies } from './native-kernels.js';
+import { escape, give } from './native-pool.js';
 
 export const NATIVE = 'native';
 let registered: NativeAddon | undefined;
@@ -18,15 +19,28 @@ export async function registerNativeBackend(): Promise<string | undefined> {
   const { addon, why } = loadNativeAddon();
   if (!addon) return why;
   const { MathBackendCPU } = await import('@tensorflow/tfjs-backend-cpu');
-  tf.registerBackend(NATIVE, () => {
-    const b = new MathBackendCPU();
-    (b as unknown as { firstUse: boolean }).firstUse = false; // no "use tfjs-node" banner: the choice was made and printed
-    return b;
-  }, 0);
+  /** the cpu backend whose freed kernel outputs go back to the buffer pool (native-pool.ts) */
+  class NativeBackend extends MathBackendCPU {
+    constructor() {
+      super();
+      (this as unknown as { firstUse: boolean }).firstUse = false; // no "use tfjs-node" banner: the choice was printed
+    }
+    override readSync(dataId: object): ReturnType<InstanceType<typeof MathBackendCPU>['readSync']> {
+      escape(this.data.get(dataId)?.values); // the caller gets the array itself
+      return super.readSync(dataId);
+    }
+    override disposeData(dataId: object, force = false): boolean {
+      const v = this.data.get(dataId)?.values;
+      const gone = super.disposeData(dataId, force);
+      if (gone && v && !this.data.has(dataId)) give(v);
+      return gone;
+    }
+  }
+  tf.registerBackend(NATIVE, () => new NativeBackend(), 0);
   const bodies = nativeKernelBodies();
   for (const k of tf.getKernelsForBackend('cpu')) {
     const body = bodies[k.kernelName];
-    tf.registerKernel(body ? nativeKernel(k.kernelName, NATIVE, body, k, addon) : { ...k, backendName: NATIVE });
+    tf.registerKernel(body ? nativeKernel(body, k, NATIVE, addon) : cpuKernel(k, NATIVE));
   }
   registered = addon;
   return undefined;

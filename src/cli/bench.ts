@@ -66,7 +66,8 @@ function randomFeatures(n: number, T: number, vocab: number, seed: number): Feat
 }
 
 async function main(): Promise<void> {
-  const info = await initBackend(process.argv.includes('--backend') ? flag('backend', '') : undefined);
+  const info = await initBackend(process.argv.includes('--backend') ? flag('backend', '') : undefined,
+    { threads: process.argv.includes('--threads') ? Number(flag('threads', '')) : undefined });
   const reps = Number(flag('reps', '5')), warmup = Number(flag('warmup', '2'));
   const only = flag('only', 'forward,train,qat').split(',');
   const configs = flag('configs', 'tiny,mini').split(',') as (keyof typeof SETUPS)[];
