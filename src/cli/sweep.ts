@@ -6,13 +6,12 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { initBackend } from '../util/backend.js';
 import { getTask } from '../data/tasks.js';
 import { BERT_PRESETS } from '../model/config.js';
 import { finetune, OUTPUT_DIR, SCRATCH_LR, teacherDir } from '../train/runs.js';
 import { acquireLock, planRuns, readGrid, runChild, type PlannedRun } from '../train/sweep.js';
 import { Progress } from '../util/progress.js';
-import { parseFlags, RUN_FLAGS, runConfigFromFlags, runMain, num, UsageError } from './common.js';
+import { parseFlags, RUN_FLAGS, runConfigFromFlags, runMain, num, UsageError, initBackendFromFlags } from './common.js';
 import { progressReporter } from './progress-line.js';
 
 const FLAGS = {
@@ -34,7 +33,7 @@ runMain('sweep', async () => {
   const jobs = num(v, 'jobs', 'int') ?? 1;
   if (jobs < 1) throw new UsageError('--jobs must be at least 1');
   const { grid, path: gridPath } = readGrid((v.grid as string | undefined) ?? 'default');
-  const info = await initBackend(v.backend as string | undefined);
+  const info = await initBackendFromFlags(v);
   for (const task of tasks) {
     const tdir = teacherDir(bert, task);
     const outDir = join(OUTPUT_DIR(), bert, task);
@@ -56,7 +55,7 @@ runMain('sweep', async () => {
       const runs = planRuns(grid, base, outDir);
       const pending = runs.filter((r) => !existsSync(join(r.dir, 'metrics.json')));
       console.error(`sweep ${task}: grid ${gridPath}: ${runs.length} runs, ${runs.length - pending.length} finished already, ${pending.length} to run (${jobs} at a time, backend ${info.backend})`);
-      await runPool(pending, jobs, v.backend as string | undefined, runs.length - pending.length, runs.length);
+      await runPool(pending, jobs, v.backend as string | undefined, runs.length - pending.length, runs.length, num(v, 'threads', 'int') ?? (jobs > 1 ? 1 : undefined));
       if (!v['no-report']) {
         const { writeTaskReport } = await import('../report/sweep-report.js');
         const rep = await writeTaskReport(outDir, { title: `${task} (${bert})`, grid: gridPath });
@@ -69,7 +68,7 @@ runMain('sweep', async () => {
 });
 
 /** Run `pending` with at most `jobs` child processes; one progress line for the whole sweep. */
-async function runPool(pending: PlannedRun[], jobs: number, backend: string | undefined, doneBefore: number, total: number): Promise<void> {
+async function runPool(pending: PlannedRun[], jobs: number, backend: string | undefined, doneBefore: number, total: number, threads?: number): Promise<void> {
   const bar = new Progress({ total, label: 'runs' });
   const live = new Map<string, { step: number; total: number; loss: number }>();
   let done = doneBefore, next = 0;
@@ -87,7 +86,7 @@ async function runPool(pending: PlannedRun[], jobs: number, backend: string | un
       const run = pending[next++];
       live.set(run.name, { step: 0, total: 0, loss: NaN });
       try {
-        await runChild(run, backend, (p) => { live.set(run.name, p); draw(); });
+        await runChild(run, backend, (p) => { live.set(run.name, p); draw(); }, threads);
       } catch (e) {
         failures.push((e as Error).message);
       }
