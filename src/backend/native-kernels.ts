@@ -83,6 +83,18 @@ const select: Body = ({ inputs, backend: be }, n) => {
   return out(be, [...t.shape], 'float32', y);
 };
 
+/** ZerosLike, OnesLike and Fill: a recycled buffer filled with one value */
+const filled = (value: (args: Args) => number | undefined): Body => (args) => {
+  const x = (args.inputs as Record<string, TensorInfo>).x;
+  const shape = x ? x.shape : (args.attrs as { shape: number[] }).shape;
+  const dtype = x ? x.dtype : (args.attrs as { dtype: string }).dtype;
+  const v = value(args);
+  if (v === undefined || (dtype !== 'float32' && dtype !== 'int32') || sizeOf(shape) < MIN_ELEMENTS) return undefined;
+  const y = take(dtype === 'int32' ? Int32Array : Float32Array, sizeOf(shape));
+  y.fill(v);
+  return out(args.backend, [...shape], dtype, y);
+};
+
 const addN: Body = ({ inputs, backend: be }, n) => {
   const ts = list(inputs);
   const vs = ts.map((t) => f32(be, t));
@@ -164,6 +176,9 @@ export function nativeKernelBodies(): Record<string, Body> {
   REDUCE.forEach((name, op) => { k[name] = reduceBody(op); });
   LOGICAL.forEach((name, op) => { k[name] = logical(op); });
   k.Select = select;
+  k.ZerosLike = filled(() => 0);
+  k.OnesLike = filled(() => 1);
+  k.Fill = filled((args) => (typeof (args.attrs as { value?: unknown }).value === 'number' ? (args.attrs as { value: number }).value : undefined));
   return k;
 }
 
@@ -180,10 +195,17 @@ export function cpuKernel(stock: KernelConfig, backendName: string): KernelConfi
   return { ...stock, backendName, kernelFunc };
 }
 
+/** KDQAT_NATIVE_TRACE=1 prints every call that falls back to a cpu kernel (name, shapes, dtypes): for profiling */
+const TRACE = process.env.KDQAT_NATIVE_TRACE === '1';
+
 /** a tfjs kernel config that runs `body` and falls back to the cpu kernel `stock` */
 export function nativeKernel(body: Body, stock: KernelConfig, backendName: string, addon: NativeAddon): KernelConfig {
   const cpu = cpuKernel(stock, backendName).kernelFunc;
-  const kernelFunc = ((args: Args) => body(args, addon) ?? cpu(args as never)) as unknown as KernelFunc;
+  const fallback = (args: Args) => {
+    if (TRACE) console.error(`[native] cpu ${stock.kernelName} ${list(args.inputs).map((t) => `${t.dtype}[${t.shape}]`).join(' ')}`);
+    return cpu(args as never);
+  };
+  const kernelFunc = ((args: Args) => body(args, addon) ?? fallback(args)) as unknown as KernelFunc;
   return { kernelName: stock.kernelName, backendName, kernelFunc };
 }
 
