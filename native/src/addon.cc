@@ -126,6 +126,21 @@ napi_value Select(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+napi_value SymQuant(napi_env env, napi_callback_info info) {
+  Ctx c(env, info);
+  Arr x = c.f32(0, "x"), o = c.f32(1, "ints");
+  if (c.failed || !c.need(x, o.len, "symQuant x")) return nullptr;
+  return c.number(sym_quant((float*)x.data, (float*)o.data, int64_t(o.len), float(c.dbl(2))));
+}
+
+napi_value SteMask(napi_env env, napi_callback_info info) {
+  Ctx c(env, info);
+  Arr dy = c.f32(0, "dy"), x = c.f32(1, "x"), o = c.f32(2, "out");
+  if (c.failed || !c.need(dy, o.len, "steMask dy") || !c.need(x, o.len, "steMask x")) return nullptr;
+  ste_mask((float*)dy.data, (float*)x.data, (float*)o.data, int64_t(o.len), float(c.dbl(3)));
+  return nullptr;
+}
+
 napi_value AddN(napi_env env, napi_callback_info info) {
   Ctx c(env, info);
   uint32_t n = 0;
@@ -223,7 +238,7 @@ napi_value Version(napi_env env, napi_callback_info info) {
 
 napi_value Init(napi_env env, napi_value exports) {
   const struct { const char* name; napi_callback fn; } fns[] = {
-    {"matmul", Matmul}, {"unary", UnaryOp}, {"binary", BinaryOp}, {"addN", AddN}, {"logical", Logical}, {"select", Select}, {"reduce", ReduceOp},
+    {"matmul", Matmul}, {"unary", UnaryOp}, {"binary", BinaryOp}, {"addN", AddN}, {"symQuant", SymQuant}, {"steMask", SteMask}, {"logical", Logical}, {"select", Select}, {"reduce", ReduceOp},
     {"softmax", Softmax}, {"copy", Copy}, {"gather", Gather}, {"segmentSum", SegmentSum},
     {"setThreads", SetThreads}, {"getThreads", GetThreads}, {"version", Version},
   };

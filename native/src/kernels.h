@@ -39,6 +39,11 @@ void strided_copy(const uint8_t* src, uint8_t* dst, int esize, int nd, const int
 int64_t gather(const uint8_t* src, const int32_t* idx, uint8_t* dst, int esize, int64_t outer, int64_t n, int64_t m, int64_t inner);
 /** out [segments, inner] += x [rows, inner] at rows ids (negative ids dropped); returns the first bad position or -1 */
 int64_t segment_sum(const float* x, const int32_t* ids, float* out, int64_t rows, int64_t inner, int64_t segments);
+// fused.cc
+/** s = levels / max|x| (NaN if x has a NaN), ints = round_half_even(x * s); returns s */
+float sym_quant(const float* x, float* ints, int64_t n, float levels);
+/** out = dy * 1[|x| < c] (the straight-through mask), NaN where x is NaN */
+void ste_mask(const float* dy, const float* x, float* out, int64_t n, float c);
 
 void set_threads(int n);
 int get_threads();

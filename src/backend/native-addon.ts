@@ -20,6 +20,10 @@ export interface NativeAddon {
   logical(op: number, a: Uint8Array, b: Uint8Array, out: Uint8Array): void;
   /** out = cond ? t : e elementwise (same sizes) */
   select(cond: Uint8Array, t: F32, e: F32, out: F32): void;
+  /** ints = round(x s), s = levels / max|x|; returns s (fused.cc) */
+  symQuant(x: F32, ints: F32, levels: number): number;
+  /** out = dy * 1[|x| < clip] (fused.cc) */
+  steMask(dy: F32, x: F32, out: F32, clip: number): void;
   /** out = xs[0] + xs[1] + ... (in that order) */
   addN(xs: F32[], out: F32): void;
   /** x viewed as [outer, red, inner] -> out [outer, inner], REDUCE[op]; sums accumulate in double */

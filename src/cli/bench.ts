@@ -39,7 +39,7 @@ function flag(name: string, dflt: string): string {
 }
 
 /** one more run of fn under tf.profile: kernel milliseconds summed by kernel name, the top `top` printed */
-async function printProfile(label: string, fn: () => Promise<void>, top = 15): Promise<void> {
+async function printProfile(label: string, fn: () => Promise<void>, top = Number(process.env.KDQAT_PROFILE_TOP ?? 15)): Promise<void> {
   const t0 = performance.now();
   const info = await tf.profile(fn);
   const wall = performance.now() - t0;
