@@ -55,6 +55,23 @@ export function planRuns(grid: Grid, base: RunConfig, outDir: string): PlannedRu
   return runs;
 }
 
+/** A run is finished when its metrics.json (written last) exists. */
+export const isFinished = (run: PlannedRun): boolean => existsSync(join(run.dir, 'metrics.json'));
+
+/** The command (node, then its arguments) that runs one of the project's CLIs (src/cli/<name>.ts). */
+export const cliCommand = (name: string, args: string[], backend?: string): string[] =>
+  [process.execPath, '--import', 'tsx', join(PROJECT_ROOT, 'src/cli', `${name}.ts`), ...args, ...(backend ? ['--backend', backend] : [])];
+
+/** The command that trains one planned run: the same for every launcher. */
+export const qatCommand = (run: PlannedRun, backend: string | undefined): string[] =>
+  cliCommand('qat', ['--config-json', JSON.stringify(run.cfg), '--run-dir', run.dir, '--progress-json'], backend);
+
+/** The `@@progress {json}` line a run prints with --progress-json, parsed (null for any other line). */
+export function parseProgressLine(line: string): ChildProgress | null {
+  if (!line.startsWith('@@progress ')) return null;
+  try { return JSON.parse(line.slice(11)); } catch { return null; }
+}
+
 export interface ChildProgress { step: number; total: number; loss: number }
 
 /**
@@ -63,9 +80,8 @@ export interface ChildProgress { step: number; total: number; loss: number }
  */
 export function runChild(run: PlannedRun, backend: string | undefined, onProgress: (p: ChildProgress) => void): Promise<void> {
   return new Promise((res, rej) => {
-    const args = ['--import', 'tsx', join(PROJECT_ROOT, 'src/cli/qat.ts'), '--config-json', JSON.stringify(run.cfg), '--run-dir', run.dir, '--progress-json', '--exit-on-stdin-close'];
-    if (backend) args.push('--backend', backend);
-    const child = spawn(process.execPath, args, { cwd: PROJECT_ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    const [node, ...args] = qatCommand(run, backend);
+    const child = spawn(node, [...args, '--exit-on-stdin-close'], { cwd: PROJECT_ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
     let buf = '';
     const errTail: string[] = [];
     child.stdout.on('data', (d: Buffer) => {
@@ -73,7 +89,8 @@ export function runChild(run: PlannedRun, backend: string | undefined, onProgres
       let i: number;
       while ((i = buf.indexOf('\n')) >= 0) {
         const line = buf.slice(0, i); buf = buf.slice(i + 1);
-        if (line.startsWith('@@progress ')) { try { onProgress(JSON.parse(line.slice(11))); } catch { /* partial line */ } }
+        const p = parseProgressLine(line);
+        if (p) onProgress(p);
       }
     });
     child.stderr.on('data', (d: Buffer) => { errTail.push(...d.toString().split('\n').filter(Boolean)); errTail.splice(0, Math.max(0, errTail.length - 20)); });
