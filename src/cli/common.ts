@@ -35,7 +35,7 @@ export const RUN_FLAGS: FlagSpec = {
 export class UsageError extends Error {}
 
 export function parseFlags(spec: FlagSpec, usage: string, argv = process.argv.slice(2)): Record<string, string | boolean | undefined> {
-  const options = Object.fromEntries(Object.entries(spec).map(([k, v]) => [k, { type: v.type, ...(v.default !== undefined ? { default: v.default } : {}) }]));
+  const options = Object.fromEntries(Object.entries(spec).map(([k, v]) => [k, { type: v.type, ...(v.default !== undefined ? { default: v.default } : {}), ...(v.multiple ? { multiple: true } : {}) }]));
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean' } }, strict: true, allowPositionals: false }) as { values: Record<string, string | boolean | undefined> });

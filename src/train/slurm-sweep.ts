@@ -46,9 +46,11 @@ export function assertNoActiveArray(outDir: string): void {
   }
 }
 
-/** The environment a job needs to find data and models as this process does (exported by the script). */
+const NOT_FOR_JOBS = ['KDQAT_SLURM_POLL_MS', 'KDQAT_FIXTURES'];
+
+/** The environment a job needs to find data and models as this process does (GLUE_DIR, KDQAT_*; exported by the script). */
 function jobEnv(): Record<string, string> {
-  return Object.fromEntries(Object.entries(process.env).filter(([k, v]) => v !== undefined && (k === 'GLUE_DIR' || k.startsWith('KDQAT_'))).sort()) as Record<string, string>;
+  return Object.fromEntries(Object.entries(process.env).filter(([k, v]) => v !== undefined && (k === 'GLUE_DIR' || k.startsWith('KDQAT_')) && !NOT_FOR_JOBS.includes(k)).sort()) as Record<string, string>;
 }
 
 /** Remove run locks left by Slurm jobs that are gone (a task killed on another node cannot remove its own). */

@@ -5,7 +5,7 @@
  * their pid files.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { cpus, tmpdir, totalmem, userInfo } from 'node:os';
@@ -44,6 +44,7 @@ export async function startCluster(): Promise<Cluster> {
   const missing = [...Object.values(DAEMONS), 'sbatch', 'squeue', 'scancel', 'sinfo'].filter((c) => spawnSync('sh', ['-c', `command -v ${c}`]).status !== 0);
   if (missing.length) throw new Error(`cannot start a Slurm cluster: ${missing.join(', ')} not installed (run bash .ci/install-system.sh, which installs slurm-wlm and munge)`);
   const dir = mkdtempSync(join(tmpdir(), 'kdqat-slurm-cluster-'));
+  chmodSync(dir, 0o755); // munged wants its socket's folder searchable by all
   for (const d of ['state', 'spool']) mkdirSync(join(dir, d));
   const [ctldPort, slurmdPort] = [await freePort(), await freePort()];
   const user = userInfo().username;
@@ -87,7 +88,7 @@ export async function startCluster(): Promise<Cluster> {
   }
 }
 
-/** Cancel the cluster's jobs, then stop slurmd, slurmctld and munged by their pid files (SIGKILL after 10 s). */
+/** Cancel the cluster's jobs, stop slurmd, slurmctld and munged by their pid files (SIGKILL after 10 s), remove the folder. */
 async function stopCluster(dir: string, env: NodeJS.ProcessEnv): Promise<void> {
   if (existsSync(join(dir, 'slurmctld.pid'))) {
     spawnSync('scancel', ['--user', userInfo().username], { env, timeout: 15_000 });
@@ -104,4 +105,5 @@ async function stopCluster(dir: string, env: NodeJS.ProcessEnv): Promise<void> {
     while (alive(pid) && Date.now() - t0 < 10_000) await sleep(100);
     if (alive(pid)) process.kill(pid, 'SIGKILL');
   }
+  rmSync(dir, { recursive: true, force: true });
 }
