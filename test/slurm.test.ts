@@ -1,6 +1,6 @@
 import test from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { batchScript, shq } from '../src/train/slurm.js';
@@ -77,7 +77,10 @@ test.serial('a real Slurm cluster: the array gives the local results; a task can
   await makeTeacherDir(join(models, 'testbert', 'rte'));
   const env = (out: string) => ({ ...sweepEnv(models, join(base, out), cluster!.env), KDQAT_SLURM_POLL_MS: '300' });
 
-  const local = runSweep(env('local'), ARGS);
+  const t00 = Date.now(), lap = (what: string) => t.log(`${what}: ${((Date.now() - t00) / 1000).toFixed(1)} s`);
+  lap('cluster up');
+  const local = runSweep(env('local'), [...ARGS, '--jobs', '2']);
+  lap('local sweep');
   t.is(local.status, 0, local.stderr);
   const expected = sweepResults(join(base, 'local'));
   t.deepEqual(Object.keys(expected).sort(), ['map_s42', 'output_s42']);
@@ -85,6 +88,7 @@ test.serial('a real Slurm cluster: the array gives the local results; a task can
   // the whole sweep as one array, followed to its end
   const a = runSweep(env('slurm'), [...SLURM, '--wait']);
   t.is(a.status, 0, a.stderr);
+  lap('slurm sweep');
   t.regex(a.stderr, /submitted array \d+ \(tasks 0,1\)/);
   t.deepEqual(sweepResults(join(base, 'slurm')), expected);
   const sdir = join(base, 'slurm', 'testbert', 'rte', 'slurm');
@@ -120,10 +124,26 @@ test.serial('a real Slurm cluster: the array gives the local results; a task can
   t.regex(st2.stdout, /map_s42 +failed +task 0 +CANCELLED/);
   t.regex(st2.stdout, /output_s42 +done +task 1/);
 
+  lap('cancelled');
   const b = runSweep(env('cancel'), [...SLURM, '--wait']);
   t.is(b.status, 0, b.stderr);
+  lap('resumed');
   t.regex(b.stderr, /1 finished already, 1 to run/);
   t.regex(b.stderr, /\(tasks 0\)/);
   t.true(JSON.parse(readFileSync(join(runDir, 'metrics.json'), 'utf8')).resumedFromStep >= 2, 'the cancelled run resumed from its SIGTERM checkpoint');
   t.deepEqual(sweepResults(join(base, 'cancel')), expected);
+
+  // a missing teacher: a fine-tune job (a from-scratch tiny BERT, a few steps) that the array depends on
+  const grid = join(base, 'one.json');
+  writeFileSync(grid, JSON.stringify({ arms: [{ arm: 'one', preset: 'output', seed: 42 }] }));
+  const tiny = [...ARGS.map((a) => (a === 'testbert' ? 'tiny' : a === 'smoke' ? grid : a)), '--max-steps', '3', '--vocab', join(models, 'testbert', 'rte', 'vocab.txt'), '--launcher', 'slurm'];
+  const c = runSweep(env('teacher'), [...tiny, '--wait']);
+  t.is(c.status, 0, c.stderr);
+  lap('teacher job and array');
+  t.regex(c.stderr, /submitted teacher job (\d+), then array \d+ \(tasks 0\)/);
+  t.true(existsSync(join(models, 'tiny', 'rte', 'model.safetensors')), 'the teacher job saved the teacher');
+  t.true(existsSync(join(base, 'teacher', 'tiny', 'rte', 'output_s42', 'metrics.json')));
+  const st3 = runSweep(env('teacher'), [...tiny.slice(0, -2), '--status']);
+  t.regex(st3.stdout, /teacher +done +task - .*log \S+teacher-\d+\.log/);
+  t.regex(readFileSync(join(base, 'teacher', 'tiny', 'rte', 'slurm', 'teacher.sbatch'), 'utf8'), /^exec .*src\/cli\/finetune\.ts --config-json '\{.*\}' --bert tiny --out \S+tiny\/rte --vocab \S+vocab\.txt --backend cpu$/m);
 });

@@ -67,6 +67,7 @@ runMain('sweep', async () => {
   }
   const backend = v.backend as string | undefined;
   const info = launch.mode === 'local' ? await initBackend(backend) : null;
+  const follow = launch.mode === 'follow' ? [...tasks] : []; // tasks whose array to follow with --wait
   for (const task of tasks) {
     if (launch.mode === 'follow') break;
     const tdir = teacherDir(bert, task);
@@ -84,6 +85,7 @@ runMain('sweep', async () => {
         if (fcfg) console.error(`sweep: no teacher at ${tdir}: a fine-tune job goes first and the array waits for it`);
         const teacher = fcfg ? { dir: tdir, command: cliCommand('finetune', ['--config-json', JSON.stringify(fcfg), '--bert', bert, '--out', tdir, ...(v.vocab ? ['--vocab', v.vocab as string] : [])], backend) } : undefined;
         const rec = submitSweep({ outDir, label: task, plan, opts: launch.opts, throttle: jobs, backend, teacher, invocation: `npm run sweep -- ${process.argv.slice(2).join(' ')}` });
+        if (launch.wait) follow.push(task);
         console.error(`sweep ${task}: submitted ${rec.teacherJobId ? `teacher job ${rec.teacherJobId}, then ` : ''}array ${rec.jobId} (tasks ${rec.submittedIds.join(',')})\n  script ${rec.script}\n  logs ${rec.logDir}\n  see: npm run sweep -- --task ${task} --bert ${bert} --status   (or --wait)`);
         continue;
       }
@@ -99,11 +101,9 @@ runMain('sweep', async () => {
       release();
     }
   }
-  if (launch.mode === 'follow' || (launch.mode === 'slurm' && launch.wait)) {
-    for (const task of tasks) {
-      console.error(`sweep ${task}: following the Slurm array of ${outDirOf(task)}`);
-      await waitSweep(outDirOf(task));
-      await report(v, outDirOf(task), task, bert, gridPath);
-    }
+  for (const task of follow) {
+    console.error(`sweep ${task}: following the Slurm array of ${outDirOf(task)}`);
+    await waitSweep(outDirOf(task));
+    await report(v, outDirOf(task), task, bert, gridPath);
   }
 });
