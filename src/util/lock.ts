@@ -1,7 +1,7 @@
 /**
  * Exclusive folder locks (O_EXCL lock file holding the owner's pid, host and Slurm job). A lock whose process is
- * gone is stale; so is one held by this same Slurm job (a requeued task, possibly on another node). A lock held on
- * another host cannot be checked and counts as held.
+ * gone is stale; so is one held by an earlier start of this same Slurm job (a requeued task, possibly on another
+ * node: Slurm counts restarts). A lock held on another host cannot be checked otherwise and counts as held.
  */
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -11,7 +11,10 @@ export class LockError extends Error {
   constructor(msg: string) { super(msg); this.name = 'LockError'; }
 }
 
-export interface LockHolder { pid: number; started: string; host?: string; slurmJob?: string }
+export interface LockHolder { pid: number; started: string; host?: string; slurmJob?: string; slurmRestart?: string }
+
+const slurmJob = () => process.env.SLURM_JOB_ID;
+const slurmRestart = () => process.env.SLURM_RESTART_COUNT ?? '0';
 
 /** Exclusive lock on a folder: a file created with O_EXCL holding our pid; a lock whose pid is dead is stale. */
 export function acquireLock(dir: string, file = '.sweep.lock', what = 'another sweep'): () => void {
@@ -19,7 +22,7 @@ export function acquireLock(dir: string, file = '.sweep.lock', what = 'another s
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(path, 'wx');
-      const me: LockHolder = { pid: process.pid, started: new Date().toISOString(), host: hostname(), ...(process.env.SLURM_JOB_ID ? { slurmJob: process.env.SLURM_JOB_ID } : {}) };
+      const me: LockHolder = { pid: process.pid, started: new Date().toISOString(), host: hostname(), ...(slurmJob() ? { slurmJob: slurmJob(), slurmRestart: slurmRestart() } : {}) };
       writeSync(fd, JSON.stringify(me));
       closeSync(fd);
       const release = () => { try { if (JSON.parse(readFileSync(path, 'utf8')).pid === process.pid) rmSync(path); } catch { /* already gone */ } };
@@ -40,9 +43,9 @@ export function readLock(path: string): LockHolder | null {
   try { return JSON.parse(readFileSync(path, 'utf8')); } catch { return null; }
 }
 
-/** Whether a lock's holder is certainly gone: its pid is dead on this host, or it is this very Slurm job. */
+/** Whether a lock's holder is certainly gone: its pid is dead on this host, or it is an earlier start of our Slurm job. */
 function isStale(h: LockHolder): boolean {
-  if (h.slurmJob && h.slurmJob === process.env.SLURM_JOB_ID) return true;
+  if (h.slurmJob && h.slurmJob === slurmJob() && (h.slurmRestart ?? '0') !== slurmRestart()) return true;
   if (h.host && h.host !== hostname()) return false;
   return !isAlive(h.pid);
 }
