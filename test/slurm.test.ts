@@ -27,13 +27,14 @@ test('shell quoting: every value reaches the command unchanged', (t) => {
 });
 
 test('the batch script: #SBATCH lines from validated options, one exec per array task, malformed values refused', (t) => {
-  const spec = { jobName: 'kdqat-rte', log: '/out/slurm/logs/%A_%a.log', chdir: '/repo', env: { GLUE_DIR: "/data/it's glue" }, comment: ['test'],
+  const spec = { jobName: 'kdqat-rte', log: '/out/slurm/logs/%A_%a.log', chdir: '/repo', env: { GLUE_DIR: "/data/it's glue" }, comment: ['a comment\nrm -rf /'],
     opts: { partition: 'gpu', time: '04:00:00', cpusPerTask: 2, mem: '8G', gpus: 1, requeue: true, extra: ['--account=nlp'] },
     array: { ids: [0, 3], throttle: 2 }, command: new Map([[0, ['node', 'a b']], [3, ['node', "c'd"]]]) };
   const s = batchScript(spec);
   for (const l of ['#SBATCH --array=0,3%2', '#SBATCH --partition=gpu', '#SBATCH --time=04:00:00', '#SBATCH --cpus-per-task=2', '#SBATCH --mem=8G',
     '#SBATCH --gpus=1', '#SBATCH --requeue', '#SBATCH --account=nlp', '#SBATCH --output=/out/slurm/logs/%A_%a.log', "export GLUE_DIR='/data/it'\\''s glue'",
     "  0) exec node 'a b' ;;", "  3) exec node 'c'\\''d' ;;"]) t.true(s.split('\n').includes(l), l);
+  t.true(s.split('\n').includes('# a comment rm -rf /'), 'a newline cannot end a comment line');
   t.is(spawnSync('bash', ['-n'], { input: s }).status, 0, 'valid bash');
   t.throws(() => batchScript({ ...spec, opts: { time: '4 hours' } }), { message: /--time must be/ });
   t.throws(() => batchScript({ ...spec, opts: { extra: ['--output=/x'] } }), { message: /set by the launcher/ });
@@ -69,7 +70,7 @@ test('malformed or misplaced launcher flags are errors before anything runs; a m
 let cluster: Cluster | undefined;
 test.after.always(async () => { await cluster?.stop(); });
 
-test.serial('a real Slurm cluster: the array gives the local results; a task cancelled mid-run resumes with identical results', async (t) => {
+test.serial('a real Slurm cluster: the array gives the local results; a task cancelled or requeued mid-run resumes with identical results; a missing teacher is a job first', async (t) => {
   t.timeout(540_000);
   cluster = await startCluster(); // throws with the reason (and the daemons' logs) when the cluster cannot start
   const base = mkdtempSync(join(tmpdir(), 'kdqat-slurm-'));
@@ -100,16 +101,21 @@ test.serial('a real Slurm cluster: the array gives the local results; a task can
   t.regex(st.stdout, /map_s42 +done +task 0 .*log \S+_0\.log/);
   t.regex(st.stdout, /2 done, 0 running, 0 pending, 0 failed/);
 
-  // cancel task 0 mid-run: on SIGTERM it saves a checkpoint and stops
-  const sub = runSweep(env('cancel'), SLURM);
+  // mid-run, cancel task 0 (on SIGTERM it saves a checkpoint and stops) and requeue task 1 (--requeue: Slurm restarts it)
+  const sub = runSweep(env('cancel'), [...SLURM, '--requeue']);
   t.is(sub.status, 0, sub.stderr);
   const rec = JSON.parse(readFileSync(join(base, 'cancel', 'testbert', 'rte', 'slurm', 'array.json'), 'utf8'));
-  const runDir = join(base, 'cancel', 'testbert', 'rte', 'map_s42');
-  const steps = () => (existsSync(join(runDir, 'log.jsonl')) ? readFileSync(join(runDir, 'log.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"loss"')).length : 0);
+  const runDir = join(base, 'cancel', 'testbert', 'rte', 'map_s42'), requeuedDir = join(base, 'cancel', 'testbert', 'rte', 'output_s42');
+  const steps = (dir: string) => (existsSync(join(dir, 'log.jsonl')) ? readFileSync(join(dir, 'log.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"loss"')).length : 0);
   const t0 = Date.now();
-  while (steps() < 2 && Date.now() - t0 < 120_000) await sleep(50);
-  t.true(steps() >= 2, 'task 0 never started training');
-  t.is(spawnSync('scancel', [`${rec.jobId}_0`], { env: cluster.env }).status, 0);
+  while ((steps(runDir) < 2 || steps(requeuedDir) < 2) && Date.now() - t0 < 120_000) await sleep(50);
+  t.true(steps(runDir) >= 2 && steps(requeuedDir) >= 2, 'the tasks never started training');
+  const slurmCmd = (cmd: string, ...args: string[]) => spawnSync(cmd, args, { env: cluster!.env, encoding: 'utf8' });
+  t.is(slurmCmd('scancel', `${rec.jobId}_0`).status, 0);
+  t.is(slurmCmd('scontrol', 'requeue', `${rec.jobId}_1`).status, 0);
+  // a requeued job waits ~2 min (BeginTime) before it may start again: let it start now
+  while (!/PENDING/.test(slurmCmd('squeue', '--noheader', '--jobs', `${rec.jobId}_1`, '--format=%T').stdout) && Date.now() - t0 < 120_000) await sleep(100);
+  t.is(slurmCmd('scontrol', 'update', `JobId=${rec.jobId}_1`, 'StartTime=now').status, 0);
   const again = runSweep(env('cancel'), SLURM); // refused while the array is still in the queue
   t.is(again.status, 2);
   t.regex(again.stderr, new RegExp(`Slurm job ${rec.jobId} of this sweep .* is still queued or running`));
@@ -123,6 +129,7 @@ test.serial('a real Slurm cluster: the array gives the local results; a task can
   const st2 = runSweep(env('cancel'), [...ARGS, '--status']);
   t.regex(st2.stdout, /map_s42 +failed +task 0 +CANCELLED/);
   t.regex(st2.stdout, /output_s42 +done +task 1/);
+  t.true(JSON.parse(readFileSync(join(requeuedDir, 'metrics.json'), 'utf8')).resumedFromStep >= 2, 'the requeued task resumed from its SIGTERM checkpoint');
 
   lap('cancelled');
   const b = runSweep(env('cancel'), [...SLURM, '--wait']);

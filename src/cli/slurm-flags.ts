@@ -2,7 +2,7 @@
  * The sweep's launcher flags (--launcher local|slurm, Slurm resources, --status, --wait), validated into one
  * object before anything is trained or submitted: a malformed or misplaced flag is a UsageError.
  */
-import { slurmCli, slurmOptionProblem, type SlurmOptions } from '../train/slurm.js';
+import { slurmCli, slurmOptionsProblem, type SlurmOptions } from '../train/slurm.js';
 import { num, UsageError, type FlagSpec } from './common.js';
 
 export const LAUNCH_FLAGS: FlagSpec = {
@@ -44,12 +44,8 @@ export function launchFromFlags(v: Record<string, unknown>): LaunchMode {
     cpusPerTask: num(v, 'cpus-per-task', 'int'), gpus: num(v, 'gpus', 'int'), requeue: v.requeue === true,
     extra: (v['sbatch-arg'] as string[] | undefined) ?? [],
   };
-  for (const [k, val] of Object.entries(opts)) {
-    for (const x of k === 'extra' ? (val as string[]) : val === undefined ? [] : [val]) {
-      const problem = slurmOptionProblem(k as keyof SlurmOptions, x);
-      if (problem) throw new UsageError(problem);
-    }
-  }
+  const problem = slurmOptionsProblem(opts);
+  if (problem) throw new UsageError(problem);
   slurmCli('sbatch', ['--version']); // a missing sbatch: the clear error, before anything else happens
   return { mode: 'slurm', opts, wait: v.wait === true };
 }

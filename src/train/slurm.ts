@@ -42,6 +42,17 @@ export function slurmOptionProblem(key: keyof SlurmOptions | 'sbatch-arg', value
   return `unknown Slurm option ${key}`;
 }
 
+/** The first problem of a set of Slurm options, or null when all values are well-formed. */
+export function slurmOptionsProblem(o: SlurmOptions): string | null {
+  for (const [k, v] of Object.entries(o)) {
+    for (const x of k === 'extra' ? ((v as string[] | undefined) ?? []) : v === undefined ? [] : [v]) {
+      const problem = slurmOptionProblem(k as keyof SlurmOptions, x);
+      if (problem) return problem;
+    }
+  }
+  return null;
+}
+
 /** Quote a string for a POSIX shell (single quotes; embedded ones closed, escaped and reopened). */
 export const shq = (s: string): string => (/^[A-Za-z0-9_./=:@%+,-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
 
@@ -63,12 +74,8 @@ export interface ScriptSpec {
 /** `#SBATCH` lines and a body that runs the job's command with exec (so it gets Slurm's signals itself). */
 export function batchScript(s: ScriptSpec): string {
   const o = s.opts;
-  for (const [k, v] of Object.entries(o)) {
-    for (const x of k === 'extra' ? (v as string[]) : [v]) {
-      const problem = x === undefined ? null : slurmOptionProblem(k as keyof SlurmOptions, x);
-      if (problem) throw new SlurmError(problem);
-    }
-  }
+  const problem = slurmOptionsProblem(o);
+  if (problem) throw new SlurmError(problem);
   if (!/^[A-Za-z0-9_.+-]+$/.test(s.jobName)) throw new SlurmError(`job name "${s.jobName}" has characters Slurm scripts cannot carry`);
   for (const p of [s.log, s.chdir]) if (/[\s'"\\$`]/.test(p)) throw new SlurmError(`path "${p}" has whitespace or shell characters, which #SBATCH lines cannot carry; use a plainer folder`);
   for (const k of Object.keys(s.env)) if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new SlurmError(`environment variable name "${k}" is invalid`);
@@ -87,7 +94,7 @@ export function batchScript(s: ScriptSpec): string {
     '  *) echo "no run for array task $SLURM_ARRAY_TASK_ID" >&2; exit 2 ;;',
     'esac',
   ];
-  return ['#!/bin/bash', ...s.comment.map((c) => `# ${c}`), ...sb.map((f) => `#SBATCH ${f}`), 'set -eu',
+  return ['#!/bin/bash', ...s.comment.map((c) => `# ${c.replace(/[\r\n]+/g, ' ')}`), ...sb.map((f) => `#SBATCH ${f}`), 'set -eu',
     ...Object.entries(s.env).map(([k, v]) => `export ${k}=${shq(v)}`), 'echo "== $(date -u +%FT%TZ) job ${SLURM_JOB_ID:-?} on $(hostname)"', ...body, ''].join('\n');
 }
 
