@@ -17,14 +17,14 @@ export interface SlurmOptions {
 }
 
 /** sbatch flags the launcher sets itself (a user's --sbatch-arg may not override them). */
-export const OWNED_SBATCH_FLAGS = ['array', 'output', 'error', 'chdir', 'open-mode', 'job-name', 'dependency', 'parsable', 'wrap', 'requeue', 'no-requeue'];
+export const OWNED_SBATCH_FLAGS = ['array', 'output', 'error', 'chdir', 'open-mode', 'job-name', 'ntasks', 'dependency', 'parsable', 'wrap', 'requeue', 'no-requeue'];
 
 export class SlurmError extends Error {
   constructor(msg: string) { super(msg); this.name = 'SlurmError'; }
 }
 
 /** Why a Slurm option value is malformed, or null when it is fine. */
-export function slurmOptionProblem(key: keyof SlurmOptions | 'sbatch-arg', value: unknown): string | null {
+export function slurmOptionProblem(key: keyof SlurmOptions, value: unknown): string | null {
   const s = String(value);
   switch (key) {
     case 'partition': return /^[A-Za-z0-9_.-]+(,[A-Za-z0-9_.-]+)*$/.test(s) ? null : `--partition must be a partition name (letters, digits, _ . -; comma-separated), got "${s}"`;
@@ -33,7 +33,7 @@ export function slurmOptionProblem(key: keyof SlurmOptions | 'sbatch-arg', value
     case 'cpusPerTask': return Number.isInteger(value) && (value as number) >= 1 ? null : `--cpus-per-task must be a positive integer, got "${s}"`;
     case 'gpus': return Number.isInteger(value) && (value as number) >= 0 ? null : `--gpus must be a non-negative integer, got "${s}"`;
     case 'requeue': return null;
-    case 'extra': case 'sbatch-arg': {
+    case 'extra': {
       const m = /^--([a-z][a-z0-9-]*)(=[A-Za-z0-9_.,:=@%/+-]+)?$/.exec(s);
       if (!m) return `--sbatch-arg must be one sbatch option written --name or --name=value (letters, digits and _ . , : = @ % / + - only), got "${s}"`;
       return OWNED_SBATCH_FLAGS.includes(m[1]) ? `--sbatch-arg ${s}: --${m[1]} is set by the launcher itself` : null;
