@@ -95,7 +95,7 @@ test.serial('a real Slurm cluster: the array gives the local results; a task can
   const sdir = join(base, 'slurm', 'testbert', 'rte', 'slurm');
   const script = readFileSync(join(sdir, 'array.sbatch'), 'utf8');
   t.regex(script, /^#SBATCH --array=0,1%2$/m);
-  t.regex(script, /^ {2}0\) exec .*src\/cli\/qat\.ts --config-json '\{.*"preset":"map".*\}' --run-dir \S+map_s42 --progress-json --backend cpu ;;$/m);
+  t.regex(script, /^ {2}0\) exec .*src\/cli\/qat\.ts --config-json '\{.*"preset":"map".*\}' --run-dir \S+map_s42 --progress-json --backend cpu --threads 1 ;;$/m);
   const st = runSweep(env('slurm'), [...ARGS, '--status']);
   t.is(st.status, 0, st.stderr);
   t.regex(st.stdout, /map_s42 +done +task 0 .*log \S+_0\.log/);
@@ -152,5 +152,5 @@ test.serial('a real Slurm cluster: the array gives the local results; a task can
   t.true(existsSync(join(base, 'teacher', 'tiny', 'rte', 'output_s42', 'metrics.json')));
   const st3 = runSweep(env('teacher'), [...tiny.slice(0, -2), '--status']);
   t.regex(st3.stdout, /teacher +done +task - .*log \S+teacher-\d+\.log/);
-  t.regex(readFileSync(join(base, 'teacher', 'tiny', 'rte', 'slurm', 'teacher.sbatch'), 'utf8'), /^exec .*src\/cli\/finetune\.ts --config-json '\{.*\}' --bert tiny --out \S+tiny\/rte --vocab \S+vocab\.txt --backend cpu$/m);
+  t.regex(readFileSync(join(base, 'teacher', 'tiny', 'rte', 'slurm', 'teacher.sbatch'), 'utf8'), /^exec .*src\/cli\/finetune\.ts --config-json '\{.*\}' --bert tiny --out \S+tiny\/rte --vocab \S+vocab\.txt --backend cpu --threads 1$/m);
 });

@@ -6,14 +6,13 @@
  * results.json, plots/*.{svg,png} and report.html into --out.
  */
 import { join, resolve } from 'node:path';
-import { initBackend } from '../util/backend.js';
 import { atomicWriteJson } from '../util/fsx.js';
 import { Progress, formatDuration } from '../util/progress.js';
 import { getTask } from '../data/tasks.js';
 import { EXPERIMENTS, runAnalysis, type Experiment } from '../analysis/run.js';
 import { loadExamples, loadModels, tokenClassIds, tokenizerFor } from '../analysis/inputs.js';
 import { writeAnalysisReport } from '../analysis/report.js';
-import { parseFlags, RUN_FLAGS, runMain, num, UsageError } from './common.js';
+import { parseFlags, RUN_FLAGS, runMain, num, UsageError, initBackendFromFlags } from './common.js';
 
 const FLAGS = {
   task: { type: 'string', help: 'GLUE task (rte, sst-2, ...)' },
@@ -45,6 +44,7 @@ const FLAGS = {
   'hessian-trace': { type: 'boolean', help: 'also the Hutchinson trace' },
   'no-plots': { type: 'boolean', help: 'results.json only' },
   backend: RUN_FLAGS.backend,
+  threads: RUN_FLAGS.threads,
 } as const;
 
 runMain('analyze', async () => {
@@ -55,7 +55,7 @@ runMain('analyze', async () => {
   const exps = (typeof v.exp === 'string' ? v.exp.split(',').map((s) => s.trim()) : [...EXPERIMENTS]) as Experiment[];
   for (const e of exps) if (!EXPERIMENTS.includes(e)) throw new UsageError(`--exp: unknown experiment "${e}" (choose from ${EXPERIMENTS.join(', ')})`);
   const seed = num(v, 'seed', 'int') ?? 42;
-  const info = await initBackend(v.backend as string | undefined);
+  const info = await initBackendFromFlags(v);
   const t0 = performance.now();
 
   // models, tokenizer (token classes), examples

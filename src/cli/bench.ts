@@ -6,8 +6,10 @@
  *   train    a full-precision training step: forward, backward, BertAdam
  *   qat      the KD-QAT step the product runs: teacher forward + ternary student forward/backward with the
  *            map+output loss + BertAdam update
- * for the tiny (2L/128H, batch 32, seq 128) and mini (4L/256H, batch 16, seq 128) configs. Benchmarks are not
- * tests: nothing here fails on slowness. Results are appended to a JSON file with the machine and backend.
+ *   hvp      one exact Hessian-vector product (double backward) of the ternary student's loss (CE + 0.01 sum ||p||,
+ *            eval mode, all parameters), as the Hessian analysis computes it: tiny at batch 1 x seq 64 and 8 x 128
+ * for the tiny (2L/128H, batch 32, seq 128), mini (4L/256H, batch 16, seq 128) and base (12L/768H, batch 8, seq 128)
+ * configs; `--threads N` sets the native backend's threads. Benchmarks are not tests: nothing here fails on slowness. Results are appended to a JSON file with the machine and backend.
  * `--profile` also prints, per case, where one step's time goes: kernel time summed by kernel name (tf.profile).
  */
 import * as tf from '@tensorflow/tfjs';
@@ -25,8 +27,11 @@ import { BertAdam, ADAM_DEFAULTS } from '../train/bertadam.js';
 import { kdStep, toVariables } from '../train/step.js';
 import { makeBatch, disposeBatch } from '../train/batches.js';
 import type { Features } from '../data/features.js';
+import { BertHessian } from '../analysis/hessian.js';
 
-const SETUPS = { tiny: { batch: 32, seq: 128 }, mini: { batch: 16, seq: 128 } } as const;
+const SETUPS = { tiny: { batch: 32, seq: 128 }, mini: { batch: 16, seq: 128 }, base: { batch: 8, seq: 128 } } as const;
+/** batch x seq of the hvp case, per config (the PyTorch figures in issue 10 are for these) */
+const HVP_SETUPS: Partial<Record<keyof typeof SETUPS, { batch: number; seq: number }[]>> = { tiny: [{ batch: 1, seq: 64 }, { batch: 8, seq: 128 }] };
 
 function flag(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -66,7 +71,8 @@ function randomFeatures(n: number, T: number, vocab: number, seed: number): Feat
 }
 
 async function main(): Promise<void> {
-  const info = await initBackend(process.argv.includes('--backend') ? flag('backend', '') : undefined);
+  const info = await initBackend(process.argv.includes('--backend') ? flag('backend', '') : undefined,
+    { threads: process.argv.includes('--threads') ? Number(flag('threads', '')) : undefined });
   const reps = Number(flag('reps', '5')), warmup = Number(flag('warmup', '2'));
   const only = flag('only', 'forward,train,qat').split(',');
   const configs = flag('configs', 'tiny,mini').split(',') as (keyof typeof SETUPS)[];
@@ -77,12 +83,11 @@ async function main(): Promise<void> {
   console.log(`${'config'.padEnd(8)}${'what'.padEnd(9)}${'batch'.padStart(6)}${'seq'.padStart(5)}${'ms/step'.padStart(10)}${'tokens/s'.padStart(10)}${'min..max tok/s'.padStart(18)}${'peak MB'.padStart(9)}`);
   for (const name of configs) {
     const setup = SETUPS[name];
-    if (!setup) throw new Error(`unknown bench config "${name}": choose tiny or mini`);
+    if (!setup) throw new Error(`unknown bench config "${name}": choose tiny, mini or base`);
     const c = bertConfigFrom({ ...BERT_DEFAULTS, ...BERT_PRESETS[name], vocab_size: 30522, num_labels: 2 }, `bench ${name}`);
     const teacher = initParams(c, 1);
     const f = randomFeatures(setup.batch, setup.seq, c.vocab_size, 7);
     const tb = makeBatch(f, Int32Array.from({ length: setup.batch }, (_, i) => i), false);
-    const tokens = setup.batch * setup.seq;
     const cases: Record<string, () => Promise<void>> = {};
     cases.forward = async () => { const l = tf.tidy(() => bertForward(teacher, c, tb.batch).logits); await l.data(); l.dispose(); };
     const fpVars = toVariables(teacher, 'bench-fp');
@@ -98,9 +103,18 @@ async function main(): Promise<void> {
     const student = toVariables(teacher, 'bench-st');
     const ctx = { config: c, teacher, student, hooks: makeQuantHooks(QUANT_DEFAULTS), coeffs: presetCoeffs('map+output'), kdOptions: { regression: false, gtRegressionUsesLabels: false }, optimizer: new BertAdam({ ...ADAM_DEFAULTS, tTotal: 1000 }) };
     cases.qat = async () => { await kdStep(ctx, { batch: tb.batch, kd: tb.kd }); };
-    for (const what of only) {
-      const fn = cases[what];
-      if (!fn) throw new Error(`unknown bench case "${what}": choose forward, train or qat`);
+    const hvpCases: { batch: number; seq: number; fn: () => Promise<void>; dispose: () => void }[] = [];
+    for (const hs of only.includes('hvp') ? HVP_SETUPS[name] ?? [] : []) {
+      const hb = makeBatch(randomFeatures(hs.batch, hs.seq, c.vocab_size, 11), Int32Array.from({ length: hs.batch }, (_, i) => i), false);
+      const h = new BertHessian({ params: teacher, config: c, quant: QUANT_DEFAULTS, batches: [{ batch: hb.batch, labels: hb.kd.labels as tf.Tensor1D }] });
+      const v = h.shapes.map((s, i) => tf.randomNormal(s, 0, 1, 'float32', i));
+      hvpCases.push({ ...hs, fn: async () => { const hv = h.hv(v); await hv[0].data(); tf.dispose(hv); }, dispose: () => { h.dispose(); tf.dispose(v); disposeBatch(hb); } });
+    }
+    const runs = only.flatMap((what) => (what === 'hvp' ? hvpCases.map((hc) => ({ what, fn: hc.fn, batch: hc.batch, seq: hc.seq }))
+      : [{ what, fn: cases[what], batch: setup.batch, seq: setup.seq }]));
+    for (const { what, fn, batch, seq } of runs) {
+      if (!fn) throw new Error(`unknown bench case "${what}": choose forward, train, qat or hvp`);
+      const tokens = batch * seq;
       for (let i = 0; i < warmup; i++) await fn();
       const times: number[] = [];
       let peak = 0;
@@ -112,13 +126,13 @@ async function main(): Promise<void> {
       }
       const ms = median(times);
       const tps = tokens / (ms / 1000);
-      const row = { config: name, what, batch: setup.batch, seq: setup.seq, layers: c.num_hidden_layers, hidden: c.hidden_size, msPerStep: ms, tokensPerSec: tps,
+      const row = { config: name, what, batch, seq, layers: c.num_hidden_layers, hidden: c.hidden_size, msPerStep: ms, tokensPerSec: tps,
         minTokensPerSec: tokens / (Math.max(...times) / 1000), maxTokensPerSec: tokens / (Math.min(...times) / 1000), peakTensorMB: peak / 2 ** 20, reps, warmup };
       rows.push(row);
       if (process.argv.includes('--profile')) await printProfile(`${name} ${what}`, fn);
-      console.log(`${name.padEnd(8)}${what.padEnd(9)}${String(setup.batch).padStart(6)}${String(setup.seq).padStart(5)}${ms.toFixed(0).padStart(10)}${tps.toFixed(0).padStart(10)}${`${row.minTokensPerSec.toFixed(0)}..${row.maxTokensPerSec.toFixed(0)}`.padStart(18)}${row.peakTensorMB.toFixed(0).padStart(9)}`);
+      console.log(`${name.padEnd(8)}${what.padEnd(9)}${String(batch).padStart(6)}${String(seq).padStart(5)}${ms.toFixed(0).padStart(10)}${tps.toFixed(0).padStart(10)}${`${row.minTokensPerSec.toFixed(0)}..${row.maxTokensPerSec.toFixed(0)}`.padStart(18)}${row.peakTensorMB.toFixed(0).padStart(9)}`);
     }
-    disposeBatch(tb); ctx.optimizer.dispose(); fpOpt.dispose();
+    disposeBatch(tb); ctx.optimizer.dispose(); fpOpt.dispose(); hvpCases.forEach((hc) => hc.dispose());
     tf.dispose([...Object.values(teacher), ...Object.values(fpVars), ...Object.values(student)]);
   }
   const prev = existsSync(out) ? JSON.parse(readFileSync(out, 'utf8')) : [];

@@ -4,12 +4,11 @@
  * vocab, kdqat.json provenance, metrics.json). --bert is a Hugging Face BERT directory or a preset
  * (tiny, mini, small, base, large); a preset without weights in models/<preset>/ starts from scratch.
  */
-import { initBackend } from '../util/backend.js';
 import { stopOnSignals } from '../train/stop.js';
 import { finetune, SCRATCH_LR } from '../train/runs.js';
 import { BERT_PRESETS } from '../model/config.js';
 import { resolveConfig } from '../train/config.js';
-import { parseFlags, RUN_FLAGS, runConfigFromFlags, runMain, UsageError } from './common.js';
+import { parseFlags, RUN_FLAGS, runConfigFromFlags, runMain, UsageError, initBackendFromFlags } from './common.js';
 import { progressReporter } from './progress-line.js';
 import { existsSync } from 'node:fs';
 
@@ -28,7 +27,7 @@ runMain('finetune', async () => {
   if (!v.task && !v['config-json']) throw new UsageError('--task is required');
   if (typeof v.bert !== 'string') throw new UsageError('--bert is required');
   if (!BERT_PRESETS[v.bert] && !existsSync(v.bert)) throw new UsageError(`--bert "${v.bert}" is neither a directory nor a preset (${Object.keys(BERT_PRESETS).join(', ')})`);
-  await initBackend(v.backend as string | undefined);
+  await initBackendFromFlags(v);
   const scratch = BERT_PRESETS[v.bert] !== undefined;
   const cfg = typeof v['config-json'] === 'string' ? resolveConfig(JSON.parse(v['config-json']))
     : runConfigFromFlags(v, { teacher: v.bert, ...(scratch && v.lr === undefined ? { train: { lr: SCRATCH_LR } } : {}) });

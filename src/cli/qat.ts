@@ -3,12 +3,11 @@
  * One KD-QAT run with the reference recipe; every value overridable (see --help). Writes
  * output/<bert>/<task>/<run>/: config.json, log.jsonl, metrics.json, student/ (latent weights + quantizer settings).
  */
-import { initBackend } from '../util/backend.js';
 import { stopOnSignals } from '../train/stop.js';
 import { resolveConfig } from '../train/config.js';
 import { qat } from '../train/runs.js';
 import { TERMS } from '../kd/losses.js';
-import { parseFlags, RUN_FLAGS, runConfigFromFlags, runMain, num, UsageError } from './common.js';
+import { parseFlags, RUN_FLAGS, runConfigFromFlags, runMain, num, UsageError, initBackendFromFlags } from './common.js';
 import { progressReporter } from './progress-line.js';
 
 const FLAGS = {
@@ -34,7 +33,7 @@ runMain('qat', async () => {
     process.stdin.on('close', orphaned); process.stdin.on('end', orphaned); process.stdin.resume();
     setInterval(() => { if (process.ppid !== ppid) orphaned(); }, 200).unref();
   }
-  await initBackend(v.backend as string | undefined);
+  await initBackendFromFlags(v);
   let cfg;
   if (typeof v['config-json'] === 'string') cfg = resolveConfig(JSON.parse(v['config-json']));
   else {

@@ -20,7 +20,7 @@ export const LAUNCH_FLAGS: FlagSpec = {
 
 export type LaunchMode =
   | { mode: 'local' }
-  | { mode: 'slurm'; opts: SlurmOptions; wait: boolean }
+  | { mode: 'slurm'; opts: SlurmOptions; wait: boolean; threads: number }
   | { mode: 'status' }
   | { mode: 'follow' };
 
@@ -46,6 +46,8 @@ export function launchFromFlags(v: Record<string, unknown>): LaunchMode {
   };
   const problem = slurmOptionsProblem(opts);
   if (problem) throw new UsageError(problem);
+  const threads = num(v, 'threads', 'int') ?? opts.cpusPerTask ?? 1; // a job's native threads: what it was given
+  if (threads < 1) throw new UsageError(`--threads must be at least 1, got ${threads}`);
   slurmCli('sbatch', ['--version']); // a missing sbatch: the clear error, before anything else happens
-  return { mode: 'slurm', opts, wait: v.wait === true };
+  return { mode: 'slurm', opts, wait: v.wait === true, threads };
 }

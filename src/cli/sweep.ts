@@ -9,7 +9,6 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { initBackend } from '../util/backend.js';
 import { getTask } from '../data/tasks.js';
 import { BERT_PRESETS } from '../model/config.js';
 import type { RunConfig } from '../train/config.js';
@@ -17,7 +16,7 @@ import { finetune, OUTPUT_DIR, SCRATCH_LR, teacherDir } from '../train/runs.js';
 import { cliCommand, readGrid } from '../train/sweep.js';
 import { lockSweepFolder, planSweep, runLocal } from '../train/launch.js';
 import { formatStatus, submitSweep, sweepStatus, waitSweep } from '../train/slurm-sweep.js';
-import { parseFlags, RUN_FLAGS, runConfigFromFlags, runMain, num, UsageError } from './common.js';
+import { parseFlags, RUN_FLAGS, runConfigFromFlags, runMain, num, UsageError, initBackendFromFlags } from './common.js';
 import { progressReporter } from './progress-line.js';
 import { LAUNCH_FLAGS, launchFromFlags } from './slurm-flags.js';
 
@@ -66,7 +65,7 @@ runMain('sweep', async () => {
     return;
   }
   const backend = v.backend as string | undefined;
-  const info = launch.mode === 'local' ? await initBackend(backend) : null;
+  const info = launch.mode === 'local' ? await initBackendFromFlags(v) : null;
   const follow = launch.mode === 'follow' ? [...tasks] : []; // tasks whose array to follow with --wait
   for (const task of tasks) {
     if (launch.mode === 'follow') break;
@@ -83,8 +82,8 @@ runMain('sweep', async () => {
       if (launch.mode === 'slurm') {
         if (!pending.length) { await report(v, outDir, task, bert, gridPath); continue; }
         if (fcfg) console.error(`sweep: no teacher at ${tdir}: a fine-tune job goes first and the array waits for it`);
-        const teacher = fcfg ? { dir: tdir, command: cliCommand('finetune', ['--config-json', JSON.stringify(fcfg), '--bert', bert, '--out', tdir, ...(v.vocab ? ['--vocab', v.vocab as string] : [])], backend) } : undefined;
-        const rec = submitSweep({ outDir, label: task, plan, opts: launch.opts, throttle: jobs, backend, teacher, invocation: `npm run sweep -- ${process.argv.slice(2).join(' ')}` });
+        const teacher = fcfg ? { dir: tdir, command: cliCommand('finetune', ['--config-json', JSON.stringify(fcfg), '--bert', bert, '--out', tdir, ...(v.vocab ? ['--vocab', v.vocab as string] : [])], backend, launch.threads) } : undefined;
+        const rec = submitSweep({ outDir, label: task, plan, opts: launch.opts, throttle: jobs, backend, threads: launch.threads, teacher, invocation: `npm run sweep -- ${process.argv.slice(2).join(' ')}` });
         if (launch.wait) follow.push(task);
         console.error(`sweep ${task}: submitted ${rec.teacherJobId ? `teacher job ${rec.teacherJobId}, then ` : ''}array ${rec.jobId} (tasks ${rec.submittedIds.join(',')})\n  script ${rec.script}\n  logs ${rec.logDir}\n  see: npm run sweep -- --task ${task} --bert ${bert} --status   (or --wait)`);
         continue;
@@ -95,7 +94,7 @@ runMain('sweep', async () => {
         await finetune({ cfg: fcfg, bert, vocab: v.vocab as string | undefined, out: tdir, onProgress: p.update });
         p.done();
       }
-      await runLocal(plan, jobs ?? 1, backend);
+      await runLocal(plan, jobs ?? 1, backend, num(v, 'threads', 'int') ?? ((jobs ?? 1) > 1 ? 1 : undefined));
       await report(v, outDir, task, bert, gridPath);
     } finally {
       release();

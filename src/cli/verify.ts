@@ -1,5 +1,5 @@
 /**
- * npm run verify -- --fixtures DIR [--backend wasm|cpu|node] [--glue-dir DIR] [--only forward,qweight,actquant,loss,grad,train,glue,metrics,...]
+ * npm run verify -- --fixtures DIR [--backend native|wasm|cpu|node] [--threads N] [--glue-dir DIR] [--only forward,qweight,actquant,loss,grad,train,glue,metrics,...]
  * Checks this installation's numerics against a fixture set (format: fixtures/README.md): one line per check and a
  * final "N passed, N failed" line; exit 1 on any failure.
  */
@@ -34,7 +34,7 @@ function glueDirFor(fixtures: string): string {
 async function main(): Promise<number> {
   const fixtures = resolve(flag('fixtures') ?? process.env.KDQAT_FIXTURES ?? '../shared/fixtures');
   if (!existsSync(fixtures)) { console.error(`verify: fixture directory ${fixtures} does not exist`); return 2; }
-  const info = await initBackend(flag('backend'));
+  const info = await initBackend(flag('backend'), { threads: flag('threads') !== undefined ? Number(flag('threads')) : undefined });
   console.log(`# verify ${fixtures} on backend ${info.backend}`);
   const report = new Report();
   const only = flag('only')?.split(',');

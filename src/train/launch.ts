@@ -59,8 +59,8 @@ export class SweepProgress {
   end(): void { this.bar.done(); }
 }
 
-/** The local launcher: run `pending` with at most `jobs` child processes. */
-export async function runLocal(plan: SweepPlan, jobs: number, backend: string | undefined): Promise<void> {
+/** The local launcher: run `pending` with at most `jobs` child processes (each with `threads` native threads if given). */
+export async function runLocal(plan: SweepPlan, jobs: number, backend: string | undefined, threads?: number): Promise<void> {
   const { pending } = plan;
   const progress = new SweepProgress(plan.runs.length, plan.runs.length - pending.length);
   let next = 0;
@@ -71,7 +71,7 @@ export async function runLocal(plan: SweepPlan, jobs: number, backend: string | 
       const run = pending[next++];
       progress.set(run.name, 'starting');
       try {
-        await runChild(run, backend, (p) => progress.set(run.name, p));
+        await runChild(run, backend, (p) => progress.set(run.name, p), threads);
       } catch (e) {
         failures.push((e as Error).message);
       }

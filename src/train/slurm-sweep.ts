@@ -70,6 +70,8 @@ export interface SubmitSpec {
   /** most array tasks running at once (--jobs); none: no limit */
   throttle?: number;
   backend?: string;
+  /** native kernel threads of each job */
+  threads?: number;
   /** the fine-tune job to run first when the teacher is missing */
   teacher?: { command: string[]; dir: string };
   /** the command line, for the script's comment */
@@ -86,7 +88,7 @@ export function submitSweep(s: SubmitSpec): ArrayRecord {
   const teacherScript = s.teacher && batchScript({ jobName: `kdqat-teacher-${s.label}`, log: join(logDir, 'teacher-%j.log'), chdir: PROJECT_ROOT, opts: s.opts, env,
     command: s.teacher.command, comment: [...comment, `fine-tunes the teacher ${s.teacher.dir}; resubmit with: sbatch ${join(dir, 'teacher.sbatch')}`] });
   const script = ids.length ? batchScript({ jobName: `kdqat-${s.label}`, log: join(logDir, '%A_%a.log'), chdir: PROJECT_ROOT, opts: s.opts, env,
-    array: { ids, throttle: s.throttle }, command: new Map(runs.map((r, i) => [i, qatCommand(r, s.backend)])),
+    array: { ids, throttle: s.throttle }, command: new Map(runs.map((r, i) => [i, qatCommand(r, s.backend, s.threads)])),
     comment: [...comment, `one array task per run (task id = index in the grid): ${runs.map((r, i) => `${i}=${r.name}`).join(' ')}`,
       'finished runs are skipped and unfinished ones resume from their checkpoint; resubmit with: sbatch ' + join(dir, 'array.sbatch')] }) : null;
   mkdirSync(logDir, { recursive: true });

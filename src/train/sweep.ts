@@ -58,13 +58,13 @@ export function planRuns(grid: Grid, base: RunConfig, outDir: string): PlannedRu
 /** A run is finished when its metrics.json (written last) exists. */
 export const isFinished = (run: PlannedRun): boolean => existsSync(join(run.dir, 'metrics.json'));
 
-/** The command (node, then its arguments) that runs one of the project's CLIs (src/cli/<name>.ts). */
-export const cliCommand = (name: string, args: string[], backend?: string): string[] =>
-  [process.execPath, '--import', 'tsx', join(PROJECT_ROOT, 'src/cli', `${name}.ts`), ...args, ...(backend ? ['--backend', backend] : [])];
+/** The command (node, then its arguments) that runs one of the project's CLIs (src/cli/<name>.ts), on a backend and thread count if given. */
+export const cliCommand = (name: string, args: string[], backend?: string, threads?: number): string[] =>
+  [process.execPath, '--import', 'tsx', join(PROJECT_ROOT, 'src/cli', `${name}.ts`), ...args, ...(backend ? ['--backend', backend] : []), ...(threads !== undefined ? ['--threads', String(threads)] : [])];
 
 /** The command that trains one planned run: the same for every launcher. */
-export const qatCommand = (run: PlannedRun, backend: string | undefined): string[] =>
-  cliCommand('qat', ['--config-json', JSON.stringify(run.cfg), '--run-dir', run.dir, '--progress-json'], backend);
+export const qatCommand = (run: PlannedRun, backend: string | undefined, threads?: number): string[] =>
+  cliCommand('qat', ['--config-json', JSON.stringify(run.cfg), '--run-dir', run.dir, '--progress-json'], backend, threads);
 
 /** The `@@progress {json}` line a run prints with --progress-json, parsed (null for any other line). */
 export function parseProgressLine(line: string): ChildProgress | null {
@@ -75,12 +75,12 @@ export function parseProgressLine(line: string): ChildProgress | null {
 export interface ChildProgress { step: number; total: number; loss: number }
 
 /**
- * Run one planned run as a child process (`qat` CLI). Resolves on success; rejects with the child's last stderr
+ * Run one planned run as a child process (`qat` CLI), with `threads` native-kernel threads (--threads) if given. Resolves on success; rejects with the child's last stderr
  * lines on failure. The child exits by itself when our stdin pipe closes (i.e. when this process dies).
  */
-export function runChild(run: PlannedRun, backend: string | undefined, onProgress: (p: ChildProgress) => void): Promise<void> {
+export function runChild(run: PlannedRun, backend: string | undefined, onProgress: (p: ChildProgress) => void, threads?: number): Promise<void> {
   return new Promise((res, rej) => {
-    const [node, ...args] = qatCommand(run, backend);
+    const [node, ...args] = qatCommand(run, backend, threads);
     const child = spawn(node, [...args, '--exit-on-stdin-close'], { cwd: PROJECT_ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
     let buf = '';
     const errTail: string[] = [];
