@@ -17,3 +17,12 @@ if ! dpkg -s libdnnl-dev >/dev/null 2>&1; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libdnnl-dev >/dev/null
 fi
+
+# Slurm (slurmctld, slurmd, the sbatch/squeue/sacct/scancel clients) and munge: test/slurm.test.ts starts a real
+# single-node cluster on 127.0.0.1 in a temporary directory to test `sweep --launcher slurm`.
+if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! command -v sbatch >/dev/null || ! command -v munged >/dev/null; then
+  echo "installing slurm-wlm munge (sweep --launcher slurm and its test)"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends slurm-wlm munge >/dev/null
+fi

@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { resolveConfig, ConfigError, type RunConfig } from '../train/config.js';
 import { explainBackendError, initBackend, type BackendInfo } from '../util/backend.js';
+import { stoppedExitCode, TrainingStopped } from '../train/stop.js';
 
 export type FlagSpec = Record<string, { type: 'string' | 'boolean'; help: string; default?: string | boolean; multiple?: boolean }>;
 
@@ -35,7 +36,7 @@ export const RUN_FLAGS: FlagSpec = {
 export class UsageError extends Error {}
 
 export function parseFlags(spec: FlagSpec, usage: string, argv = process.argv.slice(2)): Record<string, string | boolean | undefined> {
-  const options = Object.fromEntries(Object.entries(spec).map(([k, v]) => [k, { type: v.type, ...(v.default !== undefined ? { default: v.default } : {}) }]));
+  const options = Object.fromEntries(Object.entries(spec).map(([k, v]) => [k, { type: v.type, ...(v.default !== undefined ? { default: v.default } : {}), ...(v.multiple ? { multiple: true } : {}) }]));
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean' } }, strict: true, allowPositionals: false }) as { values: Record<string, string | boolean | undefined> });
@@ -99,8 +100,9 @@ export function runMain(name: string, main: () => Promise<number | void>): void 
   main().then(
     (code) => process.exit(code ?? 0),
     (e0: Error) => {
+      if (e0 instanceof TrainingStopped) { console.error(`${name}: ${e0.message}`); process.exit(stoppedExitCode(e0.signal)); }
       const e = explainBackendError(e0);
-      const expected = e !== e0 || e instanceof UsageError || e instanceof ConfigError || ['DataError', 'CheckpointError', 'SafetensorsError', 'ConfigError', 'LockError'].includes(e.name) || /^(requested backend|sweep grid)/.test(e.message);
+      const expected = e !== e0 || e instanceof UsageError || e instanceof ConfigError || ['DataError', 'CheckpointError', 'SafetensorsError', 'ConfigError', 'LockError', 'SlurmError'].includes(e.name) || /^(requested backend|sweep grid)/.test(e.message);
       console.error(`${name}: ${expected ? e.message : e.stack ?? e}`);
       process.exit(expected ? 2 : 1);
     },

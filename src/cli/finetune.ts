@@ -4,8 +4,10 @@
  * vocab, kdqat.json provenance, metrics.json). --bert is a Hugging Face BERT directory or a preset
  * (tiny, mini, small, base, large); a preset without weights in models/<preset>/ starts from scratch.
  */
+import { stopOnSignals } from '../train/stop.js';
 import { finetune, SCRATCH_LR } from '../train/runs.js';
 import { BERT_PRESETS } from '../model/config.js';
+import { resolveConfig } from '../train/config.js';
 import { parseFlags, RUN_FLAGS, runConfigFromFlags, runMain, UsageError, initBackendFromFlags } from './common.js';
 import { progressReporter } from './progress-line.js';
 import { existsSync } from 'node:fs';
@@ -16,16 +18,19 @@ const FLAGS = {
   bert: { type: 'string', help: `Hugging Face BERT directory, or a preset: ${Object.keys(BERT_PRESETS).join(', ')}` },
   vocab: { type: 'string', help: 'vocab.txt or tokenizer.json (default: the model directory\'s; for a from-scratch preset, built from the task\'s training text)' },
   out: { type: 'string', help: 'output directory (default models/<bert>/<task>)' },
+  'config-json': { type: 'string', help: 'the whole resolved run config as JSON (used by sweep --launcher slurm)' },
 } as const;
 
 runMain('finetune', async () => {
+  stopOnSignals(); // SIGTERM (Slurm's time limit, preemption, scancel): checkpoint at the next step, then exit 143
   const v = parseFlags(FLAGS, 'npm run finetune -- --task <t> --bert <dir|preset> [...]');
-  if (!v.task) throw new UsageError('--task is required');
+  if (!v.task && !v['config-json']) throw new UsageError('--task is required');
   if (typeof v.bert !== 'string') throw new UsageError('--bert is required');
   if (!BERT_PRESETS[v.bert] && !existsSync(v.bert)) throw new UsageError(`--bert "${v.bert}" is neither a directory nor a preset (${Object.keys(BERT_PRESETS).join(', ')})`);
   await initBackendFromFlags(v);
   const scratch = BERT_PRESETS[v.bert] !== undefined;
-  const cfg = runConfigFromFlags(v, { teacher: v.bert, ...(scratch && v.lr === undefined ? { train: { lr: SCRATCH_LR } } : {}) });
+  const cfg = typeof v['config-json'] === 'string' ? resolveConfig(JSON.parse(v['config-json']))
+    : runConfigFromFlags(v, { teacher: v.bert, ...(scratch && v.lr === undefined ? { train: { lr: SCRATCH_LR } } : {}) });
   const progress = progressReporter(false, `finetune ${cfg.task} ${v.bert}`);
   const r = await finetune({ cfg, bert: v.bert, vocab: v.vocab as string | undefined, out: v.out as string | undefined, onProgress: progress.update });
   progress.done();
