@@ -101,6 +101,9 @@ export interface CompressionHandle {
 export const teacherOutputs = (params: Params, model: BertConfig, batch: Batch): BertOutputs =>
   tf.tidy(() => bertForward(params, model, batch, { training: false }) as unknown as tf.TensorContainer) as unknown as BertOutputs;
 
+/** free every tensor of a forward's outputs (teacherForward's, or a student's computed outside a tidy) */
+export const disposeOutputs = (o: BertOutputs): void => tf.dispose(o as unknown as tf.TensorContainer);
+
 /** dropout seeds of step k: a fixed stream per (run seed, step) */
 export const stepSeeds = (seed: number, step: number): (() => number) => {
   const r = mulberry32((seed * 2_654_435_761 + step * 40_503 + 17) >>> 0);

@@ -8,7 +8,7 @@
  * README.md ("Library API") documents every hook: when it runs and its arguments.
  */
 export {
-  prepareCompression, resolveCompressionConfig, kdCoeffs, stepSeeds, teacherOutputs,
+  prepareCompression, resolveCompressionConfig, disposeOutputs, kdCoeffs, stepSeeds, teacherOutputs,
   type CompressionOptions, type CompressionHandle, type CompressionCallbacks, type DistillationConfig, type StepInputs, type StepEnd,
 } from './compression.js';
 export { makeBalancer, BALANCER_KINDS, type BalancerConfig, type LossBalancer } from './balancers.js';

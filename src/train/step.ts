@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { BertOutputs, Batch, QuantHooks } from '../model/bert.js';
 import type { BertConfig } from '../model/config.js';
 import type { Coeffs, KdOptions, Term } from '../kd/losses.js';
-import { createHandle, teacherOutputs, type CompressionHandle, type StepInputs } from '../api/compression.js';
+import { createHandle, disposeOutputs, teacherOutputs, type CompressionHandle, type StepInputs } from '../api/compression.js';
 import { makeBalancer } from '../api/balancers.js';
 import { QUANT_DEFAULTS } from '../quant/plan.js';
 import { KD_DEFAULTS } from './config.js';
@@ -50,7 +50,7 @@ export async function kdStep(ctx: KdStepContext | HandleStepContext, inp: StepIn
   const nextSeed = 'handle' in ctx ? undefined : ctx.nextSeed;
   const t = h.teacherForward(inp.batch);
   const { value, grads } = tf.variableGrads(() => h.onAfterComputeLoss(inp, h.studentForward(inp.batch, nextSeed ? { nextSeed } : {}), null, t), h.trainableVariables());
-  tf.dispose(t as unknown as tf.TensorContainer);
+  disposeOutputs(t);
   ctx.optimizer.apply(h.student, h.onBeforeOptimizerStep(grads));
   tf.dispose(grads);
   const loss = (await value.data())[0];
