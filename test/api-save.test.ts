@@ -95,6 +95,7 @@ test.serial('quantize: the student alone, same outputs as the handle\'s student 
   t.throws(() => quantize(fx.config, fx.params, { weightBits: 3 as 2 }), { message: /"quant\.weightBits" must be 2, 4 or 8/ });
   t.throws(() => quantize(fx.config, fx.params, { bits: 2 } as never), { message: /unknown config key "quant\.bits"/ });
   t.throws(() => prepareCompression({ model: fx.config, student: fx.params, teacher: fx.params, distillation: { preset: 'nope' } }), { message: /"kd\.preset": unknown preset/ });
+  t.throws(() => prepareCompression({ model: fx.config, student: fx.params, teacher: fx.params, distillation: { preset: 'map', coeffs: { pred: 0, rep: 0, map: 0 } } }), { message: /"kd\.coeffs": every KD term coefficient is 0/ });
   const { 'classifier.bias': _, ...missing } = fx.params;
   t.throws(() => quantize(fx.config, missing, {}), { message: /student: missing tensor "classifier\.bias"/ });
   q.dispose(); h.dispose();

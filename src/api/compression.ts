@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { bertForward, type Batch, type BertOutputs, type Params } from '../model/bert.js';
 import type { BertConfig } from '../model/config.js';
-import { kdTerms, presetCoeffs, TERM_FNS, type Coeffs, type KdBatch, type KdLoss, type KdOptions, type Term } from '../kd/losses.js';
+import { kdTerms, presetCoeffs, TERMS, TERM_FNS, type Coeffs, type KdBatch, type KdLoss, type KdOptions, type Term } from '../kd/losses.js';
 import type { QuantConfig } from '../quant/plan.js';
 import { ConfigError, resolveConfig, type KdConfig } from '../train/config.js';
 import { mulberry32 } from '../train/batches.js';
@@ -120,6 +120,8 @@ export function resolveCompressionConfig(model: BertConfig, quant: Partial<Quant
   const { regression, ...kd } = distillation;
   if (regression !== undefined && typeof regression !== 'boolean') throw new ConfigError(`config key "kd.regression" must be true or false, got ${JSON.stringify(regression)}`);
   const c = resolveConfig({ quant, kd });
+  const coeffs = kdCoeffs(c.kd);
+  if (!TERMS.some((t) => coeffs[t])) throw new ConfigError('config key "kd.coeffs": every KD term coefficient is 0; enable at least one term');
   return { quant: c.quant, distillation: { ...c.kd, regression: regression ?? model.num_labels === 1 } };
 }
 
