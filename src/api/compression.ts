@@ -46,9 +46,9 @@ export interface CompressionCallbacks {
   onEpochBegin(epoch: number): void;
   /** before the step's forward passes: fixes the step's dropout seeds (step k of the run, default: the next one) */
   onStepBegin(step: number): void;
-  /** inside the gradient function, after the student's forward (and its own loss, if any): returns the loss to differentiate */
+  /** inside the gradient function, after the handle computed the loss to differentiate (loss: the user's own, or null) */
   onAfterComputeLoss(inputs: StepInputs, studentOutputs: BertOutputs, loss: tf.Scalar | null, teacherOutputs: BertOutputs): void;
-  /** after the gradients, before the optimizer: the balancer learns from its gradients */
+  /** after the gradients, before the optimizer, once the balancer learned from its own: the student's gradients by parameter name */
   onBeforeOptimizerStep(grads: Record<string, tf.Tensor>): void;
   /** after the optimizer step: the step's KD term values are read and its tensors freed */
   onStepEnd(info: StepEnd): void;
@@ -76,7 +76,7 @@ export interface CompressionHandle {
   readonly epoch: number;
   /** student variables, then the balancer's learnable ones: the list for tf.variableGrads */
   trainableVariables(): tf.Variable[];
-  /** teacher outputs in eval mode, outside any gradient; dispose them with tf.dispose */
+  /** teacher outputs in eval mode, outside any gradient; free them with disposeOutputs */
   teacherForward(batch: Batch): BertOutputs;
   /** student outputs (quantized, STE); train mode uses this step's dropout seeds. Call inside the gradient function */
   studentForward(batch: Batch, opts?: { training?: boolean; nextSeed?: () => number }): BertOutputs;
