@@ -21,6 +21,7 @@ import type { RunConfig } from './config.js';
 import { clearState, coeffsOf, runTraining, type ProgressInfo, type TrainingOutcome } from './trainer.js';
 import { evaluate } from './evaluate.js';
 import type { Features } from '../data/features.js';
+import { balancerTag } from '../api/balancers.js';
 
 /** Fine-tuning from scratch needs a larger step than the QAT recipe's 2e-5. */
 export const SCRATCH_LR = 1e-4;
@@ -122,6 +123,7 @@ export function runName(cfg: RunConfig): string {
   if (cfg.kd.preset.includes('map') && c.map !== 1) parts.push(`m${c.map}`);
   if (cfg.kd.preset.includes('output') && c.output !== 1) parts.push(`o${c.output}`);
   if (cfg.quant.weightBits !== 2) parts.push(`w${cfg.quant.weightBits}`);
+  if (balancerTag(cfg.kd.balancer)) parts.push(balancerTag(cfg.kd.balancer));
   if (cfg.data.dynamicPadding) parts.push('dp');
   parts.push(`s${cfg.seed}`);
   return parts.join('_');
