@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Params, QuantHooks } from '../model/bert.js';
 import type { BertConfig } from '../model/config.js';
 import { actRules, makeQuantHooks, weightRules, type QuantConfig } from '../quant/plan.js';
+import { integerMatMul } from './kernels.js';
 import { EXPORT_FORMAT, type ExportContents, type FpTensor, type QuantTensor } from './format.js';
 
 async function fpOf(t: tf.Tensor): Promise<FpTensor> { return { shape: t.shape, data: Float32Array.from(await t.data()) }; }
@@ -102,7 +103,7 @@ export function int8Linear(x: tf.Tensor, wq: tf.Tensor, sw: tf.Tensor): tf.Tenso
     const s = tf.maximum(tf.div(tf.sub(hi, lo), 255), MIN_SCALE);
     const z = tf.clipByValue(tf.round(tf.div(tf.neg(lo), s)), 0, 255);
     const xq = tf.sub(tf.clipByValue(tf.add(tf.round(tf.div(x, s)), z), 0, 255), z);
-    return tf.mul(tf.mul(tf.matMul(xq, wq, false, true), s), sw);
+    return tf.mul(tf.mul(integerMatMul(xq, wq, true), s), sw);
   });
 }
 
