@@ -45,9 +45,9 @@ export async function writeBenchmarkReport(dir: string, rows: BenchRow[], note: 
   const metric = rows[0]?.metric ?? 'metric';
   const plotRows = rows.map((r) => ({ model: r.model, size_mb: r.size_mb, latency_ms: r.latency_ms, value: r.value, path: r.latency_path }));
   const specs = {
-    'metric-vs-size': scatter({ data: plotRows, x: 'size_mb', y: 'value', label: 'model', series: 'path', seriesTitle: 'latency measured on',
+    'metric-vs-size': scatter({ data: plotRows, x: 'size_mb', y: 'value', series: 'model', shape: 'path', shapeTitle: 'latency measured on',
       title: `${title}: dev ${metric} vs model size`, xTitle: 'model file size (MB)', yTitle: `dev ${metric}` }),
-    'metric-vs-latency': scatter({ data: plotRows, x: 'latency_ms', y: 'value', label: 'model', series: 'path', seriesTitle: 'latency measured on',
+    'metric-vs-latency': scatter({ data: plotRows, x: 'latency_ms', y: 'value', series: 'model', shape: 'path', shapeTitle: 'latency measured on',
       title: `${title}: dev ${metric} vs latency at batch 1`, subtitle: 'simulated rows: fake-quantized FP32, not integer kernels', xTitle: 'median latency per example (ms)', yTitle: `dev ${metric}` }),
   };
   const sections: Section[] = [{ kind: 'text', text: note }, { kind: 'table', title: 'Size, latency, throughput, accuracy', table: shown, digits }];

@@ -36,37 +36,50 @@ export interface BenchRow extends Record<string, unknown> {
 const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); const h = s.length >> 1; return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2; };
 const sd = (xs: number[]) => { const m = xs.reduce((a, x) => a + x, 0) / xs.length; return Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / Math.max(1, xs.length - 1)); };
 
-/** ms of each of `n` forwards of rows idx(i) of f (after `warmup` untimed ones) */
-async function timeForwards(m: DeployedModel, f: Features, regression: boolean, idx: (i: number) => number[], warmup: number, n: number): Promise<number[]> {
-  const times: number[] = [];
-  for (let i = 0; i < warmup + n; i++) {
-    const b = makeBatch(f, idx(i), regression);
-    const t0 = performance.now();
-    const logits = tf.tidy(() => bertForward(m.params, m.config, b.batch, { quant: m.hooks }).logits);
-    await logits.data();
-    const ms = performance.now() - t0;
-    logits.dispose(); disposeBatch(b);
-    if (i >= warmup) times.push(ms);
-  }
-  return times;
+/** ms of one forward of rows idx of f, logits read back */
+async function timeForward(m: DeployedModel, f: Features, regression: boolean, idx: number[]): Promise<number> {
+  const b = makeBatch(f, idx, regression);
+  const t0 = performance.now();
+  const logits = tf.tidy(() => bertForward(m.params, m.config, b.batch, { quant: m.hooks }).logits);
+  await logits.data();
+  const ms = performance.now() - t0;
+  logits.dispose(); disposeBatch(b);
+  return ms;
 }
 
-/** Measure one model (see the file comment). */
-export async function benchmarkModel(model: string, method: string, m: DeployedModel, file: string, dev: Features, task: TaskSpec, o: BenchOptions): Promise<BenchRow> {
+export interface Candidate { model: string; method: string; file: string; m: DeployedModel }
+
+/**
+ * Measure the candidates (see the file comment). Timings are interleaved, one forward of each model per round, so
+ * that load from other processes falls on every model alike instead of on whichever ran at the time.
+ */
+export async function benchmarkModels(cands: Candidate[], dev: Features, task: TaskSpec, o: BenchOptions): Promise<BenchRow[]> {
   const regression = task.outputMode === 'regression';
-  o.log(`  ${model}: latency at batch 1 (${o.warmup} warm-up + ${o.reps})`);
-  const lat = await timeForwards(m, dev, regression, (i) => [i % dev.n], o.warmup, o.reps);
-  const B = Math.min(o.throughputBatch, dev.n);
-  o.log(`  ${model}: throughput at batch ${B} (1 warm-up + ${o.throughputReps})`);
-  const thr = await timeForwards(m, dev, regression, () => Array.from({ length: B }, (_, i) => i), 1, o.throughputReps);
-  o.log(`  ${model}: dev ${mainMetric(task)} on ${dev.n} examples`);
-  const ev = await evaluate(m.params, m.config, dev, task, 32, m.hooks);
-  const info = backendInfo();
-  return {
-    model, method, size_mb: statSync(file).size / 1e6, latency_ms: median(lat), latency_sd_ms: sd(lat), throughput_ex_s: B / (median(thr) / 1000),
-    metric: mainMetric(task), value: ev.metrics[mainMetric(task)], latency_path: latencyPath(m.kind !== 'fp32'),
-    backend: info.backend, threads: info.threads, file,
+  const rounds = async (what: string, n: number, warmup: number, idx: (i: number) => number[]) => {
+    o.log(`latency: ${what}, ${warmup} warm-up + ${n} rounds over ${cands.length} models`);
+    const times = cands.map(() => [] as number[]);
+    for (let i = 0; i < warmup + n; i++) {
+      for (let c = 0; c < cands.length; c++) { const ms = await timeForward(cands[c].m, dev, regression, idx(i)); if (i >= warmup) times[c].push(ms); }
+      if ((i + 1) % 10 === 0) o.log(`  round ${i + 1}/${warmup + n}`);
+    }
+    return times;
   };
+  const lat = await rounds('batch 1', o.reps, o.warmup, (i) => [i % dev.n]);
+  const B = Math.min(o.throughputBatch, dev.n);
+  const thr = await rounds(`batch ${B}`, o.throughputReps, 1, () => Array.from({ length: B }, (_, i) => i));
+  const info = backendInfo(), metric = mainMetric(task);
+  const rows: BenchRow[] = [];
+  for (const [c, { model, method, file, m }] of cands.entries()) {
+    o.log(`dev ${metric} of ${model} on ${dev.n} examples`);
+    const ev = await evaluate(m.params, m.config, dev, task, 32, m.hooks);
+    rows.push({
+      model, method, size_mb: statSync(file).size / 1e6, latency_ms: median(lat[c]), latency_sd_ms: sd(lat[c]), throughput_ex_s: B / (median(thr[c]) / 1000),
+      metric, value: ev.metrics[metric], latency_path: latencyPath(m.kind !== 'fp32'), backend: info.backend, threads: info.threads, file,
+    });
+    const r = rows[c];
+    o.log(`  -> ${r.size_mb.toFixed(3)} MB, ${r.latency_ms.toFixed(2)} ms, ${r.throughput_ex_s.toFixed(1)} ex/s, ${metric} ${r.value.toFixed(4)} (${r.latency_path})`);
+  }
+  return rows;
 }
 
 /** The FP teacher as a DeployedModel (its own FP32 file) */
@@ -76,35 +89,29 @@ function fpModel(t: LoadedModel): DeployedModel {
 
 export interface BenchPlan { task: TaskSpec; teacherDir: string; students: string[]; outDir: string; dev: Features }
 
-/** Write (or reuse for a student: <run>/export) each quantized model's file, then measure every row. */
+/** Write (or reuse for a student: <run>/export) each quantized model's file, load them all, measure every row. */
 export async function runBenchmark(p: BenchPlan, o: BenchOptions): Promise<BenchRow[]> {
-  const rows: BenchRow[] = [];
-  const total = 3 + p.students.length;
-  let k = 0;
-  const measure = async (model: string, method: string, dir: string, load: () => DeployedModel, file = join(dir, MODEL_FILE)) => {
-    o.log(`[${++k}/${total}] ${model} (${method})`);
-    const m = load();
-    try { rows.push(await benchmarkModel(model, method, m, file, p.dev, p.task, o)); } finally { m.dispose(); }
-    const r = rows[rows.length - 1];
-    o.log(`  -> ${r.size_mb.toFixed(3)} MB, ${r.latency_ms.toFixed(2)} ms, ${r.throughput_ex_s.toFixed(1)} ex/s, ${r.metric} ${r.value.toFixed(4)} (${r.latency_path})`);
-  };
   const teacher = loadBertDir(p.teacherDir);
-  const write = async (name: string, contents: Promise<ExportContents>) => { const d = join(p.outDir, 'models', name); writeExport(d, await contents, teacher.tokenizerFile); return d; };
-  const src = { teacher: p.teacherDir };
-  const int8Dir = await write('int8-dynamic-ptq', int8Contents(teacher.params, teacher.config, src));
-  const ternDir = await write('ternary-ptq', ternaryContents(teacher.params, teacher.config, QUANT_DEFAULTS, src));
-  await measure('FP32 teacher', 'none (FP32)', p.teacherDir, () => fpModel(teacher));
-  await measure('int8 dynamic PTQ', 'int8 weights per channel, int8 activations per tensor at run time', int8Dir, () => loadExportedModel(int8Dir));
-  await measure('ternary PTQ', 'teacher weights ternarized, 8-bit activations, no training', ternDir, () => loadExportedModel(ternDir));
-  for (const run of p.students) {
-    const exportDir = join(run, 'export');
-    if (!existsSync(join(exportDir, MODEL_FILE))) {
-      o.log(`exporting ${join(run, 'student')} -> ${exportDir}`);
-      await exportStudent(join(run, 'student'), exportDir);
+  const cands: Candidate[] = [{ model: 'FP32 teacher', method: 'none (FP32)', file: join(p.teacherDir, MODEL_FILE), m: fpModel(teacher) }];
+  try {
+    const src = { teacher: p.teacherDir };
+    const add = async (model: string, method: string, dir: string, contents?: Promise<ExportContents>) => {
+      if (contents) { o.log(`writing ${model} -> ${dir}`); writeExport(dir, await contents, teacher.tokenizerFile); }
+      const m = loadExportedModel(dir);
+      cands.push({ model, method, file: m.path, m });
+    };
+    await add('int8 dynamic PTQ', 'int8 weights per channel, int8 activations per tensor at run time', join(p.outDir, 'models', 'int8-dynamic-ptq'), int8Contents(teacher.params, teacher.config, src));
+    await add('ternary PTQ', 'teacher weights ternarized, 8-bit activations, no training', join(p.outDir, 'models', 'ternary-ptq'), ternaryContents(teacher.params, teacher.config, QUANT_DEFAULTS, src));
+    for (const run of p.students) {
+      const exportDir = join(run, 'export');
+      if (!existsSync(join(exportDir, MODEL_FILE))) {
+        o.log(`exporting ${join(run, 'student')} -> ${exportDir}`);
+        await exportStudent(join(run, 'student'), exportDir);
+      }
+      await add(`KD-QAT ${basename(run)}`, 'ternary KD-QAT student, packed', exportDir);
     }
-    await measure(`KD-QAT ${basename(run)}`, 'ternary KD-QAT student, packed', exportDir, () => loadExportedModel(exportDir));
-  }
-  return rows;
+    return await benchmarkModels(cands, p.dev, p.task, o);
+  } finally { for (const c of cands) c.m.dispose(); }
 }
 
 /** output/<bert>/<task>/benchmark for a teacher at models/<bert>/<task> */
