@@ -29,6 +29,7 @@ const FLAGS: FlagSpec = {
   warmup: { type: 'string', help: 'untimed forwards before them (default 5)' },
   'throughput-reps': { type: 'string', help: 'timed batch-32 forwards per model (default 3)' },
   'eval-limit': { type: 'string', help: 'use only the first N dev examples' },
+  'max-seq-len': { type: 'string', help: 'sequence length of the dev features (default: the task\'s reference value)' },
   'data-dir': { type: 'string', help: 'GLUE directory (default: $GLUE_DIR, then data/glue)' },
   backend: { type: 'string', help: 'tensor backend: node-gpu, node, wasm, cpu (default: best available; env KDQAT_BACKEND)' },
 };
@@ -49,7 +50,8 @@ runMain('benchmark', async () => {
   for (const f of ['config.json', MODEL_FILE]) if (!existsSync(join(teacherDir, f))) throw new UsageError(`--teacher ${v.teacher}: no ${f}`);
   const tokFile = ['tokenizer.json', 'vocab.txt'].map((f) => join(teacherDir, f)).find(existsSync);
   if (!tokFile) throw new UsageError(`--teacher ${v.teacher}: no tokenizer.json or vocab.txt`);
-  const vocabSize = JSON.parse(readFileSync(join(teacherDir, 'config.json'), 'utf8')).vocab_size;
+  const teacherConfig = JSON.parse(readFileSync(join(teacherDir, 'config.json'), 'utf8'));
+  const vocabSize = teacherConfig.vocab_size;
   const runsRoot = join(OUTPUT_DIR(), basename(dirname(teacherDir)), task.name);
   const students = (typeof v.students === 'string' ? v.students.split(',') : []).map((s) => s.trim()).filter(Boolean).map((s) => {
     const run = existsSync(s) ? resolve(s) : join(runsRoot, s);
@@ -63,12 +65,15 @@ runMain('benchmark', async () => {
   });
   const o = { reps: positive(v, 'reps', 50), warmup: num(v, 'warmup', 'int') ?? 5, throughputReps: positive(v, 'throughput-reps', 3), throughputBatch: 32, log: (s: string) => console.error(s) };
   const evalLimit = v['eval-limit'] === undefined ? undefined : positive(v, 'eval-limit', 1);
+  const maxSeqLen = positive(v, 'max-seq-len', task.maxSeqLen);
+  const maxPos = teacherConfig.max_position_embeddings ?? 512;
+  if (maxSeqLen > maxPos) throw new UsageError(`--max-seq-len ${maxSeqLen} exceeds the teacher's max_position_embeddings ${maxPos}`);
   const glueDir = resolveGlueDir(typeof v['data-dir'] === 'string' ? v['data-dir'] : undefined);
   if (!existsSync(splitPath(task, 'dev', glueDir))) throw new UsageError(`no ${task.name} dev split at ${splitPath(task, 'dev', glueDir)} (pass --data-dir or set GLUE_DIR)`);
   const outDir = resolve(typeof v.out === 'string' ? v.out : defaultBenchDir(OUTPUT_DIR(), teacherDir, task));
 
   await initBackend(typeof v.backend === 'string' ? v.backend : undefined);
-  const dev = loadGlueSplit({ task, split: 'dev', tokenizer: loadTokenizer(tokFile), glueDir, maxSeqLen: task.maxSeqLen, limit: evalLimit }).features;
+  const dev = loadGlueSplit({ task, split: 'dev', tokenizer: loadTokenizer(tokFile), glueDir, maxSeqLen, limit: evalLimit }).features;
   console.error(`benchmark: ${3 + students.length} models on ${dev.n} ${task.name} dev examples (length ${dev.T}) -> ${outDir}`);
   const rows = await runBenchmark({ task, teacherDir, students, outDir, dev }, o);
   const title = `${task.name} (${basename(dirname(teacherDir))})`;
