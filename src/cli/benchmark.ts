@@ -14,24 +14,24 @@ import { getTask, resolveGlueDir, splitPath } from '../data/tasks.js';
 import { loadGlueSplit } from '../data/glue.js';
 import { loadTokenizer } from '../data/tokenizer.js';
 import { OUTPUT_DIR } from '../train/runs.js';
-import { num, parseFlags, runMain, UsageError, type FlagSpec } from './common.js';
+import { num, parseFlags, RUN_FLAGS, runMain, UsageError, type FlagSpec } from './common.js';
 import { studentQuant } from '../export/export-student.js';
 import { MODEL_FILE } from '../export/format.js';
 import { defaultBenchDir, runBenchmark } from '../export/benchmark.js';
 import { benchmarkNote, writeBenchmarkReport } from '../export/benchmark-report.js';
 
 const FLAGS: FlagSpec = {
-  task: { type: 'string', help: 'GLUE task (its dev split is measured)' },
+  task: RUN_FLAGS.task,
   teacher: { type: 'string', help: 'FP teacher directory (models/<bert>/<task>)' },
   students: { type: 'string', help: 'comma-separated KD-QAT run folders or run names under output/<bert>/<task>/ (may be empty)' },
   out: { type: 'string', help: 'output directory (default output/<bert>/<task>/benchmark)' },
   reps: { type: 'string', help: 'timed single-example forwards per model (default 50)' },
   warmup: { type: 'string', help: 'untimed forwards before them (default 5)' },
   'throughput-reps': { type: 'string', help: 'timed batch-32 forwards per model (default 3)' },
-  'eval-limit': { type: 'string', help: 'use only the first N dev examples' },
-  'max-seq-len': { type: 'string', help: 'sequence length of the dev features (default: the task\'s reference value)' },
-  'data-dir': { type: 'string', help: 'GLUE directory (default: $GLUE_DIR, then data/glue)' },
-  backend: { type: 'string', help: 'tensor backend: node-gpu, node, wasm, cpu (default: best available; env KDQAT_BACKEND)' },
+  'eval-limit': RUN_FLAGS['eval-limit'],
+  'max-seq-len': RUN_FLAGS['max-seq-len'],
+  'data-dir': RUN_FLAGS['data-dir'],
+  backend: RUN_FLAGS.backend,
 };
 
 const positive = (v: Record<string, unknown>, k: string, d: number): number => {

@@ -8,13 +8,13 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { initBackend } from '../util/backend.js';
-import { parseFlags, runMain, UsageError, type FlagSpec } from './common.js';
+import { parseFlags, RUN_FLAGS, runMain, UsageError, type FlagSpec } from './common.js';
 import { exportStudent, studentQuant } from '../export/export-student.js';
 
 const FLAGS: FlagSpec = {
   student: { type: 'string', help: 'student directory of a KD-QAT run (<run>/student)' },
   out: { type: 'string', help: 'output directory (default: <run>/export)' },
-  backend: { type: 'string', help: 'tensor backend (default: best available; env KDQAT_BACKEND)' },
+  backend: RUN_FLAGS.backend,
 };
 
 const MB = (b: number) => (b / 1e6).toFixed(3);
