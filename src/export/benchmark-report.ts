@@ -17,7 +17,7 @@ import { SIMULATED } from './kernels.js';
 /** The rows as displayed: rounded, the measured metric named by the task's metric */
 function displayRows(rows: BenchRow[]): Record<string, unknown>[] {
   return rows.map((r) => ({
-    model: r.model, 'size (MB)': Number(r.size_mb.toFixed(3)), 'latency b=1 (ms)': `${r.latency_ms.toFixed(2)} +- ${r.latency_sd_ms.toFixed(2)}`,
+    model: r.model, 'size (MB)': Number(r.size_mb.toFixed(3)), 'latency b=1 (ms)': `${r.latency_ms.toFixed(1)} (${r.latency_p25_ms.toFixed(1)}-${r.latency_p75_ms.toFixed(1)})`,
     'throughput b=32 (ex/s)': Number(r.throughput_ex_s.toFixed(1)), [`dev ${r.metric}`]: Number(r.value.toFixed(4)),
     'latency measured on': r.latency_path, backend: `${r.backend}, ${r.threads} thread${r.threads > 1 ? 's' : ''}`,
   }));
@@ -29,7 +29,7 @@ export function benchmarkNote(rows: BenchRow[], o: Pick<BenchOptions, 'reps' | '
   const simulated = rows.some((r) => r.latency_path === SIMULATED);
   return `${task.toUpperCase()} dev (${devN} examples, length ${seqLen}); ${m.cores}x ${m.cpus}, ${m.memGiB} GiB, node ${m.node}, ` +
     `backend ${rows[0]?.backend} (${rows[0]?.threads} thread${(rows[0]?.threads ?? 1) > 1 ? 's' : ''}), ${new Date().toISOString().slice(0, 10)}. ` +
-    `Latency: median +- std of ${o.reps} single-example forwards after ${o.warmup} warm-up; throughput: median of ${o.throughputReps} batch-32 forwards. ` +
+    `Latency: median (quartiles) of ${o.reps} single-example forwards after ${o.warmup} warm-up, interleaved across the models; throughput: median of ${o.throughputReps} batch-32 forwards. ` +
     `Size: the model file on disk (MB = 10^6 bytes).` +
     (simulated ? ` **Quantized rows are "${SIMULATED}"**: this backend has no integer kernels, so their products run as float32 on integer-valued tensors; their latency shows the cost of the quantizers, not an integer speed-up.` : '');
 }

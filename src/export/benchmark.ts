@@ -2,7 +2,7 @@
  * The size / latency / accuracy table: one row per deployable model of a task (FP teacher, dynamic int8 PTQ,
  * ternary PTQ, each exported KD-QAT student), each measured on the file a deployment would load:
  *   size_mb         the model file's size on disk (10^6 bytes)
- *   latency_ms      median (and sample std) over `reps` single-example forwards at batch 1 after `warmup`, dev
+ *   latency_ms      median (and quartiles) of `reps` single-example forwards at batch 1 after `warmup`, dev
  *                   examples at the task's max length (padding included), logits read back each time
  *   throughput      examples/s of batch-32 forwards (median of `throughputReps` after one warm-up)
  *   metric          the task's dev metric (all dev examples, or the first evalLimit)
@@ -29,12 +29,12 @@ import { latencyPath } from './kernels.js';
 export interface BenchOptions { reps: number; warmup: number; throughputReps: number; throughputBatch: number; log: (s: string) => void }
 
 export interface BenchRow extends Record<string, unknown> {
-  model: string; method: string; size_mb: number; latency_ms: number; latency_sd_ms: number; throughput_ex_s: number;
+  model: string; method: string; size_mb: number; latency_ms: number; latency_p25_ms: number; latency_p75_ms: number; throughput_ex_s: number;
   metric: string; value: number; latency_path: string; backend: string; threads: number; file: string;
 }
 
-const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); const h = s.length >> 1; return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2; };
-const sd = (xs: number[]) => { const m = xs.reduce((a, x) => a + x, 0) / xs.length; return Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / Math.max(1, xs.length - 1)); };
+/** q-quantile of xs, linear between order statistics (q = 0.5: the median) */
+const quantile = (xs: number[], q: number) => { const s = [...xs].sort((a, b) => a - b), p = (s.length - 1) * q, i = Math.floor(p); return s[i] + (s[Math.min(i + 1, s.length - 1)] - s[i]) * (p - i); };
 
 /** ms of one forward of rows idx of f, logits read back */
 async function timeForward(m: DeployedModel, f: Features, regression: boolean, idx: number[]): Promise<number> {
@@ -73,7 +73,8 @@ export async function benchmarkModels(cands: Candidate[], dev: Features, task: T
     o.log(`dev ${metric} of ${model} on ${dev.n} examples`);
     const ev = await evaluate(m.params, m.config, dev, task, 32, m.hooks);
     rows.push({
-      model, method, size_mb: statSync(file).size / 1e6, latency_ms: median(lat[c]), latency_sd_ms: sd(lat[c]), throughput_ex_s: B / (median(thr[c]) / 1000),
+      model, method, size_mb: statSync(file).size / 1e6, latency_ms: quantile(lat[c], 0.5), latency_p25_ms: quantile(lat[c], 0.25), latency_p75_ms: quantile(lat[c], 0.75),
+      throughput_ex_s: B / (quantile(thr[c], 0.5) / 1000),
       metric, value: ev.metrics[metric], latency_path: latencyPath(m.kind !== 'fp32'), backend: info.backend, threads: info.threads, file,
     });
     const r = rows[c];

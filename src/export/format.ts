@@ -8,10 +8,10 @@
  *     quantized tensor.
  * Written atomically next to a Hugging Face style config.json (and the tokenizer when given).
  */
-import { copyFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { readSafetensors, writeSafetensors, type WriteTensor } from '../util/safetensors.js';
-import { atomicWriteJson } from '../util/fsx.js';
+import { atomicWrite, atomicWriteJson } from '../util/fsx.js';
 import { bertConfigFrom, bertConfigJson, type BertConfig } from '../model/config.js';
 import type { QuantConfig } from '../quant/plan.js';
 import { packTernary, packedBytes, unpackTernary } from './pack.js';
@@ -67,7 +67,7 @@ export function writeExport(dir: string, c: ExportContents, tokenizerFile?: stri
   const path = join(dir, MODEL_FILE);
   writeSafetensors(path, tensors, { format: 'pt', producer: 'kdqat', kdqat: JSON.stringify(c.meta) });
   atomicWriteJson(join(dir, 'config.json'), bertConfigJson(c.meta.config));
-  if (tokenizerFile) copyFileSync(tokenizerFile, join(dir, basename(tokenizerFile)));
+  if (tokenizerFile) atomicWrite(join(dir, basename(tokenizerFile)), readFileSync(tokenizerFile));
   return { path, bytes: statSync(path).size };
 }
 
