@@ -8,6 +8,7 @@ import { loadBertDir } from '../src/model/checkpoint.js';
 import { makeTeacherDir } from './helpers/teacher.js';
 import { randomStudent, tmp } from './helpers/export.js';
 import { ROOT, GLUE_DIR } from './helpers/env.js';
+import { benchmarkSections } from '../src/export/benchmark-report.js';
 
 test.before(async () => { await initBackend('cpu', { quiet: true }); });
 
@@ -42,6 +43,8 @@ test('benchmark: one row per model (teacher, int8 PTQ, ternary PTQ, exported stu
   t.regex(r.stdout, /\|KD-QAT map_s42\|/);
   const html = readFileSync(join(dir, 'index.html'), 'utf8');
   t.is((html.match(/<img /g) ?? []).length, 2);
+  // the task report (npm run report) picks the benchmark up from output/<bert>/<task>/benchmark
+  t.deepEqual(benchmarkSections(dir)?.map((s) => s.kind), ['text', 'table', 'plot', 'plot']);
 });
 
 test('export and benchmark: user errors exit 2 with one message, before any work', (t) => {

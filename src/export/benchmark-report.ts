@@ -3,6 +3,7 @@
  * threads, date and the simulated-latency note), benchmark.json (rows + provenance), metric-vs-size and
  * metric-vs-latency plots (vega-lite -> SVG + PNG) and index.html gathering them.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { atomicWrite, atomicWriteJson } from '../util/fsx.js';
 import { provenance } from '../util/provenance.js';
@@ -38,8 +39,7 @@ export async function writeBenchmarkReport(dir: string, rows: BenchRow[], note: 
   const shown = fromRows(displayRows(rows));
   const csv = join(dir, 'benchmark.csv'), md = join(dir, 'benchmark.md');
   atomicWrite(csv, toCsv(fromRows(rows)));
-  const digits = { '*': 3, 'throughput b=32 (ex/s)': 1, [`dev ${rows[0]?.metric}`]: 4 };
-  const markdown = toMarkdown(shown, { digits });
+  const markdown = toMarkdown(shown, { digits: tableDigits(rows) });
   atomicWrite(md, `# ${title}\n\n${markdown}\n\n${note}\n`);
   atomicWriteJson(join(dir, 'benchmark.json'), { rows, note, provenance: provenance() });
   const metric = rows[0]?.metric ?? 'metric';
@@ -50,8 +50,19 @@ export async function writeBenchmarkReport(dir: string, rows: BenchRow[], note: 
     'metric-vs-latency': scatter({ data: plotRows, x: 'latency_ms', y: 'value', series: 'model', shape: 'path', shapeTitle: 'latency measured on',
       title: `${title}: dev ${metric} vs latency at batch 1`, subtitle: 'simulated rows: fake-quantized FP32, not integer kernels', xTitle: 'median latency per example (ms)', yTitle: `dev ${metric}` }),
   };
-  const sections: Section[] = [{ kind: 'text', text: note }, { kind: 'table', title: 'Size, latency, throughput, accuracy', table: shown, digits }];
-  for (const [name, spec] of Object.entries(specs)) sections.push({ kind: 'plot', svg: (await renderPlot(spec, join(dir, name))).svgText });
-  const html = await writeHtml(join(dir, 'index.html'), { title: `kdqat benchmark: ${title}`, sections, provenance: provenance() });
+  for (const [name, spec] of Object.entries(specs)) await renderPlot(spec, join(dir, name));
+  const html = await writeHtml(join(dir, 'index.html'), { title: `kdqat benchmark: ${title}`, sections: benchmarkSections(dir)!, provenance: provenance() });
   return { csv, md, html, markdown };
+}
+
+const tableDigits = (rows: BenchRow[]) => ({ '*': 3, 'throughput b=32 (ex/s)': 1, [`dev ${rows[0]?.metric}`]: 4 });
+
+/** The benchmark written in `dir` as report sections (note, table, plots), or null when there is none */
+export function benchmarkSections(dir: string): Section[] | null {
+  const f = join(dir, 'benchmark.json');
+  if (!existsSync(f)) return null;
+  const { rows, note } = JSON.parse(readFileSync(f, 'utf8')) as { rows: BenchRow[]; note: string };
+  const sections: Section[] = [{ kind: 'text', text: note }, { kind: 'table', title: 'Size, latency, throughput, accuracy', table: displayRows(rows), digits: tableDigits(rows) }];
+  for (const name of ['metric-vs-size', 'metric-vs-latency']) if (existsSync(join(dir, `${name}.svg`))) sections.push({ kind: 'plot', file: join(dir, `${name}.svg`) });
+  return sections;
 }
