@@ -26,7 +26,7 @@ const FLAGS: FlagSpec = {
   students: { type: 'string', help: 'comma-separated KD-QAT run folders or run names under output/<bert>/<task>/ (may be empty)' },
   out: { type: 'string', help: 'output directory (default output/<bert>/<task>/benchmark)' },
   reps: { type: 'string', help: 'timed single-example forwards per model (default 50)' },
-  warmup: { type: 'string', help: 'untimed forwards before them (default 5)' },
+  warmup: { type: 'string', help: 'untimed forwards before them, at least 1 (default 5)' },
   'throughput-reps': { type: 'string', help: 'timed batch-32 forwards per model (default 3)' },
   'eval-limit': RUN_FLAGS['eval-limit'],
   'max-seq-len': RUN_FLAGS['max-seq-len'],
@@ -63,7 +63,7 @@ runMain('benchmark', async () => {
     if (JSON.parse(readFileSync(cfg, 'utf8')).vocab_size !== vocabSize) throw new UsageError(`--students: ${run} has another vocabulary than the teacher (${cfg}); benchmark students of this teacher`);
     return run;
   });
-  const o = { reps: positive(v, 'reps', 50), warmup: num(v, 'warmup', 'int') ?? 5, throughputReps: positive(v, 'throughput-reps', 3), throughputBatch: 32, log: (s: string) => console.error(s) };
+  const o = { reps: positive(v, 'reps', 50), warmup: positive(v, 'warmup', 5), throughputReps: positive(v, 'throughput-reps', 3), throughputBatch: 32, log: (s: string) => console.error(s) };
   const evalLimit = v['eval-limit'] === undefined ? undefined : positive(v, 'eval-limit', 1);
   const maxSeqLen = positive(v, 'max-seq-len', task.maxSeqLen);
   const maxPos = teacherConfig.max_position_embeddings ?? 512;
