@@ -66,12 +66,13 @@ function resolver(rules: QuantRule[]): (name: string) => Quantizer | null {
 }
 
 /**
- * The student's hooks for bertForward (`weightResolver`: weight quantizers by parameter name instead of c's rules). An activation quantized at several points with the same quantizer
+ * The student's hooks for bertForward. An activation quantized at several points with the same quantizer
  * (the hidden state entering Q, K and V) is quantized once and reused: identical values, and the STE gradients
  * of the three uses add up exactly as they would for three separate quantizations.
+ * `weightResolver` (weight quantizer by parameter name) replaces c's weight rules: an exported model whose weights
+ * are already on their grid (src/export/packed-model.ts).
  */
 export function makeQuantHooks(c: QuantConfig, weightResolver?: (name: string) => Quantizer | null): QuantHooks & { weightQuantizer(name: string): Quantizer | null; actQuantizer(point: string): Quantizer | null } {
-  // weightResolver replaces the weight rules (an exported model: weights already on their grid, src/export)
   const wq = weightResolver ?? resolver(weightRules(c));
   const aq = resolver(actRules(c));
   const last = new Map<Quantizer, { x: tf.Tensor; y: tf.Tensor }>();
