@@ -10,6 +10,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { unfactor, type Quantizer } from './quantizers.js';
 import { steMask } from './fused.js';
+import { integerMatMul } from '../export/kernels.js';
 
 /** a [..,M,K] (quantized by qa), b [..,K,N] or [..,N,K] when transposeB (quantized by qb) -> [..,M,N] */
 export function exactQuantMatMul(a: tf.Tensor, qa: Quantizer, b: tf.Tensor, qb: Quantizer, transposeB: boolean): tf.Tensor {
@@ -17,7 +18,7 @@ export function exactQuantMatMul(a: tf.Tensor, qa: Quantizer, b: tf.Tensor, qb: 
   const f = tf.customGrad(((x: tf.Tensor, y: tf.Tensor, save: tf.GradSaveFunc) => {
     const fa = qa.factor!(tf.clipByValue(x, -qa.clip, qa.clip));
     const fb = qb.factor!(tf.clipByValue(y, -qb.clip, qb.clip));
-    const prod = tf.matMul(fa.ints, fb.ints, false, transposeB);
+    const prod = integerMatMul(fa.ints, fb.ints, transposeB); // a backend's integer kernel when it has one (src/export/kernels.ts)
     save([x, y, unfactor(fa), unfactor(fb)]);
     return {
       value: unfactor(fb, unfactor(fa, prod)),

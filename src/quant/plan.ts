@@ -79,9 +79,11 @@ function resolver(rules: QuantRule[]): (name: string) => Quantizer | null {
  * The student's hooks for bertForward. An activation quantized at several points with the same quantizer
  * (the hidden state entering Q, K and V) is quantized once and reused: identical values, and the STE gradients
  * of the three uses add up exactly as they would for three separate quantizations.
+ * `weightResolver` (weight quantizer by parameter name) replaces c's weight rules: an exported model whose weights
+ * are already on their grid (src/export/packed-model.ts).
  */
-export function makeQuantHooks(c: QuantConfig): QuantHooks & { weightQuantizer(name: string): Quantizer | null; actQuantizer(point: string): Quantizer | null } {
-  const wq = resolver(weightRules(c));
+export function makeQuantHooks(c: QuantConfig, weightResolver?: (name: string) => Quantizer | null): QuantHooks & { weightQuantizer(name: string): Quantizer | null; actQuantizer(point: string): Quantizer | null } {
+  const wq = weightResolver ?? resolver(weightRules(c));
   const aq = resolver(actRules(c));
   const last = new Map<Quantizer, { x: tf.Tensor; y: tf.Tensor }>();
   const weight = (name: string, w: tf.Tensor) => { const q = wq(name); return q ? q.apply(w) : w; };

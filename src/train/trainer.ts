@@ -143,7 +143,7 @@ export async function runTraining(spec: TrainerSpec): Promise<TrainingOutcome> {
   while (step < lastStep) {
     await new Promise((r) => setImmediate(r)); // let signals and I/O (e.g. a closed parent pipe) through each step
     const stop = stopRequested(); // SIGTERM (e.g. Slurm's time limit): checkpoint this step boundary, then stop
-    if (stop) { await saveState(runDir, vars, opt, { step, best, last, logLines, trainTokens, trainSeconds }); throw new TrainingStopped(runDir, step, stop); }
+    if (stop) { await saveState(runDir, vars, opt, handle, { step, best, last, logLines, trainTokens, trainSeconds }); throw new TrainingStopped(runDir, step, stop); }
     const t0 = performance.now();
     const tb = makeBatch(spec.train, trainBatchIndices(spec.train.n, spec.batchSize, cfg.seed, step), regression, cfg.data.dynamicPadding);
     const lr = opt.lrAt();
