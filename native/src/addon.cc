@@ -76,6 +76,18 @@ napi_value Matmul(napi_env env, napi_callback_info info) {
   return err.empty() ? nullptr : c.fail(err);
 }
 
+napi_value Int8Matmul(napi_env env, napi_callback_info info) {
+  Ctx c(env, info);
+  Arr a = c.f32(0, "a"), b = c.f32(1, "b"), o = c.f32(2, "out");
+  const int64_t ba = c.num(3), bb = c.num(4), M = c.num(5), N = c.num(6), K = c.num(7);
+  if (c.failed) return nullptr;
+  if (ba < 1 || bb < 1 || (ba != bb && ba != 1 && bb != 1)) return c.fail("int8Matmul: batch sizes must match or be 1");
+  if (!c.need(a, ba * M * K, "int8Matmul a") || !c.need(b, bb * K * N, "int8Matmul b") || !c.need(o, (ba > bb ? ba : bb) * M * N, "int8Matmul out")) return nullptr;
+  const int r = int8_matmul((float*)a.data, (float*)b.data, (float*)o.data, ba, bb, M, N, K, c.flag(8));
+  if (r == 2) return c.fail("dnnl_gemm_s8s8s32 failed");
+  return c.number(r);
+}
+
 napi_value UnaryOp(napi_env env, napi_callback_info info) {
   Ctx c(env, info);
   const int op = int(c.num(0));
@@ -238,7 +250,7 @@ napi_value Version(napi_env env, napi_callback_info info) {
 
 napi_value Init(napi_env env, napi_value exports) {
   const struct { const char* name; napi_callback fn; } fns[] = {
-    {"matmul", Matmul}, {"unary", UnaryOp}, {"binary", BinaryOp}, {"addN", AddN}, {"symQuant", SymQuant}, {"steMask", SteMask}, {"logical", Logical}, {"select", Select}, {"reduce", ReduceOp},
+    {"matmul", Matmul}, {"int8Matmul", Int8Matmul}, {"unary", UnaryOp}, {"binary", BinaryOp}, {"addN", AddN}, {"symQuant", SymQuant}, {"steMask", SteMask}, {"logical", Logical}, {"select", Select}, {"reduce", ReduceOp},
     {"softmax", Softmax}, {"copy", Copy}, {"gather", Gather}, {"segmentSum", SegmentSum},
     {"setThreads", SetThreads}, {"getThreads", GetThreads}, {"version", Version},
   };

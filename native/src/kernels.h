@@ -19,6 +19,12 @@ constexpr int64_t PAR_MIN = 1 << 15;
 // gemm.cc: C[b] = op(A[b % batchA]) @ op(B[b % batchB]) for b < max(batchA, batchB); A [M,K] (or [K,M] if ta)
 std::string batch_matmul(const float* a, const float* b, float* c, int64_t batchA, int64_t batchB,
                          int64_t M, int64_t N, int64_t K, bool ta, bool tb);
+/**
+ * The same product on oneDNN's int8 GEMM (s8 x s8 -> s32), a and b integer-valued floats: 0 done (exact), 1 not
+ * representable (a value outside [-127, 127] or not an integer, or neither operand ternary: without VNNI the 16-bit
+ * intermediate sums could saturate), 2 oneDNN failed. ta is not supported.
+ */
+int int8_matmul(const float* a, const float* b, float* c, int64_t batchA, int64_t batchB, int64_t M, int64_t N, int64_t K, bool tb);
 // eltwise.cc: y = f(x) elementwise (p0, p1: step's alpha, clip's bounds)
 void unary(int op, const float* x, float* y, int64_t n, float p0, float p1);
 /** out[i] = f(a[ia], b[ib]) over `dims` with per-operand strides (0 = broadcast); comparisons write uint8 */

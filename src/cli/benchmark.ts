@@ -72,7 +72,9 @@ runMain('benchmark', async () => {
   if (!existsSync(splitPath(task, 'dev', glueDir))) throw new UsageError(`no ${task.name} dev split at ${splitPath(task, 'dev', glueDir)} (pass --data-dir or set GLUE_DIR)`);
   const outDir = resolve(typeof v.out === 'string' ? v.out : defaultBenchDir(OUTPUT_DIR(), teacherDir, task));
 
-  await initBackend(typeof v.backend === 'string' ? v.backend : undefined);
+  const info = await initBackend(typeof v.backend === 'string' ? v.backend : undefined);
+  // the deployment path: ternary products on the native backend's int8 GEMM (src/backend/native-integer.ts)
+  if (info.backend === 'native') (await import('../backend/native-integer.js')).useNativeIntegerKernels();
   const dev = loadGlueSplit({ task, split: 'dev', tokenizer: loadTokenizer(tokFile), glueDir, maxSeqLen, limit: evalLimit }).features;
   console.error(`benchmark: ${3 + students.length} models on ${dev.n} ${task.name} dev examples (length ${dev.T}) -> ${outDir}`);
   const rows = await runBenchmark({ task, teacherDir, students, outDir, dev }, o);

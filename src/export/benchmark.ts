@@ -75,7 +75,7 @@ export async function benchmarkModels(cands: Candidate[], dev: Features, task: T
     rows.push({
       model, method, size_mb: statSync(file).size / 1e6, latency_ms: quantile(lat[c], 0.5), latency_p25_ms: quantile(lat[c], 0.25), latency_p75_ms: quantile(lat[c], 0.75),
       throughput_ex_s: B / (quantile(thr[c], 0.5) / 1000),
-      metric, value: ev.metrics[metric], latency_path: latencyPath(m.kind !== 'fp32'), backend: info.backend, threads: info.threads, file,
+      metric, value: ev.metrics[metric], latency_path: latencyPath(m.kind === 'fp32' ? 'fp32' : m.kind === 'int8-dynamic' ? 'int8' : 'ternary'), backend: info.backend, threads: info.threads, file,
     });
     const r = rows[c];
     o.log(`  -> ${r.size_mb.toFixed(3)} MB, ${r.latency_ms.toFixed(2)} ms, ${r.throughput_ex_s.toFixed(1)} ex/s, ${metric} ${r.value.toFixed(4)} (${r.latency_path})`);
