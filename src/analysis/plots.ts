@@ -3,6 +3,7 @@
  * results JSON of src/analysis/run.ts. Pure data -> spec functions; rendering is src/report's job.
  */
 import type { AnalysisResults } from './run.js';
+import { hessianLossText } from './run-hessian.js';
 import { TOKEN_CLASSES } from './norm-analysis.js';
 
 export type Spec = Record<string, unknown>;
@@ -66,7 +67,7 @@ export function hessianDensitySpec(r: AnalysisResults): Spec | null {
   if (!signs.length) return null;
   return {
     $schema: SCHEMA, ...CONFIG,
-    title: { text: 'Hessian eigenvalue spectra', subtitle: `${r.meta.task}: top-${r.hessian.settings.topN} eigenvalues per example (${r.hessian.settings.mode} mode), CE/MSE + ${r.hessian.settings.l2} sum ||p||` },
+    title: { text: 'Hessian eigenvalue spectra', subtitle: `${r.meta.task}: top-${r.hessian.settings.topN} eigenvalues per example (${r.hessian.settings.mode} mode), ${hessianLossText(r.hessian.settings)}` },
     data: { values: rows },
     hconcat: signs.map(panel),
   };

@@ -1,28 +1,31 @@
 /**
  * npm run sweep -- --task cola[,rte] [--bert tiny] [--grid default|paper-mixing|<file>] [--jobs N] [run flags]
  * Runs a grid of KD-QAT runs from experiments/, fine-tuning the teacher first when models/<bert>/<task> is
- * missing. Finished runs are skipped, killed ones resume from their last checkpoint. Ends with the results table
+ * missing. Finished runs of the same configuration are skipped, killed ones resume from their last checkpoint, run
+ * folders holding another configuration are refused before any work (--force-new moves them aside). Ends with the results table
  * and plots (output/<bert>/<task>/report/).
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { initBackend } from '../util/backend.js';
 import { getTask } from '../data/tasks.js';
 import { BERT_PRESETS } from '../model/config.js';
 import { finetune, OUTPUT_DIR, SCRATCH_LR, teacherDir } from '../train/runs.js';
-import { acquireLock, planRuns, readGrid, runChild, type PlannedRun } from '../train/sweep.js';
+import { acquireLock, checkPlannedRuns, planRuns, readGrid, runChild, type PlannedRun } from '../train/sweep.js';
 import { Progress } from '../util/progress.js';
-import { parseFlags, RUN_FLAGS, runConfigFromFlags, runMain, num, UsageError } from './common.js';
+import { TRAIN_DEFAULTS } from '../train/config.js';
+import { jobsFlag, parseFlags, RUN_FLAGS, runConfigFromFlags, runMain, num, UsageError } from './common.js';
 import { progressReporter } from './progress-line.js';
 
 const FLAGS = {
   ...RUN_FLAGS,
   bert: { type: 'string', help: 'teacher model: a preset (tiny, mini, small, base, large) or a name under models/ (default tiny)' },
   grid: { type: 'string', help: 'grid in experiments/ (name or path; default "default": the four presets at seed 42)' },
-  jobs: { type: 'string', help: 'runs in parallel, each its own process (default 1)' },
+  jobs: { type: 'string', help: 'runs in parallel, each its own process (default 1; more than the cores: a warning)' },
+  out: { type: 'string', help: 'runs go to DIR/<task>/ (default output/<bert>/<task>/); e.g. a smoke or test configuration\'s own folder' },
   vocab: { type: 'string', help: 'vocabulary for a teacher fine-tuned from scratch (default: built from the task)' },
   'teacher-epochs': { type: 'string', help: 'epochs when the teacher has to be fine-tuned first (default: --epochs)' },
-  'teacher-lr': { type: 'string', help: `learning rate of that fine-tuning (default ${SCRATCH_LR} from scratch, else 2e-5)` },
+  'teacher-lr': { type: 'string', help: `learning rate of that fine-tuning (default --lr, else ${SCRATCH_LR.toExponential()} from scratch, ${TRAIN_DEFAULTS.lr.toExponential()} from pretrained weights)` },
   'no-report': { type: 'boolean', help: 'skip the results table and plots at the end' },
 } as const;
 
@@ -31,35 +34,38 @@ runMain('sweep', async () => {
   if (typeof v.task !== 'string') throw new UsageError('--task is required (e.g. --task cola or --task rte,mrpc)');
   const tasks = v.task.split(',').map((t) => getTask(t.trim()).name);
   const bert = (v.bert as string | undefined) ?? 'tiny';
-  const jobs = num(v, 'jobs', 'int') ?? 1;
-  if (jobs < 1) throw new UsageError('--jobs must be at least 1');
+  const jobs = jobsFlag(v);
   const { grid, path: gridPath } = readGrid((v.grid as string | undefined) ?? 'default');
-  const info = await initBackend(v.backend as string | undefined);
-  for (const task of tasks) {
+  const forceNew = v['force-new'] === true;
+  // every configuration is resolved and checked before any work: a bad value stops here, not after a teacher's fine-tuning
+  const plans = tasks.map((task) => {
     const tdir = teacherDir(bert, task);
-    const outDir = join(OUTPUT_DIR(), bert, task);
-    const { mkdirSync } = await import('node:fs');
+    const outDir = typeof v.out === 'string' ? resolve(v.out, task) : join(OUTPUT_DIR(), bert, task);
+    const scratch = BERT_PRESETS[bert] !== undefined;
+    const lr = num(v, 'teacher-lr') ?? (v.lr !== undefined ? num(v, 'lr') : scratch ? SCRATCH_LR : undefined);
+    const epochs = num(v, 'teacher-epochs') ?? num(v, 'epochs');
+    const fcfg = runConfigFromFlags({ ...v, task }, { teacher: bert, train: { ...(lr !== undefined ? { lr } : {}), ...(epochs !== undefined ? { epochs } : {}) } });
+    const runs = planRuns(grid, runConfigFromFlags({ ...v, task }, { teacher: tdir }), outDir);
+    return { task, tdir, outDir, fcfg, runs, teacherReady: existsSync(join(tdir, 'model.safetensors')) };
+  });
+  for (const p of plans) checkPlannedRuns(p.runs, p.teacherReady, forceNew, (s) => console.error(`sweep ${p.task}: ${s}`));
+  const info = await initBackend(v.backend as string | undefined);
+  for (const { task, tdir, outDir, fcfg, runs, teacherReady } of plans) {
     mkdirSync(outDir, { recursive: true });
     const release = acquireLock(outDir);
     try {
-      if (!existsSync(join(tdir, 'model.safetensors'))) {
+      if (!teacherReady) {
         console.error(`sweep: no teacher at ${tdir}: fine-tuning it first`);
-        const scratch = BERT_PRESETS[bert] !== undefined;
-        const lr = num(v, 'teacher-lr') ?? (v.lr !== undefined ? num(v, 'lr') : scratch ? SCRATCH_LR : undefined);
-        const epochs = num(v, 'teacher-epochs') ?? num(v, 'epochs');
-        const fcfg = runConfigFromFlags({ ...v, task }, { teacher: bert, train: { ...(lr !== undefined ? { lr } : {}), ...(epochs !== undefined ? { epochs } : {}) } });
         const p = progressReporter(false, `finetune teacher ${bert}/${task}`);
         await finetune({ cfg: fcfg, bert, vocab: v.vocab as string | undefined, out: tdir, onProgress: p.update });
         p.done();
       }
-      const base = runConfigFromFlags({ ...v, task }, { teacher: tdir });
-      const runs = planRuns(grid, base, outDir);
-      const pending = runs.filter((r) => !existsSync(join(r.dir, 'metrics.json')));
-      console.error(`sweep ${task}: grid ${gridPath}: ${runs.length} runs, ${runs.length - pending.length} finished already, ${pending.length} to run (${jobs} at a time, backend ${info.backend})`);
-      await runPool(pending, jobs, v.backend as string | undefined, runs.length - pending.length, runs.length);
+      const { pending, finished } = checkPlannedRuns(runs, true, forceNew, (s) => console.error(`sweep ${task}: ${s}`));
+      console.error(`sweep ${task}: grid ${gridPath}: ${runs.length} runs, ${finished.length} finished already, ${pending.length} to run (${jobs} at a time, backend ${info.backend})`);
+      await runPool(pending, jobs, v.backend as string | undefined, finished.length, runs.length);
       if (!v['no-report']) {
         const { writeTaskReport } = await import('../report/sweep-report.js');
-        const rep = await writeTaskReport(outDir, { title: `${task} (${bert})`, grid: gridPath });
+        const rep = await writeTaskReport(outDir, { title: `${task} (${bert})`, grid: gridPath, task });
         console.error(`sweep ${task}: results table ${rep.csv}\n  report ${rep.html}`);
       }
     } finally {
