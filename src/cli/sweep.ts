@@ -22,7 +22,7 @@ const FLAGS = {
   bert: { type: 'string', help: 'teacher model: a preset (tiny, mini, small, base, large) or a name under models/ (default tiny)' },
   grid: { type: 'string', help: 'grid in experiments/ (name or path; default "default": the four presets at seed 42)' },
   jobs: { type: 'string', help: 'runs in parallel, each its own process (default 1; more than the cores: a warning)' },
-  out: { type: 'string', help: 'runs go to DIR/<task>/ (default output/<bert>/<task>/); e.g. a smoke or test configuration\'s own folder' },
+  out: { type: 'string', help: 'a folder of its own (e.g. a smoke configuration): runs in DIR/<task>/, the teacher in DIR/teachers/<bert>/<task>/ (default output/<bert>/<task>/ and models/<bert>/<task>/)' },
   vocab: { type: 'string', help: 'vocabulary for a teacher fine-tuned from scratch (default: built from the task)' },
   'teacher-epochs': { type: 'string', help: 'epochs when the teacher has to be fine-tuned first (default: --epochs)' },
   'teacher-lr': { type: 'string', help: `learning rate of that fine-tuning (default --lr, else ${SCRATCH_LR.toExponential()} from scratch, ${TRAIN_DEFAULTS.lr.toExponential()} from pretrained weights)` },
@@ -39,7 +39,7 @@ runMain('sweep', async () => {
   const forceNew = v['force-new'] === true;
   // every configuration is resolved and checked before any work: a bad value stops here, not after a teacher's fine-tuning
   const plans = tasks.map((task) => {
-    const tdir = teacherDir(bert, task);
+    const tdir = typeof v.out === 'string' ? resolve(v.out, 'teachers', bert, task) : teacherDir(bert, task);
     const outDir = typeof v.out === 'string' ? resolve(v.out, task) : join(OUTPUT_DIR(), bert, task);
     const scratch = BERT_PRESETS[bert] !== undefined;
     const lr = num(v, 'teacher-lr') ?? (v.lr !== undefined ? num(v, 'lr') : scratch ? SCRATCH_LR : undefined);
