@@ -138,7 +138,7 @@ function plotSpecs(outDir: string, rows: RunRow[], perSeed: RunRow[], metric: st
     }
   }
   if (loss.length) specs['loss'] = lossCurves({ data: loss, term: 'run', value: 'loss', seriesTitle: 'run', logY: true, smooth: Math.max(1, Math.round(Math.max(...loss.map((e) => e.step as number)) / 40)), title: `${title}: total KD loss over training`, xTitle: 'step', yTitle: 'KD loss (log scale)' });
-  if (dev.length) specs['dev'] = indexLines({ data: dev, x: 'step', y: 'value', series: 'run', points: true, title: `${title}: dev ${metric} at each evaluation`, xTitle: 'step', yTitle: `dev ${metric}` });
+  if (dev.length) specs['dev'] = indexLines({ data: dev, x: 'step', y: 'value', series: 'run', points: true, yFormat: '.4~f', title: `${title}: dev ${metric} at each evaluation`, xTitle: 'step', yTitle: `dev ${metric}` });
   return specs;
 }
 
