@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // npm test: the unit tests (ava), then `verify` on the fixture set (KDQAT_FIXTURES, default ../shared/fixtures) on
-// the wasm and the (pure-JS) cpu backend. Ends with one line "N passed, N failed" summing all three; exits non-zero on any
+// the native, the wasm and the (pure-JS) cpu backend. Ends with one line "N passed, N failed" summing all three; exits non-zero on any
 // failure. GLUE_DIR defaults to ../shared/glue when that exists.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -34,6 +34,7 @@ const verifyCounts = (out) => {
 const tsx = ['--import', 'tsx'];
 const parts = [
   run('unit tests', 'npx', ['ava', '--tap', ...extra], tapCounts),
+  run('verify (native)', process.execPath, [...tsx, 'src/cli/verify.ts', '--fixtures', env.KDQAT_FIXTURES, '--backend', 'native'], verifyCounts),
   run('verify (wasm)', process.execPath, [...tsx, 'src/cli/verify.ts', '--fixtures', env.KDQAT_FIXTURES, '--backend', 'wasm'], verifyCounts),
   // pure-JS cpu kernels (KDQAT_CPU_BRIDGE=0), so this run is independent of the wasm module
   run('verify (cpu)', process.execPath, [...tsx, 'src/cli/verify.ts', '--fixtures', env.KDQAT_FIXTURES, '--backend', 'cpu'], verifyCounts, { KDQAT_CPU_BRIDGE: '0' }),

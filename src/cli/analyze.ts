@@ -6,7 +6,6 @@
  * results.json, plots/*.{svg,png} and report.html into --out.
  */
 import { join, resolve } from 'node:path';
-import { initBackend } from '../util/backend.js';
 import { atomicWriteJson } from '../util/fsx.js';
 import { Progress, formatDuration } from '../util/progress.js';
 import { getTask } from '../data/tasks.js';
@@ -15,7 +14,7 @@ import { loadExamples, loadModels, modelDir, tokenClassIds, tokenizerFor } from 
 import { checkModelForTask, readModelInfo } from '../train/identity.js';
 import { existsSync, rmSync } from 'node:fs';
 import { writeAnalysisReport } from '../analysis/report.js';
-import { parseFlags, RUN_FLAGS, runMain, num, UsageError } from './common.js';
+import { parseFlags, RUN_FLAGS, runMain, num, UsageError, initBackendFromFlags } from './common.js';
 
 const FLAGS = {
   task: { type: 'string', help: 'GLUE task (rte, sst-2, ...)' },
@@ -50,6 +49,7 @@ const FLAGS = {
   'no-plots': { type: 'boolean', help: 'results.json only' },
   overwrite: { type: 'boolean', help: 'replace the results of an earlier analysis in --out (default: refused, they are kept)' },
   backend: RUN_FLAGS.backend,
+  threads: RUN_FLAGS.threads,
 } as const;
 
 runMain('analyze', async () => {
@@ -67,7 +67,7 @@ runMain('analyze', async () => {
   const out = resolve((v.out as string | undefined) ?? join('output', 'analysis', task.name));
   const earlier = existsSync(join(out, 'results.json'));
   if (earlier && !v.overwrite) throw new UsageError(`${out} holds the results of an earlier analysis; they are kept. Choose another --out, or pass --overwrite`);
-  const info = await initBackend(v.backend as string | undefined);
+  const info = await initBackendFromFlags(v);
   const t0 = performance.now();
 
   // models, tokenizer (token classes), examples

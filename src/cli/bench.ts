@@ -13,9 +13,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { existsSync, readFileSync } from 'node:fs';
-import { parseFlags, runMain, num, RUN_FLAGS, UsageError } from './common.js';
+import { parseFlags, runMain, num, RUN_FLAGS, UsageError, initBackendFromFlags } from './common.js';
 import { resolve } from 'node:path';
-import { initBackend } from '../util/backend.js';
 import { atomicWriteJson } from '../util/fsx.js';
 import { gitCommit } from '../util/provenance.js';
 import { bertConfigFrom, BERT_DEFAULTS, BERT_PRESETS } from '../model/config.js';
@@ -34,6 +33,7 @@ const CASES = ['forward', 'train', 'qat'];
 export const BENCH_HISTORY = 'bench-results/history/results.json';
 const FLAGS = {
   backend: RUN_FLAGS.backend,
+  threads: RUN_FLAGS.threads,
   configs: { type: 'string', help: `comma-separated configs: ${Object.keys(SETUPS).join(', ')} (default all)` },
   only: { type: 'string', help: `comma-separated cases: ${CASES.join(', ')} (default all)` },
   reps: { type: 'string', help: 'timed repetitions (default 5)' },
@@ -83,7 +83,7 @@ runMain('bench', async () => {
   const configs = ((v.configs as string | undefined) ?? Object.keys(SETUPS).join(',')).split(',') as (keyof typeof SETUPS)[];
   for (const c of configs) if (!SETUPS[c]) throw new UsageError(`--configs: unknown bench config "${c}": choose from ${Object.keys(SETUPS).join(', ')}`);
   const out = resolve((v.out as string | undefined) ?? BENCH_HISTORY);
-  const info = await initBackend(v.backend as string | undefined);
+  const info = await initBackendFromFlags(v);
   const rows: Record<string, unknown>[] = [];
   console.log(`# kdqat bench: backend ${info.backend} (${info.threads} thread${info.threads > 1 ? 's' : ''}), ${info.machine.cores}x ${info.machine.cpus}, ${info.machine.memGiB} GiB, node ${info.machine.node}`);
   console.log(`# median of ${reps} timed repetitions after ${warmup} warm-up; tokens = batch x seq`);

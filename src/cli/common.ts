@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { resolveConfig, ConfigError, TRAIN_DEFAULTS, type RunConfig } from '../train/config.js';
-import { explainBackendError } from '../util/backend.js';
+import { explainBackendError, initBackend, type BackendInfo } from '../util/backend.js';
 import { didYouMean, UserError } from '../util/errors.js';
 
 export type FlagSpec = Record<string, { type: 'string' | 'boolean'; help: string; default?: string | boolean; multiple?: boolean }>;
@@ -29,7 +29,8 @@ export const TRAIN_FLAGS: FlagSpec = {
   'dynamic-padding': { type: 'boolean', help: 'pad each batch to its longest sequence, not the max length (faster; not the reference: results differ slightly)' },
   'eval-after-last-step': { type: 'boolean', help: 'also evaluate after the last step (the reference does not)' },
   config: { type: 'string', help: 'JSON file with run-config overrides (flags win)' },
-  backend: { type: 'string', help: 'tensor backend: node-gpu, node, wasm, cpu (default: best available; env KDQAT_BACKEND)' },
+  backend: { type: 'string', help: 'tensor backend: node-gpu, node, native, wasm, cpu (default: best available; env KDQAT_BACKEND)' },
+  threads: { type: 'string', help: 'threads of the native kernels (default: every core; 1 per run when a sweep runs --jobs > 1; env KDQAT_THREADS)' },
 };
 
 /** Flags that only a KD-QAT run has (qat, sweep): an error for finetune. */
@@ -124,6 +125,13 @@ export function runConfigFromFlags(v: Record<string, string | boolean | undefine
   if (v['gt-regression-labels']) set('kd', 'gtRegressionUsesLabels', true);
   for (const k of Object.keys(over)) if (over[k] && typeof over[k] === 'object' && Object.keys(over[k] as object).length === 0) delete over[k];
   return resolveConfig(over as Record<string, unknown>);
+}
+
+/** Start the tensor backend that --backend and --threads ask for (validated: a bad value is a usage error). */
+export function initBackendFromFlags(v: Record<string, unknown>, opts: { quiet?: boolean } = {}): Promise<BackendInfo> {
+  const threads = num(v, 'threads', 'int');
+  if (threads !== undefined && threads < 1) throw new UsageError(`--threads must be at least 1, got ${threads}`);
+  return initBackend(v.backend as string | undefined, { ...opts, threads });
 }
 
 /** Error classes (by name) that are the user's: bad input files, data, checkpoints, locks held. */

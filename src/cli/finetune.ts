@@ -4,11 +4,10 @@
  * vocab, kdqat.json provenance, metrics.json). --bert is a Hugging Face BERT directory or a preset
  * (tiny, mini, small, base, large); a preset without weights in models/<preset>/ starts from scratch.
  */
-import { initBackend } from '../util/backend.js';
 import { finetune, finetuneTarget, SCRATCH_LR } from '../train/runs.js';
 import { TRAIN_DEFAULTS } from '../train/config.js';
 import { BERT_PRESETS } from '../model/config.js';
-import { parseFlags, QAT_FLAGS, TRAIN_FLAGS, runConfigFromFlags, runMain, UsageError } from './common.js';
+import { parseFlags, QAT_FLAGS, TRAIN_FLAGS, runConfigFromFlags, runMain, UsageError, initBackendFromFlags } from './common.js';
 import { progressReporter } from './progress-line.js';
 import { existsSync } from 'node:fs';
 
@@ -32,7 +31,7 @@ runMain('finetune', async () => {
   const scratch = BERT_PRESETS[v.bert] !== undefined;
   const cfg = runConfigFromFlags(v, { teacher: v.bert, ...(scratch && v.lr === undefined ? { train: { lr: SCRATCH_LR } } : {}) }, 'finetune');
   const out = finetuneTarget(v.bert, cfg.task, v.out as string | undefined, v.overwrite === true);
-  await initBackend(v.backend as string | undefined);
+  await initBackendFromFlags(v);
   const progress = progressReporter(false, `finetune ${cfg.task} ${v.bert}`);
   const r = await finetune({ cfg, bert: v.bert, vocab: v.vocab as string | undefined, out, overwrite: v.overwrite === true, onProgress: progress.update });
   progress.done();

@@ -3,11 +3,10 @@
  * One KD-QAT run with the reference recipe; every value overridable (see --help). Writes
  * output/<bert>/<task>/<run>/: config.json, log.jsonl, metrics.json, student/ (latent weights + quantizer settings).
  */
-import { initBackend } from '../util/backend.js';
 import { resolveConfig } from '../train/config.js';
 import { qat } from '../train/runs.js';
 import { TERMS } from '../kd/losses.js';
-import { parseFlags, RUN_FLAGS, runConfigFromFlags, runMain, num, UsageError } from './common.js';
+import { parseFlags, RUN_FLAGS, runConfigFromFlags, runMain, num, UsageError, initBackendFromFlags } from './common.js';
 import { progressReporter } from './progress-line.js';
 
 const FLAGS = {
@@ -51,7 +50,7 @@ runMain('qat', async () => {
     if (!v.task) throw new UsageError('--task is required');
     cfg = runConfigFromFlags(v, { teacher: v.teacher, ...(Object.keys(kd).length ? { kd } : {}) });
   }
-  await initBackend(v.backend as string | undefined);
+  await initBackendFromFlags(v);
   const progress = progressReporter(v['progress-json'] === true, `qat ${cfg.task} ${cfg.kd.preset} seed ${cfg.seed}`);
   const r = await qat({ cfg, runDir: v['run-dir'] as string | undefined, forceNew: v['force-new'] === true, onProgress: progress.update, log: (s) => console.error(s) });
   progress.done();

@@ -7,14 +7,13 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { initBackend } from '../util/backend.js';
 import { getTask } from '../data/tasks.js';
 import { BERT_PRESETS } from '../model/config.js';
 import { finetune, OUTPUT_DIR, SCRATCH_LR, teacherDir } from '../train/runs.js';
 import { acquireLock, checkPlannedRuns, planRuns, readGrid, runChild, type PlannedRun } from '../train/sweep.js';
 import { Progress } from '../util/progress.js';
 import { TRAIN_DEFAULTS } from '../train/config.js';
-import { jobsFlag, parseFlags, RUN_FLAGS, runConfigFromFlags, runMain, num, UsageError } from './common.js';
+import { jobsFlag, parseFlags, RUN_FLAGS, runConfigFromFlags, runMain, num, UsageError, initBackendFromFlags } from './common.js';
 import { progressReporter } from './progress-line.js';
 
 const FLAGS = {
@@ -49,7 +48,7 @@ runMain('sweep', async () => {
     return { task, tdir, outDir, fcfg, runs, teacherReady: existsSync(join(tdir, 'model.safetensors')) };
   });
   for (const p of plans) checkPlannedRuns(p.runs, p.teacherReady, forceNew, (s) => console.error(`sweep ${p.task}: ${s}`));
-  const info = await initBackend(v.backend as string | undefined);
+  const info = await initBackendFromFlags(v);
   for (const { task, tdir, outDir, fcfg, runs, teacherReady } of plans) {
     mkdirSync(outDir, { recursive: true });
     const release = acquireLock(outDir);
@@ -62,7 +61,7 @@ runMain('sweep', async () => {
       }
       const { pending, finished } = checkPlannedRuns(runs, true, forceNew, (s) => console.error(`sweep ${task}: ${s}`));
       console.error(`sweep ${task}: grid ${gridPath}: ${runs.length} runs, ${finished.length} finished already, ${pending.length} to run (${jobs} at a time, backend ${info.backend})`);
-      await runPool(pending, jobs, v.backend as string | undefined, finished.length, runs.length);
+      await runPool(pending, jobs, v.backend as string | undefined, finished.length, runs.length, num(v, 'threads', 'int') ?? (jobs > 1 ? 1 : undefined));
       if (!v['no-report']) {
         const { writeTaskReport } = await import('../report/sweep-report.js');
         const rep = await writeTaskReport(outDir, { title: `${task} (${bert})`, grid: gridPath, task });
@@ -75,7 +74,7 @@ runMain('sweep', async () => {
 });
 
 /** Run `pending` with at most `jobs` child processes; one progress line for the whole sweep. */
-async function runPool(pending: PlannedRun[], jobs: number, backend: string | undefined, doneBefore: number, total: number): Promise<void> {
+async function runPool(pending: PlannedRun[], jobs: number, backend: string | undefined, doneBefore: number, total: number, threads?: number): Promise<void> {
   const bar = new Progress({ total, label: 'runs' });
   const live = new Map<string, { step: number; total: number; loss: number }>();
   let done = doneBefore, next = 0;
@@ -93,7 +92,7 @@ async function runPool(pending: PlannedRun[], jobs: number, backend: string | un
       const run = pending[next++];
       live.set(run.name, { step: 0, total: 0, loss: NaN });
       try {
-        await runChild(run, backend, (p) => { live.set(run.name, p); draw(); });
+        await runChild(run, backend, (p) => { live.set(run.name, p); draw(); }, threads);
       } catch (e) {
         failures.push((e as Error).message);
       }

@@ -1,21 +1,21 @@
 /**
- * npm run verify -- --fixtures DIR [--backend wasm|cpu|node] [--glue-dir DIR] [--only forward,qweight,actquant,loss,grad,train,glue,metrics,...]
+ * npm run verify -- --fixtures DIR [--backend native|wasm|cpu|node] [--threads N] [--glue-dir DIR] [--only forward,qweight,actquant,loss,grad,train,glue,metrics,...]
  * Checks this installation's numerics against a fixture set (format: fixtures/README.md): one line per check and a
  * final "N passed, N failed" line; exit 1 on any failure.
  */
 import { dirname, join, resolve } from 'node:path';
 import { existsSync } from 'node:fs';
-import { initBackend } from '../util/backend.js';
 import { Report } from '../verify/report.js';
 import { verifyModels } from '../verify/models.js';
 import { verifyExtra } from '../verify/extra.js';
 import { resolveGlueDir } from '../data/tasks.js';
 import '../verify/analysis.js'; // registers the analysis.* and hessian.* checks
-import { parseFlags, runMain, RUN_FLAGS, UsageError } from './common.js';
+import { parseFlags, runMain, RUN_FLAGS, UsageError, initBackendFromFlags } from './common.js';
 
 const FLAGS = {
   fixtures: { type: 'string', help: 'fixture directory (default: $KDQAT_FIXTURES, else ../shared/fixtures)' },
   backend: RUN_FLAGS.backend,
+  threads: RUN_FLAGS.threads,
   'glue-dir': { type: 'string', help: 'GLUE TSVs the glue/ fixtures are rebuilt from (default: $GLUE_DIR, else data/glue, else the glue/ next to the fixtures)' },
   only: { type: 'string', help: 'comma-separated check groups (forward, qweight, actquant, loss, grad, train, glue, metrics, ...; default all)' },
 } as const;
@@ -38,7 +38,7 @@ runMain('verify', async () => {
   values = parseFlags(FLAGS, 'npm run verify -- [--fixtures DIR] [--backend wasm|cpu|node] [--glue-dir DIR] [--only forward,glue,...]');
   const fixtures = resolve(flag('fixtures') ?? process.env.KDQAT_FIXTURES ?? '../shared/fixtures');
   if (!existsSync(fixtures)) throw new UsageError(`fixture directory ${fixtures} does not exist`);
-  const info = await initBackend(flag('backend'));
+  const info = await initBackendFromFlags(values);
   console.log(`# verify ${fixtures} on backend ${info.backend}`);
   const report = new Report();
   const only = flag('only')?.split(',');

@@ -85,14 +85,15 @@ export function checkPlannedRuns(runs: PlannedRun[], teacherReady: boolean, forc
 export interface ChildProgress { step: number; total: number; loss: number }
 
 /**
- * Run one planned run as a child process (`qat` CLI). Resolves on success; rejects with the child's last stderr
+ * Run one planned run as a child process (`qat` CLI), with `threads` native-kernel threads (KDQAT_THREADS) if given. Resolves on success; rejects with the child's last stderr
  * lines on failure. The child exits by itself when our stdin pipe closes (i.e. when this process dies).
  */
-export function runChild(run: PlannedRun, backend: string | undefined, onProgress: (p: ChildProgress) => void): Promise<void> {
+export function runChild(run: PlannedRun, backend: string | undefined, onProgress: (p: ChildProgress) => void, threads?: number): Promise<void> {
   return new Promise((res, rej) => {
     const args = ['--import', 'tsx', join(PROJECT_ROOT, 'src/cli/qat.ts'), '--config-json', JSON.stringify(run.cfg), '--run-dir', run.dir, '--progress-json', '--exit-on-stdin-close'];
     if (backend) args.push('--backend', backend);
-    const child = spawn(process.execPath, args, { cwd: PROJECT_ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    const env = threads === undefined ? process.env : { ...process.env, KDQAT_THREADS: String(threads) };
+    const child = spawn(process.execPath, args, { cwd: PROJECT_ROOT, stdio: ['pipe', 'pipe', 'pipe'], env });
     let buf = '';
     const errTail: string[] = [];
     child.stdout.on('data', (d: Buffer) => {

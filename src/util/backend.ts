@@ -1,5 +1,6 @@
 /**
- * Tensor backend selection, in one place. Preference: tfjs-node-gpu > tfjs-node > wasm (SIMD) > cpu.
+ * Tensor backend selection, in one place. Preference: tfjs-node-gpu > tfjs-node > native (our oneDNN/C++ kernels,
+ * src/backend/native.ts) > wasm (SIMD) > cpu.
  * `--backend NAME` / KDQAT_BACKEND override it. The choice, thread count and versions are printed once and recorded
  * in every result (see `backendInfo()`).
  *
@@ -13,9 +14,9 @@ import { registerExtraGradients } from './gradients.js';
 
 const require = createRequire(import.meta.url);
 
-export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
-export const BACKENDS: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
-const ALIASES: Record<string, BackendName> = { 'node-gpu': 'tensorflow-gpu', gpu: 'tensorflow-gpu', node: 'tensorflow', tensorflow: 'tensorflow', 'tensorflow-gpu': 'tensorflow-gpu', wasm: 'wasm', cpu: 'cpu' };
+export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'native' | 'wasm' | 'cpu';
+export const BACKENDS: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'native', 'wasm', 'cpu'];
+const ALIASES: Record<string, BackendName> = { 'node-gpu': 'tensorflow-gpu', gpu: 'tensorflow-gpu', node: 'tensorflow', tensorflow: 'tensorflow', 'tensorflow-gpu': 'tensorflow-gpu', native: 'native', wasm: 'wasm', cpu: 'cpu' };
 
 export interface BackendInfo {
   backend: BackendName;
@@ -30,7 +31,7 @@ let current: BackendInfo | undefined;
 
 export function parseBackend(name: string): BackendName {
   const b = ALIASES[name.toLowerCase()];
-  if (!b) throw new Error(`unknown backend "${name}": choose one of node-gpu, node, wasm, cpu`);
+  if (!b) throw new Error(`unknown backend "${name}": choose one of node-gpu, node, native, wasm, cpu`);
   return b;
 }
 
@@ -42,6 +43,18 @@ async function tryNode(gpu: boolean): Promise<string | undefined> {
   const pkg = gpu ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node';
   try { await import(pkg); } catch (e) { return `${pkg} not available (${(e as Error).message.split('\n')[0]})`; }
   return undefined;
+}
+
+/**
+ * Native kernel threads: `threads` (from --threads), else KDQAT_THREADS, else every core. A sweep running several
+ * runs at once gives each child KDQAT_THREADS=1 (src/train/sweep.ts).
+ */
+export function nativeThreadsWanted(threads?: number): number {
+  const v = threads ?? process.env.KDQAT_THREADS;
+  if (v === undefined || v === '') return cpus().length;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 1024) throw new Error(`${threads !== undefined ? '--threads' : 'KDQAT_THREADS'} must be an integer in 1..1024, got "${v}"`);
+  return n;
 }
 
 /**
@@ -77,8 +90,9 @@ async function tryWasm(skipped: string[]): Promise<string | undefined> {
  * Initialise the backend once per process. `requested` comes from --backend; else KDQAT_BACKEND; else the
  * preference order. An explicitly requested backend that cannot start is an error, not a silent fallback.
  */
-export async function initBackend(requested?: string, opts: { quiet?: boolean } = {}): Promise<BackendInfo> {
+export async function initBackend(requested?: string, opts: { quiet?: boolean; threads?: number } = {}): Promise<BackendInfo> {
   if (current) return current;
+  const nativeThreads = nativeThreadsWanted(opts.threads); // a bad value is an error before anything starts
   const want = requested ?? process.env.KDQAT_BACKEND;
   const order: BackendName[] = want ? [parseBackend(want)] : [...BACKENDS];
   const skipped: string[] = [];
@@ -87,6 +101,7 @@ export async function initBackend(requested?: string, opts: { quiet?: boolean } 
     let why: string | undefined;
     if (b === 'tensorflow-gpu' || b === 'tensorflow') why = await tryNode(b === 'tensorflow-gpu');
     else if (b === 'wasm') why = await tryWasm(skipped);
+    else if (b === 'native') why = await (await import('../backend/native.js')).registerNativeBackend();
     if (!why) {
       try { if (await tf.setBackend(b)) { await tf.ready(); chosen = b; break; } why = `tf.setBackend('${b}') failed`; }
       catch (e) { why = `${b}: ${(e as Error).message}`; }
@@ -114,18 +129,22 @@ export async function initBackend(requested?: string, opts: { quiet?: boolean } 
     const { threadFailure } = await import('./wasm-threads.js');
     if (threadFailure) skipped.push(threadFailure);
   }
-  const threads = chosen === 'wasm' || bridged ? wasmThreads() : chosen === 'cpu' ? 1 : cpus().length;
+  if (chosen === 'native') (await import('../backend/native.js')).setNativeThreads(nativeThreads);
+  const threads = chosen === 'wasm' || bridged ? wasmThreads() : chosen === 'cpu' ? 1 : chosen === 'native' ? nativeThreads : cpus().length;
   const versions: Record<string, string> = {};
   for (const p of ['@tensorflow/tfjs', '@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-wasm', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu']) {
     const v = pkgVersion(p); if (v) versions[p] = v;
   }
+  if (chosen === 'native') versions.native = (await import('../backend/native.js')).nativeAddon()?.version() ?? 'unknown';
   versions.kdqat = pkgVersion('../../package.json') ?? '0';
   const c = cpus();
   current = {
     backend: chosen, threads, versions, skipped,
     machine: { cpus: c[0]?.model ?? 'unknown', cores: c.length, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform}-${process.arch}` },
   };
-  if (!opts.quiet) console.error(`[kdqat] backend ${chosen}${bridged ? " (heavy kernels computed by wasm)" : ""} (${threads} thread${threads > 1 ? 's' : ''}), tfjs ${versions['@tensorflow/tfjs']}, ${current.machine.cores}x ${current.machine.cpus}`);
+  const nativeWhy = skipped.find((w) => w.startsWith('native kernels not loaded'));
+  if (!opts.quiet && nativeWhy && chosen !== 'tensorflow-gpu' && chosen !== 'tensorflow') console.error(`[kdqat] ${nativeWhy}; using ${chosen}`);
+  if (!opts.quiet) console.error(`[kdqat] backend ${chosen}${chosen === 'native' ? ` (${versions.native} products, C++ kernels)` : ''}${bridged ? " (heavy kernels computed by wasm)" : ""} (${threads} thread${threads > 1 ? 's' : ''}), tfjs ${versions['@tensorflow/tfjs']}, ${current.machine.cores}x ${current.machine.cpus}`);
   return current;
 }
 

@@ -1,0 +1,190 @@
+/**
+ * Compute kernels of the `native` backend: tfjs's cpu backend (tensors are ordinary typed arrays, no heap ceiling)
+ * with its heavy kernels replaced by calls into the native addon (oneDNN products, OpenMP C++ loops), zero-copy.
+ * Cases a kernel does not cover (other dtypes, complex/string tensors, unusual broadcasting) run the cpu kernel.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo, TypedArray } from '@tensorflow/tfjs';
+import { BINARY, FIRST_COMPARISON, REDUCE, UNARY, type NativeAddon } from './native-addon.js';
+import { broadcastStrides, collapse, sizeOf, stridesOf } from './native-shapes.js';
+import { nativeMovementKernels } from './native-movement.js';
+import { escape, take } from './native-pool.js';
+
+export interface CpuLike {
+  data: { get(dataId: unknown): { values?: unknown } };
+  makeTensorInfo(shape: number[], dtype: string, values?: TypedArray): TensorInfo;
+}
+export type Args = { inputs: Record<string, TensorInfo | undefined> | TensorInfo[]; backend: CpuLike; attrs?: NamedAttrMap };
+/** a kernel body: its result, or undefined to run the cpu kernel instead */
+export type Body = (args: Args, n: NativeAddon) => TensorInfo | TensorInfo[] | undefined;
+
+const ARRAY = { float32: Float32Array, int32: Int32Array, bool: Uint8Array } as const;
+type Numeric = keyof typeof ARRAY;
+
+/** the values of a numeric tensor as the typed array its dtype implies (converted when a cpu kernel left another), else undefined */
+export function values(be: CpuLike, t: TensorInfo): Float32Array | Int32Array | Uint8Array | undefined {
+  const C = ARRAY[t.dtype as Numeric];
+  const v = be.data.get(t.dataId).values;
+  if (!C || !ArrayBuffer.isView(v)) return undefined;
+  const n = sizeOf(t.shape);
+  if (v instanceof C) return (v.length === n ? v : v.subarray(0, n)) as InstanceType<typeof C>;
+  return C.from((v as TypedArray).subarray(0, n) as ArrayLike<number>);
+}
+export const f32 = (be: CpuLike, t: TensorInfo): Float32Array | undefined => (t.dtype === 'float32' ? (values(be, t) as Float32Array | undefined) : undefined);
+export const out = (be: CpuLike, shape: number[], dtype: Numeric, data: TypedArray): TensorInfo => be.makeTensorInfo(shape, dtype, data);
+export const list = (inputs: Args['inputs']): TensorInfo[] => (Array.isArray(inputs) ? inputs : Object.values(inputs).filter((t): t is TensorInfo => t != null));
+
+/** below this many elements the cpu kernel is as fast as crossing into C++ */
+const MIN_ELEMENTS = 256;
+
+const unaryBody = (op: number): Body => ({ inputs, backend: be, attrs }, n) => {
+  const x = (inputs as Record<string, TensorInfo>).x;
+  const xv = f32(be, x);
+  if (!xv || xv.length < MIN_ELEMENTS) return undefined;
+  const y = take(Float32Array, xv.length);
+  const a = (attrs ?? {}) as { alpha?: number; clipValueMin?: number; clipValueMax?: number };
+  const name = UNARY[op];
+  n.unary(op, xv, y, name === 'Step' ? a.alpha ?? 0 : a.clipValueMin ?? 0, a.clipValueMax ?? 0);
+  return out(be, [...x.shape], 'float32', y);
+};
+
+const binaryBody = (op: number): Body => ({ inputs, backend: be }, n) => {
+  const { a, b } = inputs as Record<string, TensorInfo>;
+  const av = f32(be, a), bv = f32(be, b);
+  if (!av || !bv || av.length + bv.length < MIN_ELEMENTS) return undefined;
+  const shape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
+  const c = collapse(shape, [broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape)]);
+  if (c.dims.length > 8) return undefined;
+  const cmp = op >= FIRST_COMPARISON;
+  const y = cmp ? take(Uint8Array, sizeOf(shape)) : take(Float32Array, sizeOf(shape));
+  n.binary(op, av, bv, y, c.dims, c.strides[0], c.strides[1]);
+  return out(be, shape, cmp ? 'bool' : 'float32', y);
+};
+
+const LOGICAL = ['LogicalAnd', 'LogicalOr', 'LogicalNot'] as const;
+const logical = (op: number): Body => ({ inputs, backend: be }, n) => {
+  const { a, b, x } = inputs as Record<string, TensorInfo>;
+  const first = op === 2 ? x : a, second = op === 2 ? x : b;
+  if (first.dtype !== 'bool' || second.dtype !== 'bool' || !tf.util.arraysEqual(first.shape, second.shape)) return undefined;
+  const av = values(be, first) as Uint8Array, bv = values(be, second) as Uint8Array;
+  if (av.length < MIN_ELEMENTS) return undefined;
+  const y = take(Uint8Array, av.length);
+  n.logical(op, av, bv, y);
+  return out(be, [...first.shape], 'bool', y);
+};
+
+const select: Body = ({ inputs, backend: be }, n) => {
+  const { condition, t, e } = inputs as Record<string, TensorInfo>;
+  const tv = f32(be, t), ev = f32(be, e);
+  if (!tv || !ev || condition.dtype !== 'bool' || tv.length < MIN_ELEMENTS
+    || !tf.util.arraysEqual(condition.shape, t.shape) || !tf.util.arraysEqual(t.shape, e.shape)) return undefined;
+  const y = take(Float32Array, tv.length);
+  n.select(values(be, condition) as Uint8Array, tv, ev, y);
+  return out(be, [...t.shape], 'float32', y);
+};
+
+const addN: Body = ({ inputs, backend: be }, n) => {
+  const ts = list(inputs);
+  const vs = ts.map((t) => f32(be, t));
+  if (vs.some((v) => !v) || ts.some((t) => !tf.util.arraysEqual(t.shape, ts[0].shape))) return undefined;
+  const y = take(Float32Array, sizeOf(ts[0].shape));
+  n.addN(vs as Float32Array[], y);
+  return out(be, [...ts[0].shape], 'float32', y);
+};
+
+/** x [..] reduced over `axes` as [outer, red, inner] when the reduced axes (size-1 axes aside) are adjacent, else null */
+function reduceView(shape: number[], axes: number[]): { outer: number; red: number; inner: number } | null {
+  const kept = shape.map((d, k) => ({ d, r: axes.includes(k) })).filter((e) => e.d !== 1);
+  const first = kept.findIndex((e) => e.r), last = kept.length - 1 - [...kept].reverse().findIndex((e) => e.r);
+  if (first < 0) return { outer: sizeOf(shape), red: 1, inner: 1 };
+  if (kept.slice(first, last + 1).some((e) => !e.r)) return null;
+  const prod = (es: typeof kept) => es.reduce((p, e) => p * e.d, 1);
+  return { outer: prod(kept.slice(0, first)), red: prod(kept.slice(first, last + 1)), inner: prod(kept.slice(last + 1)) };
+}
+
+const reduceBody = (op: number): Body => ({ inputs, backend: be, attrs }, n) => {
+  const x = (inputs as Record<string, TensorInfo>).x;
+  const xv = f32(be, x);
+  if (!xv || xv.length < MIN_ELEMENTS) return undefined;
+  const { axis, reductionIndices, keepDims } = (attrs ?? {}) as { axis?: number | number[]; reductionIndices?: number | number[]; keepDims?: boolean };
+  const axes = tf.util.parseAxisParam(axis ?? reductionIndices!, x.shape); // Max names its axes reductionIndices
+  const view = reduceView(x.shape, axes);
+  if (!view) return undefined;
+  const y = take(Float32Array, view.outer * view.inner);
+  n.reduce(op, xv, y, view.outer, view.red, view.inner);
+  const shape = keepDims ? x.shape.map((d, k) => (axes.includes(k) ? 1 : d)) : x.shape.filter((_, k) => !axes.includes(k));
+  return out(be, shape, 'float32', y);
+};
+
+const softmax: Body = ({ inputs, backend: be, attrs }, n) => {
+  const x = (inputs as Record<string, TensorInfo>).logits;
+  const xv = f32(be, x);
+  const dim = (attrs as { dim?: number } | undefined)?.dim ?? -1;
+  if (!xv || x.shape.length === 0 || (dim !== -1 && dim !== x.shape.length - 1)) return undefined;
+  const cols = x.shape[x.shape.length - 1], y = take(Float32Array, xv.length);
+  n.softmax(xv, y, cols ? xv.length / cols : 0, cols);
+  return out(be, [...x.shape], 'float32', y);
+};
+
+const batchMatMul: Body = ({ inputs, backend: be, attrs }, n) => {
+  const { a, b } = inputs as Record<string, TensorInfo>;
+  const av = f32(be, a), bv = f32(be, b);
+  if (!av || !bv || a.shape.length < 2 || b.shape.length < 2) return undefined;
+  const { transposeA = false, transposeB = false } = (attrs ?? {}) as { transposeA?: boolean; transposeB?: boolean };
+  const [ra, ca] = a.shape.slice(-2), [rb, cb] = b.shape.slice(-2);
+  const M = transposeA ? ca : ra, K = transposeA ? ra : ca, N = transposeB ? rb : cb;
+  if ((transposeB ? cb : rb) !== K) throw new Error(`BatchMatMul: inner dimensions differ, a [${a.shape}]${transposeA ? 'ᵀ' : ''} b [${b.shape}]${transposeB ? 'ᵀ' : ''}`);
+  const outerA = a.shape.slice(0, -2), outerB = b.shape.slice(0, -2);
+  const batchA = sizeOf(outerA), batchB = sizeOf(outerB);
+  if (batchA !== batchB && batchA !== 1 && batchB !== 1) return undefined;
+  const outer = tf.backend_util.assertAndGetBroadcastShape(outerA, outerB);
+  if (sizeOf(outer) !== Math.max(batchA, batchB)) return undefined;
+  const y = take(Float32Array, sizeOf(outer) * M * N);
+  n.matmul(av, bv, y, batchA, batchB, M, N, K, transposeA, transposeB);
+  return out(be, [...outer, M, N], 'float32', y);
+};
+
+const segmentSum: Body = ({ inputs, backend: be, attrs }, n) => {
+  const { x, segmentIds } = inputs as Record<string, TensorInfo>;
+  const xv = f32(be, x), ids = segmentIds.dtype === 'int32' ? (values(be, segmentIds) as Int32Array) : undefined;
+  const numSegments = (attrs as { numSegments: number }).numSegments;
+  if (!xv || !ids || segmentIds.shape.length !== 1 || x.shape[0] !== ids.length) return undefined;
+  const shape = [numSegments, ...x.shape.slice(1)];
+  const y = take(Float32Array, sizeOf(shape), true);
+  const bad = n.segmentSum(xv, ids, y, numSegments);
+  if (bad >= 0) throw new Error(`UnsortedSegmentSum: segment id ${ids[bad]} at position ${bad} is outside [0, ${numSegments})`);
+  return out(be, shape, 'float32', y);
+};
+
+/** every kernel the native backend computes in C++, by tfjs kernel name */
+export function nativeKernelBodies(): Record<string, Body> {
+  const k: Record<string, Body> = { AddN: addN, Softmax: softmax, BatchMatMul: batchMatMul, UnsortedSegmentSum: segmentSum, ...nativeMovementKernels() };
+  UNARY.forEach((name, op) => { k[name] = unaryBody(op); });
+  BINARY.forEach((name, op) => { k[name] = binaryBody(op); });
+  REDUCE.forEach((name, op) => { k[name] = reduceBody(op); });
+  LOGICAL.forEach((name, op) => { k[name] = logical(op); });
+  k.Select = select;
+  return k;
+}
+
+/** cpu kernels that only add a reference to their input (no view of its values), so it can still be recycled */
+const REFERENCE_ONLY = new Set(['Reshape', 'Identity', 'ExpandDims', 'Squeeze']);
+
+/** the cpu kernel `stock`, with its inputs' buffers marked as escaped (it may keep a view of them) */
+export function cpuKernel(stock: KernelConfig, backendName: string): KernelConfig {
+  if (REFERENCE_ONLY.has(stock.kernelName)) return { ...stock, backendName };
+  const kernelFunc = ((args: Args) => {
+    for (const t of list(args.inputs)) escape(args.backend.data.get(t.dataId)?.values);
+    return stock.kernelFunc(args as never);
+  }) as unknown as KernelFunc;
+  return { ...stock, backendName, kernelFunc };
+}
+
+/** a tfjs kernel config that runs `body` and falls back to the cpu kernel `stock` */
+export function nativeKernel(body: Body, stock: KernelConfig, backendName: string, addon: NativeAddon): KernelConfig {
+  const cpu = cpuKernel(stock, backendName).kernelFunc;
+  const kernelFunc = ((args: Args) => body(args, addon) ?? cpu(args as never)) as unknown as KernelFunc;
+  return { kernelName: stock.kernelName, backendName, kernelFunc };
+}
+
+export { stridesOf };
