@@ -45,11 +45,11 @@ runMain('sweep', async () => {
     const epochs = num(v, 'teacher-epochs') ?? num(v, 'epochs');
     const fcfg = runConfigFromFlags({ ...v, task }, { teacher: bert, train: { ...(lr !== undefined ? { lr } : {}), ...(epochs !== undefined ? { epochs } : {}) } });
     const runs = planRuns(grid, runConfigFromFlags({ ...v, task }, { teacher: tdir }), outDir);
-    return { task, tdir, outDir, fcfg, runs, teacherReady: existsSync(join(tdir, 'model.safetensors')) };
+    const teacherReady = existsSync(join(tdir, 'model.safetensors'));
+    return { task, tdir, outDir, fcfg, runs, teacherReady, checked: checkPlannedRuns(runs, teacherReady, forceNew, (s) => console.error(`sweep ${task}: ${s}`)) };
   });
-  for (const p of plans) checkPlannedRuns(p.runs, p.teacherReady, forceNew, (s) => console.error(`sweep ${p.task}: ${s}`));
   const info = await initBackendFromFlags(v);
-  for (const { task, tdir, outDir, fcfg, runs, teacherReady } of plans) {
+  for (const { task, tdir, outDir, fcfg, runs, teacherReady, checked } of plans) {
     mkdirSync(outDir, { recursive: true });
     const release = acquireLock(outDir);
     try {
@@ -59,7 +59,8 @@ runMain('sweep', async () => {
         await finetune({ cfg: fcfg, bert, vocab: v.vocab as string | undefined, out: tdir, onProgress: p.update });
         p.done();
       }
-      const { pending, finished } = checkPlannedRuns(runs, true, forceNew, (s) => console.error(`sweep ${task}: ${s}`));
+      // with a teacher just made, the runs' identities (its weights included) are known only now
+      const { pending, finished } = teacherReady ? checked : checkPlannedRuns(runs, true, forceNew, (s) => console.error(`sweep ${task}: ${s}`));
       console.error(`sweep ${task}: grid ${gridPath}: ${runs.length} runs, ${finished.length} finished already, ${pending.length} to run (${jobs} at a time, backend ${info.backend})`);
       await runPool(pending, jobs, v.backend as string | undefined, finished.length, runs.length, num(v, 'threads', 'int') ?? (jobs > 1 ? 1 : undefined));
       if (!v['no-report']) {
