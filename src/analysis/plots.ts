@@ -96,15 +96,20 @@ export function hessianLayersSpec(r: AnalysisResults): Spec | null {
   }
   if (!rows.length) return null;
   const order = [...new Set(rows.map((x) => x.subset as string))];
+  // values spanning orders of magnitude (a norm-term artefact beside data curvatures): a symmetric-log axis
+  const mags = rows.map((x) => Math.abs(x.value as number)).filter((x) => x > 0);
+  const wide = mags.length > 1 && Math.max(...mags) / Math.min(...mags) > 100;
+  const decades = Array.from({ length: Math.ceil(Math.log10(Math.max(...mags, 1))) + 1 }, (_, i) => 10 ** i);
+  const ticks = [...(rows.some((x) => (x.value as number) < 0) ? decades.map((d) => -d).reverse() : []), 0, ...decades];
   return {
     $schema: SCHEMA, ...CONFIG, width: 480, height: 240,
-    title: { text: 'Top Hessian eigenvalue per parameter group', subtitle: 'mean over examples; each group differentiated alone (diagonal block)' },
+    title: { text: 'Top Hessian eigenvalue per parameter group', subtitle: `mean over examples; each group differentiated alone (diagonal block)${wide ? '; symmetric-log axis' : ''}` },
     data: { values: rows },
     mark: 'bar',
     encoding: {
-      x: { field: 'subset', type: 'nominal', sort: order, title: null },
+      x: { field: 'subset', type: 'nominal', sort: order, title: null, axis: { labelAngle: 0 } },
       xOffset: { field: 'model' },
-      y: { field: 'value', type: 'quantitative', title: 'top eigenvalue' },
+      y: { field: 'value', type: 'quantitative', title: 'top eigenvalue', ...(wide ? { scale: { type: 'symlog' }, axis: { values: ticks, format: '.0e' } } : {}) },
       color: { field: 'model', type: 'nominal', title: null },
     },
   };
@@ -134,7 +139,7 @@ export function rangeSpec(r: AnalysisResults): Spec | null {
       width: 240, height: 150,
       mark: { type: 'line', strokeWidth: 1.2 },
       encoding: {
-        x: { field: 'token', type: 'quantitative', title: 'token index' },
+        x: { field: 'token', type: 'quantitative', title: 'token index', axis: { format: 'd', tickMinStep: 1 } },
         y: { field: 'value', type: 'quantitative', title: 'value' },
         color: { field: 'model', type: 'nominal', title: null, ...(teacher ? { scale: { domain: [teacher, ...r.meta.models.filter((m) => m.role === 'student').map((m) => m.label)], range: ['#888888', '#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e'] } } : {}) },
         strokeDash: { condition: { test: `datum.model === ${JSON.stringify(teacher ?? '')}`, value: [4, 3] }, value: [1, 0] },

@@ -212,7 +212,7 @@ export function barChart(o: BarOpts): VlSpec {
   const cats = distinct(rows, o.category);
   // Rotate labels when they would not fit their band (about 7 px per character at 12 px).
   const longLabels = Math.max(...cats.map((c) => String(c).length)) * 7 > (o.width ?? W) / cats.length - 8;
-  const x = { field: fieldRef(o.category), type: 'nominal', title: o.xTitle ?? o.category, sort: cats, scale: { paddingInner: 0.25 }, axis: { labelAngle: longLabels ? -35 : 0, labelLimit: 200 } };
+  const x = { field: fieldRef(o.category), type: 'nominal', title: o.xTitle ?? o.category, sort: cats, scale: { paddingInner: 0.25 }, axis: { labelAngle: longLabels ? -35 : 0, labelLimit: 0 } };
   const series = o.series
     ? { color: colorEnc(o.series, o.seriesTitle, distinct(rows, o.series)), xOffset: { field: fieldRef(o.series), type: 'nominal', sort: distinct(rows, o.series) } }
     : {};

@@ -111,9 +111,9 @@ function plotSpecs(outDir: string, rows: RunRow[], perSeed: RunRow[], metric: st
   const teacher = rows.find((r) => Number.isFinite(r.teacher))?.teacher;
   const reference = teacher !== undefined ? { value: teacher, label: `FP teacher ${teacher.toFixed(3)}` } : undefined;
   // several recipes (limits, epochs, ...): one bar per preset and recipe, never one average over both
-  const recipe = (r: RunRow) => RECIPE_COLUMNS.map((c) => `${c.replace(/_/g, ' ')} ${r[c]}`).join(', ');
-  const multi = new Set(perSeed.map(recipe)).size > 1;
-  const bars = perSeed.map((r) => ({ ...r, config: multi ? `${r.preset} [${RECIPE_COLUMNS.filter((c) => new Set(perSeed.map((x) => x[c])).size > 1).map((c) => `${c.replace(/_/g, ' ')} ${r[c]}`).join(', ')}]` : r.preset }));
+  const SHORT: Record<string, string> = { train_limit: 'train', eval_limit: 'eval', epochs: 'ep', max_steps: 'steps', max_seq_len: 'len', batch: 'batch', lr: 'lr' };
+  const varying = RECIPE_COLUMNS.filter((c) => new Set(perSeed.map((x) => x[c])).size > 1);
+  const bars = perSeed.map((r) => ({ ...r, config: varying.length ? `${r.preset} (${varying.map((c) => `${SHORT[c]} ${r[c]}`).join(', ')})` : r.preset }));
   specs['presets'] = barChart({ data: bars, category: 'config', value: 'best', spread: 'minmax', reference, labelFormat: '.3f',
     title: `${title}: best dev ${metric} per KD configuration`, subtitle: 'bars: mean over seeds, whiskers: min..max', xTitle: 'KD configuration', yTitle: `best dev ${metric}`, zeroY: false });
   // sweep arms of the mixing grid: map=1 with output varying, output=1 with map varying
