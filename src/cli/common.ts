@@ -139,13 +139,15 @@ const USER_ERRORS = ['UserError', 'UsageError', 'DataError', 'CheckpointError', 
 
 /** Run a CLI main; input/usage/config errors print their message only, other errors their stack. */
 export function runMain(name: string, main: () => Promise<number | void>): void {
+  // exit only once stdout and stderr are flushed: a pipe's pending writes (a summary line) must not be dropped
+  const exit = (code: number) => process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
   main().then(
-    (code) => process.exit(code ?? 0),
+    (code) => exit(code ?? 0),
     (e0: Error) => {
       const e = explainBackendError(e0);
       const expected = e !== e0 || e instanceof UserError || e instanceof ConfigError || USER_ERRORS.includes(e.name) || /^(requested backend|sweep grid)/.test(e.message);
       console.error(`${name}: ${expected ? e.message : e.stack ?? e}`);
-      process.exit(expected ? 2 : 1);
+      exit(expected ? 2 : 1);
     },
   );
 }
