@@ -1,22 +1,23 @@
 /**
- * npm run sweep -- --task cola[,rte] [--bert tiny] [--grid default|paper-mixing|<file>] [--jobs N] [run flags]
+ * npm run sweep -- --task cola[,rte] [--bert tiny] [--grid default|paper-mixing|<file>] [--jobs N] [--out DIR] [run flags]
  *   [--launcher local|slurm [--partition P] [--time T] [--cpus-per-task N] [--mem M] [--gpus N] [--sbatch-arg A]...
  *   [--requeue] [--wait]] [--status]
  * Runs a grid of KD-QAT runs from experiments/, fine-tuning the teacher first when models/<bert>/<task> is
  * missing: here, as child processes (local), or as one Slurm job array behind a fine-tune job (slurm). Finished
- * runs are skipped, killed ones resume from their last checkpoint. Ends with the results table and plots
- * (output/<bert>/<task>/report/).
+ * runs of the same configuration are skipped, killed ones resume from their last checkpoint, run folders holding
+ * another configuration are refused before any work (--force-new moves them aside), with either launcher. Ends with
+ * the results table and plots (output/<bert>/<task>/report/).
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { getTask } from '../data/tasks.js';
 import { BERT_PRESETS } from '../model/config.js';
-import type { RunConfig } from '../train/config.js';
+import { TRAIN_DEFAULTS, type RunConfig } from '../train/config.js';
 import { finetune, OUTPUT_DIR, SCRATCH_LR, teacherDir } from '../train/runs.js';
-import { cliCommand, readGrid } from '../train/sweep.js';
+import { cliCommand, planRuns, readGrid } from '../train/sweep.js';
 import { lockSweepFolder, planSweep, runLocal } from '../train/launch.js';
 import { formatStatus, submitSweep, sweepStatus, waitSweep } from '../train/slurm-sweep.js';
-import { parseFlags, RUN_FLAGS, runConfigFromFlags, runMain, num, UsageError, initBackendFromFlags } from './common.js';
+import { jobsFlag, parseFlags, RUN_FLAGS, runConfigFromFlags, runMain, num, UsageError, initBackendFromFlags } from './common.js';
 import { progressReporter } from './progress-line.js';
 import { LAUNCH_FLAGS, launchFromFlags } from './slurm-flags.js';
 
@@ -24,10 +25,11 @@ const FLAGS = {
   ...RUN_FLAGS,
   bert: { type: 'string', help: 'teacher model: a preset (tiny, mini, small, base, large) or a name under models/ (default tiny)' },
   grid: { type: 'string', help: 'grid in experiments/ (name or path; default "default": the four presets at seed 42)' },
-  jobs: { type: 'string', help: 'runs in parallel, each its own process (default 1); with --launcher slurm the array\'s %limit (default none)' },
+  jobs: { type: 'string', help: 'runs in parallel, each its own process (default 1; more than the cores: a warning); with --launcher slurm the array\'s %limit (default none)' },
+  out: { type: 'string', help: 'a folder of its own (e.g. a smoke configuration): runs in DIR/<task>/, the teacher in DIR/teachers/<bert>/<task>/ (default output/<bert>/<task>/ and models/<bert>/<task>/)' },
   vocab: { type: 'string', help: 'vocabulary for a teacher fine-tuned from scratch (default: built from the task)' },
   'teacher-epochs': { type: 'string', help: 'epochs when the teacher has to be fine-tuned first (default: --epochs)' },
-  'teacher-lr': { type: 'string', help: `learning rate of that fine-tuning (default ${SCRATCH_LR} from scratch, else 2e-5)` },
+  'teacher-lr': { type: 'string', help: `learning rate of that fine-tuning (default --lr, else ${SCRATCH_LR.toExponential()} from scratch, ${TRAIN_DEFAULTS.lr.toExponential()} from pretrained weights)` },
   'no-report': { type: 'boolean', help: 'skip the results table and plots at the end' },
   ...LAUNCH_FLAGS,
 } as const;
@@ -35,7 +37,7 @@ const FLAGS = {
 type Flags = Record<string, string | boolean | undefined>;
 
 /** The fine-tuning config of a missing teacher (its lr and epochs from --teacher-lr/--teacher-epochs). */
-function teacherConfig(v: Flags, task: string, bert: string): RunConfig {
+function teacherRunConfig(v: Flags, task: string, bert: string): RunConfig {
   const scratch = BERT_PRESETS[bert] !== undefined;
   const lr = num(v, 'teacher-lr') ?? (v.lr !== undefined ? num(v, 'lr') : scratch ? SCRATCH_LR : undefined);
   const epochs = num(v, 'teacher-epochs') ?? num(v, 'epochs');
@@ -46,63 +48,77 @@ function teacherConfig(v: Flags, task: string, bert: string): RunConfig {
 async function report(v: Flags, outDir: string, task: string, bert: string, gridPath: string): Promise<void> {
   if (v['no-report']) return;
   const { writeTaskReport } = await import('../report/sweep-report.js');
-  const rep = await writeTaskReport(outDir, { title: `${task} (${bert})`, grid: gridPath });
+  const rep = await writeTaskReport(outDir, { title: `${task} (${bert})`, grid: gridPath, task });
   console.error(`sweep ${task}: results table ${rep.csv}\n  report ${rep.html}`);
 }
 
 runMain('sweep', async () => {
-  const v = parseFlags(FLAGS, 'npm run sweep -- --task <t>[,<t>...] [--bert tiny] [--grid default] [--jobs N] [--launcher local|slurm] [--status] [--wait] [...]');
+  const v = parseFlags(FLAGS, 'npm run sweep -- --task <t>[,<t>...] [--bert tiny] [--grid default] [--jobs N] [--out DIR] [--launcher local|slurm] [--status] [--wait] [...]');
   if (typeof v.task !== 'string') throw new UsageError('--task is required (e.g. --task cola or --task rte,mrpc)');
   const tasks = v.task.split(',').map((t) => getTask(t.trim()).name);
   const bert = (v.bert as string | undefined) ?? 'tiny';
-  const jobs = num(v, 'jobs', 'int');
-  if (jobs !== undefined && jobs < 1) throw new UsageError('--jobs must be at least 1');
   const launch = launchFromFlags(v);
+  // local: processes on this machine (a warning past its cores); slurm: the array's %limit, none unless given
+  const jobs = launch.mode === 'slurm' ? (v.jobs === undefined ? undefined : jobsFlag(v, () => {})) : jobsFlag(v);
   const { grid, path: gridPath } = readGrid((v.grid as string | undefined) ?? 'default');
-  const outDirOf = (task: string) => join(OUTPUT_DIR(), bert, task);
+  const forceNew = v['force-new'] === true;
+  const teacherDirOf = (task: string) => (typeof v.out === 'string' ? resolve(v.out, 'teachers', bert, task) : teacherDir(bert, task));
+  const outDirOf = (task: string) => (typeof v.out === 'string' ? resolve(v.out, task) : join(OUTPUT_DIR(), bert, task));
+  const follow = async (task: string) => {
+    console.error(`sweep ${task}: following the Slurm array of ${outDirOf(task)}`);
+    await waitSweep(outDirOf(task));
+    await report(v, outDirOf(task), task, bert, gridPath);
+  };
   if (launch.mode === 'status') {
     for (const task of tasks) { const s = sweepStatus(outDirOf(task)); console.log(formatStatus(outDirOf(task), s.record, s.rows)); }
     return;
   }
+  if (launch.mode === 'follow') { for (const task of tasks) await follow(task); return; }
+
+  // every configuration is resolved before any work: a bad value stops here, not after a teacher's fine-tuning
+  const tasksPlanned = tasks.map((task) => {
+    const tdir = teacherDirOf(task), outDir = outDirOf(task);
+    const fcfg = teacherRunConfig(v, task, bert);
+    const runs = planRuns(grid, runConfigFromFlags({ ...v, task }, { teacher: tdir }), outDir);
+    return { task, tdir, outDir, fcfg, runs, teacherReady: existsSync(join(tdir, 'model.safetensors')) };
+  });
   const backend = v.backend as string | undefined;
-  const info = launch.mode === 'local' ? await initBackendFromFlags(v) : null;
-  const follow = launch.mode === 'follow' ? [...tasks] : []; // tasks whose array to follow with --wait
-  for (const task of tasks) {
-    if (launch.mode === 'follow') break;
-    const tdir = teacherDir(bert, task);
-    const outDir = outDirOf(task);
-    const release = lockSweepFolder(outDir);
-    try {
-      const hasTeacher = existsSync(join(tdir, 'model.safetensors'));
-      const fcfg = hasTeacher ? null : teacherConfig(v, task, bert);
-      const plan = planSweep(grid, runConfigFromFlags({ ...v, task }, { teacher: tdir }), outDir);
-      const { runs, pending } = plan;
-      const where = launch.mode === 'local' ? `${jobs ?? 1} at a time, backend ${info!.backend}` : `one Slurm job array${jobs ? `, ${jobs} at a time` : ''}`;
-      console.error(`sweep ${task}: grid ${gridPath}: ${runs.length} runs, ${runs.length - pending.length} finished already, ${pending.length} to run (${where})`);
+  const following: string[] = []; // tasks whose array to follow with --wait
+  const releases: (() => void)[] = [];
+  try {
+    // every sweep folder locked, then every run checked (identity: reused, resumed or refused) before any work
+    for (const p of tasksPlanned) releases.push(lockSweepFolder(p.outDir));
+    const checked = tasksPlanned.map((p) => ({ ...p, log: (s: string) => console.error(`sweep ${p.task}: ${s}`) }))
+      .map((p) => ({ ...p, plan: planSweep(p.runs, { teacherReady: p.teacherReady, forceNew, log: p.log }) }));
+    const info = launch.mode === 'local' ? await initBackendFromFlags(v) : null;
+    for (const { task, tdir, outDir, fcfg, runs, teacherReady, log, plan: firstPlan } of checked) {
+      const said = (p: typeof firstPlan, where: string) => console.error(`sweep ${task}: grid ${gridPath}: ${runs.length} runs, ${p.finished.length} finished already, ${p.pending.length} to run (${where})`);
       if (launch.mode === 'slurm') {
-        if (!pending.length) { await report(v, outDir, task, bert, gridPath); continue; }
-        if (fcfg) console.error(`sweep: no teacher at ${tdir}: a fine-tune job goes first and the array waits for it`);
-        const teacher = fcfg ? { dir: tdir, command: cliCommand('finetune', ['--config-json', JSON.stringify(fcfg), '--bert', bert, '--out', tdir, ...(v.vocab ? ['--vocab', v.vocab as string] : [])], backend, launch.threads) } : undefined;
+        const plan = firstPlan;
+        said(plan, `one Slurm job array${jobs ? `, ${jobs} at a time` : ''}`);
+        if (!plan.pending.length) { await report(v, outDir, task, bert, gridPath); continue; }
+        if (!teacherReady) console.error(`sweep: no teacher at ${tdir}: a fine-tune job goes first and the array waits for it`);
+        const teacher = teacherReady ? undefined : { dir: tdir, command: cliCommand('finetune', ['--config-json', JSON.stringify(fcfg), '--bert', bert, '--out', tdir, ...(v.vocab ? ['--vocab', v.vocab as string] : [])], backend, launch.threads) };
         const rec = submitSweep({ outDir, label: task, plan, opts: launch.opts, throttle: jobs, backend, threads: launch.threads, teacher, invocation: `npm run sweep -- ${process.argv.slice(2).join(' ')}` });
-        if (launch.wait) follow.push(task);
-        console.error(`sweep ${task}: submitted ${rec.teacherJobId ? `teacher job ${rec.teacherJobId}, then ` : ''}array ${rec.jobId} (tasks ${rec.submittedIds.join(',')})\n  script ${rec.script}\n  logs ${rec.logDir}\n  see: npm run sweep -- --task ${task} --bert ${bert} --status   (or --wait)`);
+        if (launch.wait) following.push(task);
+        console.error(`sweep ${task}: submitted ${rec.teacherJobId ? `teacher job ${rec.teacherJobId}, then ` : ''}array ${rec.jobId} (tasks ${rec.submittedIds.join(',')})\n  script ${rec.script}\n  logs ${rec.logDir}\n  see: npm run sweep -- --task ${task} --bert ${bert}${typeof v.out === 'string' ? ` --out ${v.out}` : ''} --status   (or --wait)`);
         continue;
       }
-      if (fcfg) {
+      if (!teacherReady) {
         console.error(`sweep: no teacher at ${tdir}: fine-tuning it first`);
         const p = progressReporter(false, `finetune teacher ${bert}/${task}`);
         await finetune({ cfg: fcfg, bert, vocab: v.vocab as string | undefined, out: tdir, onProgress: p.update });
         p.done();
       }
-      await runLocal(plan, jobs ?? 1, backend, num(v, 'threads', 'int') ?? ((jobs ?? 1) > 1 ? 1 : undefined));
+      // with a teacher just made, the runs' identities (its weights included) are known only now
+      const plan = teacherReady ? firstPlan : planSweep(runs, { teacherReady: true, forceNew, log });
+      const n = jobs ?? 1;
+      said(plan, `${n} at a time, backend ${info!.backend}`);
+      await runLocal(plan, n, backend, num(v, 'threads', 'int') ?? (n > 1 ? 1 : undefined));
       await report(v, outDir, task, bert, gridPath);
-    } finally {
-      release();
     }
+  } finally {
+    for (const release of releases.reverse()) release();
   }
-  for (const task of follow) {
-    console.error(`sweep ${task}: following the Slurm array of ${outDirOf(task)}`);
-    await waitSweep(outDirOf(task));
-    await report(v, outDirOf(task), task, bert, gridPath);
-  }
+  for (const task of following) await follow(task);
 });

@@ -1,21 +1,33 @@
 /**
- * What both sweep launchers (local child processes, Slurm job arrays) share: which runs are still to do, the
- * sweep-folder lock, and the progress display. Each run is the same `qat` command (sweep.ts qatCommand), which
- * skips a finished run and resumes an unfinished one from its last checkpoint.
+ * What both sweep launchers (local child processes, Slurm job arrays) share: which runs are still to do (with the
+ * run-identity check: a folder of another configuration is refused), the sweep-folder lock, and the progress
+ * display. Each run is the same `qat` command (sweep.ts qatCommand), which skips a finished run of its identity and
+ * resumes an unfinished one from its last checkpoint.
  */
 import { mkdirSync } from 'node:fs';
 import { Progress } from '../util/progress.js';
 import { acquireLock } from '../util/lock.js';
-import { isFinished, planRuns, runChild, type ChildProgress, type Grid, type PlannedRun } from './sweep.js';
-import type { RunConfig } from './config.js';
+import { checkPlannedRuns, runChild, type ChildProgress, type PlannedRun } from './sweep.js';
 import { assertNoActiveArray } from './slurm-sweep.js';
 
-export interface SweepPlan { runs: PlannedRun[]; pending: PlannedRun[] }
+export interface SweepPlan { runs: PlannedRun[]; pending: PlannedRun[]; finished: PlannedRun[] }
 
-/** Every run of the grid, and those not finished yet (to launch, or to resume from their checkpoint). */
-export function planSweep(grid: Grid, base: RunConfig, outDir: string): SweepPlan {
-  const runs = planRuns(grid, base, outDir);
-  return { runs, pending: runs.filter((r) => !isFinished(r)) };
+export interface PlanCheck {
+  /** false: the teacher is still to be fine-tuned (so any existing run was made with another teacher) */
+  teacherReady: boolean;
+  /** move run folders holding another configuration to .replaced/ instead of refusing them */
+  forceNew: boolean;
+  log: (s: string) => void;
+}
+
+/**
+ * The planned runs of a grid (sweep.ts planRuns), split by what their folders hold (sweep.ts checkPlannedRuns):
+ * finished runs of the same identity (reused), and the pending ones (new, or unfinished of the same identity:
+ * resumed, said with the step). Folders holding another configuration are refused all together before any work, or
+ * moved aside with forceNew. The one planning of both launchers.
+ */
+export function planSweep(runs: PlannedRun[], check: PlanCheck): SweepPlan {
+  return { runs, ...checkPlannedRuns(runs, check.teacherReady, check.forceNew, check.log) };
 }
 
 /** Lock a sweep folder for this process; refuses while another sweep or a Slurm array of this folder is active. */
@@ -62,7 +74,7 @@ export class SweepProgress {
 /** The local launcher: run `pending` with at most `jobs` child processes (each with `threads` native threads if given). */
 export async function runLocal(plan: SweepPlan, jobs: number, backend: string | undefined, threads?: number): Promise<void> {
   const { pending } = plan;
-  const progress = new SweepProgress(plan.runs.length, plan.runs.length - pending.length);
+  const progress = new SweepProgress(plan.runs.length, plan.finished.length);
   let next = 0;
   const failures: string[] = [];
   const t0 = performance.now();
