@@ -70,7 +70,7 @@ test('malformed or misplaced launcher flags are errors before anything runs; a m
 let cluster: Cluster | undefined;
 test.after.always(async () => { await cluster?.stop(); });
 
-test.serial('a real Slurm cluster: the array gives the local results; a task cancelled or requeued mid-run resumes with identical results; a missing teacher is a job first', async (t) => {
+test.serial('a real Slurm cluster: the array gives the local results; runs of another configuration are refused; a task cancelled or requeued mid-run resumes with identical results; a missing teacher is a job first', async (t) => {
   t.timeout(540_000);
   cluster = await startCluster(); // throws with the reason (and the daemons' logs) when the cluster cannot start
   const base = mkdtempSync(join(tmpdir(), 'kdqat-slurm-'));
@@ -100,6 +100,14 @@ test.serial('a real Slurm cluster: the array gives the local results; a task can
   t.is(st.status, 0, st.stderr);
   t.regex(st.stdout, /map_s42 +done +task 0 .*log \S+_0\.log/);
   t.regex(st.stdout, /2 done, 0 running, 0 pending, 0 failed/);
+  // the Slurm launcher plans as the local one: run folders of another configuration are refused before any submission
+  const recBefore = readFileSync(join(sdir, 'array.json'), 'utf8');
+  const other = runSweep(env('slurm'), SLURM.map((a, i, all) => (all[i - 1] === '--train-limit' ? '40' : a)));
+  t.is(other.status, 2, other.stderr);
+  t.regex(other.stderr, /2 of 2 runs are refused/);
+  t.regex(other.stderr, /data\.trainLimit: 48 \(existing\) vs 40 \(this command\)/);
+  t.notRegex(other.stderr, /\n\s+at /, 'no stack trace');
+  t.is(readFileSync(join(sdir, 'array.json'), 'utf8'), recBefore, 'nothing was submitted');
 
   // mid-run, cancel task 0 (on SIGTERM it saves a checkpoint and stops) and requeue task 1 (--requeue: Slurm restarts it)
   const sub = runSweep(env('cancel'), [...SLURM, '--requeue']);
