@@ -1,7 +1,7 @@
 {
   "targets": [{
     "target_name": "kdqat_native",
-    "sources": ["src/addon.cc", "src/gemm.cc", "src/eltwise.cc", "src/reduce.cc", "src/copy.cc"],
+    "sources": ["src/addon.cc", "src/gemm.cc", "src/eltwise.cc", "src/reduce.cc", "src/copy.cc", "src/fused.cc"],
     "cflags_cc!": ["-fno-exceptions", "-O2"],
     "cflags_cc": ["-O3", "-std=c++17", "-fopenmp", "-fno-math-errno", "-march=<!(echo ${KDQAT_NATIVE_ARCH:-native})"],
     "ldflags": ["-fopenmp"],

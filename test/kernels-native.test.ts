@@ -161,3 +161,16 @@ test.serial('the addon checks buffer sizes instead of writing out of bounds', (t
   t.throws(() => n.copy(new Float32Array(4), 2, new Float32Array(4), 0, [4], [1], [1]), { message: /copy src/ });
   t.throws(() => n.unary(99, new Float32Array(4), new Float32Array(4), 0, 0), { message: /unknown op/ });
 });
+
+test.serial('fused quantizer kernels equal their op-by-op composition bit for bit, and the STE mask is twice differentiable', async (t) => {
+  const { symInts, steMask } = await import('../src/quant/fused.js');
+  const x = () => tf.clipByValue(X([33, 70], 21, 3), -2.5, 2.5);
+  const f = () => { const { ints, scale } = symInts(x(), 127); return [ints, scale, steMask(X([33, 70], 22), X([33, 70], 23, 4), 2.5)]; };
+  const got = await runOn('native', f), ref = await runOn('cpu', f);
+  for (let i = 0; i < got.length; i++) t.deepEqual(got[i].values, ref[i].values, `output ${i}`);
+  t.true(tf.getKernel('KdqSymQuant', 'native') !== undefined && tf.getKernel('KdqSymQuant', 'cpu') === undefined);
+  // d/dx of sum(steMask(x * w, x, c)^2) uses the gradient of the mask op itself
+  const g = () => tf.grad((w: tf.Tensor) => tf.sum(tf.square(steMask(tf.mul(X([33, 70], 24), w), X([33, 70], 25, 4), 2.5))))(X([33, 70], 26));
+  const [gn] = await runOn('native', g), [gc] = await runOn('cpu', g);
+  t.true(relErr(gn.values, gc.values) < 1e-6);
+});

@@ -1,31 +1,13 @@
 import test from 'ava';
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, mkdirSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '../src/util/backend.js';
 import { acquireLock } from '../src/train/sweep.js';
 import { makeTeacherDir } from './helpers/teacher.js';
-import { ROOT, GLUE_DIR } from './helpers/env.js';
-
-const ARGS = ['--task', 'rte', '--bert', 'testbert', '--grid', 'smoke', '--train-limit', '48', '--eval-limit', '24', '--max-seq-len', '32',
-  '--batch-size', '8', '--epochs', '2', '--eval-every', '3', '--lr', '1e-3', '--no-report', '--backend', 'cpu'];
-
-function env(models: string, out: string): NodeJS.ProcessEnv {
-  return { ...process.env, KDQAT_MODELS: models, KDQAT_OUTPUT: out, GLUE_DIR, KDQAT_CACHE_DIR: join(out, '.cache') };
-}
-const sweep = (e: NodeJS.ProcessEnv) => spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/sweep.ts', ...ARGS], { cwd: ROOT, env: e, encoding: 'utf8' });
-
-/** step losses and evaluations of every run (timing-free), and each run's best/last metrics */
-function results(out: string): Record<string, unknown> {
-  const task = join(out, 'testbert', 'rte');
-  const r: Record<string, unknown> = {};
-  for (const run of readdirSync(task).filter((d) => existsSync(join(task, d, 'metrics.json')))) {
-    const m = JSON.parse(readFileSync(join(task, run, 'metrics.json'), 'utf8'));
-    r[run] = { best: m.best, last: m.last, steps: m.steps, log: readFileSync(join(task, run, 'log.jsonl'), 'utf8') };
-  }
-  return r;
-}
+import { ROOT } from './helpers/env.js';
+import { runSweep, sweepEnv, sweepResults, SWEEP_ARGS } from './helpers/sweep.js';
 
 test.before(async () => { await initBackend('cpu', { quiet: true }); });
 
@@ -34,14 +16,14 @@ test('a sweep killed with SIGKILL mid-run resumes and ends with exactly the resu
   const models = join(base, 'models');
   await makeTeacherDir(join(models, 'testbert', 'rte'));
 
-  const a = sweep(env(models, join(base, 'outA')));
+  const a = runSweep(sweepEnv(models, join(base, 'outA')));
   t.is(a.status, 0, a.stderr);
-  const ra = results(join(base, 'outA'));
+  const ra = sweepResults(join(base, 'outA'));
   t.deepEqual(Object.keys(ra).sort(), ['map_s42', 'output_s42']);
 
   // interrupted: kill the whole sweep as soon as the first run has written a mid-run checkpoint
   const outB = join(base, 'outB');
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/sweep.ts', ...ARGS], { cwd: ROOT, env: env(models, outB), stdio: 'ignore' });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/sweep.ts', ...SWEEP_ARGS], { cwd: ROOT, env: sweepEnv(models, outB), stdio: 'ignore' });
   const runDir = join(outB, 'testbert', 'rte', 'map_s42');
   const t0 = Date.now();
   while (!existsSync(join(runDir, 'state', 'latest.json')) && Date.now() - t0 < 240_000) await new Promise((r) => setTimeout(r, 50));
@@ -51,15 +33,15 @@ test('a sweep killed with SIGKILL mid-run resumes and ends with exactly the resu
   await new Promise((r) => setTimeout(r, 1500)); // its run process notices the closed pipe and exits
   t.false(existsSync(join(runDir, 'metrics.json')), 'the run was killed before finishing');
 
-  const b = sweep(env(models, outB));
+  const b = runSweep(sweepEnv(models, outB));
   t.is(b.status, 0, b.stderr);
   t.regex(b.stderr, /0 finished already, 2 to run/);
   const mb = JSON.parse(readFileSync(join(runDir, 'metrics.json'), 'utf8'));
   t.true(mb.resumedFromStep > 0, 'the killed run resumed from its checkpoint, not from scratch');
-  t.deepEqual(results(outB), ra);
+  t.deepEqual(sweepResults(outB), ra);
 
   // a third start finds everything finished
-  const c = sweep(env(models, outB));
+  const c = runSweep(sweepEnv(models, outB));
   t.is(c.status, 0, c.stderr);
   t.regex(c.stderr, /2 finished already, 0 to run/);
 });
@@ -70,7 +52,7 @@ test('two sweeps on the same output folder: the second stops with a clear messag
   mkdirSync(dir, { recursive: true });
   const release = acquireLock(dir);
   try {
-    const r = sweep(env(join(out, 'models'), out));
+    const r = runSweep(sweepEnv(join(out, 'models'), out));
     t.is(r.status, 2);
     t.regex(r.stderr, /another sweep \(pid \d+, started .*\) is writing to/);
   } finally { release(); }

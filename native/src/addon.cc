@@ -76,6 +76,18 @@ napi_value Matmul(napi_env env, napi_callback_info info) {
   return err.empty() ? nullptr : c.fail(err);
 }
 
+napi_value Int8Matmul(napi_env env, napi_callback_info info) {
+  Ctx c(env, info);
+  Arr a = c.f32(0, "a"), b = c.f32(1, "b"), o = c.f32(2, "out");
+  const int64_t ba = c.num(3), bb = c.num(4), M = c.num(5), N = c.num(6), K = c.num(7);
+  if (c.failed) return nullptr;
+  if (ba < 1 || bb < 1 || (ba != bb && ba != 1 && bb != 1)) return c.fail("int8Matmul: batch sizes must match or be 1");
+  if (!c.need(a, ba * M * K, "int8Matmul a") || !c.need(b, bb * K * N, "int8Matmul b") || !c.need(o, (ba > bb ? ba : bb) * M * N, "int8Matmul out")) return nullptr;
+  const int r = int8_matmul((float*)a.data, (float*)b.data, (float*)o.data, ba, bb, M, N, K, c.flag(8));
+  if (r == 2) return c.fail("dnnl_gemm_s8s8s32 failed");
+  return c.number(r);
+}
+
 napi_value UnaryOp(napi_env env, napi_callback_info info) {
   Ctx c(env, info);
   const int op = int(c.num(0));
@@ -123,6 +135,21 @@ napi_value Select(napi_env env, napi_callback_info info) {
   if (cond.esize != 1) return c.fail("select: condition must be a Uint8Array");
   if (!c.need(cond, o.len, "select condition") || !c.need(a, o.len, "select t") || !c.need(b, o.len, "select e")) return nullptr;
   select((uint8_t*)cond.data, (float*)a.data, (float*)b.data, (float*)o.data, int64_t(o.len));
+  return nullptr;
+}
+
+napi_value SymQuant(napi_env env, napi_callback_info info) {
+  Ctx c(env, info);
+  Arr x = c.f32(0, "x"), o = c.f32(1, "ints");
+  if (c.failed || !c.need(x, o.len, "symQuant x")) return nullptr;
+  return c.number(sym_quant((float*)x.data, (float*)o.data, int64_t(o.len), float(c.dbl(2))));
+}
+
+napi_value SteMask(napi_env env, napi_callback_info info) {
+  Ctx c(env, info);
+  Arr dy = c.f32(0, "dy"), x = c.f32(1, "x"), o = c.f32(2, "out");
+  if (c.failed || !c.need(dy, o.len, "steMask dy") || !c.need(x, o.len, "steMask x")) return nullptr;
+  ste_mask((float*)dy.data, (float*)x.data, (float*)o.data, int64_t(o.len), float(c.dbl(3)));
   return nullptr;
 }
 
@@ -223,7 +250,7 @@ napi_value Version(napi_env env, napi_callback_info info) {
 
 napi_value Init(napi_env env, napi_value exports) {
   const struct { const char* name; napi_callback fn; } fns[] = {
-    {"matmul", Matmul}, {"unary", UnaryOp}, {"binary", BinaryOp}, {"addN", AddN}, {"logical", Logical}, {"select", Select}, {"reduce", ReduceOp},
+    {"matmul", Matmul}, {"int8Matmul", Int8Matmul}, {"unary", UnaryOp}, {"binary", BinaryOp}, {"addN", AddN}, {"symQuant", SymQuant}, {"steMask", SteMask}, {"logical", Logical}, {"select", Select}, {"reduce", ReduceOp},
     {"softmax", Softmax}, {"copy", Copy}, {"gather", Gather}, {"segmentSum", SegmentSum},
     {"setThreads", SetThreads}, {"getThreads", GetThreads}, {"version", Version},
   };

@@ -3,6 +3,8 @@
 // threads; one large product lets oneDNN thread it.
 #include <dnnl.h>
 #include <omp.h>
+#include <cmath>
+#include <vector>
 #include "kernels.h"
 
 namespace kdq {
@@ -33,5 +35,43 @@ std::string batch_matmul(const float* a, const float* b, float* c, int64_t batch
 
 void set_threads(int n) { omp_set_num_threads(n); }
 int get_threads() { return omp_get_max_threads(); }
+
+}  // namespace kdq
+
+namespace kdq {
+
+/** x as int8 when every value is an integer in [-127, 127]; *maxabs = max |x| */
+static bool to_s8(const float* x, int8_t* y, int64_t n, float* maxabs) {
+  float m = 0.f;
+  int bad = 0;
+#pragma omp parallel for simd reduction(max : m) reduction(| : bad) schedule(static) if (n > PAR_MIN)
+  for (int64_t i = 0; i < n; i++) {
+    const float v = x[i], a = std::fabs(v);
+    bad |= !(a <= 127.f) | (std::nearbyint(v) != v);
+    m = a > m ? a : m;
+    y[i] = int8_t(v);
+  }
+  *maxabs = m;
+  return !bad;
+}
+
+int int8_matmul(const float* a, const float* b, float* c, int64_t batchA, int64_t batchB, int64_t M, int64_t N, int64_t K, bool tb) {
+  const int64_t batch = batchA > batchB ? batchA : batchB;
+  std::vector<int8_t> ai(batchA * M * K), bi(batchB * K * N);
+  std::vector<int32_t> ci(M * N);
+  float ma = 0.f, mb = 0.f;
+  if (!to_s8(a, ai.data(), int64_t(ai.size()), &ma) || !to_s8(b, bi.data(), int64_t(bi.size()), &mb)) return 1;
+  if (ma > 1.f && mb > 1.f) return 1;  // without VNNI, 16-bit intermediate sums could saturate: exact only with a ternary operand
+  const int32_t co = 0;
+  for (int64_t i = 0; i < batch; i++) {
+    dnnl_status_t s = dnnl_gemm_s8s8s32('N', tb ? 'T' : 'N', 'F', M, N, K, 1.f, ai.data() + (i % batchA) * M * K, K, 0,
+                                        bi.data() + (i % batchB) * K * N, tb ? K : N, 0, 0.f, ci.data(), N, &co);
+    if (s != dnnl_success) return 2;
+    float* ct = c + i * M * N;
+#pragma omp parallel for simd schedule(static) if (M * N > PAR_MIN)
+    for (int64_t j = 0; j < M * N; j++) ct[j] = float(ci[j]);
+  }
+  return 0;
+}
 
 }  // namespace kdq

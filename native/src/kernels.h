@@ -19,6 +19,12 @@ constexpr int64_t PAR_MIN = 1 << 15;
 // gemm.cc: C[b] = op(A[b % batchA]) @ op(B[b % batchB]) for b < max(batchA, batchB); A [M,K] (or [K,M] if ta)
 std::string batch_matmul(const float* a, const float* b, float* c, int64_t batchA, int64_t batchB,
                          int64_t M, int64_t N, int64_t K, bool ta, bool tb);
+/**
+ * The same product on oneDNN's int8 GEMM (s8 x s8 -> s32), a and b integer-valued floats: 0 done (exact), 1 not
+ * representable (a value outside [-127, 127] or not an integer, or neither operand ternary: without VNNI the 16-bit
+ * intermediate sums could saturate), 2 oneDNN failed. ta is not supported.
+ */
+int int8_matmul(const float* a, const float* b, float* c, int64_t batchA, int64_t batchB, int64_t M, int64_t N, int64_t K, bool tb);
 // eltwise.cc: y = f(x) elementwise (p0, p1: step's alpha, clip's bounds)
 void unary(int op, const float* x, float* y, int64_t n, float p0, float p1);
 /** out[i] = f(a[ia], b[ib]) over `dims` with per-operand strides (0 = broadcast); comparisons write uint8 */
@@ -39,6 +45,11 @@ void strided_copy(const uint8_t* src, uint8_t* dst, int esize, int nd, const int
 int64_t gather(const uint8_t* src, const int32_t* idx, uint8_t* dst, int esize, int64_t outer, int64_t n, int64_t m, int64_t inner);
 /** out [segments, inner] += x [rows, inner] at rows ids (negative ids dropped); returns the first bad position or -1 */
 int64_t segment_sum(const float* x, const int32_t* ids, float* out, int64_t rows, int64_t inner, int64_t segments);
+// fused.cc
+/** s = levels / max|x| (NaN if x has a NaN), ints = round_half_even(x * s); returns s */
+float sym_quant(const float* x, float* ints, int64_t n, float levels);
+/** out = dy * 1[|x| < c] (the straight-through mask), NaN where x is NaN */
+void ste_mask(const float* dy, const float* x, float* out, int64_t n, float c);
 
 void set_threads(int n);
 int get_threads();

@@ -59,6 +59,8 @@ export class BertHessian {
   private readonly regression: boolean;
   /** weight quantizers evaluated at theta_0 (value and STE mask) */
   private readonly frozen: FrozenWeightQuant | null;
+  /** ||p||, ||p||^3 per parameter with ||p|| > 0 */
+  private readonly norms = new Map<string, { nrm: tf.Tensor; nrm3: tf.Tensor }>();
 
   constructor(private readonly s: HessianSetup) {
     registerSecondOrderGradients();
@@ -69,10 +71,20 @@ export class BertHessian {
     this.regression = s.config.num_labels === 1;
     const normMin = s.normMin ?? 0;
     this.nonzero = new Set(Object.keys(s.params).filter((n) => tf.tidy(() => (normMin > 0 ? tf.norm(s.params[n]).dataSync()[0] > normMin : tf.any(tf.notEqual(s.params[n], 0)).dataSync()[0] === 1))));
+    // ||p|| and ||p||^3 of the fixed point theta_0, once (hvL2 needs them on every product)
+    for (const n of this.names) {
+      if (!this.nonzero.has(n)) continue;
+      const nrm = tf.tidy(() => tf.sqrt(tf.sum(tf.mul(s.params[n], s.params[n]))));
+      this.norms.set(n, { nrm, nrm3: tf.tidy(() => tf.pow(nrm, 3)) });
+    }
     this.frozen = s.quant ? new FrozenWeightQuant(s.quant, s.params, true) : null;
   }
 
-  dispose(): void { this.frozen?.dispose(); }
+  dispose(): void {
+    this.frozen?.dispose();
+    for (const { nrm, nrm3 } of this.norms.values()) tf.dispose([nrm, nrm3]);
+    this.norms.clear();
+  }
 
   /** live student hooks (any theta), or hooks with the weight quantizers frozen at theta_0 (Hv products only) */
   private hooks(frozen: boolean): QuantHooks | undefined {
@@ -131,11 +143,11 @@ export class BertHessian {
   hvL2(v: Vec): Vec {
     const l2 = this.s.l2 ?? 0.01;
     return tf.tidy(() => this.names.map((n, i) => {
-      if (!l2 || !this.nonzero.has(n)) return tf.zerosLike(v[i]);
+      const norm = this.norms.get(n);
+      if (!l2 || !norm) return tf.zerosLike(v[i]);
       const p = this.s.params[n];
-      const nrm = tf.sqrt(tf.sum(tf.mul(p, p)));
       const pv = tf.sum(tf.mul(p, v[i]));
-      return tf.mul(tf.sub(tf.div(v[i], nrm), tf.mul(p, tf.div(pv, tf.pow(nrm, 3)))), l2);
+      return tf.mul(tf.sub(tf.div(v[i], norm.nrm), tf.mul(p, tf.div(pv, norm.nrm3))), l2);
     }));
   }
 

@@ -12,6 +12,8 @@ type F32 = Float32Array;
 export interface NativeAddon {
   /** out [max(bA,bB), M, N] = op(a [bA, M, K]) @ op(b [bB, K, N]); op = transpose when ta / tb (operands stored [K,M] / [N,K]) */
   matmul(a: F32, b: F32, out: F32, batchA: number, batchB: number, M: number, N: number, K: number, ta: boolean, tb: boolean): void;
+  /** the same product on oneDNN's s8 x s8 GEMM (no ta): 0 done (exact), 1 not representable exactly (see gemm.cc) */
+  int8Matmul(a: F32, b: F32, out: F32, batchA: number, batchB: number, M: number, N: number, K: number, tb: boolean): number;
   /** out = f(x) elementwise, f = UNARY[op]; p0, p1: step's alpha or clip's bounds */
   unary(op: number, x: F32, out: F32, p0: number, p1: number): void;
   /** out[i] = f(a[ia], b[ib]) over dims with per-operand element strides (0 = broadcast); comparisons fill a Uint8Array */
@@ -20,6 +22,10 @@ export interface NativeAddon {
   logical(op: number, a: Uint8Array, b: Uint8Array, out: Uint8Array): void;
   /** out = cond ? t : e elementwise (same sizes) */
   select(cond: Uint8Array, t: F32, e: F32, out: F32): void;
+  /** ints = round(x s), s = levels / max|x|; returns s (fused.cc) */
+  symQuant(x: F32, ints: F32, levels: number): number;
+  /** out = dy * 1[|x| < clip] (fused.cc) */
+  steMask(dy: F32, x: F32, out: F32, clip: number): void;
   /** out = xs[0] + xs[1] + ... (in that order) */
   addN(xs: F32[], out: F32): void;
   /** x viewed as [outer, red, inner] -> out [outer, inner], REDUCE[op]; sums accumulate in double */

@@ -9,6 +9,7 @@ import { BINARY, FIRST_COMPARISON, REDUCE, UNARY, type NativeAddon } from './nat
 import { broadcastStrides, collapse, sizeOf, stridesOf } from './native-shapes.js';
 import { nativeMovementKernels } from './native-movement.js';
 import { escape, take } from './native-pool.js';
+import { STE_MASK, SYM_QUANT } from '../quant/fused.js';
 
 export interface CpuLike {
   data: { get(dataId: unknown): { values?: unknown } };
@@ -28,6 +29,7 @@ export function values(be: CpuLike, t: TensorInfo): Float32Array | Int32Array | 
   if (!C || !ArrayBuffer.isView(v)) return undefined;
   const n = sizeOf(t.shape);
   if (v instanceof C) return (v.length === n ? v : v.subarray(0, n)) as InstanceType<typeof C>;
+  if (process.env.KDQAT_NATIVE_TRACE === "1") console.error(`[native] converted ${(v as object).constructor.name} to ${t.dtype} [${t.shape}]`);
   return C.from((v as TypedArray).subarray(0, n) as ArrayLike<number>);
 }
 export const f32 = (be: CpuLike, t: TensorInfo): Float32Array | undefined => (t.dtype === 'float32' ? (values(be, t) as Float32Array | undefined) : undefined);
@@ -81,6 +83,40 @@ const select: Body = ({ inputs, backend: be }, n) => {
   const y = take(Float32Array, tv.length);
   n.select(values(be, condition) as Uint8Array, tv, ev, y);
   return out(be, [...t.shape], 'float32', y);
+};
+
+/** src/quant/fused.ts's KdqSymQuant: [ints, scale] of the symmetric quantizer of an already clipped x */
+const symQuant: Body = ({ inputs, backend: be, attrs }, n) => {
+  const x = (inputs as Record<string, TensorInfo>).x, xv = f32(be, x);
+  if (!xv) return undefined;
+  const ints = take(Float32Array, xv.length);
+  const s = n.symQuant(xv, ints, (attrs as { levels: number }).levels);
+  return [out(be, [...x.shape], 'float32', ints), out(be, [], 'float32', Float32Array.of(s))];
+};
+
+/** src/quant/fused.ts's KdqSteMask: dy * 1[|x| < clip] */
+const steMask: Body = ({ inputs, backend: be, attrs }, n) => {
+  const { dy, x } = inputs as Record<string, TensorInfo>;
+  const dv = f32(be, dy), xv = f32(be, x);
+  if (!dv || !xv || dv.length !== xv.length) return undefined;
+  const y = take(Float32Array, dv.length);
+  n.steMask(dv, xv, y, (attrs as { clip: number }).clip);
+  return out(be, [...dy.shape], 'float32', y);
+};
+
+/** kernels of our own (no cpu counterpart), by name: registered for the native backend only */
+export const nativeOnlyBodies = (): Record<string, Body> => ({ [SYM_QUANT]: symQuant, [STE_MASK]: steMask });
+
+/** ZerosLike, OnesLike and Fill: a recycled buffer filled with one value */
+const filled = (value: (args: Args) => number | undefined): Body => (args) => {
+  const x = (args.inputs as Record<string, TensorInfo>).x;
+  const shape = x ? x.shape : (args.attrs as { shape: number[] }).shape;
+  const dtype = x ? x.dtype : (args.attrs as { dtype: string }).dtype;
+  const v = value(args);
+  if (v === undefined || (dtype !== 'float32' && dtype !== 'int32') || sizeOf(shape) < MIN_ELEMENTS) return undefined;
+  const y = take(dtype === 'int32' ? Int32Array : Float32Array, sizeOf(shape));
+  y.fill(v);
+  return out(args.backend, [...shape], dtype, y);
 };
 
 const addN: Body = ({ inputs, backend: be }, n) => {
@@ -164,6 +200,9 @@ export function nativeKernelBodies(): Record<string, Body> {
   REDUCE.forEach((name, op) => { k[name] = reduceBody(op); });
   LOGICAL.forEach((name, op) => { k[name] = logical(op); });
   k.Select = select;
+  k.ZerosLike = filled(() => 0);
+  k.OnesLike = filled(() => 1);
+  k.Fill = filled((args) => (typeof (args.attrs as { value?: unknown }).value === 'number' ? (args.attrs as { value: number }).value : undefined));
   return k;
 }
 
@@ -180,10 +219,18 @@ export function cpuKernel(stock: KernelConfig, backendName: string): KernelConfi
   return { ...stock, backendName, kernelFunc };
 }
 
-/** a tfjs kernel config that runs `body` and falls back to the cpu kernel `stock` */
-export function nativeKernel(body: Body, stock: KernelConfig, backendName: string, addon: NativeAddon): KernelConfig {
-  const cpu = cpuKernel(stock, backendName).kernelFunc;
-  const kernelFunc = ((args: Args) => body(args, addon) ?? cpu(args as never)) as unknown as KernelFunc;
+/** KDQAT_NATIVE_TRACE=1 prints every call that falls back to a cpu kernel (name, shapes, dtypes): for profiling */
+const TRACE = process.env.KDQAT_NATIVE_TRACE === '1';
+
+/** a tfjs kernel config that runs `body` and falls back to the cpu kernel `stock` (kernels of our own have none) */
+export function nativeKernel(body: Body, stock: KernelConfig | { kernelName: string }, backendName: string, addon: NativeAddon): KernelConfig {
+  const cpu = 'kernelFunc' in stock ? cpuKernel(stock, backendName).kernelFunc : undefined;
+  const fallback = (args: Args) => {
+    if (TRACE) console.error(`[native] cpu ${stock.kernelName} ${list(args.inputs).map((t) => `${t.dtype}[${t.shape}]`).join(' ')}`);
+    if (!cpu) throw new Error(`${stock.kernelName}: no native kernel for these inputs (${list(args.inputs).map((t) => t.dtype).join(', ')})`);
+    return cpu(args as never);
+  };
+  const kernelFunc = ((args: Args) => body(args, addon) ?? fallback(args)) as unknown as KernelFunc;
   return { kernelName: stock.kernelName, backendName, kernelFunc };
 }
 

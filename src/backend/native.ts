@@ -7,7 +7,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { loadNativeAddon, type NativeAddon } from './native-addon.js';
-import { cpuKernel, nativeKernel, nativeKernelBodies } from './native-kernels.js';
+import { cpuKernel, nativeKernel, nativeKernelBodies, nativeOnlyBodies } from './native-kernels.js';
+import { registerFusedGradients } from '../quant/fused.js';
 import { escape, give } from './native-pool.js';
 
 export const NATIVE = 'native';
@@ -42,6 +43,8 @@ export async function registerNativeBackend(): Promise<string | undefined> {
     const body = bodies[k.kernelName];
     tf.registerKernel(body ? nativeKernel(body, k, NATIVE, addon) : cpuKernel(k, NATIVE));
   }
+  for (const [kernelName, body] of Object.entries(nativeOnlyBodies())) tf.registerKernel(nativeKernel(body, { kernelName }, NATIVE, addon));
+  registerFusedGradients();
   registered = addon;
   return undefined;
 }

@@ -6,15 +6,17 @@
  *   train    a full-precision training step: forward, backward, BertAdam
  *   qat      the KD-QAT step the product runs: teacher forward + ternary student forward/backward with the
  *            map+output loss + BertAdam update
- * for the tiny (2L/128H, batch 32, seq 128) and mini (4L/256H, batch 16, seq 128) configs. Benchmarks are not
- * tests: nothing here fails on slowness. Results are appended to a JSON file with the machine and backend (default
- * bench-results/history/results.json, not tracked by git; bench-results/results.json is the tracked record).
+ *   hvp      one exact Hessian-vector product (double backward) of the ternary student's loss (CE + 0.01 sum ||p||,
+ *            eval mode, all parameters), as the Hessian analysis computes it: tiny at batch 1 x seq 64 and 8 x 128
+ * for the tiny (2L/128H, batch 32, seq 128), mini (4L/256H, batch 16, seq 128) and base (12L/768H, batch 8, seq 128)
+ * configs; `--threads N` sets the native backend's threads. Benchmarks are not tests: nothing here fails on slowness. Results are appended to a JSON file with the machine and backend
+ * (default bench-results/history/results.json, not tracked by git; bench-results/results.json is the tracked record).
  * `--profile` also prints, per case, where one step's time goes: kernel time summed by kernel name (tf.profile).
  */
 import * as tf from '@tensorflow/tfjs';
 import { existsSync, readFileSync } from 'node:fs';
-import { parseFlags, runMain, num, RUN_FLAGS, UsageError, initBackendFromFlags } from './common.js';
 import { resolve } from 'node:path';
+import { parseFlags, runMain, num, RUN_FLAGS, UsageError, initBackendFromFlags } from './common.js';
 import { atomicWriteJson } from '../util/fsx.js';
 import { gitCommit } from '../util/provenance.js';
 import { bertConfigFrom, BERT_DEFAULTS, BERT_PRESETS } from '../model/config.js';
@@ -26,16 +28,19 @@ import { BertAdam, ADAM_DEFAULTS } from '../train/bertadam.js';
 import { kdStep, toVariables } from '../train/step.js';
 import { makeBatch, disposeBatch } from '../train/batches.js';
 import type { Features } from '../data/features.js';
+import { BertHessian } from '../analysis/hessian.js';
 
-const SETUPS = { tiny: { batch: 32, seq: 128 }, mini: { batch: 16, seq: 128 } } as const;
+const SETUPS = { tiny: { batch: 32, seq: 128 }, mini: { batch: 16, seq: 128 }, base: { batch: 8, seq: 128 } } as const;
+/** batch x seq of the hvp case, per config (the PyTorch figures in issue 10 are for these) */
+const HVP_SETUPS: Partial<Record<keyof typeof SETUPS, { batch: number; seq: number }[]>> = { tiny: [{ batch: 1, seq: 64 }, { batch: 8, seq: 128 }] };
 
-const CASES = ['forward', 'train', 'qat'];
+const CASES = ['forward', 'train', 'qat', 'hvp'];
 export const BENCH_HISTORY = 'bench-results/history/results.json';
 const FLAGS = {
   backend: RUN_FLAGS.backend,
   threads: RUN_FLAGS.threads,
-  configs: { type: 'string', help: `comma-separated configs: ${Object.keys(SETUPS).join(', ')} (default all)` },
-  only: { type: 'string', help: `comma-separated cases: ${CASES.join(', ')} (default all)` },
+  configs: { type: 'string', help: `comma-separated configs: ${Object.keys(SETUPS).join(', ')} (default tiny,mini)` },
+  only: { type: 'string', help: `comma-separated cases: ${CASES.join(', ')} (default forward,train,qat)` },
   reps: { type: 'string', help: 'timed repetitions (default 5)' },
   warmup: { type: 'string', help: 'warm-up steps (default 2)' },
   out: { type: 'string', help: `JSON history the rows are appended to (default ${BENCH_HISTORY}, not tracked by git)` },
@@ -43,7 +48,7 @@ const FLAGS = {
 } as const;
 
 /** one more run of fn under tf.profile: kernel milliseconds summed by kernel name, the top `top` printed */
-async function printProfile(label: string, fn: () => Promise<void>, top = 15): Promise<void> {
+async function printProfile(label: string, fn: () => Promise<void>, top = Number(process.env.KDQAT_PROFILE_TOP ?? 15)): Promise<void> {
   const t0 = performance.now();
   const info = await tf.profile(fn);
   const wall = performance.now() - t0;
@@ -78,9 +83,9 @@ runMain('bench', async () => {
   const v = parseFlags(FLAGS, 'npm run bench -- [--backend wasm] [--configs tiny,mini] [--only forward,train,qat] [--reps 5] [--warmup 2] [--profile]');
   const reps = num(v, 'reps', 'int') ?? 5, warmup = num(v, 'warmup', 'int') ?? 2;
   if (reps < 1 || warmup < 0) throw new UsageError('--reps must be at least 1 and --warmup at least 0');
-  const only = ((v.only as string | undefined) ?? CASES.join(',')).split(',');
+  const only = ((v.only as string | undefined) ?? 'forward,train,qat').split(',');
   for (const c of only) if (!CASES.includes(c)) throw new UsageError(`--only: unknown bench case "${c}": choose from ${CASES.join(', ')}`);
-  const configs = ((v.configs as string | undefined) ?? Object.keys(SETUPS).join(',')).split(',') as (keyof typeof SETUPS)[];
+  const configs = ((v.configs as string | undefined) ?? 'tiny,mini').split(',') as (keyof typeof SETUPS)[];
   for (const c of configs) if (!SETUPS[c]) throw new UsageError(`--configs: unknown bench config "${c}": choose from ${Object.keys(SETUPS).join(', ')}`);
   const out = resolve((v.out as string | undefined) ?? BENCH_HISTORY);
   const info = await initBackendFromFlags(v);
@@ -90,11 +95,11 @@ runMain('bench', async () => {
   console.log(`${'config'.padEnd(8)}${'what'.padEnd(9)}${'batch'.padStart(6)}${'seq'.padStart(5)}${'ms/step'.padStart(10)}${'tokens/s'.padStart(10)}${'min..max tok/s'.padStart(18)}${'peak MB'.padStart(9)}`);
   for (const name of configs) {
     const setup = SETUPS[name];
+    if (!setup) throw new Error(`unknown bench config "${name}": choose tiny, mini or base`);
     const c = bertConfigFrom({ ...BERT_DEFAULTS, ...BERT_PRESETS[name], vocab_size: 30522, num_labels: 2 }, `bench ${name}`);
     const teacher = initParams(c, 1);
     const f = randomFeatures(setup.batch, setup.seq, c.vocab_size, 7);
     const tb = makeBatch(f, Int32Array.from({ length: setup.batch }, (_, i) => i), false);
-    const tokens = setup.batch * setup.seq;
     const cases: Record<string, () => Promise<void>> = {};
     cases.forward = async () => { const l = tf.tidy(() => bertForward(teacher, c, tb.batch).logits); await l.data(); l.dispose(); };
     const fpVars = toVariables(teacher, 'bench-fp');
@@ -110,8 +115,18 @@ runMain('bench', async () => {
     const student = toVariables(teacher, 'bench-st');
     const ctx = { config: c, teacher, student, hooks: makeQuantHooks(QUANT_DEFAULTS), coeffs: presetCoeffs('map+output'), kdOptions: { regression: false, gtRegressionUsesLabels: false }, optimizer: new BertAdam({ ...ADAM_DEFAULTS, tTotal: 1000 }) };
     cases.qat = async () => { await kdStep(ctx, { batch: tb.batch, kd: tb.kd }); };
-    for (const what of only) {
-      const fn = cases[what];
+    const hvpCases: { batch: number; seq: number; fn: () => Promise<void>; dispose: () => void }[] = [];
+    for (const hs of only.includes('hvp') ? HVP_SETUPS[name] ?? [] : []) {
+      const hb = makeBatch(randomFeatures(hs.batch, hs.seq, c.vocab_size, 11), Int32Array.from({ length: hs.batch }, (_, i) => i), false);
+      const h = new BertHessian({ params: teacher, config: c, quant: QUANT_DEFAULTS, batches: [{ batch: hb.batch, labels: hb.kd.labels as tf.Tensor1D }] });
+      const v = h.shapes.map((s, i) => tf.randomNormal(s, 0, 1, 'float32', i));
+      hvpCases.push({ ...hs, fn: async () => { const hv = h.hv(v); await hv[0].data(); tf.dispose(hv); }, dispose: () => { h.dispose(); tf.dispose(v); disposeBatch(hb); } });
+    }
+    const runs = only.flatMap((what) => (what === 'hvp' ? hvpCases.map((hc) => ({ what, fn: hc.fn, batch: hc.batch, seq: hc.seq }))
+      : [{ what, fn: cases[what], batch: setup.batch, seq: setup.seq }]));
+    for (const { what, fn, batch, seq } of runs) {
+      if (!fn) throw new Error(`unknown bench case "${what}": choose forward, train, qat or hvp`);
+      const tokens = batch * seq;
       for (let i = 0; i < warmup; i++) await fn();
       const times: number[] = [];
       let peak = 0;
@@ -123,13 +138,13 @@ runMain('bench', async () => {
       }
       const ms = median(times);
       const tps = tokens / (ms / 1000);
-      const row = { config: name, what, batch: setup.batch, seq: setup.seq, layers: c.num_hidden_layers, hidden: c.hidden_size, msPerStep: ms, tokensPerSec: tps,
+      const row = { config: name, what, batch, seq, layers: c.num_hidden_layers, hidden: c.hidden_size, msPerStep: ms, tokensPerSec: tps,
         minTokensPerSec: tokens / (Math.max(...times) / 1000), maxTokensPerSec: tokens / (Math.min(...times) / 1000), peakTensorMB: peak / 2 ** 20, reps, warmup };
       rows.push(row);
       if (v.profile) await printProfile(`${name} ${what}`, fn);
-      console.log(`${name.padEnd(8)}${what.padEnd(9)}${String(setup.batch).padStart(6)}${String(setup.seq).padStart(5)}${ms.toFixed(0).padStart(10)}${tps.toFixed(0).padStart(10)}${`${row.minTokensPerSec.toFixed(0)}..${row.maxTokensPerSec.toFixed(0)}`.padStart(18)}${row.peakTensorMB.toFixed(0).padStart(9)}`);
+      console.log(`${name.padEnd(8)}${what.padEnd(9)}${String(batch).padStart(6)}${String(seq).padStart(5)}${ms.toFixed(0).padStart(10)}${tps.toFixed(0).padStart(10)}${`${row.minTokensPerSec.toFixed(0)}..${row.maxTokensPerSec.toFixed(0)}`.padStart(18)}${row.peakTensorMB.toFixed(0).padStart(9)}`);
     }
-    disposeBatch(tb); ctx.optimizer.dispose(); fpOpt.dispose();
+    disposeBatch(tb); ctx.optimizer.dispose(); fpOpt.dispose(); hvpCases.forEach((hc) => hc.dispose());
     tf.dispose([...Object.values(teacher), ...Object.values(fpVars), ...Object.values(student)]);
   }
   const prev = existsSync(out) ? JSON.parse(readFileSync(out, 'utf8')) : [];

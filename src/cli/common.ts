@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { resolveConfig, ConfigError, TRAIN_DEFAULTS, type RunConfig } from '../train/config.js';
 import { explainBackendError, initBackend, type BackendInfo } from '../util/backend.js';
 import { didYouMean, UserError } from '../util/errors.js';
+import { stoppedExitCode, TrainingStopped } from '../train/stop.js';
 
 export type FlagSpec = Record<string, { type: 'string' | 'boolean'; help: string; default?: string | boolean; multiple?: boolean }>;
 
@@ -86,9 +87,10 @@ export function num(values: Record<string, unknown>, key: string, kind: 'int' | 
   return n;
 }
 
-/** `--jobs N` (default 1), with a warning when N exceeds the cores this machine has. */
-export function jobsFlag(v: Record<string, unknown>, warn: (s: string) => void = (s) => console.error(s)): number {
-  const jobs = num(v, 'jobs', 'int') ?? 1;
+/** `--jobs N` (undefined when not given), with a warning when N exceeds the cores this machine has. */
+export function jobsFlag(v: Record<string, unknown>, warn: (s: string) => void = (s) => console.error(s)): number | undefined {
+  const jobs = num(v, 'jobs', 'int');
+  if (jobs === undefined) return undefined;
   if (jobs < 1) throw new UsageError('--jobs must be at least 1');
   const cores = availableParallelism();
   if (jobs > cores) warn(`warning: --jobs ${jobs} is more than the ${cores} cores of this machine: runs will share cores and each will be slower`);
@@ -135,7 +137,7 @@ export function initBackendFromFlags(v: Record<string, unknown>, opts: { quiet?:
 }
 
 /** Error classes (by name) that are the user's: bad input files, data, checkpoints, locks held. */
-const USER_ERRORS = ['UserError', 'UsageError', 'DataError', 'CheckpointError', 'SafetensorsError', 'ConfigError', 'LockError', 'ZipError', 'AnalysisInputError'];
+const USER_ERRORS = ['UserError', 'UsageError', 'DataError', 'CheckpointError', 'SafetensorsError', 'ConfigError', 'LockError', 'ZipError', 'AnalysisInputError', 'SlurmError'];
 
 /** Run a CLI main; input/usage/config errors print their message only, other errors their stack. */
 export function runMain(name: string, main: () => Promise<number | void>): void {
@@ -144,6 +146,7 @@ export function runMain(name: string, main: () => Promise<number | void>): void 
   main().then(
     (code) => exit(code ?? 0),
     (e0: Error) => {
+      if (e0 instanceof TrainingStopped) { console.error(`${name}: ${e0.message}`); process.exit(stoppedExitCode(e0.signal)); }
       const e = explainBackendError(e0);
       const expected = e !== e0 || e instanceof UserError || e instanceof ConfigError || USER_ERRORS.includes(e.name) || /^(requested backend|sweep grid)/.test(e.message);
       console.error(`${name}: ${expected ? e.message : e.stack ?? e}`);

@@ -3,6 +3,7 @@
  * One KD-QAT run with the reference recipe; every value overridable (see --help). Writes
  * output/<bert>/<task>/<run>/: config.json, log.jsonl, metrics.json, student/ (latent weights + quantizer settings).
  */
+import { stopOnSignals } from '../train/stop.js';
 import { resolveConfig } from '../train/config.js';
 import { qat } from '../train/runs.js';
 import { TERMS } from '../kd/losses.js';
@@ -23,6 +24,7 @@ const FLAGS = {
 } as const;
 
 runMain('qat', async () => {
+  stopOnSignals(); // SIGTERM (Slurm's time limit, preemption, scancel): checkpoint at the next step, then exit 143
   const v = parseFlags(FLAGS, 'npm run qat -- --task <t> --teacher <dir> [--preset p] [--map-coeff a] [--output-coeff b] [--seed s] [...]');
   if (v['exit-on-stdin-close']) {
     // a sweep's child: die with the parent (its pipe closes, or we are re-parented), never write on alone

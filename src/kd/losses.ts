@@ -82,20 +82,30 @@ export const TERM_FNS: Record<Term, TermFn> = {
 
 export interface KdLoss { total: tf.Scalar; terms: Partial<Record<Term, tf.Scalar>> }
 
-/** total = sum over terms with coeff != 0 of coeff * L_term; the unweighted terms are returned too. */
-export function kdLoss(s: BertOutputs, t: BertOutputs, b: KdBatch, coeffs: Coeffs, o: KdOptions): KdLoss {
+/** The unweighted terms L_term (scalars) of every term with coeff != 0, in TERMS order. */
+export function kdTerms(s: BertOutputs, t: BertOutputs, b: KdBatch, coeffs: Coeffs, o: KdOptions): Partial<Record<Term, tf.Scalar>> {
   const terms: Partial<Record<Term, tf.Scalar>> = {};
+  for (const term of TERMS) if (coeffs[term]) terms[term] = TERM_FNS[term](s, t, b, o);
+  return terms;
+}
+
+/** sum over the given terms of coeff * L_term, folded in TERMS order (a coefficient of 1 adds no multiply). */
+export function weightedSum(terms: Partial<Record<Term, tf.Scalar>>, coeffs: Coeffs): tf.Scalar {
   let total: tf.Scalar | undefined;
   for (const term of TERMS) {
-    const c = coeffs[term];
-    if (!c) continue;
-    const v = TERM_FNS[term](s, t, b, o);
-    terms[term] = v;
+    const v = terms[term], c = coeffs[term];
+    if (!v || !c) continue;
     const w: tf.Scalar = c === 1 ? v : tf.mul(v, c);
     total = total ? (tf.add(total, w) as tf.Scalar) : w;
   }
   if (!total) throw new Error('kdLoss: every loss coefficient is 0; enable at least one term');
-  return { total, terms };
+  return total;
+}
+
+/** total = sum over terms with coeff != 0 of coeff * L_term; the unweighted terms are returned too. */
+export function kdLoss(s: BertOutputs, t: BertOutputs, b: KdBatch, coeffs: Coeffs, o: KdOptions): KdLoss {
+  const terms = kdTerms(s, t, b, coeffs, o);
+  return { total: weightedSum(terms, coeffs), terms };
 }
 
 /** Named presets (method.md 4.1). */

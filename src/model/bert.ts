@@ -175,9 +175,10 @@ export function bertForward(params: Params, c: BertConfig, batch: Batch, opts: F
       out.norms!.push(kobayashiNorms(probs, A(`${sp}.value_layer`, v), wo));
     }
   }
-  // pooler: tanh(A(h[:,0]) W_p^T + b_p), dropout, FP classifier
+  // pooler: tanh(A(h[:,0]) W_p^T + b_p), dropout, classifier (FP in the student: no quantizer rule names it; int8 in
+  // a dynamically quantized model, src/export/ptq.ts)
   const cls = tf.reshape(tf.slice(x, [0, 0, 0], [B, 1, D]), [B, D]);
   const pooled = dropout(tf.tanh(linear('bert.pooler.dense', cls)), c.hidden_dropout_prob);
-  out.logits = tf.add(tf.matMul(pooled, P('classifier.weight'), false, true), P('classifier.bias')) as tf.Tensor2D;
+  out.logits = linear('classifier', pooled) as tf.Tensor2D;
   return out;
 }

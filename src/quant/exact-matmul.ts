@@ -8,7 +8,9 @@
  * Gradient: the straight-through estimator of both quantizers (dy @ Q_b, dy^T @ Q_a, masked to -clip < x < clip).
  */
 import * as tf from '@tensorflow/tfjs';
-import { insideClip, unfactor, type Quantizer } from './quantizers.js';
+import { unfactor, type Quantizer } from './quantizers.js';
+import { steMask } from './fused.js';
+import { integerMatMul } from '../export/kernels.js';
 
 /** a [..,M,K] (quantized by qa), b [..,K,N] or [..,N,K] when transposeB (quantized by qb) -> [..,M,N] */
 export function exactQuantMatMul(a: tf.Tensor, qa: Quantizer, b: tf.Tensor, qb: Quantizer, transposeB: boolean): tf.Tensor {
@@ -16,14 +18,14 @@ export function exactQuantMatMul(a: tf.Tensor, qa: Quantizer, b: tf.Tensor, qb: 
   const f = tf.customGrad(((x: tf.Tensor, y: tf.Tensor, save: tf.GradSaveFunc) => {
     const fa = qa.factor!(tf.clipByValue(x, -qa.clip, qa.clip));
     const fb = qb.factor!(tf.clipByValue(y, -qb.clip, qb.clip));
-    const prod = tf.matMul(fa.ints, fb.ints, false, transposeB);
+    const prod = integerMatMul(fa.ints, fb.ints, transposeB); // a backend's integer kernel when it has one (src/export/kernels.ts)
     save([x, y, unfactor(fa), unfactor(fb)]);
     return {
       value: unfactor(fb, unfactor(fa, prod)),
       gradFunc: (dy: tf.Tensor, [xs, ys, qx, qy]: tf.Tensor[]) => {
         const dx = tf.matMul(dy, qy, false, !transposeB);
         const dyq = transposeB ? tf.matMul(dy, qx, true, false) : tf.matMul(qx, dy, true, false);
-        return [tf.mul(dx, insideClip(xs, qa.clip)), tf.mul(dyq, insideClip(ys, qb.clip))];
+        return [steMask(dx, xs, qa.clip), steMask(dyq, ys, qb.clip)];
       },
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);

@@ -51,16 +51,26 @@ export function actRules(c: QuantConfig): QuantRule[] {
   ];
 }
 
-function resolver(rules: QuantRule[]): (name: string) => Quantizer | null {
-  const compiled = rules.map((r) => {
+export interface CompiledRule { rule: QuantRule; re: RegExp; q: Quantizer | null }
+
+/** Rules with their patterns compiled and quantizers made (an invalid pattern is an error naming it). */
+export function compileRules(rules: QuantRule[]): CompiledRule[] {
+  return rules.map((rule) => {
     let re: RegExp;
-    try { re = new RegExp(r.pattern); } catch (e) { throw new Error(`quant rule pattern ${JSON.stringify(r.pattern)} is not a valid regular expression: ${(e as Error).message}`); }
-    return { re, q: makeQuantizerFromSpec(r.quantizer) };
+    try { re = new RegExp(rule.pattern); } catch (e) { throw new Error(`quant rule pattern ${JSON.stringify(rule.pattern)} is not a valid regular expression: ${(e as Error).message}`); }
+    return { rule, re, q: makeQuantizerFromSpec(rule.quantizer) };
   });
+}
+
+/** first rule whose pattern matches name, or undefined */
+export const firstMatch = (compiled: CompiledRule[], name: string): CompiledRule | undefined => compiled.find((r) => r.re.test(name));
+
+function resolver(rules: QuantRule[]): (name: string) => Quantizer | null {
+  const compiled = compileRules(rules);
   const cache = new Map<string, Quantizer | null>();
   return (name) => {
     let q = cache.get(name);
-    if (q === undefined) { q = compiled.find((r) => r.re.test(name))?.q ?? null; cache.set(name, q); }
+    if (q === undefined) { q = firstMatch(compiled, name)?.q ?? null; cache.set(name, q); }
     return q;
   };
 }
@@ -69,9 +79,11 @@ function resolver(rules: QuantRule[]): (name: string) => Quantizer | null {
  * The student's hooks for bertForward. An activation quantized at several points with the same quantizer
  * (the hidden state entering Q, K and V) is quantized once and reused: identical values, and the STE gradients
  * of the three uses add up exactly as they would for three separate quantizations.
+ * `weightResolver` (weight quantizer by parameter name) replaces c's weight rules: an exported model whose weights
+ * are already on their grid (src/export/packed-model.ts).
  */
-export function makeQuantHooks(c: QuantConfig): QuantHooks & { weightQuantizer(name: string): Quantizer | null; actQuantizer(point: string): Quantizer | null } {
-  const wq = resolver(weightRules(c));
+export function makeQuantHooks(c: QuantConfig, weightResolver?: (name: string) => Quantizer | null): QuantHooks & { weightQuantizer(name: string): Quantizer | null; actQuantizer(point: string): Quantizer | null } {
+  const wq = weightResolver ?? resolver(weightRules(c));
   const aq = resolver(actRules(c));
   const last = new Map<Quantizer, { x: tf.Tensor; y: tf.Tensor }>();
   const weight = (name: string, w: tf.Tensor) => { const q = wq(name); return q ? q.apply(w) : w; };

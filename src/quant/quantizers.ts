@@ -5,6 +5,7 @@
  * reference's autograd Functions.
  */
 import * as tf from '@tensorflow/tfjs';
+import { gt, steMask, symInts } from './fused.js';
 
 export interface Quantizer {
   readonly name: string;
@@ -28,14 +29,9 @@ export interface Factored { ints: tf.Tensor; scale: tf.Tensor; divide: boolean }
 /** ints / scale or ints * scale */
 export const unfactor = (f: Factored, t: tf.Tensor = f.ints): tf.Tensor => (f.divide ? tf.div(t, f.scale) : tf.mul(t, f.scale));
 
-/**
- * 1[a > b] as float32, computed as step(a - b): exact (a float difference is 0 only when a == b and keeps its
- * sign), and fast on every backend (wasm's broadcasting comparison kernels are ~10x slower than Sub + Step).
- */
-export const gt = (a: tf.Tensor | number, b: tf.Tensor | number): tf.Tensor => tf.step(tf.sub(a, b));
+/** 1[a > b] as float32 via step(a - b) (fused.ts; wasm's broadcasting comparisons are ~10x slower than Sub + Step) */
+export { gt };
 
-/** The STE mask 1[-c < x < c] = 1[|x| < c] (the reference zeroes the gradient where x >= c or x <= -c). */
-export const insideClip = (x: tf.Tensor, c: number): tf.Tensor => gt(c, tf.abs(x));
 
 /** Wrap a forward `q(x_clipped)` with the clip and the STE mask 1[-c < x < c]. */
 function withSte(clip: number, q: (xc: tf.Tensor) => tf.Tensor): (x: tf.Tensor) => tf.Tensor {
@@ -43,9 +39,7 @@ function withSte(clip: number, q: (xc: tf.Tensor) => tf.Tensor): (x: tf.Tensor) 
     save([x]);
     return {
       value: q(tf.clipByValue(x, -clip, clip)),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        return tf.mul(dy, insideClip(saved[0], clip));
-      },
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => steMask(dy, saved[0], clip),
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]) as (x: tf.Tensor) => tf.Tensor;
 }
@@ -141,8 +135,8 @@ export function sym(bits: number, opts: { clip?: number } = {}): Quantizer {
   const { clip = 2.5 } = opts;
   const levels = 2 ** (bits - 1) - 1;
   const factor = (x: tf.Tensor): Factored => {
-    const s = tf.div(levels, tf.max(tf.abs(x)));
-    return { ints: tf.round(tf.mul(x, s)), scale: s, divide: true };
+    const { ints, scale } = symInts(x, levels);
+    return { ints, scale, divide: true };
   };
   return makeQuantizer(`sym${bits}`, clip, (x) => unfactor(factor(x)), factor);
 }

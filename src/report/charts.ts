@@ -9,6 +9,7 @@
  * - heatmap: layers x heads, colour legend, optional facet panels
  * - density: KDE of values, positive and negative side by side, series per model
  * - lossCurves: loss terms over steps, optional log scale and smoothing
+ * - scatter: one labelled point per row (e.g. metric vs model size), coloured by a category
  */
 import type { ColumnTable } from 'arquero';
 import type { VlSpec } from './render.js';
@@ -467,4 +468,37 @@ export function lossCurves(o: LossOpts): VlSpec {
     layers.push({ mark: { type: 'line', strokeWidth: 1.8 }, encoding: { x, y: { field: fieldRef(value), type: 'quantitative', scale: yScale, title: o.yTitle ?? 'loss' }, ...color } });
   }
   return assemble(o, rows, transform, layers);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+export interface ScatterOpts extends CommonOpts {
+  data: Rows;
+  x: string;
+  y: string;
+  /** Text next to each point (e.g. the model name). */
+  label?: string;
+  /** Colour category (legend). */
+  series?: string;
+  seriesTitle?: string;
+  /** Shape category (second legend). */
+  shape?: string;
+  shapeTitle?: string;
+  logX?: boolean;
+  zeroX?: boolean;
+  zeroY?: boolean;
+}
+
+/** (g) One point per row at (x, y), labelled and coloured by category (trade-off plots: metric vs size / latency). */
+export function scatter(o: ScatterOpts): VlSpec {
+  const rows = rowsOf('scatter', o.data);
+  check('scatter', rows, [o.x, o.y, o.label, o.series, o.shape]);
+  const x = { field: fieldRef(o.x), type: 'quantitative', title: o.xTitle ?? o.x, scale: o.logX ? { type: 'log' } : { zero: o.zeroX ?? true } };
+  const y = { field: fieldRef(o.y), type: 'quantitative', title: o.yTitle ?? o.y, scale: { zero: o.zeroY ?? false } };
+  const legend = { titleLimit: 400, labelLimit: 400 };
+  const enc: Record<string, unknown> = {};
+  if (o.series) enc.color = { ...colorEnc(o.series, o.seriesTitle, distinct(rows, o.series)), legend };
+  if (o.shape) enc.shape = { field: fieldRef(o.shape), type: 'nominal', title: o.shapeTitle ?? o.shape, sort: distinct(rows, o.shape), legend };
+  const layers: unknown[] = [{ mark: { type: 'point', filled: true, size: 110, opacity: 0.85 }, encoding: { x, y, ...enc } }];
+  if (o.label) layers.push({ mark: { type: 'text', align: 'left', dx: 7, dy: -7, fontSize: 11 }, encoding: { x, y, text: { field: fieldRef(o.label) } } });
+  return assemble(o, rows, [], layers);
 }

@@ -17,6 +17,7 @@ import { UserError } from '../util/errors.js';
 import { barChart, lineBand, lossCurves, indexLines } from './charts.js';
 import { renderPlot, type VlSpec } from './render.js';
 import { writeHtml, type Section } from './html.js';
+import { benchmarkSections } from '../export/benchmark-report.js';
 
 interface RunMetrics {
   run: string; task: string; seed: number; preset: string; coeffs: Record<string, number>; config?: RunConfig; configHash?: string;
@@ -166,6 +167,8 @@ export async function writeTaskReport(outDir: string, o: { title: string; grid?:
     const r = await renderPlot(spec, join(dir, name));
     sections.push({ kind: 'plot', svg: r.svgText });
   }
+  const bench = benchmarkSections(join(outDir, 'benchmark')); // npm run benchmark's table, when it was run
+  if (bench) sections.push({ kind: 'heading', text: 'Deployment: size, latency, accuracy (npm run benchmark)' }, ...bench);
   const html = await writeHtml(join(dir, 'index.html'), {
     title: `kdqat results: ${o.title}`, sections,
     provenance: { report: provenance(), runs: runs.map((r) => ({ run: r.run, backend: r.provenance?.backend, git: r.provenance?.git?.commit })) },

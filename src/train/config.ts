@@ -6,6 +6,7 @@ import { QUANT_DEFAULTS, type QuantConfig } from '../quant/plan.js';
 import { ADAM_DEFAULTS } from './bertadam.js';
 import { PRESETS, TERMS, type Coeffs } from '../kd/losses.js';
 import { didYouMean } from '../util/errors.js';
+import { BALANCER_KINDS, type BalancerConfig } from '../api/balancers.js';
 
 export interface DataConfig {
   /** GLUE root (null: --data-dir, then GLUE_DIR, then data/glue) */
@@ -48,6 +49,8 @@ export interface KdConfig {
   coeffs: Partial<Coeffs> | null;
   /** reference quirk: regression gt loss uses the teacher logits; true = the labels */
   gtRegressionUsesLabels: boolean;
+  /** how the student's loss and the KD terms are combined (src/api/balancers.ts); absent or null = static coefficients */
+  balancer?: BalancerConfig | null;
 }
 
 export interface RunConfig {
@@ -81,7 +84,7 @@ const SCHEMA: Record<string, Shape | Record<string, Shape>> = {
   task: 'string', seed: 'int', teacher: 'string',
   data: { glueDir: 'string?', maxSeqLen: 'posint?', batchSize: 'posint?', trainLimit: 'posint?', evalLimit: 'posint?', dynamicPadding: 'boolean' },
   train: { epochs: 'number', maxSteps: 'posint?', evalEvery: 'posint?', checkpointEvery: 'posint?', lr: 'number', warmup: 'number', weightDecay: 'number', maxGradNorm: 'number', evalAfterLastStep: 'boolean' },
-  kd: { preset: 'string', mapCoeff: 'number', outputCoeff: 'number', coeffs: 'object?', gtRegressionUsesLabels: 'boolean' },
+  kd: { preset: 'string', mapCoeff: 'number', outputCoeff: 'number', coeffs: 'object?', gtRegressionUsesLabels: 'boolean', balancer: 'object?' },
   quant: { weightBits: 'int', actBits: 'posint', clip: 'number', weightRules: 'any', actRules: 'any' },
 };
 
@@ -121,7 +124,23 @@ export function resolveConfig(over: Record<string, unknown>, base: RunConfig = d
   if (![2, 4, 8].includes(c.quant.weightBits)) throw new ConfigError(`config key "quant.weightBits" must be 2, 4 or 8, got ${c.quant.weightBits}`);
   if (!PRESETS[c.kd.preset]) throw new ConfigError(`config key "kd.preset": unknown preset "${c.kd.preset}"; choose one of ${Object.keys(PRESETS).join(', ')}`);
   if (c.kd.coeffs) for (const t of Object.keys(c.kd.coeffs)) if (!(TERMS as readonly string[]).includes(t)) throw new ConfigError(`config key "kd.coeffs.${t}": unknown loss term; known: ${TERMS.join(', ')}`);
+  if (c.kd.balancer) checkBalancer(c.kd.balancer as unknown as Record<string, unknown>);
   if (c.train.warmup < 0 || c.train.warmup >= 1) throw new ConfigError(`config key "train.warmup" must be in [0, 1), got ${c.train.warmup}`);
   if (c.train.epochs <= 0) throw new ConfigError(`config key "train.epochs" must be > 0, got ${c.train.epochs}`);
   return c;
+}
+
+/** kd.balancer: a known kind and, per kind, its known keys with valid values */
+function checkBalancer(b: Record<string, unknown>): void {
+  const keys: Record<string, Record<string, Shape>> = { static: {}, 'modelopt-static': { kdLossWeight: 'number' }, uncertainty: { lr: 'number?', init: 'number?' } };
+  if (!(BALANCER_KINDS as readonly unknown[]).includes(b.kind)) throw new ConfigError(`config key "kd.balancer.kind" must be one of ${BALANCER_KINDS.join(', ')}, got ${JSON.stringify(b.kind)}`);
+  const allowed = keys[b.kind as string];
+  for (const [k, v] of Object.entries(b)) {
+    if (k === 'kind') continue;
+    if (!allowed[k]) throw new ConfigError(`unknown config key "kd.balancer.${k}" for kind ${b.kind}; known: ${['kind', ...Object.keys(allowed)].join(', ')}`);
+    if (v !== undefined) checkValue(`kd.balancer.${k}`, v, allowed[k]);
+  }
+  const w = b.kdLossWeight as number | undefined;
+  if (b.kind === 'modelopt-static' && (w === undefined || w < 0 || w > 1)) throw new ConfigError(`config key "kd.balancer.kdLossWeight" must be a number in [0, 1], got ${JSON.stringify(w)}`);
+  if (b.kind === 'uncertainty' && b.lr != null && !((b.lr as number) > 0)) throw new ConfigError(`config key "kd.balancer.lr" must be > 0, got ${b.lr}`);
 }

@@ -23,6 +23,7 @@ import { evaluate } from './evaluate.js';
 import { checkModelForTask, checkRunDir, effectiveConfig, filesSha256, readModelInfo, resumeStep, runIdentity, teacherConfig, teacherSha256, type RunIdentity } from './identity.js';
 import { UserError } from '../util/errors.js';
 import type { Features } from '../data/features.js';
+import { balancerTag } from '../api/balancers.js';
 
 /** Fine-tuning from scratch needs a larger step than the QAT recipe's 2e-5. */
 export const SCRATCH_LR = 1e-4;
@@ -146,6 +147,7 @@ export function runName(cfg: RunConfig): string {
   if (cfg.kd.preset.includes('map') && c.map !== 1) parts.push(`m${c.map}`);
   if (cfg.kd.preset.includes('output') && c.output !== 1) parts.push(`o${c.output}`);
   if (cfg.quant.weightBits !== 2) parts.push(`w${cfg.quant.weightBits}`);
+  if (balancerTag(cfg.kd.balancer)) parts.push(balancerTag(cfg.kd.balancer));
   if (cfg.data.dynamicPadding) parts.push('dp');
   parts.push(`s${cfg.seed}`);
   return parts.join('_');

@@ -82,18 +82,33 @@ export function checkPlannedRuns(runs: PlannedRun[], teacherReady: boolean, forc
   return { pending, finished };
 }
 
+/** A run is finished when its metrics.json (written last) exists. */
+export const isFinished = (run: PlannedRun): boolean => existsSync(join(run.dir, 'metrics.json'));
+
+/** The command (node, then its arguments) that runs one of the project's CLIs (src/cli/<name>.ts), on a backend and thread count if given. */
+export const cliCommand = (name: string, args: string[], backend?: string, threads?: number): string[] =>
+  [process.execPath, '--import', 'tsx', join(PROJECT_ROOT, 'src/cli', `${name}.ts`), ...args, ...(backend ? ['--backend', backend] : []), ...(threads !== undefined ? ['--threads', String(threads)] : [])];
+
+/** The command that trains one planned run: the same for every launcher. */
+export const qatCommand = (run: PlannedRun, backend: string | undefined, threads?: number): string[] =>
+  cliCommand('qat', ['--config-json', JSON.stringify(run.cfg), '--run-dir', run.dir, '--progress-json'], backend, threads);
+
+/** The `@@progress {json}` line a run prints with --progress-json, parsed (null for any other line). */
+export function parseProgressLine(line: string): ChildProgress | null {
+  if (!line.startsWith('@@progress ')) return null;
+  try { return JSON.parse(line.slice(11)); } catch { return null; }
+}
+
 export interface ChildProgress { step: number; total: number; loss: number }
 
 /**
- * Run one planned run as a child process (`qat` CLI), with `threads` native-kernel threads (KDQAT_THREADS) if given. Resolves on success; rejects with the child's last stderr
+ * Run one planned run as a child process (`qat` CLI), with `threads` native-kernel threads (--threads) if given. Resolves on success; rejects with the child's last stderr
  * lines on failure. The child exits by itself when our stdin pipe closes (i.e. when this process dies).
  */
 export function runChild(run: PlannedRun, backend: string | undefined, onProgress: (p: ChildProgress) => void, threads?: number): Promise<void> {
   return new Promise((res, rej) => {
-    const args = ['--import', 'tsx', join(PROJECT_ROOT, 'src/cli/qat.ts'), '--config-json', JSON.stringify(run.cfg), '--run-dir', run.dir, '--progress-json', '--exit-on-stdin-close'];
-    if (backend) args.push('--backend', backend);
-    const env = threads === undefined ? process.env : { ...process.env, KDQAT_THREADS: String(threads) };
-    const child = spawn(process.execPath, args, { cwd: PROJECT_ROOT, stdio: ['pipe', 'pipe', 'pipe'], env });
+    const [node, ...args] = qatCommand(run, backend, threads);
+    const child = spawn(node, [...args, '--exit-on-stdin-close'], { cwd: PROJECT_ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
     let buf = '';
     const errTail: string[] = [];
     child.stdout.on('data', (d: Buffer) => {
@@ -101,7 +116,8 @@ export function runChild(run: PlannedRun, backend: string | undefined, onProgres
       let i: number;
       while ((i = buf.indexOf('\n')) >= 0) {
         const line = buf.slice(0, i); buf = buf.slice(i + 1);
-        if (line.startsWith('@@progress ')) { try { onProgress(JSON.parse(line.slice(11))); } catch { /* partial line */ } }
+        const p = parseProgressLine(line);
+        if (p) onProgress(p);
       }
     });
     child.stderr.on('data', (d: Buffer) => { errTail.push(...d.toString().split('\n').filter(Boolean)); errTail.splice(0, Math.max(0, errTail.length - 20)); });

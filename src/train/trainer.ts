@@ -7,20 +7,21 @@
 import * as tf from '@tensorflow/tfjs';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { bertForward, type Params, type QuantHooks } from '../model/bert.js';
+import { bertForward, type Params } from '../model/bert.js';
 import type { BertConfig } from '../model/config.js';
 import type { Features } from '../data/features.js';
 import type { TaskSpec } from '../data/tasks.js';
 import type { MetricDict } from '../data/metrics.js';
-import { kdLoss, mse, presetCoeffs, type Coeffs, type Term } from '../kd/losses.js';
-import { makeQuantHooks } from '../quant/plan.js';
+import { mse, type Coeffs, type Term } from '../kd/losses.js';
+import { kdCoeffs, prepareCompression, stepSeeds, type CompressionHandle } from '../api/compression.js';
 import { atomicWrite, atomicWriteJson } from '../util/fsx.js';
 import { readSafetensors, writeSafetensors, type WriteTensor } from '../util/safetensors.js';
 import { BertAdam, ADAM_DEFAULTS } from './bertadam.js';
-import { disposeBatch, makeBatch, stepsPerEpoch, trainBatchIndices, mulberry32 } from './batches.js';
+import { disposeBatch, makeBatch, stepsPerEpoch, trainBatchIndices } from './batches.js';
 import { evaluate, type EvalResult } from './evaluate.js';
 import type { RunConfig } from './config.js';
 import { kdStep, toVariables, teacherForward } from './step.js';
+import { stopRequested, TrainingStopped } from './stop.js';
 
 export interface TrainerSpec {
   mode: 'finetune' | 'qat';
@@ -55,29 +56,22 @@ export interface TrainingOutcome {
 
 interface SavedState { step: number; best: EvalRecord | null; last: EvalRecord | null; logLines: number; trainTokens: number; trainSeconds: number; dir: string }
 
-/** dropout seeds of step k: a fixed stream per (run seed, step) */
-const stepSeeds = (seed: number, step: number): (() => number) => {
-  const r = mulberry32((seed * 2_654_435_761 + step * 40_503 + 17) >>> 0);
-  return () => Math.floor(r() * 2 ** 31);
-};
-
 /** Fine-tuning loss on labels: mean cross-entropy (classification) or MSE (regression). */
 function finetuneLoss(logits: tf.Tensor2D, labels: tf.Tensor1D, regression: boolean): tf.Scalar {
   if (regression) return mse(logits.reshape([-1]), labels);
   return tf.neg(tf.mean(tf.sum(tf.mul(tf.logSoftmax(logits), tf.oneHot(tf.cast(labels, 'int32') as tf.Tensor1D, logits.shape[1])), -1))) as tf.Scalar;
 }
 
-export function coeffsOf(cfg: RunConfig): Coeffs {
-  return { ...presetCoeffs(cfg.kd.preset, cfg.kd.mapCoeff, cfg.kd.outputCoeff), ...(cfg.kd.coeffs ?? {}) };
-}
+export const coeffsOf = (cfg: RunConfig): Coeffs => kdCoeffs(cfg.kd);
 
-async function saveState(runDir: string, vars: Record<string, tf.Variable>, opt: BertAdam, s: Omit<SavedState, 'dir'>): Promise<void> {
+async function saveState(runDir: string, vars: Record<string, tf.Variable>, opt: BertAdam, handle: CompressionHandle | null, s: Omit<SavedState, 'dir'>): Promise<void> {
   const stateDir = join(runDir, 'state');
   const dir = `ckpt-${String(s.step).padStart(7, '0')}`;
   const tensors: Record<string, WriteTensor> = {};
   for (const [n, v] of Object.entries(vars)) tensors[`param.${n}`] = { dtype: 'F32', shape: v.shape, data: (await v.data()) as Float32Array };
   const a = await opt.exportState();
   for (const [n, t] of Object.entries(a.tensors)) tensors[n] = { dtype: 'F32', shape: t.shape, data: t.data };
+  for (const [n, t] of Object.entries(handle?.balancer.exportState() ?? {})) tensors[`balancer.${n}`] = { dtype: 'F32', shape: t.shape, data: t.data };
   writeSafetensors(join(stateDir, dir, 'state.safetensors'), tensors);
   atomicWriteJson(join(stateDir, 'latest.json'), { ...s, dir });  // the commit point
   for (const d of readdirSync(stateDir)) if (d.startsWith('ckpt-') && d !== dir) rmSync(join(stateDir, d), { recursive: true, force: true });
@@ -107,9 +101,13 @@ export async function runTraining(spec: TrainerSpec): Promise<TrainingOutcome> {
   const tTotal = Math.ceil(spe * cfg.train.epochs);
   const lastStep = cfg.train.maxSteps ? Math.min(cfg.train.maxSteps, tTotal) : tTotal;
   const ckptEvery = cfg.train.checkpointEvery ?? spec.evalEvery;
-  const vars = toVariables(spec.init, spec.mode);
+  // KD-QAT runs through the public API's handle (src/api): the same hooks a user's own loop calls
+  const handle = spec.mode === 'qat'
+    ? prepareCompression({ model, student: spec.init, teacher: spec.teacher!, quant: cfg.quant, distillation: { ...cfg.kd, regression }, seed: cfg.seed, name: spec.mode })
+    : null;
+  const vars = handle ? handle.student : toVariables(spec.init, spec.mode);
   const opt = new BertAdam({ ...ADAM_DEFAULTS, lr: cfg.train.lr, warmup: cfg.train.warmup, weightDecay: cfg.train.weightDecay, maxGradNorm: cfg.train.maxGradNorm, tTotal });
-  const hooks: QuantHooks | undefined = spec.mode === 'qat' ? makeQuantHooks(cfg.quant) : undefined;
+  const hooks = handle?.hooks;
 
   let step = 0, best: EvalRecord | null = null, last: EvalRecord | null = null, logLines = 0, trainTokens = 0, trainSeconds = 0;
   let resumedFrom: number | null = null;
@@ -121,6 +119,8 @@ export async function runTraining(spec: TrainerSpec): Promise<TrainingOutcome> {
       v.assign(tf.tensor(Float32Array.from(t.data), t.shape));
     }
     opt.importState(saved.step, saved.tensors);
+    const bal = [...saved.tensors].filter(([k]) => k.startsWith('balancer.')).map(([k, t]) => [k.slice(9), t] as const);
+    if (handle && bal.length) handle.balancer.importState(new Map(bal));
     ({ step, best, last, logLines, trainTokens, trainSeconds } = saved);
     resumedFrom = step;
     truncateLog(logPath, logLines);
@@ -138,19 +138,20 @@ export async function runTraining(spec: TrainerSpec): Promise<TrainingOutcome> {
     return rec;
   };
 
-  const ctx = spec.mode === 'qat' ? {
-    config: model, teacher: spec.teacher!, student: vars, hooks: hooks!, coeffs: coeffsOf(cfg),
-    kdOptions: { regression, gtRegressionUsesLabels: cfg.kd.gtRegressionUsesLabels }, optimizer: opt,
-  } : null;
-
+  handle?.onTrainBegin({ totalSteps: lastStep });
+  let epochOpen = false;
   while (step < lastStep) {
     await new Promise((r) => setImmediate(r)); // let signals and I/O (e.g. a closed parent pipe) through each step
+    const stop = stopRequested(); // SIGTERM (e.g. Slurm's time limit): checkpoint this step boundary, then stop
+    if (stop) { await saveState(runDir, vars, opt, handle, { step, best, last, logLines, trainTokens, trainSeconds }); throw new TrainingStopped(runDir, step, stop); }
     const t0 = performance.now();
     const tb = makeBatch(spec.train, trainBatchIndices(spec.train.n, spec.batchSize, cfg.seed, step), regression, cfg.data.dynamicPadding);
     const lr = opt.lrAt();
     let loss: number, terms: Partial<Record<Term, number>> = {};
-    if (ctx) {
-      const r = await kdStep({ ...ctx, nextSeed: stepSeeds(cfg.seed, step) }, { batch: tb.batch, kd: tb.kd });
+    if (handle) {
+      if (!epochOpen) { handle.onEpochBegin(Math.floor(step / spe)); epochOpen = true; }
+      handle.onStepBegin(step);
+      const r = await kdStep({ handle, optimizer: opt }, { batch: tb.batch, kd: tb.kd });
       loss = r.loss; terms = r.terms;
     } else {
       const nextSeed = stepSeeds(cfg.seed, step);
@@ -165,18 +166,21 @@ export async function runTraining(spec: TrainerSpec): Promise<TrainingOutcome> {
     if (!Number.isFinite(loss)) throw new Error(`training diverged at step ${step}: loss is ${loss} (lr ${lr}); try a smaller --lr`);
     trainTokens += tb.tokens;
     trainSeconds += (performance.now() - t0) / 1000;
-    log({ step, loss, ...(ctx ? { terms } : {}), lr });
+    log({ step, loss, ...(handle ? { terms } : {}), ...(handle?.distillation.balancer && handle.distillation.balancer.kind !== 'static' ? { weights: handle.balancer.weights() } : {}), lr });
     step++;
+    if (handle && (step % spe === 0 || step === lastStep)) { handle.onEpochEnd(Math.floor((step - 1) / spe)); epochOpen = false; }
     // the reference evaluates when global_step % eval_step == 0 or global_step == t_total - 1 (its global_step is
     // counted after the increment); optionally also after the very last step
     const evalNow = step % spec.evalEvery === 0 || step === tTotal - 1 || (cfg.train.evalAfterLastStep && step === lastStep);
     let rec: EvalRecord | undefined;
     if (evalNow) rec = await doEval();
     spec.onProgress?.({ step, total: lastStep, loss, lr, evalMetric: rec?.selection });
-    if (step % ckptEvery === 0 && step < lastStep) await saveState(runDir, vars, opt, { step, best, last, logLines, trainTokens, trainSeconds });
+    if (step % ckptEvery === 0 && step < lastStep) await saveState(runDir, vars, opt, handle, { step, best, last, logLines, trainTokens, trainSeconds });
   }
+  handle?.onTrainEnd();
   if (!last) await doEval(); // a run shorter than one eval interval still reports a dev metric
   opt.dispose();
+  handle?.balancer.dispose();
   return { params: vars, best, last, steps: step, tTotal, trainTokens, trainSeconds, resumedFrom };
 }
 

@@ -95,7 +95,10 @@ export function readSafetensors(path: string): SafeTensorsFile {
   return parseSafetensors(buf, path);
 }
 
-export interface WriteTensor { dtype: 'F32' | 'F64' | 'I32'; shape: number[]; data: ArrayLike<number> }
+/** U8 / I8: packed or integer-quantized weights (values must fit the type; the typed array conversion wraps otherwise) */
+export interface WriteTensor { dtype: 'F32' | 'F64' | 'I32' | 'U8' | 'I8'; shape: number[]; data: ArrayLike<number> }
+
+const WRITE_ARRAYS = { F32: Float32Array, F64: Float64Array, I32: Int32Array, U8: Uint8Array, I8: Int8Array } as const;
 
 /** Serialise tensors (sorted by name, 8-byte aligned header) to a Buffer. */
 export function serializeSafetensors(tensors: Record<string, WriteTensor>, metadata?: Record<string, string>): Buffer {
@@ -119,7 +122,7 @@ export function serializeSafetensors(tensors: Record<string, WriteTensor>, metad
   let p = 8 + h.length;
   for (const k of names) {
     const t = tensors[k];
-    const arr = t.dtype === 'F32' ? Float32Array.from(t.data) : t.dtype === 'F64' ? Float64Array.from(t.data) : Int32Array.from(t.data);
+    const arr = WRITE_ARRAYS[t.dtype].from(t.data);
     const bytes = Buffer.from(arr.buffer, arr.byteOffset, arr.byteLength);
     bytes.copy(out, p);
     p += bytes.length;

@@ -1,0 +1,44 @@
+/**
+ * Quantizer building blocks with a fused kernel where the backend has one (the native backend: KdqSymQuant,
+ * KdqSteMask in native/src/fused.cc) and the op-by-op composition elsewhere. Both give bit-identical values: the
+ * fused kernels perform the same float32 operations per element, in the same order.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+export const SYM_QUANT = 'KdqSymQuant';
+export const STE_MASK = 'KdqSteMask';
+
+const fused = (kernel: string): boolean => tf.getKernel(kernel, tf.getBackend()) !== undefined;
+
+/** 1[a > b] as float32, computed as step(a - b): exact (a float difference is 0 only when a == b, keeps its sign) */
+export const gt = (a: tf.Tensor | number, b: tf.Tensor | number): tf.Tensor => tf.step(tf.sub(a, b));
+
+/** x (already clipped) -> ints = round(x s), s = levels / max|x| (scalar); no gradient */
+export function symInts(x: tf.Tensor, levels: number): { ints: tf.Tensor; scale: tf.Tensor } {
+  if (fused(SYM_QUANT)) {
+    const [ints, scale] = tf.engine().runKernel(SYM_QUANT, { x }, { levels }) as tf.Tensor[];
+    return { ints, scale };
+  }
+  const scale = tf.div(levels, tf.max(tf.abs(x)));
+  return { ints: tf.round(tf.mul(x, scale)), scale };
+}
+
+/** the straight-through gradient dy * 1[|x| < c] (the reference zeroes it where x >= c or x <= -c); dy, x same shape */
+export function steMask(dy: tf.Tensor, x: tf.Tensor, c: number): tf.Tensor {
+  if (fused(STE_MASK) && tf.util.arraysEqual(dy.shape, x.shape)) return tf.engine().runKernel(STE_MASK, { dy, x }, { clip: c }) as tf.Tensor;
+  return tf.mul(dy, gt(c, tf.abs(x)));
+}
+
+let registered = false;
+/** d(steMask)/d(dy) = steMask(ddy, x); d/dx = 0 (the mask is piecewise constant): exact HVPs differentiate through it */
+export function registerFusedGradients(): void {
+  if (registered) return;
+  registered = true;
+  tf.registerGradient({
+    kernelName: STE_MASK, inputsToSave: ['x'],
+    gradFunc: (ddy, saved, attrs) => ({
+      dy: () => steMask(ddy as tf.Tensor, saved[0], (attrs as unknown as { clip: number }).clip),
+      x: () => tf.zerosLike(saved[0]),
+    }),
+  });
+}
