@@ -12,7 +12,7 @@ import { jobsFlag, parseFlags, TRAIN_FLAGS } from '../src/cli/common.js';
 import { closest } from '../src/util/errors.js';
 import { makeTeacherDir } from './helpers/teacher.js';
 
-const COMMANDS = ['qat', 'finetune', 'sweep', 'report', 'analyze', 'bench', 'verify', 'glue:download'];
+const COMMANDS = ['qat', 'finetune', 'sweep', 'report', 'analyze', 'bench', 'verify', 'glue:download', 'export', 'benchmark'];
 const noStack = (s: string) => !/\n\s+at /.test(s);
 
 test('--help and -h print the help of every command and do nothing else', (t) => {
