@@ -1,28 +1,19 @@
 #!/usr/bin/env bash
-# System packages the project needs (idempotent): the DejaVu font, without which PNG plots would have
-# no text (resvg drops text silently when no font is found).
+# System packages the project needs, installed idempotently (one apt-get update, only when something is missing):
+#   fonts-dejavu-core  PNG plots: without a font resvg drops all text silently
+#   libdnnl-dev        oneDNN for the native kernel addon (native/, built by node-gyp during npm ci): without it the
+#                      addon's build fails, npm skips it (an optional dependency) and kdqat falls back to wasm, saying why
+#   slurm-wlm munge    `sweep --launcher slurm` and test/slurm.test.ts, which starts a real single-node cluster on
+#                      127.0.0.1 in a temporary directory
 set -euo pipefail
-if [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then
-  echo "installing fonts-dejavu-core (plot text)"
+missing=()
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
+dpkg -s libdnnl-dev >/dev/null 2>&1 || missing+=(libdnnl-dev)
+for c in slurmctld slurmd sbatch; do command -v "$c" >/dev/null || { missing+=(slurm-wlm); break; }; done
+command -v munged >/dev/null || missing+=(munge)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing ${missing[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq fonts-dejavu-core >/dev/null
-fi
-
-# oneDNN headers and library for the native kernel addon (native/, built by node-gyp during npm ci/install). Without
-# them the addon's build fails, npm skips it (an optional dependency) and kdqat falls back to wasm, saying why.
-if ! dpkg -s libdnnl-dev >/dev/null 2>&1; then
-  echo "installing libdnnl-dev (oneDNN, native kernels)"
-  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libdnnl-dev >/dev/null
-fi
-
-# Slurm (slurmctld, slurmd, the sbatch/squeue/sacct/scancel clients) and munge: test/slurm.test.ts starts a real
-# single-node cluster on 127.0.0.1 in a temporary directory to test `sweep --launcher slurm`.
-if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! command -v sbatch >/dev/null || ! command -v munged >/dev/null; then
-  echo "installing slurm-wlm munge (sweep --launcher slurm and its test)"
-  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends slurm-wlm munge >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi

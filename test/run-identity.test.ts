@@ -166,3 +166,23 @@ test('the report: recipe columns, one task, a seed counted once', (t) => {
   t.is(smoke.seeds, 1);
   t.is(smoke.best_mean, 0.1);
 });
+
+test('finetune records the effective configuration without KD settings, and keeps an existing teacher', (t) => {
+  const sb = sandbox('kdqat-ft-');
+  const args = ['--task', 'rte', '--bert', 'tiny', '--train-limit', '16', '--eval-limit', '8', '--max-seq-len', '32', '--batch-size', '8', '--max-steps', '1', '--backend', 'cpu'];
+  const a = cli('finetune', args, sb.env);
+  t.is(a.status, 0, a.stderr);
+  const dir = join(sb.models, 'tiny', 'rte');
+  const prov = JSON.parse(readFileSync(join(dir, 'kdqat.json'), 'utf8'));
+  t.is(prov.task, 'rte');
+  t.false('kd' in prov.config || 'quant' in prov.config, 'no KD preset or quantizer in a teacher');
+  t.is(prov.config.data.maxSeqLen, 32);
+  t.is(prov.config.train.lr, 1e-4, 'from scratch: the scratch learning rate, as --help says');
+  t.true(Number.isInteger(prov.config.train.evalEvery));
+  const m = JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8'));
+  t.false('kd' in m.config);
+  const again = cli('finetune', args, sb.env);
+  t.is(again.status, 2);
+  t.regex(again.stderr, /holds a teacher already; it is kept/);
+  t.is(JSON.parse(readFileSync(join(dir, 'kdqat.json'), 'utf8')).metrics.wallTimeSec, prov.metrics.wallTimeSec, 'the first teacher is untouched');
+});

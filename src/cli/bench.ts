@@ -9,15 +9,14 @@
  *   hvp      one exact Hessian-vector product (double backward) of the ternary student's loss (CE + 0.01 sum ||p||,
  *            eval mode, all parameters), as the Hessian analysis computes it: tiny at batch 1 x seq 64 and 8 x 128
  * for the tiny (2L/128H, batch 32, seq 128), mini (4L/256H, batch 16, seq 128) and base (12L/768H, batch 8, seq 128)
- * configs (default tiny and mini; hvp only when asked); `--threads N` sets the native backend's threads. Benchmarks
- * are not tests: nothing here fails on slowness. Results are appended to a JSON file with the machine and backend
+ * configs; `--threads N` sets the native backend's threads. Benchmarks are not tests: nothing here fails on slowness. Results are appended to a JSON file with the machine and backend
  * (default bench-results/history/results.json, not tracked by git; bench-results/results.json is the tracked record).
  * `--profile` also prints, per case, where one step's time goes: kernel time summed by kernel name (tf.profile).
  */
 import * as tf from '@tensorflow/tfjs';
 import { existsSync, readFileSync } from 'node:fs';
-import { parseFlags, runMain, num, RUN_FLAGS, UsageError, initBackendFromFlags } from './common.js';
 import { resolve } from 'node:path';
+import { parseFlags, runMain, num, RUN_FLAGS, UsageError, initBackendFromFlags } from './common.js';
 import { atomicWriteJson } from '../util/fsx.js';
 import { gitCommit } from '../util/provenance.js';
 import { bertConfigFrom, BERT_DEFAULTS, BERT_PRESETS } from '../model/config.js';
@@ -36,14 +35,12 @@ const SETUPS = { tiny: { batch: 32, seq: 128 }, mini: { batch: 16, seq: 128 }, b
 const HVP_SETUPS: Partial<Record<keyof typeof SETUPS, { batch: number; seq: number }[]>> = { tiny: [{ batch: 1, seq: 64 }, { batch: 8, seq: 128 }] };
 
 const CASES = ['forward', 'train', 'qat', 'hvp'];
-/** what runs without --only / --configs (hvp and base only when asked: base is slow, hvp an analysis case) */
-const DEFAULT_CASES = ['forward', 'train', 'qat'], DEFAULT_CONFIGS = ['tiny', 'mini'];
 export const BENCH_HISTORY = 'bench-results/history/results.json';
 const FLAGS = {
   backend: RUN_FLAGS.backend,
   threads: RUN_FLAGS.threads,
-  configs: { type: 'string', help: `comma-separated configs: ${Object.keys(SETUPS).join(', ')} (default ${DEFAULT_CONFIGS.join(',')})` },
-  only: { type: 'string', help: `comma-separated cases: ${CASES.join(', ')} (default ${DEFAULT_CASES.join(',')}; hvp runs on tiny only, at 1x64 and 8x128)` },
+  configs: { type: 'string', help: `comma-separated configs: ${Object.keys(SETUPS).join(', ')} (default tiny,mini)` },
+  only: { type: 'string', help: `comma-separated cases: ${CASES.join(', ')} (default forward,train,qat)` },
   reps: { type: 'string', help: 'timed repetitions (default 5)' },
   warmup: { type: 'string', help: 'warm-up steps (default 2)' },
   out: { type: 'string', help: `JSON history the rows are appended to (default ${BENCH_HISTORY}, not tracked by git)` },
@@ -83,12 +80,12 @@ function randomFeatures(n: number, T: number, vocab: number, seed: number): Feat
 }
 
 runMain('bench', async () => {
-  const v = parseFlags(FLAGS, 'npm run bench -- [--backend native] [--threads N] [--configs tiny,mini,base] [--only forward,train,qat,hvp] [--reps 5] [--warmup 2] [--profile]');
+  const v = parseFlags(FLAGS, 'npm run bench -- [--backend wasm] [--configs tiny,mini] [--only forward,train,qat] [--reps 5] [--warmup 2] [--profile]');
   const reps = num(v, 'reps', 'int') ?? 5, warmup = num(v, 'warmup', 'int') ?? 2;
   if (reps < 1 || warmup < 0) throw new UsageError('--reps must be at least 1 and --warmup at least 0');
-  const only = ((v.only as string | undefined) ?? DEFAULT_CASES.join(',')).split(',');
+  const only = ((v.only as string | undefined) ?? 'forward,train,qat').split(',');
   for (const c of only) if (!CASES.includes(c)) throw new UsageError(`--only: unknown bench case "${c}": choose from ${CASES.join(', ')}`);
-  const configs = ((v.configs as string | undefined) ?? DEFAULT_CONFIGS.join(',')).split(',') as (keyof typeof SETUPS)[];
+  const configs = ((v.configs as string | undefined) ?? 'tiny,mini').split(',') as (keyof typeof SETUPS)[];
   for (const c of configs) if (!SETUPS[c]) throw new UsageError(`--configs: unknown bench config "${c}": choose from ${Object.keys(SETUPS).join(', ')}`);
   const out = resolve((v.out as string | undefined) ?? BENCH_HISTORY);
   const info = await initBackendFromFlags(v);
@@ -98,6 +95,7 @@ runMain('bench', async () => {
   console.log(`${'config'.padEnd(8)}${'what'.padEnd(9)}${'batch'.padStart(6)}${'seq'.padStart(5)}${'ms/step'.padStart(10)}${'tokens/s'.padStart(10)}${'min..max tok/s'.padStart(18)}${'peak MB'.padStart(9)}`);
   for (const name of configs) {
     const setup = SETUPS[name];
+    if (!setup) throw new Error(`unknown bench config "${name}": choose tiny, mini or base`);
     const c = bertConfigFrom({ ...BERT_DEFAULTS, ...BERT_PRESETS[name], vocab_size: 30522, num_labels: 2 }, `bench ${name}`);
     const teacher = initParams(c, 1);
     const f = randomFeatures(setup.batch, setup.seq, c.vocab_size, 7);
@@ -121,12 +119,13 @@ runMain('bench', async () => {
     for (const hs of only.includes('hvp') ? HVP_SETUPS[name] ?? [] : []) {
       const hb = makeBatch(randomFeatures(hs.batch, hs.seq, c.vocab_size, 11), Int32Array.from({ length: hs.batch }, (_, i) => i), false);
       const h = new BertHessian({ params: teacher, config: c, quant: QUANT_DEFAULTS, batches: [{ batch: hb.batch, labels: hb.kd.labels as tf.Tensor1D }] });
-      const vec = h.shapes.map((s, i) => tf.randomNormal(s, 0, 1, 'float32', i));
-      hvpCases.push({ ...hs, fn: async () => { const hv = h.hv(vec); await hv[0].data(); tf.dispose(hv); }, dispose: () => { h.dispose(); tf.dispose(vec); disposeBatch(hb); } });
+      const v = h.shapes.map((s, i) => tf.randomNormal(s, 0, 1, 'float32', i));
+      hvpCases.push({ ...hs, fn: async () => { const hv = h.hv(v); await hv[0].data(); tf.dispose(hv); }, dispose: () => { h.dispose(); tf.dispose(v); disposeBatch(hb); } });
     }
     const runs = only.flatMap((what) => (what === 'hvp' ? hvpCases.map((hc) => ({ what, fn: hc.fn, batch: hc.batch, seq: hc.seq }))
       : [{ what, fn: cases[what], batch: setup.batch, seq: setup.seq }]));
     for (const { what, fn, batch, seq } of runs) {
+      if (!fn) throw new Error(`unknown bench case "${what}": choose forward, train, qat or hvp`);
       const tokens = batch * seq;
       for (let i = 0; i < warmup; i++) await fn();
       const times: number[] = [];

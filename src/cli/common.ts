@@ -9,8 +9,8 @@ import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { resolveConfig, ConfigError, TRAIN_DEFAULTS, type RunConfig } from '../train/config.js';
 import { explainBackendError, initBackend, type BackendInfo } from '../util/backend.js';
-import { stoppedExitCode, TrainingStopped } from '../train/stop.js';
 import { didYouMean, UserError } from '../util/errors.js';
+import { stoppedExitCode, TrainingStopped } from '../train/stop.js';
 
 export type FlagSpec = Record<string, { type: 'string' | 'boolean'; help: string; default?: string | boolean; multiple?: boolean }>;
 
@@ -87,9 +87,10 @@ export function num(values: Record<string, unknown>, key: string, kind: 'int' | 
   return n;
 }
 
-/** `--jobs N` (default 1), with a warning when N exceeds the cores this machine has. */
-export function jobsFlag(v: Record<string, unknown>, warn: (s: string) => void = (s) => console.error(s)): number {
-  const jobs = num(v, 'jobs', 'int') ?? 1;
+/** `--jobs N` (undefined when not given), with a warning when N exceeds the cores this machine has. */
+export function jobsFlag(v: Record<string, unknown>, warn: (s: string) => void = (s) => console.error(s)): number | undefined {
+  const jobs = num(v, 'jobs', 'int');
+  if (jobs === undefined) return undefined;
   if (jobs < 1) throw new UsageError('--jobs must be at least 1');
   const cores = availableParallelism();
   if (jobs > cores) warn(`warning: --jobs ${jobs} is more than the ${cores} cores of this machine: runs will share cores and each will be slower`);

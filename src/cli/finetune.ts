@@ -20,7 +20,7 @@ const FLAGS = {
   vocab: { type: 'string', help: 'vocab.txt or tokenizer.json (default: the model directory\'s; for a from-scratch preset, built from the task\'s training text)' },
   out: { type: 'string', help: 'output directory (default models/<bert>/<task>)' },
   overwrite: { type: 'boolean', help: 'replace the teacher already in the output directory (default: refused, the old one is kept)' },
-  'config-json': { type: 'string', help: 'the whole resolved run config as JSON, instead of the run-config flags (used by sweep --launcher slurm)' },
+  'config-json': { type: 'string', help: 'the whole resolved run config as JSON (used by sweep --launcher slurm)' },
 } as const;
 
 runMain('finetune', async () => {

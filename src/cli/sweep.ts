@@ -4,9 +4,9 @@
  *   [--requeue] [--wait]] [--status]
  * Runs a grid of KD-QAT runs from experiments/, fine-tuning the teacher first when models/<bert>/<task> is
  * missing: here, as child processes (local), or as one Slurm job array behind a fine-tune job (slurm). Finished
- * runs of the same configuration are skipped, killed ones resume from their last checkpoint, run folders holding
- * another configuration are refused before any work (--force-new moves them aside), with either launcher. Ends with
- * the results table and plots (output/<bert>/<task>/report/).
+ * runs of the same configuration are skipped, killed ones resume from their last checkpoint; run folders holding
+ * another configuration are refused before any work (--force-new moves them aside). Every flag and configuration is
+ * checked before any work. Ends with the results table and plots (output/<bert>/<task>/report/).
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -14,7 +14,7 @@ import { getTask } from '../data/tasks.js';
 import { BERT_PRESETS } from '../model/config.js';
 import { TRAIN_DEFAULTS, type RunConfig } from '../train/config.js';
 import { finetune, OUTPUT_DIR, SCRATCH_LR, teacherDir } from '../train/runs.js';
-import { cliCommand, planRuns, readGrid } from '../train/sweep.js';
+import { cliCommand, readGrid } from '../train/sweep.js';
 import { lockSweepFolder, planSweep, runLocal } from '../train/launch.js';
 import { formatStatus, submitSweep, sweepStatus, waitSweep } from '../train/slurm-sweep.js';
 import { jobsFlag, parseFlags, RUN_FLAGS, runConfigFromFlags, runMain, num, UsageError, initBackendFromFlags } from './common.js';
@@ -37,7 +37,7 @@ const FLAGS = {
 type Flags = Record<string, string | boolean | undefined>;
 
 /** The fine-tuning config of a missing teacher (its lr and epochs from --teacher-lr/--teacher-epochs). */
-function teacherRunConfig(v: Flags, task: string, bert: string): RunConfig {
+function teacherConfig(v: Flags, task: string, bert: string): RunConfig {
   const scratch = BERT_PRESETS[bert] !== undefined;
   const lr = num(v, 'teacher-lr') ?? (v.lr !== undefined ? num(v, 'lr') : scratch ? SCRATCH_LR : undefined);
   const epochs = num(v, 'teacher-epochs') ?? num(v, 'epochs');
@@ -58,12 +58,12 @@ runMain('sweep', async () => {
   const tasks = v.task.split(',').map((t) => getTask(t.trim()).name);
   const bert = (v.bert as string | undefined) ?? 'tiny';
   const launch = launchFromFlags(v);
-  // local: processes on this machine (a warning past its cores); slurm: the array's %limit, none unless given
-  const jobs = launch.mode === 'slurm' ? (v.jobs === undefined ? undefined : jobsFlag(v, () => {})) : jobsFlag(v);
+  const jobs = jobsFlag(v, launch.mode === 'local' ? undefined : () => {}); // the core-count warning is for local runs
   const { grid, path: gridPath } = readGrid((v.grid as string | undefined) ?? 'default');
-  const forceNew = v['force-new'] === true;
-  const teacherDirOf = (task: string) => (typeof v.out === 'string' ? resolve(v.out, 'teachers', bert, task) : teacherDir(bert, task));
   const outDirOf = (task: string) => (typeof v.out === 'string' ? resolve(v.out, task) : join(OUTPUT_DIR(), bert, task));
+  const tdirOf = (task: string) => (typeof v.out === 'string' ? resolve(v.out, 'teachers', bert, task) : teacherDir(bert, task));
+  const forceNew = v['force-new'] === true;
+  const log = (task: string) => (s: string) => console.error(`sweep ${task}: ${s}`);
   const follow = async (task: string) => {
     console.error(`sweep ${task}: following the Slurm array of ${outDirOf(task)}`);
     await waitSweep(outDirOf(task));
@@ -74,47 +74,44 @@ runMain('sweep', async () => {
     return;
   }
   if (launch.mode === 'follow') { for (const task of tasks) await follow(task); return; }
-
-  // every configuration is resolved before any work: a bad value stops here, not after a teacher's fine-tuning
-  const tasksPlanned = tasks.map((task) => {
-    const tdir = teacherDirOf(task), outDir = outDirOf(task);
-    const fcfg = teacherRunConfig(v, task, bert);
-    const runs = planRuns(grid, runConfigFromFlags({ ...v, task }, { teacher: tdir }), outDir);
-    return { task, tdir, outDir, fcfg, runs, teacherReady: existsSync(join(tdir, 'model.safetensors')) };
+  // every configuration resolved, then every sweep folder locked and every run folder checked, before any work: a bad
+  // value or a folder holding another configuration stops here, not after a teacher's fine-tuning; nothing is moved
+  // aside (--force-new) in a folder that another sweep or a Slurm array is writing
+  const configs = tasks.map((task) => {
+    const hasTeacher = existsSync(join(tdirOf(task), 'model.safetensors'));
+    return { task, hasTeacher, fcfg: hasTeacher ? null : teacherConfig(v, task, bert), base: runConfigFromFlags({ ...v, task }, { teacher: tdirOf(task) }) };
   });
   const backend = v.backend as string | undefined;
   const following: string[] = []; // tasks whose array to follow with --wait
   const releases: (() => void)[] = [];
   try {
-    // every sweep folder locked, then every run checked (identity: reused, resumed or refused) before any work
-    for (const p of tasksPlanned) releases.push(lockSweepFolder(p.outDir));
-    const checked = tasksPlanned.map((p) => ({ ...p, log: (s: string) => console.error(`sweep ${p.task}: ${s}`) }))
-      .map((p) => ({ ...p, plan: planSweep(p.runs, { teacherReady: p.teacherReady, forceNew, log: p.log }) }));
+    for (const { task } of configs) releases.push(lockSweepFolder(outDirOf(task)));
+    const checked = configs.map((c) => ({ ...c, plan: planSweep(grid, c.base, outDirOf(c.task), { teacherReady: c.hasTeacher, forceNew, log: log(c.task) }) }));
     const info = launch.mode === 'local' ? await initBackendFromFlags(v) : null;
-    for (const { task, tdir, outDir, fcfg, runs, teacherReady, log, plan: firstPlan } of checked) {
-      const said = (p: typeof firstPlan, where: string) => console.error(`sweep ${task}: grid ${gridPath}: ${runs.length} runs, ${p.finished.length} finished already, ${p.pending.length} to run (${where})`);
+    for (const { task, fcfg, base, plan: checkedPlan } of checked) {
+      let plan = checkedPlan;
+      const tdir = tdirOf(task), outDir = outDirOf(task);
+      const { runs, pending } = plan;
+      const where = launch.mode === 'local' ? `${jobs ?? 1} at a time, backend ${info!.backend}` : `one Slurm job array${jobs ? `, ${jobs} at a time` : ''}`;
+      console.error(`sweep ${task}: grid ${gridPath}: ${runs.length} runs, ${runs.length - pending.length} finished already, ${pending.length} to run (${where})`);
       if (launch.mode === 'slurm') {
-        const plan = firstPlan;
-        said(plan, `one Slurm job array${jobs ? `, ${jobs} at a time` : ''}`);
-        if (!plan.pending.length) { await report(v, outDir, task, bert, gridPath); continue; }
-        if (!teacherReady) console.error(`sweep: no teacher at ${tdir}: a fine-tune job goes first and the array waits for it`);
-        const teacher = teacherReady ? undefined : { dir: tdir, command: cliCommand('finetune', ['--config-json', JSON.stringify(fcfg), '--bert', bert, '--out', tdir, ...(v.vocab ? ['--vocab', v.vocab as string] : [])], backend, launch.threads) };
+        if (!pending.length) { await report(v, outDir, task, bert, gridPath); continue; }
+        if (fcfg) console.error(`sweep: no teacher at ${tdir}: a fine-tune job goes first and the array waits for it`);
+        const teacher = fcfg ? { dir: tdir, command: cliCommand('finetune', ['--config-json', JSON.stringify(fcfg), '--bert', bert, '--out', tdir, ...(v.vocab ? ['--vocab', v.vocab as string] : [])], backend, launch.threads) } : undefined;
         const rec = submitSweep({ outDir, label: task, plan, opts: launch.opts, throttle: jobs, backend, threads: launch.threads, teacher, invocation: `npm run sweep -- ${process.argv.slice(2).join(' ')}` });
         if (launch.wait) following.push(task);
         console.error(`sweep ${task}: submitted ${rec.teacherJobId ? `teacher job ${rec.teacherJobId}, then ` : ''}array ${rec.jobId} (tasks ${rec.submittedIds.join(',')})\n  script ${rec.script}\n  logs ${rec.logDir}\n  see: npm run sweep -- --task ${task} --bert ${bert}${typeof v.out === 'string' ? ` --out ${v.out}` : ''} --status   (or --wait)`);
         continue;
       }
-      if (!teacherReady) {
+      if (fcfg) {
         console.error(`sweep: no teacher at ${tdir}: fine-tuning it first`);
         const p = progressReporter(false, `finetune teacher ${bert}/${task}`);
         await finetune({ cfg: fcfg, bert, vocab: v.vocab as string | undefined, out: tdir, onProgress: p.update });
         p.done();
+        // with the teacher just made, the runs' identities (its weights included) are known only now
+        plan = planSweep(grid, base, outDir, { teacherReady: true, forceNew, log: log(task) });
       }
-      // with a teacher just made, the runs' identities (its weights included) are known only now
-      const plan = teacherReady ? firstPlan : planSweep(runs, { teacherReady: true, forceNew, log });
-      const n = jobs ?? 1;
-      said(plan, `${n} at a time, backend ${info!.backend}`);
-      await runLocal(plan, n, backend, num(v, 'threads', 'int') ?? (n > 1 ? 1 : undefined));
+      await runLocal(plan, jobs ?? 1, backend, num(v, 'threads', 'int') ?? ((jobs ?? 1) > 1 ? 1 : undefined));
       await report(v, outDir, task, bert, gridPath);
     }
   } finally {

@@ -5,8 +5,8 @@
 import { QUANT_DEFAULTS, type QuantConfig } from '../quant/plan.js';
 import { ADAM_DEFAULTS } from './bertadam.js';
 import { PRESETS, TERMS, type Coeffs } from '../kd/losses.js';
-import { BALANCER_KINDS, type BalancerConfig } from '../api/balancers.js';
 import { didYouMean } from '../util/errors.js';
+import { BALANCER_KINDS, type BalancerConfig } from '../api/balancers.js';
 
 export interface DataConfig {
   /** GLUE root (null: --data-dir, then GLUE_DIR, then data/glue) */

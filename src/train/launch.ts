@@ -1,33 +1,26 @@
 /**
- * What both sweep launchers (local child processes, Slurm job arrays) share: which runs are still to do (with the
- * run-identity check: a folder of another configuration is refused), the sweep-folder lock, and the progress
- * display. Each run is the same `qat` command (sweep.ts qatCommand), which skips a finished run of its identity and
- * resumes an unfinished one from its last checkpoint.
+ * What both sweep launchers (local child processes, Slurm job arrays) share: which runs are still to do, the
+ * sweep-folder lock, and the progress display. Each run is the same `qat` command (sweep.ts qatCommand), which
+ * skips a finished run and resumes an unfinished one from its last checkpoint.
  */
 import { mkdirSync } from 'node:fs';
 import { Progress } from '../util/progress.js';
 import { acquireLock } from '../util/lock.js';
-import { checkPlannedRuns, runChild, type ChildProgress, type PlannedRun } from './sweep.js';
+import { checkPlannedRuns, isFinished, planRuns, runChild, type ChildProgress, type Grid, type PlannedRun } from './sweep.js';
+import type { RunConfig } from './config.js';
 import { assertNoActiveArray } from './slurm-sweep.js';
 
-export interface SweepPlan { runs: PlannedRun[]; pending: PlannedRun[]; finished: PlannedRun[] }
-
-export interface PlanCheck {
-  /** false: the teacher is still to be fine-tuned (so any existing run was made with another teacher) */
-  teacherReady: boolean;
-  /** move run folders holding another configuration to .replaced/ instead of refusing them */
-  forceNew: boolean;
-  log: (s: string) => void;
-}
+export interface SweepPlan { runs: PlannedRun[]; pending: PlannedRun[] }
 
 /**
- * The planned runs of a grid (sweep.ts planRuns), split by what their folders hold (sweep.ts checkPlannedRuns):
- * finished runs of the same identity (reused), and the pending ones (new, or unfinished of the same identity:
- * resumed, said with the step). Folders holding another configuration are refused all together before any work, or
- * moved aside with forceNew. The one planning of both launchers.
+ * Every run of the grid, and those not finished yet (to launch, or to resume from their checkpoint). With `check`,
+ * by run identity (train/identity.ts): a finished run counts only with the same configuration, and folders holding
+ * another configuration are refused (or moved aside with forceNew).
  */
-export function planSweep(runs: PlannedRun[], check: PlanCheck): SweepPlan {
-  return { runs, ...checkPlannedRuns(runs, check.teacherReady, check.forceNew, check.log) };
+export function planSweep(grid: Grid, base: RunConfig, outDir: string, check?: { teacherReady: boolean; forceNew: boolean; log: (s: string) => void }): SweepPlan {
+  const runs = planRuns(grid, base, outDir);
+  if (check) return { runs, pending: checkPlannedRuns(runs, check.teacherReady, check.forceNew, check.log).pending };
+  return { runs, pending: runs.filter((r) => !isFinished(r)) };
 }
 
 /** Lock a sweep folder for this process; refuses while another sweep or a Slurm array of this folder is active. */
@@ -74,7 +67,7 @@ export class SweepProgress {
 /** The local launcher: run `pending` with at most `jobs` child processes (each with `threads` native threads if given). */
 export async function runLocal(plan: SweepPlan, jobs: number, backend: string | undefined, threads?: number): Promise<void> {
   const { pending } = plan;
-  const progress = new SweepProgress(plan.runs.length, plan.finished.length);
+  const progress = new SweepProgress(plan.runs.length, plan.runs.length - pending.length);
   let next = 0;
   const failures: string[] = [];
   const t0 = performance.now();

@@ -1,9 +1,8 @@
 /**
  * Resumable sweeps over grids declared in experiments/*.json. Each run is a separate process (`qat` CLI), so
  * `--jobs N` runs several at once and a crash cannot take the others down; a run killed part-way resumes from its
- * last checkpoint, a finished one of the same configuration is reused, a folder holding another configuration is
- * refused (checkPlannedRuns, for both launchers). One lock per output folder keeps two sweeps from writing the same
- * runs.
+ * last checkpoint, a finished one (metrics.json present) is skipped. One lock per output folder keeps two sweeps
+ * from writing the same runs.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -59,20 +58,6 @@ export function planRuns(grid: Grid, base: RunConfig, outDir: string): PlannedRu
   return runs;
 }
 
-/** The command (node, then its arguments) that runs one of the project's CLIs (src/cli/<name>.ts), on a backend and thread count if given. */
-export const cliCommand = (name: string, args: string[], backend?: string, threads?: number): string[] =>
-  [process.execPath, '--import', 'tsx', join(PROJECT_ROOT, 'src/cli', `${name}.ts`), ...args, ...(backend ? ['--backend', backend] : []), ...(threads !== undefined ? ['--threads', String(threads)] : [])];
-
-/** The command that trains one planned run: the same for every launcher. */
-export const qatCommand = (run: PlannedRun, backend: string | undefined, threads?: number): string[] =>
-  cliCommand('qat', ['--config-json', JSON.stringify(run.cfg), '--run-dir', run.dir, '--progress-json'], backend, threads);
-
-/** The `@@progress {json}` line a run prints with --progress-json, parsed (null for any other line). */
-export function parseProgressLine(line: string): ChildProgress | null {
-  if (!line.startsWith('@@progress ')) return null;
-  try { return JSON.parse(line.slice(11)); } catch { return null; }
-}
-
 /**
  * Split planned runs into finished (same identity: reused) and pending (new, or unfinished of the same identity:
  * resumed, said with the step). Runs whose folder holds another configuration are refused all together, before any
@@ -95,6 +80,23 @@ export function checkPlannedRuns(runs: PlannedRun[], teacherReady: boolean, forc
   }
   if (refused.length) throw new UserError(`${refused.length} of ${runs.length} runs are refused:\n  ${refused.join('\n  ')}`);
   return { pending, finished };
+}
+
+/** A run is finished when its metrics.json (written last) exists. */
+export const isFinished = (run: PlannedRun): boolean => existsSync(join(run.dir, 'metrics.json'));
+
+/** The command (node, then its arguments) that runs one of the project's CLIs (src/cli/<name>.ts), on a backend and thread count if given. */
+export const cliCommand = (name: string, args: string[], backend?: string, threads?: number): string[] =>
+  [process.execPath, '--import', 'tsx', join(PROJECT_ROOT, 'src/cli', `${name}.ts`), ...args, ...(backend ? ['--backend', backend] : []), ...(threads !== undefined ? ['--threads', String(threads)] : [])];
+
+/** The command that trains one planned run: the same for every launcher. */
+export const qatCommand = (run: PlannedRun, backend: string | undefined, threads?: number): string[] =>
+  cliCommand('qat', ['--config-json', JSON.stringify(run.cfg), '--run-dir', run.dir, '--progress-json'], backend, threads);
+
+/** The `@@progress {json}` line a run prints with --progress-json, parsed (null for any other line). */
+export function parseProgressLine(line: string): ChildProgress | null {
+  if (!line.startsWith('@@progress ')) return null;
+  try { return JSON.parse(line.slice(11)); } catch { return null; }
 }
 
 export interface ChildProgress { step: number; total: number; loss: number }
