@@ -1,6 +1,6 @@
 import test from 'ava';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '../src/util/backend.js';
@@ -50,11 +50,20 @@ test('two sweeps on the same output folder: the second stops with a clear messag
   const out = mkdtempSync(join(tmpdir(), 'kdqat-lock-'));
   const dir = join(out, 'testbert', 'rte');
   mkdirSync(dir, { recursive: true });
+  // a run folder of another configuration: --force-new would move it aside, but not while another sweep holds the folder
+  const held = join(dir, 'map_s42');
+  mkdirSync(held, { recursive: true });
+  writeFileSync(join(held, 'config.json'), JSON.stringify({ configHash: '0000000000000000', identity: { mode: 'qat' } }));
   const release = acquireLock(dir);
   try {
     const r = runSweep(sweepEnv(join(out, 'models'), out));
     t.is(r.status, 2);
     t.regex(r.stderr, /another sweep \(pid \d+, started .*\) is writing to/);
+    const f = runSweep(sweepEnv(join(out, 'models'), out), [...SWEEP_ARGS, '--force-new']);
+    t.is(f.status, 2);
+    t.regex(f.stderr, /another sweep \(pid \d+, started .*\) is writing to/);
+    t.true(existsSync(join(held, 'config.json')), 'nothing was moved aside in the locked folder');
+    t.false(existsSync(join(dir, '.replaced')));
   } finally { release(); }
   t.false(existsSync(join(dir, '.sweep.lock')));
 });
