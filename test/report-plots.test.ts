@@ -28,6 +28,8 @@ test('both reports render every chart (SVG and PNG) without errors', async (t) =
   for (const n of Object.keys(allSpecs(r))) {
     t.true(existsSync(join(dir, 'analysis', 'plots', `${n}.svg`)), n);
     t.true(isPng(join(dir, 'analysis', 'plots', `${n}.png`)), n);
+    // no wider than the report page's content (1086 px): the page never scales a plot's text down
+    t.true(Number(/width="([\d.]+)"/.exec(readFileSync(join(dir, 'analysis', 'plots', `${n}.svg`), 'utf8'))![1]) <= 1086, n);
   }
   const html = readFileSync(join(dir, 'analysis', 'report.html'), 'utf8');
   t.regex(html, /left out of the norm term/);

@@ -57,7 +57,7 @@ export function hessianDensitySpec(r: AnalysisResults): Spec | null {
   if (!signs.length) return null;
   // values spanning orders of magnitude (a norm-term eigenvalue of 5e8 beside data curvatures of 1..100): the
   // density of log10|value|, ticks labelled as powers of ten; panels share the full width
-  const width = signs.length === 1 ? 660 : 320;
+  const width = signs.length === 1 ? 620 : 290; // fits the report page (1086 px) with the legend: never scaled down
   for (const x of rows) x.log = Math.log10(Math.abs(x.value as number));
   // kernel density (vega's default bandwidth, Scott's rule) plus a rug of the eigenvalues themselves
   const panel = (sign: string) => {
@@ -78,7 +78,7 @@ export function hessianDensitySpec(r: AnalysisResults): Spec | null {
   };
   return {
     $schema: SCHEMA, ...CONFIG,
-    title: { text: 'Hessian eigenvalue spectra', subtitle: `${r.meta.task}: top-${r.hessian.settings.topN} eigenvalues per example (${r.hessian.settings.mode} mode), ${hessianLossText(r.hessian.settings)}` },
+    title: { text: 'Hessian eigenvalue spectra', subtitle: [`${r.meta.task}: top-${r.hessian.settings.topN} eigenvalues per example (${r.hessian.settings.mode} mode)`, `loss: ${hessianLossText(r.hessian.settings)}`] },
     data: { values: rows },
     hconcat: signs.map(panel),
   };
@@ -170,7 +170,7 @@ export function normCurvesSpec(r: AnalysisResults): Spec | null {
     // three columns (quantities) by five rows (token classes): narrow enough for the page not to scale it down
     facet: { column: { field: 'quantity', type: 'nominal', title: null, sort: Object.values(NORM_TITLES), header: { labelFontSize: 13, labelFontWeight: 'bold' } }, row: { field: 'cls', type: 'nominal', title: null, sort: [...TOKEN_CLASSES], header: { labelFontSize: 13, labelFontWeight: 'bold', labelAngle: 0, labelAlign: 'left' } } },
     spec: {
-      width: 170, height: 90,
+      width: 150, height: 90,
       mark: { type: 'line', point: true },
       encoding: {
         x: { field: 'layer', type: 'quantitative', title: 'layer', axis: { tickMinStep: 1, format: 'd' } },
