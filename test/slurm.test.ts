@@ -125,7 +125,7 @@ test.serial('a real Slurm cluster: the array gives the local results; runs of an
   while (!/PENDING/.test(slurmCmd('squeue', '--noheader', '--jobs', `${rec.jobId}_1`, '--format=%T').stdout) && Date.now() - t0 < 120_000) await sleep(100);
   t.is(slurmCmd('scontrol', 'update', `JobId=${rec.jobId}_1`, 'StartTime=now').status, 0);
   const again = runSweep(env('cancel'), SLURM); // refused while the array is still in the queue
-  t.is(again.status, 2);
+  t.is(again.status, 2, again.stderr);
   t.regex(again.stderr, new RegExp(`Slurm job ${rec.jobId} of this sweep .* is still queued or running`));
   const w = runSweep(env('cancel'), [...ARGS, '--wait']); // follows the array to its end; the cancelled task fails it
   t.is(w.status, 1);
