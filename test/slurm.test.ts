@@ -52,7 +52,7 @@ test('malformed or misplaced launcher flags are errors before anything runs; a m
     [['--launcher', 'slurm', '--cpus-per-task', '0'], /--cpus-per-task must be a positive integer/],
     [['--launcher', 'slurm', '--sbatch-arg=--array=0-99'], /--array is set by the launcher/],
     [['--launcher', 'slurm', '--sbatch-arg=--comment=$(reboot)'], /--sbatch-arg must be one sbatch option/],
-    [['--launcher', 'slurm', '--qos', 'high'], /Unknown option '--qos'/],
+    [['--launcher', 'slurm', '--qos', 'high'], /unknown flag --qos/],
     [['--status', '--launcher', 'slurm'], /--status only reads/],
   ];
   const results = await Promise.all(cases.map(([a]) => runAsync([...ARGS, ...a], env)));

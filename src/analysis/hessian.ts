@@ -4,7 +4,9 @@
  *   L(theta) = CE(logits, labels) (mean over the batch; regression: MSE(logits[:,0], labels))
  *              + l2 * sum_p ||p||_2  (non-squared Frobenius norms of ALL parameters; l2 = 0.01), eval mode.
  *   Hv = d/dtheta_S (grad_{theta_S} L . v) for a parameter subset S (name regex; default all parameters).
- * A parameter whose norm is exactly 0 contributes nothing (torch's norm backward masks the 0/0 to 0).
+ * A parameter whose norm is exactly 0 contributes nothing (torch's norm backward masks the 0/0 to 0); with
+ * `normMin`, neither does one whose norm is at most normMin (its term's curvature l2 / ||p|| would be near-singular).
+ * l2 = 0 is the task loss alone (`--hessian-loss data`).
  * Dataset mode averages Hv over batches weighted by batch size, as PyHessian's dataloader_hv_product.
  *
  * Every product is taken at the same point theta_0, so the Hv graph uses FrozenWeightQuant's hooks (weights
@@ -36,6 +38,8 @@ export interface HessianSetup {
   subset?: RegExp;
   /** coefficient of sum_p ||p||_2; default 0.01 */
   l2?: number;
+  /** parameters with ||p|| <= normMin are left out of the norm term (default 0: only exact zeros, as the reference) */
+  normMin?: number;
 }
 
 /** CE (mean over the batch) or MSE for regression (num_labels = 1). logits [B,C], labels [B]. */
@@ -65,7 +69,8 @@ export class BertHessian {
     if (!this.names.length) throw new Error(`BertHessian: no parameter matches ${s.subset}`);
     this.shapes = this.names.map((n) => s.params[n].shape);
     this.regression = s.config.num_labels === 1;
-    this.nonzero = new Set(Object.keys(s.params).filter((n) => tf.tidy(() => tf.any(tf.notEqual(s.params[n], 0)).dataSync()[0] === 1)));
+    const normMin = s.normMin ?? 0;
+    this.nonzero = new Set(Object.keys(s.params).filter((n) => tf.tidy(() => (normMin > 0 ? tf.norm(s.params[n]).dataSync()[0] > normMin : tf.any(tf.notEqual(s.params[n], 0)).dataSync()[0] === 1))));
     // ||p|| and ||p||^3 of the fixed point theta_0, once (hvL2 needs them on every product)
     for (const n of this.names) {
       if (!this.nonzero.has(n)) continue;

@@ -3,13 +3,14 @@
  * results JSON of src/analysis/run.ts. Pure data -> spec functions; rendering is src/report's job.
  */
 import type { AnalysisResults } from './run.js';
+import { hessianLossText } from './run-hessian.js';
 import { TOKEN_CLASSES } from './norm-analysis.js';
 
 export type Spec = Record<string, unknown>;
 
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
 const FONT = { font: 'DejaVu Sans' };
-const CONFIG = { config: { ...FONT, view: { stroke: '#ddd' }, axis: { labelFont: FONT.font, titleFont: FONT.font }, legend: { labelFont: FONT.font, titleFont: FONT.font, symbolOpacity: 1 }, header: { labelFont: FONT.font, titleFont: FONT.font }, title: { font: FONT.font } } };
+const CONFIG = { config: { ...FONT, view: { stroke: '#ddd' }, axis: { labelFont: FONT.font, titleFont: FONT.font }, legend: { labelFont: FONT.font, titleFont: FONT.font, symbolOpacity: 1, labelLimit: 0 }, header: { labelFont: FONT.font, titleFont: FONT.font }, title: { font: FONT.font } } };
 
 const METRIC_TITLES: Record<string, string> = { rankingLoss: 'Ranking loss (sum)', coverLengthRatio: 'Cover length ratio (top-5)', rowKl: 'Row KL (map loss per head)' };
 
@@ -21,14 +22,15 @@ export function distanceSpec(r: AnalysisResults, metric: 'rankingLoss' | 'coverL
     const label = r.meta.models.find((m) => m.id === id)?.label ?? id;
     d[metric].mean.forEach((layer, l) => layer.forEach((mean, h) => {
       const sd = d[metric].std[l][h];
-      rows.push({ model: label, head: l * layer.length + h, layer: l, h, mean, lo: mean - sd, hi: mean + sd });
+      // the three distances are non-negative: the band is clipped to the quantity's domain
+      rows.push({ model: label, head: l * layer.length + h, layer: l, h, mean, lo: Math.max(0, mean - sd), hi: mean + sd });
     }));
   }
   const n = r.distance.examples;
   const order = r.meta.models.filter((m) => r.distance!.models[m.id]).map((m) => m.label);
   return {
     $schema: SCHEMA, ...CONFIG, width: 640, height: 260,
-    title: { text: `${METRIC_TITLES[metric]} vs teacher, per head`, subtitle: `${r.meta.task}: mean over ${n} dev example${n === 1 ? '' : 's'}${n > 1 ? ', band = +-1 std' : ''}` },
+    title: { text: `${METRIC_TITLES[metric]} vs teacher, per head`, subtitle: `${r.meta.task}: mean over ${n} dev example${n === 1 ? '' : 's'}${n > 1 ? ', band = +-1 std (clipped at 0)' : ''}` },
     data: { values: rows },
     encoding: {
       x: { field: 'head', type: 'quantitative', title: 'head index (layer x heads + head)', axis: { tickMinStep: 1, format: 'd' } },
@@ -51,22 +53,32 @@ export function hessianDensitySpec(r: AnalysisResults): Spec | null {
   }
   const order = r.meta.models.filter((m) => r.hessian!.models[m.id]).map((m) => m.label);
   const color = { field: 'model', type: 'nominal', title: null, sort: order };
-  // kernel density (vega's default bandwidth, Scott's rule) plus a rug of the eigenvalues themselves
-  const panel = (sign: string) => ({
-    width: 300, height: 200,
-    title: sign,
-    transform: [{ filter: { field: 'sign', equal: sign } }],
-    layer: [
-      { transform: [{ density: 'value', groupby: ['model'], steps: 200 }], mark: { type: 'area', opacity: 0.2 }, encoding: { x: { field: 'value', type: 'quantitative', title: 'eigenvalue' }, y: { field: 'density', type: 'quantitative', title: 'Density', stack: null }, color } },
-      { transform: [{ density: 'value', groupby: ['model'], steps: 200 }], mark: { type: 'line', strokeWidth: 1.5 }, encoding: { x: { field: 'value', type: 'quantitative' }, y: { field: 'density', type: 'quantitative' }, color } },
-      { mark: { type: 'tick', thickness: 1, size: 8, opacity: 0.7 }, encoding: { x: { field: 'value', type: 'quantitative' }, y: { value: 196 }, color } },
-    ],
-  });
   const signs = ['Negative Max Eigenvalue', 'Positive Max Eigenvalue'].filter((s) => rows.some((x) => x.sign === s));
   if (!signs.length) return null;
+  // values spanning orders of magnitude (a norm-term eigenvalue of 5e8 beside data curvatures of 1..100): the
+  // density of log10|value|, ticks labelled as powers of ten; panels share the full width
+  const width = signs.length === 1 ? 620 : 290; // fits the report page (1086 px) with the legend: never scaled down
+  for (const x of rows) x.log = Math.log10(Math.abs(x.value as number));
+  // kernel density (vega's default bandwidth, Scott's rule) plus a rug of the eigenvalues themselves
+  const panel = (sign: string) => {
+    const mags = rows.filter((x) => x.sign === sign).map((x) => Math.abs(x.value as number));
+    const log = Math.max(...mags) / Math.min(...mags) > 100;
+    const f = log ? 'log' : 'value';
+    const xEnc = { field: f, type: 'quantitative', title: log ? `${sign.startsWith('Neg') ? '|eigenvalue|' : 'eigenvalue'} (log scale)` : 'eigenvalue',
+      ...(log ? { axis: { tickMinStep: 1, labelExpr: "'1e' + format(datum.value, 'd')" } } : { axis: { format: '~g' } }) };
+    return {
+      width, height: 200, title: sign,
+      transform: [{ filter: { field: 'sign', equal: sign } }],
+      layer: [
+        { transform: [{ density: f, groupby: ['model'], steps: 200, as: [f, 'density'] }], mark: { type: 'area', opacity: 0.2 }, encoding: { x: xEnc, y: { field: 'density', type: 'quantitative', title: log ? 'Density (of log10)' : 'Density', stack: null }, color } },
+        { transform: [{ density: f, groupby: ['model'], steps: 200, as: [f, 'density'] }], mark: { type: 'line', strokeWidth: 1.5 }, encoding: { x: { field: f, type: 'quantitative' }, y: { field: 'density', type: 'quantitative' }, color } },
+        { mark: { type: 'tick', thickness: 1, size: 8, opacity: 0.7 }, encoding: { x: { field: f, type: 'quantitative' }, y: { value: 196 }, color } },
+      ],
+    };
+  };
   return {
     $schema: SCHEMA, ...CONFIG,
-    title: { text: 'Hessian eigenvalue spectra', subtitle: `${r.meta.task}: top-${r.hessian.settings.topN} eigenvalues per example (${r.hessian.settings.mode} mode), CE/MSE + ${r.hessian.settings.l2} sum ||p||` },
+    title: { text: 'Hessian eigenvalue spectra', subtitle: [`${r.meta.task}: top-${r.hessian.settings.topN} eigenvalues per example (${r.hessian.settings.mode} mode)`, `loss: ${hessianLossText(r.hessian.settings)}`] },
     data: { values: rows },
     hconcat: signs.map(panel),
   };
@@ -84,15 +96,20 @@ export function hessianLayersSpec(r: AnalysisResults): Spec | null {
   }
   if (!rows.length) return null;
   const order = [...new Set(rows.map((x) => x.subset as string))];
+  // values spanning orders of magnitude (a norm-term artefact beside data curvatures): a symmetric-log axis
+  const mags = rows.map((x) => Math.abs(x.value as number)).filter((x) => x > 0);
+  const wide = mags.length > 1 && Math.max(...mags) / Math.min(...mags) > 100;
+  const decades = Array.from({ length: Math.ceil(Math.log10(Math.max(...mags, 1))) + 1 }, (_, i) => 10 ** i);
+  const ticks = [...(rows.some((x) => (x.value as number) < 0) ? decades.map((d) => -d).reverse() : []), 0, ...decades];
   return {
     $schema: SCHEMA, ...CONFIG, width: 480, height: 240,
-    title: { text: 'Top Hessian eigenvalue per parameter group', subtitle: 'mean over examples; each group differentiated alone (diagonal block)' },
+    title: { text: 'Top Hessian eigenvalue per parameter group', subtitle: `mean over examples; each group differentiated alone (diagonal block)${wide ? '; symmetric-log axis' : ''}` },
     data: { values: rows },
     mark: 'bar',
     encoding: {
-      x: { field: 'subset', type: 'nominal', sort: order, title: null },
+      x: { field: 'subset', type: 'nominal', sort: order, title: null, axis: { labelAngle: 0 } },
       xOffset: { field: 'model' },
-      y: { field: 'value', type: 'quantitative', title: 'top eigenvalue' },
+      y: { field: 'value', type: 'quantitative', title: 'top eigenvalue', ...(wide ? { scale: { type: 'symlog' }, axis: { values: ticks, format: '.0e' } } : {}) },
       color: { field: 'model', type: 'nominal', title: null },
     },
   };
@@ -122,7 +139,7 @@ export function rangeSpec(r: AnalysisResults): Spec | null {
       width: 240, height: 150,
       mark: { type: 'line', strokeWidth: 1.2 },
       encoding: {
-        x: { field: 'token', type: 'quantitative', title: 'token index' },
+        x: { field: 'token', type: 'quantitative', title: 'token index', axis: { format: 'd', tickMinStep: 1 } },
         y: { field: 'value', type: 'quantitative', title: 'value' },
         color: { field: 'model', type: 'nominal', title: null, ...(teacher ? { scale: { domain: [teacher, ...r.meta.models.filter((m) => m.role === 'student').map((m) => m.label)], range: ['#888888', '#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e'] } } : {}) },
         strokeDash: { condition: { test: `datum.model === ${JSON.stringify(teacher ?? '')}`, value: [4, 3] }, value: [1, 0] },
@@ -150,12 +167,13 @@ export function normCurvesSpec(r: AnalysisResults): Spec | null {
     $schema: SCHEMA, ...CONFIG,
     title: { text: 'Norm-based analysis: |teacher - student| per layer and token class', subtitle: `${r.meta.task}: mean over ${r.norms.examplesUsed} examples${r.norms.token === 'sep' ? ' with [SEP]' : ''}; W_O ${r.norms.wo}` },
     data: { values: rows },
-    facet: { row: { field: 'quantity', type: 'nominal', title: null, sort: Object.values(NORM_TITLES) }, column: { field: 'cls', type: 'nominal', title: null, sort: [...TOKEN_CLASSES] } },
+    // three columns (quantities) by five rows (token classes): narrow enough for the page not to scale it down
+    facet: { column: { field: 'quantity', type: 'nominal', title: null, sort: Object.values(NORM_TITLES), header: { labelFontSize: 13, labelFontWeight: 'bold' } }, row: { field: 'cls', type: 'nominal', title: null, sort: [...TOKEN_CLASSES], header: { labelFontSize: 13, labelFontWeight: 'bold', labelAngle: 0, labelAlign: 'left' } } },
     spec: {
-      width: 150, height: 110,
+      width: 150, height: 90,
       mark: { type: 'line', point: true },
       encoding: {
-        x: { field: 'layer', type: 'quantitative', title: 'layer', axis: { tickMinStep: 1 } },
+        x: { field: 'layer', type: 'quantitative', title: 'layer', axis: { tickMinStep: 1, format: 'd' } },
         y: { field: 'value', type: 'quantitative', title: '|T - S|', axis: { format: '.2~g' } },
         color: { field: 'model', type: 'nominal', title: null },
       },
@@ -165,6 +183,21 @@ export function normCurvesSpec(r: AnalysisResults): Spec | null {
 }
 
 /** Per-head heatmaps (layers x heads, Blues): PROB, ||f||, ||alpha f|| per model, then |teacher - student|. */
+/**
+ * A d3 format with enough significant digits that every panel's colour bar shows distinct ends (a panel whose values
+ * span 0.0188..0.0192 needs 3, not "0.019-0.019"); a constant panel shows its one value.
+ */
+export function legendFormat(rows: Record<string, unknown>[]): string {
+  const by = new Map<unknown, number[]>();
+  for (const x of rows) by.set(`${x.panel}|${x.quantity}`, [...(by.get(`${x.panel}|${x.quantity}`) ?? []), x.value as number]);
+  let digits = 2;
+  for (const vs of by.values()) {
+    const lo = Math.min(...vs), hi = Math.max(...vs), mag = Math.max(Math.abs(lo), Math.abs(hi));
+    if (hi > lo && mag > 0) digits = Math.max(digits, Math.min(6, Math.ceil(Math.log10(mag / (hi - lo))) + 1));
+  }
+  return `.${digits}~g`;
+}
+
 export function normHeatmapSpec(r: AnalysisResults): Spec | null {
   if (!r.norms) return null;
   const rows: Record<string, unknown>[] = [];
@@ -188,7 +221,7 @@ export function normHeatmapSpec(r: AnalysisResults): Spec | null {
     title: { text: `Per-head norms at token ${r.norms.token === 'sep' ? 'first [SEP]' : `#${r.norms.token}`}`, subtitle: `${r.meta.task}: mean over ${r.norms.examplesUsed} examples; each panel has its own colour scale` },
     data: { values: rows },
     facet: {
-      row: { field: 'panel', type: 'nominal', title: null, sort: panels, header: { labelAngle: 0, labelAlign: 'left', labelLimit: 160, labelFontWeight: 'bold' } },
+      row: { field: 'panel', type: 'nominal', title: null, sort: panels, header: { labelAngle: 0, labelAlign: 'left', labelLimit: 0, labelFontWeight: 'bold' } },
       column: { field: 'quantity', type: 'nominal', title: null, sort: ['PROB', '||f(x)||', '||alpha f(x)||'], header: { labelFontWeight: 'bold' } },
     },
     spec: {
@@ -198,7 +231,7 @@ export function normHeatmapSpec(r: AnalysisResults): Spec | null {
         y: { field: 'layer', type: 'ordinal', title: 'layer', sort: 'descending' },
       },
       layer: [
-        { mark: 'rect', encoding: { color: { field: 'value', type: 'quantitative', scale: { scheme: L * H <= 48 ? { name: 'blues', extent: [0.05, 0.65] } : 'blues' }, title: null, legend: { gradientLength: 70, format: '.2g', labelFontSize: 9 } }, tooltip: [{ field: 'layer' }, { field: 'head' }, { field: 'value', format: '.4g' }] } },
+        { mark: 'rect', encoding: { color: { field: 'value', type: 'quantitative', scale: { scheme: L * H <= 48 ? { name: 'blues', extent: [0.05, 0.65] } : 'blues' }, title: null, legend: { gradientLength: 70, format: legendFormat(rows), labelFontSize: 9 } }, tooltip: [{ field: 'layer' }, { field: 'head' }, { field: 'value', format: '.4g' }] } },
         // values written into the cells when the grid is small enough to read them
         ...(L * H <= 48 ? [{ mark: { type: 'text', fontSize: 9 }, encoding: { text: { field: 'value', format: '.2e' }, color: { value: '#222' } } }] : []),
       ],

@@ -7,6 +7,7 @@ import { renderAll } from '../report/render.js';
 import { writeHtml, type Section } from '../report/html.js';
 import { allSpecs } from './plots.js';
 import type { AnalysisResults } from './run.js';
+import { hessianLossText } from './run-hessian.js';
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
@@ -43,7 +44,8 @@ function tables(r: AnalysisResults): Section[] {
     const how = st.method === 'power' ? 'power iteration with deflation (PyHessian)' : 'Lanczos with full reorthogonalisation';
     const l2 = Object.values(r.hessian.models).flatMap((h) => h.perExample.flatMap((e) => e.l2Terms.filter((x): x is string => x !== null)));
     const notes = [
-      `Top ${st.topN} eigenvalues by magnitude, ${how}, maxIter ${st.maxIter}, tol ${st.tol}, seed ${st.seed}, ${st.mode} mode; loss CE/MSE + ${st.l2} sum ||p||, eval mode, ${st.params ? `parameters matching \`${st.params}\`` : 'all parameters'}, STE through the quantizers.`,
+      `Top ${st.topN} eigenvalues by magnitude, ${how}, maxIter ${st.maxIter}, tol ${st.tol}, seed ${st.seed}, ${st.mode} mode; loss: ${hessianLossText(st)} (\`--hessian-loss ${st.loss ?? 'reference'}\`), eval mode, ${st.params ? `parameters matching \`${st.params}\`` : 'all parameters'}, STE through the quantizers.`,
+      ...Object.entries(r.hessian.normExcluded ?? {}).filter(([, ex]) => Object.keys(ex).length).map(([id, ex]) => `${label(id)}: left out of the norm term (||p|| <= ${st.normMin ?? 0}, its curvature l2 / ||p|| would swamp every eigenvalue): ${Object.entries(ex).map(([n, v]) => `${n} (${v.toExponential(2)})`).join(', ')}.`),
       ...(l2.length ? [`${l2.length} of the eigenvalues equal l2 / ||p|| of one parameter tensor (its norm term alone, not data curvature): ${[...new Set(l2)].join(', ')}.`] : []),
       ...r.hessian.warnings.map((w) => `**Warning**: ${w}`),
     ];

@@ -12,6 +12,11 @@ import type { Batch } from '../model/bert.js';
 
 export interface HessianSettings {
   examples: number; topN: number; maxIter: number; tol: number; seed: number; l2: number;
+  /**
+   * reference (default): task loss + l2 sum ||p||, tensors with ||p|| <= normMin (default 0: exact zeros only) left
+   * out of the norm term; data: the task loss alone
+   */
+  loss?: 'reference' | 'data'; normMin?: number;
   mode: 'example' | 'dataset'; method: 'power' | 'lanczos'; layers: boolean; trace: boolean;
   roles: ('teacher' | 'student')[];
   /** regex source of the differentiated parameters (default: all) */
@@ -25,7 +30,16 @@ export interface HessianRow {
   trace?: number; layers?: Record<string, number>; seconds: number;
 }
 
-export interface HessianResults { settings: HessianSettings; models: Record<string, { perExample: HessianRow[] }>; warnings: string[] }
+export interface HessianResults {
+  settings: HessianSettings; models: Record<string, { perExample: HessianRow[] }>; warnings: string[];
+  /** per model: tensors left out of the norm term (||p|| <= normMin), with their norms */
+  normExcluded: Record<string, Record<string, number>>;
+}
+
+/** The loss the spectra are of, in words (report, plots). */
+export function hessianLossText(s: Pick<HessianSettings, 'loss' | 'l2' | 'normMin'>): string {
+  return s.loss === 'data' ? 'task loss alone (CE/MSE)' : `CE/MSE + ${s.l2} sum ||p|| (tensors with ||p|| <= ${s.normMin ?? 0} left out of the norm term)`;
+}
 
 /**
  * Parameters whose L2 term l2 / ||p|| (the norm term's Hessian eigenvalue, multiplicity numel - 1) is large: a
@@ -36,15 +50,20 @@ export function dominantNormTerms(terms: Map<string, number>, threshold = 1e3): 
   return [...terms].filter(([, e]) => e > threshold).map(([n, e]) => `${n} (l2 / ||p|| = ${e.toExponential(3)})`);
 }
 
-/** l2 / ||p|| of every differentiated parameter with ||p|| > 0: the eigenvalue of its L2 term (multiplicity numel - 1) */
-export function normTermEigenvalues(m: AnalysisModel, l2: number, subset: RegExp | null): Map<string, number> {
-  const out = new Map<string, number>();
+/**
+ * l2 / ||p|| of every differentiated parameter with ||p|| > normMin: the eigenvalue of its L2 term (multiplicity
+ * numel - 1); and the tensors left out of the norm term (0 < ||p|| <= normMin), with their norms.
+ */
+export function normTermEigenvalues(m: AnalysisModel, l2: number, subset: RegExp | null, normMin = 0): { terms: Map<string, number>; excluded: Record<string, number> } {
+  const terms = new Map<string, number>(), excluded: Record<string, number> = {};
+  if (l2 <= 0) return { terms, excluded };
   for (const [n, p] of Object.entries(m.params)) {
-    if (subset && !subset.test(n)) continue;
     const nrm = tf.tidy(() => tf.norm(p).dataSync()[0]);
-    if (nrm > 0 && l2 > 0 && p.size > 1) out.set(n, l2 / nrm);
+    if (nrm <= normMin) { excluded[n] = nrm; continue; }
+    if (subset && !subset.test(n)) continue;
+    if (nrm > 0 && p.size > 1) terms.set(n, l2 / nrm);
   }
-  return out;
+  return { terms, excluded };
 }
 
 /** the parameter whose L2-term eigenvalue is nearest to lambda, if within 1% (power iteration stopped at tol 1e-3
@@ -60,9 +79,15 @@ export async function runHessian(models: AnalysisModel[], examples: AnalysisExam
   const hModels = models.filter((m) => (hs.roles as string[]).includes(m.role));
   const hex = examples.slice(0, Math.min(hs.examples, examples.length));
   const subset = hs.params ? new RegExp(hs.params) : null;
-  const res: HessianResults = { settings: hs, models: {}, warnings: [] };
-  const termsOf = new Map(hModels.map((m) => [m.id, normTermEigenvalues(m, hs.l2, subset)]));
+  const l2 = hs.loss === 'data' ? 0 : hs.l2;
+  const res: HessianResults = { settings: hs, models: {}, warnings: [], normExcluded: {} };
+  const normMin = hs.normMin ?? 0;
+  const normInfo = new Map(hModels.map((m) => [m.id, normTermEigenvalues(m, l2, subset, normMin)]));
+  const termsOf = new Map([...normInfo].map(([id, x]) => [id, x.terms]));
   for (const m of hModels) {
+    const ex = normInfo.get(m.id)!.excluded;
+    res.normExcluded[m.id] = ex;
+    if (Object.keys(ex).length) log(`${m.label}: ${Object.keys(ex).length} tensor(s) with ||p|| <= ${normMin} left out of the norm term: ${Object.entries(ex).map(([n, v]) => `${n} (${v.toExponential(2)})`).join(', ')}`);
     const dom = dominantNormTerms(termsOf.get(m.id)!);
     if (dom.length) {
       const w = `${m.label}: the L2 term of ${dom.length} near-zero parameter tensor(s) dominates the spectrum: ${dom.join('; ')}. ` +
@@ -79,7 +104,7 @@ export async function runHessian(models: AnalysisModel[], examples: AnalysisExam
     for (const group of groups) {
       const t0 = performance.now();
       const batches: HessianBatch[] = group.map((e) => ({ batch: makeBatch(e), labels: m.config.num_labels === 1 ? tf.tensor1d([e.label], 'float32') : tf.tensor1d([e.label], 'int32') }));
-      const setup = { params: m.params, config: m.config, batches, quant: m.quant, l2: hs.l2, subset: subset ?? undefined };
+      const setup = { params: m.params, config: m.config, batches, quant: m.quant, l2, normMin, subset: subset ?? undefined };
       const h = new BertHessian(setup);
       const row: HessianRow = { index: group.length === 1 ? group[0].index : 'dataset', eigenvalues: [], iterations: [], converged: [], l2Terms: [], seconds: 0 };
       if (hs.method === 'power') {

@@ -10,7 +10,9 @@ import { atomicWriteJson } from '../util/fsx.js';
 import { Progress, formatDuration } from '../util/progress.js';
 import { getTask } from '../data/tasks.js';
 import { EXPERIMENTS, runAnalysis, type Experiment } from '../analysis/run.js';
-import { loadExamples, loadModels, tokenClassIds, tokenizerFor } from '../analysis/inputs.js';
+import { loadExamples, loadModels, modelDir, tokenClassIds, tokenizerFor } from '../analysis/inputs.js';
+import { checkModelForTask, readModelInfo } from '../train/identity.js';
+import { existsSync, rmSync } from 'node:fs';
 import { writeAnalysisReport } from '../analysis/report.js';
 import { parseFlags, RUN_FLAGS, runMain, num, UsageError, initBackendFromFlags } from './common.js';
 
@@ -39,10 +41,13 @@ const FLAGS = {
   'hessian-tol': { type: 'string', help: 'power-iteration relative tolerance (default 1e-3)' },
   'hessian-mode': { type: 'string', help: 'example (default: one spectrum per example) or dataset (Hv averaged over the examples)' },
   'hessian-method': { type: 'string', help: 'power (default: PyHessian power iteration with deflation) or lanczos (same eigenvalues, ~3x fewer products)' },
+  'hessian-loss': { type: 'string', help: 'reference (default: CE/MSE + 0.01 sum ||p||, as the reference; tensors with ||p|| <= --hessian-norm-min left out of the norm term) or data (the task loss alone)' },
+  'hessian-norm-min': { type: 'string', help: 'reference loss: tensors with ||p|| at most this are left out of the norm term, whose curvature 0.01/||p|| would swamp the spectrum (default 1e-3; 0 = only exact zeros, as the reference)' },
   'hessian-params': { type: 'string', help: 'regex of the parameters to differentiate (default: all, as the reference)' },
   'hessian-layers': { type: 'boolean', help: 'also the top eigenvalue of each parameter group (embeddings, layer.i, head)' },
   'hessian-trace': { type: 'boolean', help: 'also the Hutchinson trace' },
   'no-plots': { type: 'boolean', help: 'results.json only' },
+  overwrite: { type: 'boolean', help: 'replace the results of an earlier analysis in --out (default: refused, they are kept)' },
   backend: RUN_FLAGS.backend,
   threads: RUN_FLAGS.threads,
 } as const;
@@ -55,6 +60,13 @@ runMain('analyze', async () => {
   const exps = (typeof v.exp === 'string' ? v.exp.split(',').map((s) => s.trim()) : [...EXPERIMENTS]) as Experiment[];
   for (const e of exps) if (!EXPERIMENTS.includes(e)) throw new UsageError(`--exp: unknown experiment "${e}" (choose from ${EXPERIMENTS.join(', ')})`);
   const seed = num(v, 'seed', 'int') ?? 42;
+  const hLoss = (v['hessian-loss'] as string | undefined) ?? 'reference';
+  if (hLoss !== 'reference' && hLoss !== 'data') throw new UsageError(`--hessian-loss must be reference or data, got "${hLoss}"`);
+  const normMin = num(v, 'hessian-norm-min') ?? 1e-3;
+  if (normMin < 0) throw new UsageError('--hessian-norm-min must be >= 0');
+  const out = resolve((v.out as string | undefined) ?? join('output', 'analysis', task.name));
+  const earlier = existsSync(join(out, 'results.json'));
+  if (earlier && !v.overwrite) throw new UsageError(`${out} holds the results of an earlier analysis; they are kept. Choose another --out, or pass --overwrite`);
   const info = await initBackendFromFlags(v);
   const t0 = performance.now();
 
@@ -63,6 +75,9 @@ runMain('analyze', async () => {
   const labels = typeof v.labels === 'string' ? v.labels.split(',').map((x) => x.trim()) : undefined;
   if (labels && labels.length !== students.length) throw new UsageError(`--labels has ${labels.length} entries for ${students.length} students`);
   if (!students.length && exps.some((e) => e === 'distance' || e === 'norms')) throw new UsageError('--students is required for the distance and norms experiments');
+  const teacherInfo = readModelInfo(modelDir(v.teacher));
+  checkModelForTask(teacherInfo, task.name, 'teacher');
+  for (const s of students) checkModelForTask(readModelInfo(modelDir(s)), task.name, 'student', teacherInfo);
   const { models, teacher: teacherM } = loadModels({ task: task.name, teacher: v.teacher, students, labels, quantizedTeacher: !v['no-quantized'] && exps.includes('distance') });
   const tok = tokenizerFor(teacherM, v.tokenizer as string | undefined);
   const classIds = tokenClassIds(tok, (x) => console.error(`analyze: ${x}`));
@@ -87,7 +102,6 @@ runMain('analyze', async () => {
     try { re = new RegExp(hParams); } catch (e) { throw new UsageError(`--hessian-params: ${(e as Error).message}`); }
     if (!Object.keys(teacherM.params).some((n) => re.test(n))) throw new UsageError(`--hessian-params ${hParams} matches no parameter (names like ${Object.keys(teacherM.params)[5]})`);
   }
-  const out = resolve((v.out as string | undefined) ?? join('output', 'analysis', task.name));
 
   console.error(`analyze ${task.name}: ${examples.length} dev examples (${sample}, seed ${seed}), models ${models.map((m) => m.label).join(' | ')}, experiments ${exps.join(',')}, backend ${info.backend}`);
   let bar: Progress | undefined, barWhat = '';
@@ -97,7 +111,7 @@ runMain('analyze', async () => {
     rangeExample: num(v, 'range-example', 'int') ?? 0,
     hessian: {
       examples: num(v, 'hessian-examples', 'int') ?? Math.min(examples.length, 8), topN: num(v, 'hessian-top', 'int') ?? 3,
-      maxIter: num(v, 'hessian-iters', 'int') ?? 100, tol: num(v, 'hessian-tol') ?? 1e-3, seed, l2: 0.01, mode: hMode, method: hMethod, params: hParams,
+      maxIter: num(v, 'hessian-iters', 'int') ?? 100, tol: num(v, 'hessian-tol') ?? 1e-3, seed, l2: 0.01, loss: hLoss, normMin, mode: hMode, method: hMethod, params: hParams,
       layers: v['hessian-layers'] === true, trace: v['hessian-trace'] === true, roles: hRoles as ('teacher' | 'student')[],
     },
     log: (s) => console.error(`analyze: ${s}`),
@@ -110,6 +124,8 @@ runMain('analyze', async () => {
   bar?.done();
   const seconds = (performance.now() - t0) / 1000;
   res.meta.seconds.total = seconds;
+  // --overwrite: the earlier analysis goes entirely (no old plot stays beside the new ones)
+  if (earlier) for (const f of ['plots', 'report.html', 'results.json']) rmSync(join(out, f), { recursive: true, force: true });
   atomicWriteJson(join(out, 'results.json'), { ...res, backend: info, args: process.argv.slice(2) });
   if (!v['no-plots']) {
     const html = await writeAnalysisReport(res, out);

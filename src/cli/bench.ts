@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --backend wasm --configs tiny,mini --reps 5 --warmup 2 --only forward,train,qat --out bench-results/results.json --profile]
+ * npm run bench [-- --backend wasm --configs tiny,mini --reps 5 --warmup 2 --only forward,train,qat --out FILE --profile]
  *
  * Median tokens/s (tokens = batch x seq, padding included, as the reference's throughput counts) of:
  *   forward  the FP forward in eval mode
@@ -9,13 +9,14 @@
  *   hvp      one exact Hessian-vector product (double backward) of the ternary student's loss (CE + 0.01 sum ||p||,
  *            eval mode, all parameters), as the Hessian analysis computes it: tiny at batch 1 x seq 64 and 8 x 128
  * for the tiny (2L/128H, batch 32, seq 128), mini (4L/256H, batch 16, seq 128) and base (12L/768H, batch 8, seq 128)
- * configs; `--threads N` sets the native backend's threads. Benchmarks are not tests: nothing here fails on slowness. Results are appended to a JSON file with the machine and backend.
+ * configs; `--threads N` sets the native backend's threads. Benchmarks are not tests: nothing here fails on slowness. Results are appended to a JSON file with the machine and backend
+ * (default bench-results/history/results.json, not tracked by git; bench-results/results.json is the tracked record).
  * `--profile` also prints, per case, where one step's time goes: kernel time summed by kernel name (tf.profile).
  */
 import * as tf from '@tensorflow/tfjs';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { initBackend } from '../util/backend.js';
+import { parseFlags, runMain, num, RUN_FLAGS, UsageError, initBackendFromFlags } from './common.js';
 import { atomicWriteJson } from '../util/fsx.js';
 import { gitCommit } from '../util/provenance.js';
 import { bertConfigFrom, BERT_DEFAULTS, BERT_PRESETS } from '../model/config.js';
@@ -33,10 +34,18 @@ const SETUPS = { tiny: { batch: 32, seq: 128 }, mini: { batch: 16, seq: 128 }, b
 /** batch x seq of the hvp case, per config (the PyTorch figures in issue 10 are for these) */
 const HVP_SETUPS: Partial<Record<keyof typeof SETUPS, { batch: number; seq: number }[]>> = { tiny: [{ batch: 1, seq: 64 }, { batch: 8, seq: 128 }] };
 
-function flag(name: string, dflt: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : dflt;
-}
+const CASES = ['forward', 'train', 'qat', 'hvp'];
+export const BENCH_HISTORY = 'bench-results/history/results.json';
+const FLAGS = {
+  backend: RUN_FLAGS.backend,
+  threads: RUN_FLAGS.threads,
+  configs: { type: 'string', help: `comma-separated configs: ${Object.keys(SETUPS).join(', ')} (default tiny,mini)` },
+  only: { type: 'string', help: `comma-separated cases: ${CASES.join(', ')} (default forward,train,qat)` },
+  reps: { type: 'string', help: 'timed repetitions (default 5)' },
+  warmup: { type: 'string', help: 'warm-up steps (default 2)' },
+  out: { type: 'string', help: `JSON history the rows are appended to (default ${BENCH_HISTORY}, not tracked by git)` },
+  profile: { type: 'boolean', help: 'also print where one step\'s time goes, by kernel' },
+} as const;
 
 /** one more run of fn under tf.profile: kernel milliseconds summed by kernel name, the top `top` printed */
 async function printProfile(label: string, fn: () => Promise<void>, top = Number(process.env.KDQAT_PROFILE_TOP ?? 15)): Promise<void> {
@@ -70,13 +79,16 @@ function randomFeatures(n: number, T: number, vocab: number, seed: number): Feat
   return { inputIds: ids, tokenTypeIds: new Int32Array(n * T), attentionMask: am, seqLengths: sl, labels: Int32Array.from({ length: n }, (_, i) => i % 2), n, T };
 }
 
-async function main(): Promise<void> {
-  const info = await initBackend(process.argv.includes('--backend') ? flag('backend', '') : undefined,
-    { threads: process.argv.includes('--threads') ? Number(flag('threads', '')) : undefined });
-  const reps = Number(flag('reps', '5')), warmup = Number(flag('warmup', '2'));
-  const only = flag('only', 'forward,train,qat').split(',');
-  const configs = flag('configs', 'tiny,mini').split(',') as (keyof typeof SETUPS)[];
-  const out = resolve(flag('out', 'bench-results/results.json'));
+runMain('bench', async () => {
+  const v = parseFlags(FLAGS, 'npm run bench -- [--backend wasm] [--configs tiny,mini] [--only forward,train,qat] [--reps 5] [--warmup 2] [--profile]');
+  const reps = num(v, 'reps', 'int') ?? 5, warmup = num(v, 'warmup', 'int') ?? 2;
+  if (reps < 1 || warmup < 0) throw new UsageError('--reps must be at least 1 and --warmup at least 0');
+  const only = ((v.only as string | undefined) ?? 'forward,train,qat').split(',');
+  for (const c of only) if (!CASES.includes(c)) throw new UsageError(`--only: unknown bench case "${c}": choose from ${CASES.join(', ')}`);
+  const configs = ((v.configs as string | undefined) ?? 'tiny,mini').split(',') as (keyof typeof SETUPS)[];
+  for (const c of configs) if (!SETUPS[c]) throw new UsageError(`--configs: unknown bench config "${c}": choose from ${Object.keys(SETUPS).join(', ')}`);
+  const out = resolve((v.out as string | undefined) ?? BENCH_HISTORY);
+  const info = await initBackendFromFlags(v);
   const rows: Record<string, unknown>[] = [];
   console.log(`# kdqat bench: backend ${info.backend} (${info.threads} thread${info.threads > 1 ? 's' : ''}), ${info.machine.cores}x ${info.machine.cpus}, ${info.machine.memGiB} GiB, node ${info.machine.node}`);
   console.log(`# median of ${reps} timed repetitions after ${warmup} warm-up; tokens = batch x seq`);
@@ -129,7 +141,7 @@ async function main(): Promise<void> {
       const row = { config: name, what, batch, seq, layers: c.num_hidden_layers, hidden: c.hidden_size, msPerStep: ms, tokensPerSec: tps,
         minTokensPerSec: tokens / (Math.max(...times) / 1000), maxTokensPerSec: tokens / (Math.min(...times) / 1000), peakTensorMB: peak / 2 ** 20, reps, warmup };
       rows.push(row);
-      if (process.argv.includes('--profile')) await printProfile(`${name} ${what}`, fn);
+      if (v.profile) await printProfile(`${name} ${what}`, fn);
       console.log(`${name.padEnd(8)}${what.padEnd(9)}${String(batch).padStart(6)}${String(seq).padStart(5)}${ms.toFixed(0).padStart(10)}${tps.toFixed(0).padStart(10)}${`${row.minTokensPerSec.toFixed(0)}..${row.maxTokensPerSec.toFixed(0)}`.padStart(18)}${row.peakTensorMB.toFixed(0).padStart(9)}`);
     }
     disposeBatch(tb); ctx.optimizer.dispose(); fpOpt.dispose(); hvpCases.forEach((hc) => hc.dispose());
@@ -139,6 +151,4 @@ async function main(): Promise<void> {
   prev.push({ date: new Date().toISOString(), git: gitCommit(), backend: info.backend, threads: info.threads, machine: info.machine, versions: info.versions, rows });
   atomicWriteJson(out, prev);
   console.log(`# appended to ${out}`);
-}
-
-main().then(() => process.exit(0), (e) => { console.error(`bench: ${(e as Error).stack ?? e}`); process.exit(1); });
+});

@@ -1,18 +1,21 @@
 /**
- * Shared CLI plumbing: flags (node:util parseArgs, strict: unknown flags are errors), the run-config flags every
- * training command takes, and a top-level error handler that prints a clear message (no stack trace for input
- * errors).
+ * Shared CLI plumbing, one implementation for every command: flags (node:util parseArgs; `--help`/`-h` print the
+ * help and nothing else; an unknown flag is a one-line error with the closest known flag), the run-config flags of
+ * the training commands, and a top-level handler: user errors print one line and exit 2, internal errors their
+ * stack and exit 1.
  */
 import { parseArgs } from 'node:util';
+import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
-import { resolveConfig, ConfigError, type RunConfig } from '../train/config.js';
+import { resolveConfig, ConfigError, TRAIN_DEFAULTS, type RunConfig } from '../train/config.js';
 import { explainBackendError, initBackend, type BackendInfo } from '../util/backend.js';
+import { didYouMean, UserError } from '../util/errors.js';
 import { stoppedExitCode, TrainingStopped } from '../train/stop.js';
 
 export type FlagSpec = Record<string, { type: 'string' | 'boolean'; help: string; default?: string | boolean; multiple?: boolean }>;
 
-/** Flags of the run config (qat, finetune, sweep). */
-export const RUN_FLAGS: FlagSpec = {
+/** Flags of every training run, teacher fine-tuning included (finetune, qat, sweep). */
+export const TRAIN_FLAGS: FlagSpec = {
   task: { type: 'string', help: 'GLUE task: cola, sst-2, mrpc, sts-b, qqp, mnli, qnli, rte, wnli' },
   seed: { type: 'string', help: 'run seed (default 42)' },
   'data-dir': { type: 'string', help: 'GLUE directory (default: $GLUE_DIR, then data/glue)' },
@@ -20,36 +23,60 @@ export const RUN_FLAGS: FlagSpec = {
   'batch-size': { type: 'string', help: 'batch size (default: the task\'s reference value)' },
   'train-limit': { type: 'string', help: 'use only the first N training examples' },
   'eval-limit': { type: 'string', help: 'use only the first N dev examples' },
-  epochs: { type: 'string', help: 'training epochs (default 3)' },
+  epochs: { type: 'string', help: `training epochs (default ${TRAIN_DEFAULTS.epochs})` },
   'max-steps': { type: 'string', help: 'stop after N optimizer steps' },
   'eval-every': { type: 'string', help: 'evaluate every N steps (default: the task\'s reference value)' },
-  lr: { type: 'string', help: 'peak learning rate (default 2e-5)' },
-  'weight-bits': { type: 'string', help: 'student weight bits: 2 (ternary, default), 4, 8' },
+  lr: { type: 'string', help: `peak learning rate (default ${TRAIN_DEFAULTS.lr.toExponential()})` },
   'dynamic-padding': { type: 'boolean', help: 'pad each batch to its longest sequence, not the max length (faster; not the reference: results differ slightly)' },
   'eval-after-last-step': { type: 'boolean', help: 'also evaluate after the last step (the reference does not)' },
-  'gt-regression-labels': { type: 'boolean', help: 'regression gt loss on labels instead of the reference\'s teacher logits' },
   config: { type: 'string', help: 'JSON file with run-config overrides (flags win)' },
   backend: { type: 'string', help: 'tensor backend: node-gpu, node, native, wasm, cpu (default: best available; env KDQAT_BACKEND)' },
   threads: { type: 'string', help: 'threads of the native kernels (default: every core; 1 per run when a sweep runs --jobs > 1; env KDQAT_THREADS)' },
 };
 
-export class UsageError extends Error {}
+/** Flags that only a KD-QAT run has (qat, sweep): an error for finetune. */
+export const QAT_FLAGS: FlagSpec = {
+  'weight-bits': { type: 'string', help: 'student weight bits: 2 (ternary, default), 4, 8' },
+  'gt-regression-labels': { type: 'boolean', help: 'regression gt loss on labels instead of the reference\'s teacher logits' },
+  'force-new': { type: 'boolean', help: 'a run folder holding another configuration is moved to .replaced/ and the run starts anew (default: refused)' },
+};
 
-export function parseFlags(spec: FlagSpec, usage: string, argv = process.argv.slice(2)): Record<string, string | boolean | undefined> {
-  const options = Object.fromEntries(Object.entries(spec).map(([k, v]) => [k, { type: v.type, ...(v.default !== undefined ? { default: v.default } : {}), ...(v.multiple ? { multiple: true } : {}) }]));
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean' } }, strict: true, allowPositionals: false }) as { values: Record<string, string | boolean | undefined> });
-  } catch (e) {
-    throw new UsageError(`${(e as Error).message}\n\n${helpText(spec, usage)}`);
+/** Flags of the KD-QAT run config (qat, sweep). */
+export const RUN_FLAGS: FlagSpec = { ...TRAIN_FLAGS, ...QAT_FLAGS };
+
+/** Run-config sections that a teacher fine-tuning does not use: a --config file setting them is an error there. */
+const QAT_SECTIONS = ['kd', 'quant'];
+
+export class UsageError extends UserError {
+  constructor(msg: string) { super(msg); this.name = 'UsageError'; }
+}
+
+/**
+ * Parse argv against `spec`. `--help` / `-h` print the help and exit 0 before anything else happens; an unknown flag
+ * or a stray argument is a one-line UsageError naming the closest known flag and the way to the help; a flag of
+ * `notApplicable` (flag -> why) says that it does not apply to this command.
+ */
+export function parseFlags(spec: FlagSpec, usage: string, argv = process.argv.slice(2), notApplicable: Record<string, string> = {}): Record<string, string | boolean | undefined> {
+  if (argv.includes('--help') || argv.includes('-h')) { console.log(helpText(spec, usage)); process.exit(0); }
+  const cmd = /npm run (\S+)/.exec(usage)?.[1];
+  const hint = `${cmd ? `npm run ${cmd} -- ` : ''}--help lists the flags`;
+  const options = Object.fromEntries(Object.entries(spec).map(([k, v]) => [k, { type: v.type, ...(v.multiple ? { multiple: true } : {}), ...(v.default !== undefined ? { default: v.default } : {}) }]));
+  const { tokens } = parseArgs({ args: argv, options, strict: false, allowPositionals: true, tokens: true });
+  for (const t of tokens ?? []) {
+    if (t.kind === 'option' && Object.hasOwn(notApplicable, t.name)) throw new UsageError(`${t.rawName} does not apply to ${cmd ?? 'this command'}: ${notApplicable[t.name]} (${hint})`);
+    if (t.kind === 'option' && !Object.hasOwn(spec, t.name)) throw new UsageError(`unknown flag ${t.rawName}${didYouMean(t.name, Object.keys(spec), '--')} (${hint})`);
+    if (t.kind === 'positional') throw new UsageError(`unexpected argument "${t.value}": flags start with -- (${hint})`);
   }
-  if (values.help) { console.log(helpText(spec, usage)); process.exit(0); }
-  return values;
+  try {
+    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message.split('\n')[0]} (${hint})`);
+  }
 }
 
 export function helpText(spec: FlagSpec, usage: string): string {
   const w = Math.max(...Object.keys(spec).map((k) => k.length)) + 4;
-  return `usage: ${usage}\n\n${Object.entries(spec).map(([k, v]) => `  --${k.padEnd(w)}${v.help}`).join('\n')}`;
+  return `usage: ${usage}\n\n${Object.entries(spec).map(([k, v]) => `  --${k.padEnd(w)}${v.help}`).join('\n')}\n  -h, --help${' '.repeat(Math.max(1, w - 6))}this help (nothing else is done)`;
 }
 
 export function num(values: Record<string, unknown>, key: string, kind: 'int' | 'float' = 'float'): number | undefined {
@@ -60,11 +87,25 @@ export function num(values: Record<string, unknown>, key: string, kind: 'int' | 
   return n;
 }
 
-/** Build the run-config override object from flags (and --config FILE), validated by resolveConfig. */
-export function runConfigFromFlags(v: Record<string, string | boolean | undefined>, extra: Record<string, unknown> = {}): RunConfig {
+/** `--jobs N` (undefined when not given), with a warning when N exceeds the cores this machine has. */
+export function jobsFlag(v: Record<string, unknown>, warn: (s: string) => void = (s) => console.error(s)): number | undefined {
+  const jobs = num(v, 'jobs', 'int');
+  if (jobs === undefined) return undefined;
+  if (jobs < 1) throw new UsageError('--jobs must be at least 1');
+  const cores = availableParallelism();
+  if (jobs > cores) warn(`warning: --jobs ${jobs} is more than the ${cores} cores of this machine: runs will share cores and each will be slower`);
+  return jobs;
+}
+
+/**
+ * Build the run-config override object from flags (and --config FILE), validated by resolveConfig. `mode` finetune
+ * refuses config-file sections that only KD-QAT uses (kd, quant).
+ */
+export function runConfigFromFlags(v: Record<string, string | boolean | undefined>, extra: Record<string, unknown> = {}, mode: 'qat' | 'finetune' = 'qat'): RunConfig {
   let file: Record<string, unknown> = {};
   if (typeof v.config === 'string') {
     try { file = JSON.parse(readFileSync(v.config, 'utf8')); } catch (e) { throw new UsageError(`--config ${v.config}: ${(e as Error).message}`); }
+    if (mode === 'finetune') for (const k of QAT_SECTIONS) if (k in file) throw new UsageError(`--config ${v.config}: "${k}" settings do not apply to a teacher fine-tuning (only to KD-QAT runs)`);
   }
   const over: Record<string, Record<string, unknown> | unknown> = { ...file, ...extra };
   const sec = (k: string) => (over[k] = { ...((over[k] as object) ?? {}) }) as Record<string, unknown>;
@@ -95,16 +136,21 @@ export function initBackendFromFlags(v: Record<string, unknown>, opts: { quiet?:
   return initBackend(v.backend as string | undefined, { ...opts, threads });
 }
 
+/** Error classes (by name) that are the user's: bad input files, data, checkpoints, locks held. */
+const USER_ERRORS = ['UserError', 'UsageError', 'DataError', 'CheckpointError', 'SafetensorsError', 'ConfigError', 'LockError', 'ZipError', 'AnalysisInputError', 'SlurmError'];
+
 /** Run a CLI main; input/usage/config errors print their message only, other errors their stack. */
 export function runMain(name: string, main: () => Promise<number | void>): void {
+  // exit only once stdout and stderr are flushed: a pipe's pending writes (a summary line) must not be dropped
+  const exit = (code: number) => process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
   main().then(
-    (code) => process.exit(code ?? 0),
+    (code) => exit(code ?? 0),
     (e0: Error) => {
       if (e0 instanceof TrainingStopped) { console.error(`${name}: ${e0.message}`); process.exit(stoppedExitCode(e0.signal)); }
       const e = explainBackendError(e0);
-      const expected = e !== e0 || e instanceof UsageError || e instanceof ConfigError || ['DataError', 'CheckpointError', 'SafetensorsError', 'ConfigError', 'LockError', 'SlurmError'].includes(e.name) || /^(requested backend|sweep grid)/.test(e.message);
+      const expected = e !== e0 || e instanceof UserError || e instanceof ConfigError || USER_ERRORS.includes(e.name) || /^(requested backend|sweep grid)/.test(e.message);
       console.error(`${name}: ${expected ? e.message : e.stack ?? e}`);
-      process.exit(expected ? 2 : 1);
+      exit(expected ? 2 : 1);
     },
   );
 }

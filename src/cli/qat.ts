@@ -33,10 +33,10 @@ runMain('qat', async () => {
     process.stdin.on('close', orphaned); process.stdin.on('end', orphaned); process.stdin.resume();
     setInterval(() => { if (process.ppid !== ppid) orphaned(); }, 200).unref();
   }
-  await initBackendFromFlags(v);
   let cfg;
-  if (typeof v['config-json'] === 'string') cfg = resolveConfig(JSON.parse(v['config-json']));
-  else {
+  if (typeof v['config-json'] === 'string') {
+    try { cfg = resolveConfig(JSON.parse(v['config-json'])); } catch (e) { throw new UsageError(`--config-json: ${(e as Error).message}`); }
+  } else {
     const coeffs: Record<string, number> = {};
     if (typeof v.coeffs === 'string') for (const kv of v.coeffs.split(',')) {
       const [k, val] = kv.split('=');
@@ -52,10 +52,11 @@ runMain('qat', async () => {
     if (!v.task) throw new UsageError('--task is required');
     cfg = runConfigFromFlags(v, { teacher: v.teacher, ...(Object.keys(kd).length ? { kd } : {}) });
   }
+  await initBackendFromFlags(v);
   const progress = progressReporter(v['progress-json'] === true, `qat ${cfg.task} ${cfg.kd.preset} seed ${cfg.seed}`);
-  const r = await qat({ cfg, runDir: v['run-dir'] as string | undefined, onProgress: progress.update, log: (s) => console.error(s) });
+  const r = await qat({ cfg, runDir: v['run-dir'] as string | undefined, forceNew: v['force-new'] === true, onProgress: progress.update, log: (s) => console.error(s) });
   progress.done();
-  if (r.skipped) console.error(`qat: ${r.runDir} is complete already (metrics.json exists); nothing to do`);
+  if (r.skipped) console.error(`qat: ${r.runDir} is complete already, with this configuration (config hash ${r.metrics.configHash ?? 'not recorded'}); nothing to do`);
   const m = r.metrics as { best: { metrics: Record<string, number> } | null; last: { metrics: Record<string, number> } | null; trainTokensPerSec: number; wallTimeSec: number };
   console.error(`qat: done in ${m.wallTimeSec.toFixed(1)} s (${m.trainTokensPerSec.toFixed(0)} train tokens/s). best ${JSON.stringify(m.best?.metrics)} last ${JSON.stringify(m.last?.metrics)}\n  -> ${r.runDir}`);
 });

@@ -18,10 +18,10 @@ const FLAGS = {
 runMain('report', async () => {
   const v = parseFlags(FLAGS, 'npm run report -- --task <t> [--bert tiny] [--dir DIR]');
   if (!v.task && !v.dir) throw new UsageError('--task (or --dir) is required');
-  await initBackend('cpu', { quiet: true }); // provenance records a backend; no tensors are computed here
   const task = v.task ? getTask(v.task as string).name : '';
+  await initBackend('cpu', { quiet: true }); // provenance records a backend; no tensors are computed here
   const bert = (v.bert as string | undefined) ?? (v.dir ? undefined : 'tiny');
   const dir = (v.dir as string | undefined) ?? join(OUTPUT_DIR(), bert!, task);
-  const r = await writeTaskReport(dir, { title: `${task || dir}${bert ? ` (${bert})` : ''}` });
+  const r = await writeTaskReport(dir, { title: `${task || dir}${bert ? ` (${bert})` : ''}`, task: task || undefined });
   console.log(`${r.rows.length} runs\n  table ${r.csv}\n  ${r.md}\n  report ${r.html}`);
 });

@@ -4,19 +4,20 @@
  *   [--requeue] [--wait]] [--status]
  * Runs a grid of KD-QAT runs from experiments/, fine-tuning the teacher first when models/<bert>/<task> is
  * missing: here, as child processes (local), or as one Slurm job array behind a fine-tune job (slurm). Finished
- * runs are skipped, killed ones resume from their last checkpoint. Ends with the results table and plots
- * (output/<bert>/<task>/report/).
+ * runs of the same configuration are skipped, killed ones resume from their last checkpoint; run folders holding
+ * another configuration are refused before any work (--force-new moves them aside). Every flag and configuration is
+ * checked before any work. Ends with the results table and plots (output/<bert>/<task>/report/).
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { getTask } from '../data/tasks.js';
 import { BERT_PRESETS } from '../model/config.js';
-import type { RunConfig } from '../train/config.js';
+import { TRAIN_DEFAULTS, type RunConfig } from '../train/config.js';
 import { finetune, OUTPUT_DIR, SCRATCH_LR, teacherDir } from '../train/runs.js';
 import { cliCommand, readGrid } from '../train/sweep.js';
 import { lockSweepFolder, planSweep, runLocal } from '../train/launch.js';
 import { formatStatus, submitSweep, sweepStatus, waitSweep } from '../train/slurm-sweep.js';
-import { parseFlags, RUN_FLAGS, runConfigFromFlags, runMain, num, UsageError, initBackendFromFlags } from './common.js';
+import { jobsFlag, parseFlags, RUN_FLAGS, runConfigFromFlags, runMain, num, UsageError, initBackendFromFlags } from './common.js';
 import { progressReporter } from './progress-line.js';
 import { LAUNCH_FLAGS, launchFromFlags } from './slurm-flags.js';
 
@@ -24,10 +25,11 @@ const FLAGS = {
   ...RUN_FLAGS,
   bert: { type: 'string', help: 'teacher model: a preset (tiny, mini, small, base, large) or a name under models/ (default tiny)' },
   grid: { type: 'string', help: 'grid in experiments/ (name or path; default "default": the four presets at seed 42)' },
-  jobs: { type: 'string', help: 'runs in parallel, each its own process (default 1); with --launcher slurm the array\'s %limit (default none)' },
+  jobs: { type: 'string', help: 'runs in parallel, each its own process (default 1; more than the cores: a warning); with --launcher slurm the array\'s %limit (default none)' },
+  out: { type: 'string', help: 'a folder of its own (e.g. a smoke configuration): runs in DIR/<task>/, the teacher in DIR/teachers/<bert>/<task>/ (default output/<bert>/<task>/ and models/<bert>/<task>/)' },
   vocab: { type: 'string', help: 'vocabulary for a teacher fine-tuned from scratch (default: built from the task)' },
   'teacher-epochs': { type: 'string', help: 'epochs when the teacher has to be fine-tuned first (default: --epochs)' },
-  'teacher-lr': { type: 'string', help: `learning rate of that fine-tuning (default ${SCRATCH_LR} from scratch, else 2e-5)` },
+  'teacher-lr': { type: 'string', help: `learning rate of that fine-tuning (default --lr, else ${SCRATCH_LR.toExponential()} from scratch, ${TRAIN_DEFAULTS.lr.toExponential()} from pretrained weights)` },
   'no-report': { type: 'boolean', help: 'skip the results table and plots at the end' },
   ...LAUNCH_FLAGS,
 } as const;
@@ -46,7 +48,7 @@ function teacherConfig(v: Flags, task: string, bert: string): RunConfig {
 async function report(v: Flags, outDir: string, task: string, bert: string, gridPath: string): Promise<void> {
   if (v['no-report']) return;
   const { writeTaskReport } = await import('../report/sweep-report.js');
-  const rep = await writeTaskReport(outDir, { title: `${task} (${bert})`, grid: gridPath });
+  const rep = await writeTaskReport(outDir, { title: `${task} (${bert})`, grid: gridPath, task });
   console.error(`sweep ${task}: results table ${rep.csv}\n  report ${rep.html}`);
 }
 
@@ -55,27 +57,35 @@ runMain('sweep', async () => {
   if (typeof v.task !== 'string') throw new UsageError('--task is required (e.g. --task cola or --task rte,mrpc)');
   const tasks = v.task.split(',').map((t) => getTask(t.trim()).name);
   const bert = (v.bert as string | undefined) ?? 'tiny';
-  const jobs = num(v, 'jobs', 'int');
-  if (jobs !== undefined && jobs < 1) throw new UsageError('--jobs must be at least 1');
   const launch = launchFromFlags(v);
+  const jobs = jobsFlag(v, launch.mode === 'local' ? undefined : () => {}); // the core-count warning is for local runs
   const { grid, path: gridPath } = readGrid((v.grid as string | undefined) ?? 'default');
-  const outDirOf = (task: string) => join(OUTPUT_DIR(), bert, task);
+  const outDirOf = (task: string) => (typeof v.out === 'string' ? resolve(v.out, task) : join(OUTPUT_DIR(), bert, task));
+  const tdirOf = (task: string) => (typeof v.out === 'string' ? resolve(v.out, 'teachers', bert, task) : teacherDir(bert, task));
+  const forceNew = v['force-new'] === true;
+  const log = (task: string) => (s: string) => console.error(`sweep ${task}: ${s}`);
   if (launch.mode === 'status') {
     for (const task of tasks) { const s = sweepStatus(outDirOf(task)); console.log(formatStatus(outDirOf(task), s.record, s.rows)); }
     return;
   }
+  // every configuration resolved and every run folder checked before any work: a bad value or a folder holding another
+  // configuration stops here, not after a teacher's fine-tuning
+  const checked = new Map(launch.mode === 'follow' ? [] : tasks.map((task) => {
+    const hasTeacher = existsSync(join(tdirOf(task), 'model.safetensors'));
+    const fcfg = hasTeacher ? null : teacherConfig(v, task, bert);
+    return [task, { fcfg, plan: planSweep(grid, runConfigFromFlags({ ...v, task }, { teacher: tdirOf(task) }), outDirOf(task), { teacherReady: hasTeacher, forceNew, log: log(task) }) }];
+  }));
   const backend = v.backend as string | undefined;
   const info = launch.mode === 'local' ? await initBackendFromFlags(v) : null;
   const follow = launch.mode === 'follow' ? [...tasks] : []; // tasks whose array to follow with --wait
   for (const task of tasks) {
     if (launch.mode === 'follow') break;
-    const tdir = teacherDir(bert, task);
+    const tdir = tdirOf(task);
     const outDir = outDirOf(task);
     const release = lockSweepFolder(outDir);
     try {
-      const hasTeacher = existsSync(join(tdir, 'model.safetensors'));
-      const fcfg = hasTeacher ? null : teacherConfig(v, task, bert);
-      const plan = planSweep(grid, runConfigFromFlags({ ...v, task }, { teacher: tdir }), outDir);
+      const { fcfg } = checked.get(task)!;
+      let { plan } = checked.get(task)!;
       const { runs, pending } = plan;
       const where = launch.mode === 'local' ? `${jobs ?? 1} at a time, backend ${info!.backend}` : `one Slurm job array${jobs ? `, ${jobs} at a time` : ''}`;
       console.error(`sweep ${task}: grid ${gridPath}: ${runs.length} runs, ${runs.length - pending.length} finished already, ${pending.length} to run (${where})`);
@@ -93,6 +103,8 @@ runMain('sweep', async () => {
         const p = progressReporter(false, `finetune teacher ${bert}/${task}`);
         await finetune({ cfg: fcfg, bert, vocab: v.vocab as string | undefined, out: tdir, onProgress: p.update });
         p.done();
+        // with the teacher just made, the runs' identities (its weights included) are known only now
+        plan = planSweep(grid, runConfigFromFlags({ ...v, task }, { teacher: tdir }), outDir, { teacherReady: true, forceNew, log: log(task) });
       }
       await runLocal(plan, jobs ?? 1, backend, num(v, 'threads', 'int') ?? ((jobs ?? 1) > 1 ? 1 : undefined));
       await report(v, outDir, task, bert, gridPath);

@@ -5,19 +5,22 @@
  */
 import { dirname, join, resolve } from 'node:path';
 import { existsSync } from 'node:fs';
-import { initBackend } from '../util/backend.js';
 import { Report } from '../verify/report.js';
 import { verifyModels } from '../verify/models.js';
 import { verifyExtra } from '../verify/extra.js';
 import { resolveGlueDir } from '../data/tasks.js';
 import '../verify/analysis.js'; // registers the analysis.* and hessian.* checks
+import { parseFlags, runMain, RUN_FLAGS, UsageError, initBackendFromFlags } from './common.js';
 
-function flag(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i >= 0) return process.argv[i + 1];
-  const eq = process.argv.find((a) => a.startsWith(`--${name}=`));
-  return eq?.slice(name.length + 3);
-}
+const FLAGS = {
+  fixtures: { type: 'string', help: 'fixture directory (default: $KDQAT_FIXTURES, else ../shared/fixtures)' },
+  backend: RUN_FLAGS.backend,
+  threads: RUN_FLAGS.threads,
+  'glue-dir': { type: 'string', help: 'GLUE TSVs the glue/ fixtures are rebuilt from (default: $GLUE_DIR, else data/glue, else the glue/ next to the fixtures)' },
+  only: { type: 'string', help: 'comma-separated check groups (forward, qweight, actquant, loss, grad, train, glue, metrics, ...; default all)' },
+} as const;
+let values: Record<string, string | boolean | undefined> = {};
+const flag = (name: string): string | undefined => values[name] as string | undefined;
 
 /**
  * The GLUE TSVs the glue/ fixtures are rebuilt from: --glue-dir, else GLUE_DIR, else data/glue, else the fixture
@@ -31,10 +34,11 @@ function glueDirFor(fixtures: string): string {
   return existsSync(sibling) ? sibling : dflt;
 }
 
-async function main(): Promise<number> {
+runMain('verify', async () => {
+  values = parseFlags(FLAGS, 'npm run verify -- [--fixtures DIR] [--backend wasm|cpu|node] [--glue-dir DIR] [--only forward,glue,...]');
   const fixtures = resolve(flag('fixtures') ?? process.env.KDQAT_FIXTURES ?? '../shared/fixtures');
-  if (!existsSync(fixtures)) { console.error(`verify: fixture directory ${fixtures} does not exist`); return 2; }
-  const info = await initBackend(flag('backend'), { threads: flag('threads') !== undefined ? Number(flag('threads')) : undefined });
+  if (!existsSync(fixtures)) throw new UsageError(`fixture directory ${fixtures} does not exist`);
+  const info = await initBackendFromFlags(values);
   console.log(`# verify ${fixtures} on backend ${info.backend}`);
   const report = new Report();
   const only = flag('only')?.split(',');
@@ -45,6 +49,4 @@ async function main(): Promise<number> {
   if (report.notChecked.length) console.log(`# ${report.notChecked.length} fixture keys not checked yet (listed above)`);
   console.log(report.summary().replace(/, \d+ not checked yet$/, ''));
   return report.failed ? 1 : 0;
-}
-
-main().then((code) => process.exit(code), (e) => { console.error(`verify: ${(e as Error).stack ?? e}`); process.exit(2); });
+});

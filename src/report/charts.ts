@@ -40,7 +40,7 @@ const W = 480, H = 300;
 const CONFIG = {
   title: { fontSize: 16, subtitleFontSize: 12, subtitleColor: '#555', anchor: 'start', offset: 10 },
   axis: { labelFontSize: 12, titleFontSize: 13, titlePadding: 8 },
-  legend: { labelFontSize: 12, titleFontSize: 12, labelLimit: 260, symbolOpacity: 1 },
+  legend: { labelFontSize: 12, titleFontSize: 12, labelLimit: 0, symbolOpacity: 1 },
   header: { labelFontSize: 13, titleFontSize: 13 },
 };
 const PALETTE = 'tableau10';
@@ -213,7 +213,7 @@ export function barChart(o: BarOpts): VlSpec {
   const cats = distinct(rows, o.category);
   // Rotate labels when they would not fit their band (about 7 px per character at 12 px).
   const longLabels = Math.max(...cats.map((c) => String(c).length)) * 7 > (o.width ?? W) / cats.length - 8;
-  const x = { field: fieldRef(o.category), type: 'nominal', title: o.xTitle ?? o.category, sort: cats, scale: { paddingInner: 0.25 }, axis: { labelAngle: longLabels ? -35 : 0, labelLimit: 200 } };
+  const x = { field: fieldRef(o.category), type: 'nominal', title: o.xTitle ?? o.category, sort: cats, scale: { paddingInner: 0.25 }, axis: { labelAngle: longLabels ? -35 : 0, labelLimit: 0 } };
   const series = o.series
     ? { color: colorEnc(o.series, o.seriesTitle, distinct(rows, o.series)), xOffset: { field: fieldRef(o.series), type: 'nominal', sort: distinct(rows, o.series) } }
     : {};
@@ -254,15 +254,42 @@ export interface IndexLinesOpts extends CommonOpts {
   columns?: number;
   points?: boolean;
   logY?: boolean;
+  /** d3 format of the y axis labels (e.g. '.4~f' for a metric in [0, 1]) */
+  yFormat?: string;
+}
+
+/**
+ * Series whose values coincide with an earlier series' everywhere get the label "<name> (same values as <earlier>)",
+ * so the legend says why a line seems missing; shapes and dashes per series keep both visible.
+ */
+export function markCoincident(rows: Row[], series: string, keys: string[]): Row[] {
+  const sig = new Map<unknown, string[]>();
+  for (const r of rows) sig.set(r[series], [...(sig.get(r[series]) ?? []), JSON.stringify(keys.map((k) => r[k]))]);
+  const rename = new Map<unknown, string>(), seen = new Map<string, unknown>();
+  for (const [s, v] of sig) {
+    const k = [...v].sort().join('|');
+    if (seen.has(k)) rename.set(s, `${String(s)} (same values as ${String(seen.get(k))})`); else seen.set(k, s);
+  }
+  return rename.size ? rows.map((r) => (rename.has(r[series]) ? { ...r, [series]: rename.get(r[series]) } : r)) : rows;
+}
+
+/** A y scale that never collapses: equal values get a small range around them (no "0.437500" ticks). */
+function yScaleFor(rows: Row[], fields: string[], log?: boolean): Record<string, unknown> {
+  if (log) return { type: 'log' };
+  const vals = rows.flatMap((r) => fields.map((f) => r[f])).filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+  const lo = Math.min(...vals), hi = Math.max(...vals);
+  if (vals.length && hi - lo <= 1e-9 * Math.max(1, Math.abs(hi))) { const d = Math.max(Math.abs(hi) * 0.05, 0.01); return { zero: false, domain: [lo - d, hi + d] }; }
+  return { zero: false };
 }
 
 /** (c) Multi-series lines over an integer index, optionally one panel per facet value (e.g. layer). */
 export function indexLines(o: IndexLinesOpts): VlSpec {
-  const rows = rowsOf('indexLines', o.data);
+  let rows = rowsOf('indexLines', o.data);
   const ys = Array.isArray(o.y) ? o.y : [o.y];
   if (ys.length === 0) throw new Error('indexLines: y is an empty list');
   check('indexLines', rows, [o.x, ...ys, o.series, o.facet, o.lo, o.hi]);
   if (ys.length > 1 && (o.lo || o.hi)) throw new Error('indexLines: lo/hi band needs a single y field');
+  if (o.series) rows = markCoincident(rows, o.series, [o.x, ...ys, ...(o.facet ? [o.facet] : [])]);
   const transform: unknown[] = [];
   let yField = ys[0];
   const enc: Record<string, unknown> = {};
@@ -272,16 +299,24 @@ export function indexLines(o: IndexLinesOpts): VlSpec {
     const m = { field: '_measure', type: 'nominal', title: o.measureTitle ?? 'value', sort: ys };
     if (o.series) { enc.strokeDash = m; } else { enc.color = { ...m, scale: { domain: ys, scheme: PALETTE } }; }
   }
-  if (o.series) enc.color = colorEnc(o.series, o.seriesTitle, distinct(rows, o.series));
+  if (o.series) {
+    enc.color = colorEnc(o.series, o.seriesTitle, distinct(rows, o.series));
+    // one dash pattern and point shape per series: coinciding lines stay visible (one legend: same field and title)
+    if (ys.length === 1) enc.strokeDash = { field: fieldRef(o.series), type: 'nominal', title: o.seriesTitle ?? o.series, sort: distinct(rows, o.series) };
+  }
   const nx = distinct(rows, o.x).length;
   const x = { field: fieldRef(o.x), type: 'quantitative', title: o.xTitle ?? o.x, axis: { format: 'd', tickMinStep: 1 }, scale: { zero: false, nice: false } };
   const yTitle = o.yTitle ?? (ys.length === 1 ? ys[0] : 'value');
-  const y = { field: fieldRef(yField), type: 'quantitative', title: yTitle, scale: o.logY ? { type: 'log' } : { zero: false } };
+  const y = { field: fieldRef(yField), type: 'quantitative', title: yTitle, scale: yScaleFor(rows, ys, o.logY), ...(o.yFormat ? { axis: { format: o.yFormat } } : {}) };
   const layers: unknown[] = [];
   if (o.lo && o.hi) {
     layers.push({ mark: { type: 'area', opacity: 0.18 }, encoding: { x, y: { field: fieldRef(o.lo), type: 'quantitative', title: yTitle }, y2: { field: fieldRef(o.hi) }, ...(o.series ? { color: enc.color } : {}) } });
   }
-  layers.push({ mark: { type: 'line', point: o.points ?? nx <= 40, strokeWidth: 1.8 }, encoding: { x, y, ...enc } });
+  layers.push({ mark: { type: 'line', strokeWidth: 1.8 }, encoding: { x, y, ...enc } });
+  if (o.points ?? nx <= 40) {
+    const shape = o.series ? { shape: { field: fieldRef(o.series), type: 'nominal', title: o.seriesTitle ?? o.series, sort: distinct(rows, o.series) } } : {};
+    layers.push({ mark: { type: 'point', filled: false, size: 45, strokeWidth: 1.5, opacity: 1 }, encoding: { x, y, ...(enc.color ? { color: enc.color } : {}), ...shape } });
+  }
   const facet = o.facet ? { field: o.facet, title: o.facetTitle, columns: o.columns } : undefined;
   return assemble(o, rows, transform, layers, facet);
 }
@@ -420,7 +455,8 @@ export function lossCurves(o: LossOpts): VlSpec {
     term = o.term; value = o.value; domain = distinct(rows, o.term);
   }
   transform.push({ filter: o.logY ? `isFinite(${datum(value)}) && ${datum(value)} > 0` : `isFinite(${datum(value)})` });
-  const x = { field: fieldRef(xf), type: 'quantitative', title: o.xTitle ?? xf, scale: { zero: false, nice: false } };
+  // steps are integers: integer ticks only
+  const x = { field: fieldRef(xf), type: 'quantitative', title: o.xTitle ?? xf, scale: { zero: false, nice: false }, axis: { format: 'd', tickMinStep: 1 } };
   const yScale = o.logY ? { type: 'log' } : { zero: false };
   const color = { color: { field: fieldRef(term), type: 'nominal', title: o.seriesTitle ?? 'loss term', scale: { domain, scheme: PALETTE } } };
   const layers: unknown[] = [];

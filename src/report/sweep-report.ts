@@ -10,14 +10,17 @@ import { atomicWrite } from '../util/fsx.js';
 import { provenance } from '../util/provenance.js';
 import { getTask } from '../data/tasks.js';
 import { mainMetric } from '../data/metrics.js';
-import { fromRows, toCsv, toMarkdown, summarize } from './table.js';
+import { fromRows, toCsv, toMarkdown } from './table.js';
+import { effectiveConfig } from '../train/identity.js';
+import type { RunConfig } from '../train/config.js';
+import { UserError } from '../util/errors.js';
 import { barChart, lineBand, lossCurves, indexLines } from './charts.js';
 import { renderPlot, type VlSpec } from './render.js';
 import { writeHtml, type Section } from './html.js';
 import { benchmarkSections } from '../export/benchmark-report.js';
 
 interface RunMetrics {
-  run: string; task: string; seed: number; preset: string; coeffs: Record<string, number>;
+  run: string; task: string; seed: number; preset: string; coeffs: Record<string, number>; config?: RunConfig; configHash?: string;
   best: { step: number; metrics: Record<string, number> } | null; last: { step: number; metrics: Record<string, number> } | null;
   teacher: { metrics: Record<string, number> }; wallTimeSec: number; trainTokensPerSec: number; steps: number;
   provenance: { backend: string; git: { commit: string } };
@@ -25,38 +28,97 @@ interface RunMetrics {
 
 export interface RunRow extends Record<string, unknown> {
   run: string; preset: string; map_coeff: number; output_coeff: number; seed: number;
-  best: number; last: number; teacher: number; gap: number; best_step: number; steps: number; wall_s: number; tokens_per_s: number;
+  train_limit: number | string; eval_limit: number | string; epochs: number | null; max_steps: number | string; steps: number;
+  max_seq_len: number | null; batch: number | null; lr: number | null;
+  best: number; last: number; teacher: number; gap: number; best_step: number; wall_s: number; tokens_per_s: number;
 }
 
-/** Finished runs under outDir, one row each, ordered by preset, coefficients and seed. */
-export function collectRuns(outDir: string): { rows: RunRow[]; metric: string; runs: RunMetrics[] } {
-  const runs: RunMetrics[] = [];
+/** The columns besides preset and coefficients that tell runs apart: one summary group per distinct combination. */
+export const RECIPE_COLUMNS = ['train_limit', 'eval_limit', 'epochs', 'max_steps', 'max_seq_len', 'batch', 'lr'] as const;
+
+/**
+ * Finished runs under outDir, one row each, ordered by preset, coefficients, recipe and seed. Runs of another task
+ * than `task` are left out (and said so in `notes`); without `task`, runs of several tasks are an error.
+ */
+export function collectRuns(outDir: string, task?: string): { rows: RunRow[]; metric: string; runs: RunMetrics[]; notes: string[] } {
+  let runs: RunMetrics[] = [];
+  const notes: string[] = [];
   for (const d of existsSync(outDir) ? readdirSync(outDir).sort() : []) {
     const p = join(outDir, d, 'metrics.json');
     if (existsSync(p)) runs.push(JSON.parse(readFileSync(p, 'utf8')));
   }
-  if (!runs.length) return { rows: [], metric: '', runs };
+  const tasks = [...new Set(runs.map((r) => getTask(r.task).name))];
+  if (task) {
+    const other = runs.filter((r) => getTask(r.task).name !== getTask(task).name);
+    if (other.length) notes.push(`${other.length} run(s) of another task left out: ${other.map((r) => `${r.run} (${r.task})`).join(', ')}.`);
+    runs = runs.filter((r) => getTask(r.task).name === getTask(task).name);
+  } else if (tasks.length > 1) throw new UserError(`${outDir} holds runs of several tasks (${tasks.join(', ')}): a report is of one task; pass --task`);
+  if (!runs.length) return { rows: [], metric: '', runs, notes };
   const metric = mainMetric(getTask(runs[0].task));
   const pick = (m: Record<string, number> | undefined) => (m ? m[metric] ?? NaN : NaN);
-  const rows = runs.map((r): RunRow => ({
-    run: r.run, preset: r.preset, map_coeff: r.coeffs.map, output_coeff: r.coeffs.output, seed: r.seed,
-    best: pick(r.best?.metrics), last: pick(r.last?.metrics), teacher: pick(r.teacher.metrics),
-    gap: pick(r.teacher.metrics) - pick(r.best?.metrics), best_step: r.best?.step ?? NaN, steps: r.steps,
-    wall_s: Math.round(r.wallTimeSec), tokens_per_s: Math.round(r.trainTokensPerSec),
-  }));
-  rows.sort((a, b) => a.preset.localeCompare(b.preset) || a.map_coeff - b.map_coeff || a.output_coeff - b.output_coeff || a.seed - b.seed);
-  return { rows, metric, runs };
+  const rows = runs.map((r): RunRow => {
+    const c = r.config ? effectiveConfig(r.config) : null;
+    return {
+      run: r.run, preset: r.preset, map_coeff: r.coeffs.map, output_coeff: r.coeffs.output, seed: r.seed,
+      train_limit: c?.data.trainLimit ?? 'all', eval_limit: c?.data.evalLimit ?? 'all', epochs: c?.train.epochs ?? null, max_steps: c?.train.maxSteps ?? '-', steps: r.steps,
+      max_seq_len: c?.data.maxSeqLen ?? null, batch: c?.data.batchSize ?? null, lr: c?.train.lr ?? null,
+      best: pick(r.best?.metrics), last: pick(r.last?.metrics), teacher: pick(r.teacher.metrics),
+      gap: pick(r.teacher.metrics) - pick(r.best?.metrics), best_step: r.best?.step ?? NaN,
+      wall_s: Math.round(r.wallTimeSec), tokens_per_s: Math.round(r.trainTokensPerSec),
+    };
+  });
+  const key = (r: RunRow) => RECIPE_COLUMNS.map((c) => String(r[c])).join('|');
+  rows.sort((a, b) => a.preset.localeCompare(b.preset) || a.map_coeff - b.map_coeff || a.output_coeff - b.output_coeff || key(a).localeCompare(key(b)) || a.seed - b.seed);
+  return { rows, metric, runs, notes };
+}
+
+const GROUP_COLUMNS = ['preset', 'map_coeff', 'output_coeff', ...RECIPE_COLUMNS];
+
+/**
+ * Mean over seeds per configuration (preset, coefficients, recipe): runs that share a seed are averaged into one
+ * value first, so a seed run twice counts once (each such case is named in `notes`). std is over seeds (n - 1).
+ */
+export function seedSummary(rows: RunRow[]): { summary: Record<string, unknown>[]; perSeed: RunRow[]; notes: string[] } {
+  const groups = new Map<string, RunRow[]>();
+  for (const r of rows) {
+    const k = JSON.stringify(GROUP_COLUMNS.map((c) => r[c]));
+    groups.set(k, [...(groups.get(k) ?? []), r]);
+  }
+  const summary: Record<string, unknown>[] = [], perSeed: RunRow[] = [], notes: string[] = [];
+  const mean = (xs: number[]) => xs.reduce((a, x) => a + x, 0) / xs.length;
+  for (const g of groups.values()) {
+    const bySeed = new Map<number, RunRow[]>();
+    for (const r of g) bySeed.set(r.seed, [...(bySeed.get(r.seed) ?? []), r]);
+    for (const [seed, rs] of bySeed) {
+      if (rs.length > 1) notes.push(`runs ${rs.map((r) => r.run).join(', ')} have the same configuration and seed ${seed}: averaged into one value, counted as one seed.`);
+      perSeed.push({ ...rs[0], best: mean(rs.map((r) => r.best)), last: mean(rs.map((r) => r.last)) });
+    }
+    const seeds = perSeed.slice(perSeed.length - bySeed.size);
+    const out: Record<string, unknown> = Object.fromEntries(GROUP_COLUMNS.map((c) => [c, g[0][c]]));
+    out.seeds = bySeed.size;
+    out.runs = g.length;
+    for (const v of ['best', 'last'] as const) {
+      const xs = seeds.map((r) => r[v]), m = mean(xs);
+      Object.assign(out, { [`${v}_mean`]: m, [`${v}_std`]: xs.length > 1 ? Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / (xs.length - 1)) : null, [`${v}_min`]: Math.min(...xs), [`${v}_max`]: Math.max(...xs) });
+    }
+    summary.push(out);
+  }
+  return { summary, perSeed, notes };
 }
 
 /** Plots of a set of runs (rows from collectRuns; logs read from the run folders). */
-function plotSpecs(outDir: string, rows: RunRow[], metric: string, title: string): Record<string, VlSpec> {
+function plotSpecs(outDir: string, rows: RunRow[], perSeed: RunRow[], metric: string, title: string): Record<string, VlSpec> {
   const specs: Record<string, VlSpec> = {};
   const teacher = rows.find((r) => Number.isFinite(r.teacher))?.teacher;
   const reference = teacher !== undefined ? { value: teacher, label: `FP teacher ${teacher.toFixed(3)}` } : undefined;
-  specs['presets'] = barChart({ data: rows, category: 'preset', value: 'best', spread: 'minmax', reference, labelFormat: '.3f',
+  // several recipes (limits, epochs, ...): one bar per preset and recipe, never one average over both
+  const SHORT: Record<string, string> = { train_limit: 'train', eval_limit: 'eval', epochs: 'ep', max_steps: 'steps', max_seq_len: 'len', batch: 'batch', lr: 'lr' };
+  const varying = RECIPE_COLUMNS.filter((c) => new Set(perSeed.map((x) => x[c])).size > 1);
+  const bars = perSeed.map((r) => ({ ...r, config: varying.length ? `${r.preset} (${varying.map((c) => `${SHORT[c]} ${r[c]}`).join(', ')})` : r.preset }));
+  specs['presets'] = barChart({ data: bars, category: 'config', value: 'best', spread: 'minmax', reference, labelFormat: '.3f',
     title: `${title}: best dev ${metric} per KD configuration`, subtitle: 'bars: mean over seeds, whiskers: min..max', xTitle: 'KD configuration', yTitle: `best dev ${metric}`, zeroY: false });
   // sweep arms of the mixing grid: map=1 with output varying, output=1 with map varying
-  const mix = rows.filter((r) => r.preset === 'map+output');
+  const mix = perSeed.filter((r) => r.preset === 'map+output');
   const arms = [
     ...mix.filter((r) => r.map_coeff === 1).map((r) => ({ arm: 'map=1, output coeff varies', coeff: r.output_coeff, best: r.best })),
     ...mix.filter((r) => r.output_coeff === 1).map((r) => ({ arm: 'output=1, map coeff varies', coeff: r.map_coeff, best: r.best })),
@@ -77,27 +139,31 @@ function plotSpecs(outDir: string, rows: RunRow[], metric: string, title: string
     }
   }
   if (loss.length) specs['loss'] = lossCurves({ data: loss, term: 'run', value: 'loss', seriesTitle: 'run', logY: true, smooth: Math.max(1, Math.round(Math.max(...loss.map((e) => e.step as number)) / 40)), title: `${title}: total KD loss over training`, xTitle: 'step', yTitle: 'KD loss (log scale)' });
-  if (dev.length) specs['dev'] = indexLines({ data: dev, x: 'step', y: 'value', series: 'run', points: true, title: `${title}: dev ${metric} at each evaluation`, xTitle: 'step', yTitle: `dev ${metric}` });
+  if (dev.length) specs['dev'] = indexLines({ data: dev, x: 'step', y: 'value', series: 'run', points: true, yFormat: '.4~f', title: `${title}: dev ${metric} at each evaluation`, xTitle: 'step', yTitle: `dev ${metric}` });
   return specs;
 }
 
 /** Write report/{results.csv, results.md, *.svg, *.png, index.html} for the runs in outDir. */
-export async function writeTaskReport(outDir: string, o: { title: string; grid?: string }): Promise<{ csv: string; md: string; html: string; rows: RunRow[] }> {
+export async function writeTaskReport(outDir: string, o: { title: string; grid?: string; task?: string }): Promise<{ csv: string; md: string; html: string; rows: RunRow[] }> {
   const dir = join(outDir, 'report');
-  const { rows, metric, runs } = collectRuns(outDir);
-  if (!rows.length) throw new Error(`${outDir}: no finished runs (no */metrics.json) to report`);
+  const { rows, metric, runs, notes: taskNotes } = collectRuns(outDir, o.task);
+  if (!rows.length) throw new UserError(`${outDir}: no finished runs${o.task ? ` of ${o.task}` : ''} (no */metrics.json) to report${taskNotes.length ? ` (${taskNotes.join(' ')})` : ''}`);
   const table = fromRows(rows);
   const csv = join(dir, 'results.csv'), md = join(dir, 'results.md');
   atomicWrite(csv, toCsv(table));
-  const summary = summarize(table, { by: ['preset', 'map_coeff', 'output_coeff'], values: ['best', 'last'], stats: ['mean', 'std', 'min', 'max', 'count'] });
-  atomicWrite(md, `# ${o.title}: dev ${metric}\n\n${toMarkdown(table, { digits: 4 })}\n\n## Mean over seeds\n\n${toMarkdown(summary, { digits: 4 })}\n`);
+  const { summary: sumRows, perSeed, notes: seedNotes } = seedSummary(rows);
+  const summary = fromRows(sumRows);
+  const notes = [...taskNotes, ...seedNotes];
+  const noteText = notes.length ? `\n\nNotes: ${notes.join(' ')}` : '';
+  atomicWrite(md, `# ${o.title}: dev ${metric}\n\n${toMarkdown(table, { digits: 4 })}\n\n## Mean over seeds\n\n${toMarkdown(summary, { digits: 4 })}${noteText}\n`);
   const sections: Section[] = [
     { kind: 'text', text: `Dev **${metric}** of ${rows.length} finished KD-QAT runs in \`${outDir}\`${o.grid ? ` (grid \`${basename(o.grid)}\`)` : ''}. ` +
-      `"best" is the best evaluation by the reference's selection rule, "last" the last evaluation, "gap" = FP teacher - best.` },
+      `"best" is the best evaluation by the reference's selection rule, "last" the last evaluation, "gap" = FP teacher - best; ` +
+      `train/eval limit, epochs, max steps, length, batch and lr tell the runs' recipes apart, and the means are over distinct seeds of one recipe.${noteText}` },
     { kind: 'table', title: 'Runs', table, digits: 4 },
     { kind: 'table', title: 'Mean over seeds', table: summary, digits: 4 },
   ];
-  for (const [name, spec] of Object.entries(plotSpecs(outDir, rows, metric, o.title))) {
+  for (const [name, spec] of Object.entries(plotSpecs(outDir, rows, perSeed, metric, o.title))) {
     const r = await renderPlot(spec, join(dir, name));
     sections.push({ kind: 'plot', svg: r.svgText });
   }

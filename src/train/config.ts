@@ -5,6 +5,7 @@
 import { QUANT_DEFAULTS, type QuantConfig } from '../quant/plan.js';
 import { ADAM_DEFAULTS } from './bertadam.js';
 import { PRESETS, TERMS, type Coeffs } from '../kd/losses.js';
+import { didYouMean } from '../util/errors.js';
 import { BALANCER_KINDS, type BalancerConfig } from '../api/balancers.js';
 
 export interface DataConfig {
@@ -108,13 +109,13 @@ export function resolveConfig(over: Record<string, unknown>, base: RunConfig = d
   const out = structuredClone(base) as unknown as Record<string, unknown>;
   for (const [k, v] of Object.entries(over)) {
     const s = SCHEMA[k];
-    if (!s) throw new ConfigError(`unknown config key "${k}"; known: ${Object.keys(SCHEMA).join(', ')}`);
+    if (!s) throw new ConfigError(`unknown config key "${k}"${didYouMean(k, Object.keys(SCHEMA))} (known: ${Object.keys(SCHEMA).join(', ')})`);
     if (typeof s === 'string') { checkValue(k, v, s); out[k] = v; continue; }
     if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError(`config key "${k}" must be an object`);
     const sec = out[k] as Record<string, unknown>;
     for (const [kk, vv] of Object.entries(v)) {
       const ss = s[kk];
-      if (!ss) throw new ConfigError(`unknown config key "${k}.${kk}"; known: ${Object.keys(s).map((x) => `${k}.${x}`).join(', ')}`);
+      if (!ss) throw new ConfigError(`unknown config key "${k}.${kk}"${didYouMean(kk, Object.keys(s), `${k}.`)} (known: ${Object.keys(s).map((x) => `${k}.${x}`).join(', ')})`);
       checkValue(`${k}.${kk}`, vv, ss);
       sec[kk] = vv;
     }

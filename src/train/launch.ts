@@ -6,15 +6,20 @@
 import { mkdirSync } from 'node:fs';
 import { Progress } from '../util/progress.js';
 import { acquireLock } from '../util/lock.js';
-import { isFinished, planRuns, runChild, type ChildProgress, type Grid, type PlannedRun } from './sweep.js';
+import { checkPlannedRuns, isFinished, planRuns, runChild, type ChildProgress, type Grid, type PlannedRun } from './sweep.js';
 import type { RunConfig } from './config.js';
 import { assertNoActiveArray } from './slurm-sweep.js';
 
 export interface SweepPlan { runs: PlannedRun[]; pending: PlannedRun[] }
 
-/** Every run of the grid, and those not finished yet (to launch, or to resume from their checkpoint). */
-export function planSweep(grid: Grid, base: RunConfig, outDir: string): SweepPlan {
+/**
+ * Every run of the grid, and those not finished yet (to launch, or to resume from their checkpoint). With `check`,
+ * by run identity (train/identity.ts): a finished run counts only with the same configuration, and folders holding
+ * another configuration are refused (or moved aside with forceNew).
+ */
+export function planSweep(grid: Grid, base: RunConfig, outDir: string, check?: { teacherReady: boolean; forceNew: boolean; log: (s: string) => void }): SweepPlan {
   const runs = planRuns(grid, base, outDir);
+  if (check) return { runs, pending: checkPlannedRuns(runs, check.teacherReady, check.forceNew, check.log).pending };
   return { runs, pending: runs.filter((r) => !isFinished(r)) };
 }
 

@@ -20,6 +20,8 @@ import { PROJECT_ROOT, provenance } from '../util/provenance.js';
 import type { RunConfig } from './config.js';
 import { clearState, coeffsOf, runTraining, type ProgressInfo, type TrainingOutcome } from './trainer.js';
 import { evaluate } from './evaluate.js';
+import { checkModelForTask, checkRunDir, effectiveConfig, filesSha256, readModelInfo, resumeStep, runIdentity, teacherConfig, teacherSha256, type RunIdentity } from './identity.js';
+import { UserError } from '../util/errors.js';
 import type { Features } from '../data/features.js';
 import { balancerTag } from '../api/balancers.js';
 
@@ -53,7 +55,27 @@ export function estimateTrainBytes(c: BertConfig, batch: number, T: number, mode
   return 4 * perLayer * c.num_hidden_layers * models * 2 + params * 4;
 }
 
-export interface FinetuneOptions { cfg: RunConfig; bert: string; vocab?: string; out?: string; log?: (s: string) => void; onProgress?: (p: ProgressInfo) => void }
+export interface FinetuneOptions {
+  cfg: RunConfig; bert: string; vocab?: string; out?: string; log?: (s: string) => void; onProgress?: (p: ProgressInfo) => void;
+  /** replace a teacher already in `out` (default: refused) */
+  overwrite?: boolean;
+}
+
+/** The teacher folder of a finetune: refused when it holds a teacher already, unless `overwrite`. */
+export function finetuneTarget(bert: string, task: string, out?: string, overwrite = false): string {
+  const dir = out ?? teacherDir(BERT_PRESETS[bert] ? bert : basename(resolve(bert)), getTask(task).name);
+  if (!overwrite && existsSync(join(dir, 'model.safetensors'))) throw new UserError(`${dir} holds a teacher already; it is kept. Pass --overwrite to replace it, or --out DIR for a new folder`);
+  return dir;
+}
+
+/** Record a run's identity in config.json (first start), say when it resumes, refuse another configuration. */
+function claimRunDir(runDir: string, id: RunIdentity, record: Record<string, unknown>, forceNew: boolean, log: (s: string) => void): void {
+  checkRunDir(runDir, id, forceNew, log);
+  const cfgPath = join(runDir, 'config.json');
+  if (!existsSync(cfgPath)) atomicWriteJson(cfgPath, { ...record, configHash: id.hash, identity: id.identity });
+  const from = resumeStep(runDir);
+  if (from !== null) log(`resuming ${runDir} from step ${from} (its last checkpoint)`);
+}
 
 /**
  * Fine-tune a full-precision teacher. `bert` is a Hugging Face BERT directory, or a preset name (tiny, mini,
@@ -64,7 +86,7 @@ export async function finetune(o: FinetuneOptions): Promise<{ dir: string; metri
   const log = o.log ?? ((s: string) => console.error(s));
   const task = getTask(o.cfg.task);
   const bertName = BERT_PRESETS[o.bert] ? o.bert : basename(resolve(o.bert));
-  const outDir = o.out ?? teacherDir(bertName, task.name);
+  const outDir = finetuneTarget(o.bert, task.name, o.out, o.overwrite);
   const presetDir = join(MODELS_DIR(), o.bert);
   const pretrainedDir = BERT_PRESETS[o.bert] ? (existsSync(join(presetDir, 'model.safetensors')) ? presetDir : null) : resolve(o.bert);
   let config: BertConfig, params: Record<string, tf.Tensor>, tok: GlueTokenizer, vocabText: string | null = null, init: string;
@@ -95,11 +117,13 @@ export async function finetune(o: FinetuneOptions): Promise<{ dir: string; metri
   const data = loadData(o.cfg, tok, log);
   assertFitsBackend(estimateTrainBytes(config, data.batchSize, data.maxSeqLen, 1), `fine-tuning ${bertName}`);
   const runDir = join(outDir, '.finetune');
-  atomicWriteJson(join(runDir, 'config.json'), { mode: 'finetune', bert: o.bert, ...o.cfg });
+  const source = `${pretrainedDir ? teacherSha256(pretrainedDir) : `preset ${o.bert} from scratch`}; vocab ${o.vocab ? filesSha256([o.vocab]).slice(0, 16) : 'default'}`;
+  const tcfg = teacherConfig(o.cfg);
+  claimRunDir(runDir, runIdentity(o.cfg, 'finetune', source), { mode: 'finetune', bert: o.bert, ...tcfg }, o.overwrite === true, log);
   const t0 = performance.now();
   const out = await runTraining({ mode: 'finetune', cfg: o.cfg, runDir, model: config, init: params, task: data.task, train: data.train, dev: data.dev, batchSize: data.batchSize, evalEvery: data.evalEvery, onProgress: o.onProgress });
-  const metrics = summary(out, o.cfg, performance.now() - t0, { init });
-  await saveBertDir(outDir, config, out.params, { kind: 'teacher', task: task.name, bert: o.bert, init, metrics, config: o.cfg, ...provenance() });
+  const metrics = summary(out, tcfg, performance.now() - t0, { init });
+  await saveBertDir(outDir, config, out.params, { kind: 'teacher', task: task.name, bert: o.bert, init, metrics, config: tcfg, ...provenance() });
   if (vocabText !== null) atomicWrite(join(outDir, 'vocab.txt'), vocabText);
   else if (!existsSync(join(outDir, 'tokenizer.json')) && !existsSync(join(outDir, 'vocab.txt'))) atomicWrite(join(outDir, basename(tok.source)), readFileSync(tok.source));
   atomicWriteJson(join(outDir, 'metrics.json'), metrics);
@@ -108,7 +132,7 @@ export async function finetune(o: FinetuneOptions): Promise<{ dir: string; metri
   return { dir: outDir, metrics };
 }
 
-function summary(out: TrainingOutcome, cfg: RunConfig, wallMs: number, extra: Record<string, unknown>): Record<string, unknown> {
+function summary(out: TrainingOutcome, cfg: Omit<RunConfig, 'kd' | 'quant'>, wallMs: number, extra: Record<string, unknown>): Record<string, unknown> {
   return {
     task: cfg.task, seed: cfg.seed,
     best: out.best, last: out.last, steps: out.steps, tTotal: out.tTotal,
@@ -129,39 +153,49 @@ export function runName(cfg: RunConfig): string {
   return parts.join('_');
 }
 
-export interface QatOptions { cfg: RunConfig; runDir?: string; log?: (s: string) => void; onProgress?: (p: ProgressInfo) => void }
-
-/** One KD-QAT run; returns metrics.json's content. A completed run (metrics.json present) is not redone. */
-export async function qat(o: QatOptions): Promise<{ runDir: string; metrics: Record<string, unknown>; skipped: boolean }> {
-  const log = o.log ?? ((s: string) => console.error(s));
-  const tdir = resolve(o.cfg.teacher);
-  const bertName = basename(dirname(tdir));
-  const runDir = o.runDir ?? join(OUTPUT_DIR(), bertName, getTask(o.cfg.task).name, runName(o.cfg));
-  const mpath = join(runDir, 'metrics.json');
-  if (existsSync(mpath)) return { runDir, metrics: JSON.parse(readFileSync(mpath, 'utf8')), skipped: true };
-  mkdirSync(runDir, { recursive: true });
-  const release = acquireLock(runDir, '.run.lock', 'another process');
-  try { return await qatLocked(o, tdir, runDir, mpath, bertName, log); } finally { release(); }
+export interface QatOptions {
+  cfg: RunConfig; runDir?: string; log?: (s: string) => void; onProgress?: (p: ProgressInfo) => void;
+  /** a run folder holding another configuration is moved to .replaced/ (default: refused) */
+  forceNew?: boolean;
 }
 
-async function qatLocked(o: QatOptions, tdir: string, runDir: string, mpath: string, bertName: string, log: (s: string) => void): Promise<{ runDir: string; metrics: Record<string, unknown>; skipped: boolean }> {
-  if (existsSync(mpath)) return { runDir, metrics: JSON.parse(readFileSync(mpath, 'utf8')), skipped: true };
+/** A KD-QAT run's teacher checked against its task, and the run's identity (teacher weights included). */
+export function qatIdentity(cfg: RunConfig): RunIdentity {
+  const tdir = resolve(cfg.teacher);
+  checkModelForTask(readModelInfo(tdir), cfg.task, 'teacher');
+  return runIdentity(cfg, 'qat', teacherSha256(tdir));
+}
+
+/**
+ * One KD-QAT run; returns metrics.json's content. A completed run of the same identity is not redone; a folder
+ * holding another configuration is refused (or moved aside with forceNew); an unfinished one resumes.
+ */
+export async function qat(o: QatOptions): Promise<{ runDir: string; metrics: Record<string, unknown>; skipped: boolean }> {
+  const log = o.log ?? ((s: string) => console.error(s));
+  const cfg = effectiveConfig(o.cfg);
+  const tdir = resolve(cfg.teacher);
+  const bertName = basename(dirname(tdir));
+  const runDir = o.runDir ?? join(OUTPUT_DIR(), bertName, cfg.task, runName(cfg));
+  const mpath = join(runDir, 'metrics.json');
+  const id = qatIdentity(cfg);
+  if (checkRunDir(runDir, id, o.forceNew, log) === 'finished') return { runDir, metrics: JSON.parse(readFileSync(mpath, 'utf8')), skipped: true };
+  mkdirSync(runDir, { recursive: true });
+  const release = acquireLock(runDir, '.run.lock', 'another process');
+  try { return await qatLocked({ ...o, cfg }, id, tdir, runDir, mpath, bertName, log); } finally { release(); }
+}
+
+async function qatLocked(o: QatOptions, id: RunIdentity, tdir: string, runDir: string, mpath: string, bertName: string, log: (s: string) => void): Promise<{ runDir: string; metrics: Record<string, unknown>; skipped: boolean }> {
+  if (checkRunDir(runDir, id, false, log) === 'finished') return { runDir, metrics: JSON.parse(readFileSync(mpath, 'utf8')), skipped: true };
   const teacher = loadBertDir(tdir);
   if (!teacher.tokenizerFile) throw new Error(`${tdir}: the teacher has no tokenizer.json or vocab.txt`);
   const data = loadData(o.cfg, loadTokenizer(teacher.tokenizerFile), log);
-  if (teacher.config.num_labels !== data.task.numLabels) throw new Error(`${tdir}/config.json: num_labels ${teacher.config.num_labels} but task ${data.task.name} needs ${data.task.numLabels}`);
   assertFitsBackend(estimateTrainBytes(teacher.config, data.batchSize, data.maxSeqLen, 2), `KD-QAT of ${bertName}`);
-  const cfgPath = join(runDir, 'config.json');
-  const resolved = { mode: 'qat', ...o.cfg, coeffs: coeffsOf(o.cfg) };
-  if (existsSync(cfgPath)) {
-    const prev = JSON.parse(readFileSync(cfgPath, 'utf8'));
-    if (JSON.stringify(prev) !== JSON.stringify(resolved)) throw new Error(`${runDir} holds a run with a different config; remove it or choose another --run-dir`);
-  } else atomicWriteJson(cfgPath, resolved);
+  claimRunDir(runDir, id, { mode: 'qat', ...o.cfg, coeffs: coeffsOf(o.cfg), teacherSha256: id.identity.source }, false, log);
   const teacherEval = await evaluate(teacher.params, teacher.config, data.dev, data.task, data.batchSize, undefined, o.cfg.data.dynamicPadding);
   const t0 = performance.now();
   const out = await runTraining({ mode: 'qat', cfg: o.cfg, runDir, model: teacher.config, init: teacher.params, teacher: teacher.params, task: data.task,
     train: data.train, dev: data.dev, batchSize: data.batchSize, evalEvery: data.evalEvery, onProgress: o.onProgress });
-  const metrics = summary(out, o.cfg, performance.now() - t0, { run: basename(runDir), preset: o.cfg.kd.preset, coeffs: coeffsOf(o.cfg), teacher: { dir: tdir, metrics: teacherEval.metrics, selection: teacherEval.selection, provenance: teacher.provenance ?? null } });
+  const metrics = summary(out, o.cfg, performance.now() - t0, { configHash: id.hash, run: basename(runDir), preset: o.cfg.kd.preset, coeffs: coeffsOf(o.cfg), teacher: { dir: tdir, metrics: teacherEval.metrics, selection: teacherEval.selection, provenance: teacher.provenance ?? null } });
   await saveBertDir(join(runDir, 'student'), teacher.config, out.params, { kind: 'student', quant: o.cfg.quant, teacher: tdir, task: data.task.name, ...provenance() });
   const tokFile = teacher.tokenizerFile;
   writeFileSync(join(runDir, 'student', basename(tokFile)), readFileSync(tokFile));

@@ -9,7 +9,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PROJECT_ROOT } from '../util/provenance.js';
 import { resolveConfig, type RunConfig } from './config.js';
-import { runName } from './runs.js';
+import { qatIdentity, runName } from './runs.js';
+import { checkRunDir, resumeStep, runIdentity } from './identity.js';
+import { UserError } from '../util/errors.js';
 export { acquireLock } from '../util/lock.js';
 
 export interface GridArm { arm: string; preset: string | string[]; mapCoeff?: number | number[]; outputCoeff?: number | number[]; seed?: number | number[]; config?: Record<string, unknown> }
@@ -38,7 +40,7 @@ const list = <T>(v: T | T[] | undefined, dflt: T): T[] => (v === undefined ? [df
 /** Expand a grid into runs for one task (cartesian product within each arm; duplicates across arms kept once). */
 export function planRuns(grid: Grid, base: RunConfig, outDir: string): PlannedRun[] {
   const runs: PlannedRun[] = [];
-  const seen = new Set<string>();
+  const seen = new Map<string, string>();
   for (const a of grid.arms) {
     for (const preset of list(a.preset, base.kd.preset))
       for (const mapCoeff of list(a.mapCoeff, 1))
@@ -46,13 +48,38 @@ export function planRuns(grid: Grid, base: RunConfig, outDir: string): PlannedRu
           for (const seed of list(a.seed, base.seed)) {
             const over = { ...(a.config ?? {}) } as Record<string, Record<string, unknown>>;
             const cfg = resolveConfig({ ...over, seed, kd: { ...(over.kd ?? {}), preset, mapCoeff, outputCoeff } }, base);
-            const name = runName(cfg);
-            if (seen.has(name)) continue;
-            seen.add(name);
+            const name = runName(cfg), hash = runIdentity(cfg, 'qat', '').hash;
+            if (seen.get(name) === hash) continue;
+            if (seen.has(name)) throw new UserError(`sweep grid: two arms make run ${name} with different configurations (arm ${a.arm} and an earlier one); give one of them a distinct preset, coefficient or seed`);
+            seen.set(name, hash);
             runs.push({ arm: a.arm, cfg, name, dir: join(outDir, name) });
           }
   }
   return runs;
+}
+
+/**
+ * Split planned runs into finished (same identity: reused) and pending (new, or unfinished of the same identity:
+ * resumed, said with the step). Runs whose folder holds another configuration are refused all together, before any
+ * work, unless forceNew (then moved to .replaced/). `teacherReady` false: the teacher is still to be fine-tuned, so
+ * any existing run was made with another one.
+ */
+export function checkPlannedRuns(runs: PlannedRun[], teacherReady: boolean, forceNew: boolean, log: (s: string) => void): { pending: PlannedRun[]; finished: PlannedRun[] } {
+  const pending: PlannedRun[] = [], finished: PlannedRun[] = [], refused: string[] = [];
+  for (const r of runs) {
+    const id = teacherReady ? qatIdentity(r.cfg) : runIdentity(r.cfg, 'qat', 'the teacher this sweep fine-tunes first');
+    try {
+      const state = checkRunDir(r.dir, id, forceNew, log);
+      (state === 'finished' ? finished : pending).push(r);
+      const from = state === 'unfinished' ? resumeStep(r.dir) : null;
+      if (from !== null) log(`${r.name}: unfinished, resumes from step ${from}`);
+    } catch (e) {
+      if (!(e instanceof UserError)) throw e;
+      refused.push(e.message);
+    }
+  }
+  if (refused.length) throw new UserError(`${refused.length} of ${runs.length} runs are refused:\n  ${refused.join('\n  ')}`);
+  return { pending, finished };
 }
 
 /** A run is finished when its metrics.json (written last) exists. */
