@@ -5,7 +5,7 @@
  */
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { initBackend } from '../src/util/backend.js';
+import { initBackend } from '../src/backend/backend.js';
 import { atomicWriteJson } from '../src/util/fsx.js';
 import { Progress } from '../src/util/progress.js';
 import { getTask } from '../src/data/tasks.js';

@@ -5,16 +5,16 @@
  * (wasm-bridge.ts).
  *
  *   npx tsx scripts/bench-kernels.ts [--reps 5] [--quick] [--no-step] [--no-cpu]
- *   KDQAT_WASM_THREADS=2 npx tsx scripts/bench-kernels.ts     # threaded-SIMD wasm (see src/util/wasm-threads.ts)
+ *   KDQAT_WASM_THREADS=2 npx tsx scripts/bench-kernels.ts     # threaded-SIMD wasm (see src/backend/wasm-threads.ts)
  *
  * Each figure is the median of --reps timed runs after one warm-up run. The machine's load average is printed:
  * other processes on the same cores make every figure lower and noisier.
  */
 import * as tf from '@tensorflow/tfjs';
 import { loadavg } from 'node:os';
-import { initBackend } from '../src/util/backend.js';
-import { ourKernels, useKernel } from '../src/util/wasm-registry.js';
-import { BRIDGED_KERNELS, enableWasmBridge } from '../src/util/wasm-bridge.js';
+import { initBackend } from '../src/backend/backend.js';
+import { ourKernels, useKernel } from '../src/backend/wasm-registry.js';
+import { BRIDGED_KERNELS, enableWasmBridge } from '../src/backend/wasm-bridge.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(name);

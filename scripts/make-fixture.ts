@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { initBackend } from '../src/util/backend.js';
+import { initBackend } from '../src/backend/backend.js';
 import { bertConfigFrom, BERT_DEFAULTS } from '../src/model/config.js';
 import { initParams } from '../src/model/init.js';
 import { saveBertDir } from '../src/model/checkpoint.js';

@@ -1,6 +1,6 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../src/util/backend.js';
+import { initBackend } from '../src/backend/backend.js';
 import { coverLengthRatio, headDistances, rankingLoss, rowKl } from '../src/analysis/distance.js';
 import { attentionOutputRange } from '../src/analysis/range.js';
 import { classMasks, exampleNorms, firstIndexOf } from '../src/analysis/norm-analysis.js';

@@ -1,6 +1,6 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../src/util/backend.js';
+import { initBackend } from '../src/backend/backend.js';
 import { registerSecondOrderGradients } from '../src/analysis/second-order.js';
 import { hutchinsonTrace, lanczos, powerIteration, symEigenvalues, topByMagnitude, type HvOperator } from '../src/analysis/eigen.js';
 

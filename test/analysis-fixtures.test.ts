@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { initBackend } from '../src/util/backend.js';
+import { initBackend } from '../src/backend/backend.js';
 import { Report } from '../src/verify/report.js';
 import { verifyModels, EXTRA_MODEL_GROUPS } from '../src/verify/models.js';
 import '../src/verify/analysis.js';

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { initBackend } from '../src/util/backend.js';
+import { initBackend } from '../src/backend/backend.js';
 import { bertForward } from '../src/model/bert.js';
 import { makeQuantHooks, QUANT_DEFAULTS } from '../src/quant/plan.js';
 import { FrozenWeightQuant } from '../src/analysis/frozen-quant.js';

@@ -1,6 +1,6 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../src/util/backend.js';
+import { initBackend } from '../src/backend/backend.js';
 import { logSoftmax2, registerSecondOrderGradients } from '../src/analysis/second-order.js';
 import { BertHessian, taskLoss } from '../src/analysis/hessian.js';
 import { bertForward, embeddingLookup, gelu, layerNorm, type Params, type QuantHooks } from '../src/model/bert.js';

@@ -1,7 +1,7 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
 import { join } from 'node:path';
-import { initBackend } from '../src/util/backend.js';
+import { initBackend } from '../src/backend/backend.js';
 import { loadModelFixture } from '../src/verify/models.js';
 import { kdLoss, presetCoeffs, TERM_FNS, type Coeffs } from '../src/kd/losses.js';
 import { makeBalancer, prepareCompression } from '../src/api/index.js';

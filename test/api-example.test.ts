@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { initBackend } from '../src/util/backend.js';
+import { initBackend } from '../src/backend/backend.js';
 import { loadBertDir } from '../src/model/checkpoint.js';
 import { restore, quantize } from '../src/api/index.js';
 import { distil, fixtureBatch } from '../examples/distil-loop.js';

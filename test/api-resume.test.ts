@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { initBackend } from '../src/util/backend.js';
+import { initBackend } from '../src/backend/backend.js';
 import { loadBertDir } from '../src/model/checkpoint.js';
 import { loadTokenizer } from '../src/data/tokenizer.js';
 import { loadGlueSplit } from '../src/data/glue.js';

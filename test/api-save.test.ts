@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { initBackend } from '../src/util/backend.js';
+import { initBackend } from '../src/backend/backend.js';
 import { loadModelFixture } from '../src/verify/models.js';
 import { saveBertDir } from '../src/model/checkpoint.js';
 import { readSafetensors, writeSafetensors } from '../src/util/safetensors.js';

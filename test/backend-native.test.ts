@@ -16,7 +16,7 @@ function probe(code: string, env: Record<string, string | undefined>) {
   return { status: r.status, out: r.stdout, err: r.stderr };
 }
 const CHOOSE = (requested = 'undefined', threads = 'undefined') => `
-const { initBackend } = await import('./src/util/backend.ts');
+const { initBackend } = await import('./src/backend/backend.ts');
 const info = await initBackend(${requested}, { threads: ${threads} });
 console.log(JSON.stringify({ backend: info.backend, threads: info.threads, native: info.versions.native ?? null }));`;
 const last = (out: string) => JSON.parse(out.trim().split('\n').pop() ?? '{}');

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { assertFitsBackend, explainBackendError, initBackend, backendInfo } from '../src/util/backend.js';
+import { assertFitsBackend, explainBackendError, initBackend, backendInfo } from '../src/backend/backend.js';
 import { estimateTrainBytes } from '../src/train/runs.js';
 import { BERT_PRESETS, BERT_DEFAULTS, bertConfigFrom } from '../src/model/config.js';
 
@@ -22,6 +22,6 @@ test('on wasm, the runtime\'s bare "memory access out of bounds" becomes an expl
 });
 
 test('a requested backend that cannot start is an error, not a silent fallback', async (t) => {
-  const { parseBackend } = await import('../src/util/backend.js');
+  const { parseBackend } = await import('../src/backend/backend.js');
   t.regex(t.throws(() => parseBackend('tpu'))!.message, /unknown backend "tpu"/);
 });

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { initBackend } from '../src/util/backend.js';
+import { initBackend } from '../src/backend/backend.js';
 import { loadBertDir, saveBertDir } from '../src/model/checkpoint.js';
 import { initParams } from '../src/model/init.js';
 import { bertConfigJson } from '../src/model/config.js';
@@ -111,7 +111,7 @@ test('safetensors: header overflow and bad offsets are reported, writer output p
 import * as st from '../src/util/safetensors.js';
 function require_() { return st; }
 
-import { assertFitsBackend, explainBackendError, WASM_HEAP_BYTES } from '../src/util/backend.js';
+import { assertFitsBackend, explainBackendError, WASM_HEAP_BYTES } from '../src/backend/backend.js';
 import { estimateTrainBytes } from '../src/train/runs.js';
 import { BERT_PRESETS, BERT_DEFAULTS, bertConfigFrom } from '../src/model/config.js';
 

@@ -5,7 +5,7 @@
  */
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../src/util/backend.js';
+import { initBackend } from '../src/backend/backend.js';
 import { makeBatch, disposeBatch } from '../src/train/batches.js';
 import { initParams } from '../src/model/init.js';
 import { bertForward } from '../src/model/bert.js';

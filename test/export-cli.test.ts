@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { initBackend } from '../src/util/backend.js';
+import { initBackend } from '../src/backend/backend.js';
 import { loadBertDir } from '../src/model/checkpoint.js';
 import { makeTeacherDir } from './helpers/teacher.js';
 import { randomStudent, tmp } from './helpers/export.js';

@@ -1,5 +1,5 @@
 /** Helper of export-model.test.ts: packed vs latent student logits on one backend; prints one JSON line. */
-import { initBackend } from '../src/util/backend.js';
+import { initBackend } from '../src/backend/backend.js';
 import { packedVsLatent } from './helpers/export.js';
 
 const [backend, seed] = process.argv.slice(2);

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { resolve, join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { initBackend } from '../src/util/backend.js';
+import { initBackend } from '../src/backend/backend.js';
 import { bertConfigFrom, BERT_DEFAULTS, BERT_PRESETS } from '../src/model/config.js';
 import { paramShapes } from '../src/model/bert.js';
 import { exportStudent } from '../src/export/export-student.js';

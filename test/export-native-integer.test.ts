@@ -6,7 +6,7 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
 import { join } from 'node:path';
-import { initBackend } from '../src/util/backend.js';
+import { initBackend } from '../src/backend/backend.js';
 import { exportStudent } from '../src/export/export-student.js';
 import { loadExportedModel } from '../src/export/packed-model.js';
 import { hasIntegerKernels, integerMatMul, latencyPath, SIMULATED, INTEGER } from '../src/export/kernels.js';

@@ -1,7 +1,7 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
 import { join } from 'node:path';
-import { initBackend } from '../src/util/backend.js';
+import { initBackend } from '../src/backend/backend.js';
 import type { QuantHooks } from '../src/model/bert.js';
 import { initParams } from '../src/model/init.js';
 import { makeQuantHooks, QUANT_DEFAULTS } from '../src/quant/plan.js';

@@ -6,7 +6,7 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
 import { join, resolve } from 'node:path';
-import { initBackend } from '../src/util/backend.js';
+import { initBackend } from '../src/backend/backend.js';
 import { loadExamples, loadModels } from '../src/analysis/inputs.js';
 import { runAnalysis, type AnalysisOptions } from '../src/analysis/run.js';
 

@@ -1,12 +1,12 @@
 /**
- * The cpu backend with its heavy kernels computed by wasm (src/util/wasm-bridge.ts) against the stock cpu kernels:
+ * The cpu backend with its heavy kernels computed by wasm (src/backend/wasm-bridge.ts) against the stock cpu kernels:
  * every bridged kernel, forward values and gradients, inputs above the bridging threshold.
  */
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
 import { initBoth, rand, randInt, relErr } from './kernels-helpers.js';
-import { BRIDGED_KERNELS, BRIDGE_MIN_ELEMENTS, enableWasmBridge } from '../src/util/wasm-bridge.js';
-import { useKernel } from '../src/util/wasm-registry.js';
+import { BRIDGED_KERNELS, BRIDGE_MIN_ELEMENTS, enableWasmBridge } from '../src/backend/wasm-bridge.js';
+import { useKernel } from '../src/backend/wasm-registry.js';
 
 test.before(async () => {
   await initBoth();

@@ -4,8 +4,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { registerCpuExtras } from '../src/util/cpu-kernels.js';
-import { registerWasmExtras } from '../src/util/wasm-kernels.js';
+import { registerCpuExtras } from '../src/backend/cpu-kernels.js';
+import { registerWasmExtras } from '../src/backend/wasm-kernels.js';
 
 export async function initBoth(): Promise<void> {
   registerWasmExtras();

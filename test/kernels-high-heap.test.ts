@@ -7,7 +7,7 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
 import { initBoth, rand, relErr, runOn } from './kernels-helpers.js';
-import type { WasmBackendLike } from '../src/util/wasm-heap.js';
+import type { WasmBackendLike } from '../src/backend/wasm-heap.js';
 
 const cases: [string, (x: tf.Tensor, b: tf.Tensor) => tf.Tensor][] = [
   ['transpose 2-D', (x) => tf.transpose(x)],

@@ -1,13 +1,13 @@
 /**
- * The wasm Identity, Transpose and leading-axes Sum replacements (src/util/wasm-layout.ts) against the cpu backend:
+ * The wasm Identity, Transpose and leading-axes Sum replacements (src/backend/wasm-layout.ts) against the cpu backend:
  * transposes exactly (every permutation of ranks 1-5, with size-1 axes, float32 / int32 / bool), sums to float32
  * rounding, plus gradients through both.
  */
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
 import { initBoth, rand, relErr, runOn } from './kernels-helpers.js';
-import { stockKernel } from '../src/util/wasm-registry.js';
-import { simplifyPermutation } from '../src/util/wasm-layout.js';
+import { stockKernel } from '../src/backend/wasm-registry.js';
+import { simplifyPermutation } from '../src/backend/wasm-layout.js';
 
 test.before(async () => { await initBoth(); });
 

@@ -1,11 +1,11 @@
 /**
- * The fast wasm BatchMatMul / _FusedMatMul (src/util/wasm-matmul.ts) against the cpu backend: every transpose
+ * The fast wasm BatchMatMul / _FusedMatMul (src/backend/wasm-matmul.ts) against the cpu backend: every transpose
  * combination, batch shapes with and without broadcasting, odd sizes, and gradients through tf.grad.
  */
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
 import { initBoth, rand, relErr, runOn } from './kernels-helpers.js';
-import { stockKernel } from '../src/util/wasm-registry.js';
+import { stockKernel } from '../src/backend/wasm-registry.js';
 
 const TOL = 1e-5;
 

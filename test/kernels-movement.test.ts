@@ -1,11 +1,11 @@
 /**
- * The wasm Slice / GatherV2 / Tile replacements (src/util/wasm-movement.ts) against the cpu backend: exact equality
+ * The wasm Slice / GatherV2 / Tile replacements (src/backend/wasm-movement.ts) against the cpu backend: exact equality
  * for every rank, dtype and edge case, plus gradients through them.
  */
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
 import { initBoth, rand, randInt, relErr, runOn } from './kernels-helpers.js';
-import { stockKernel } from '../src/util/wasm-registry.js';
+import { stockKernel } from '../src/backend/wasm-registry.js';
 
 test.before(async () => { await initBoth(); });
 

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { rand, randInt, relErr, runOn } from './kernels-helpers.js';
 import { registerNativeBackend, nativeAddon } from '../src/backend/native.js';
 import { poolStats } from '../src/backend/native-pool.js';
-import { registerCpuExtras } from '../src/util/cpu-kernels.js';
+import { registerCpuExtras } from '../src/backend/cpu-kernels.js';
 
 test.before(async () => {
   registerCpuExtras();

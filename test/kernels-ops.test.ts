@@ -5,7 +5,7 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
 import { initBoth, rand, randInt, relErr, runOn } from './kernels-helpers.js';
-import { useKernel } from '../src/util/wasm-registry.js';
+import { useKernel } from '../src/backend/wasm-registry.js';
 
 const TOL = 1e-5;
 

@@ -1,5 +1,5 @@
 /**
- * KDQAT_WASM_THREADS: the threaded-SIMD wasm backend (src/util/wasm-threads.ts) in a child process — it reports the
+ * KDQAT_WASM_THREADS: the threaded-SIMD wasm backend (src/backend/wasm-threads.ts) in a child process — it reports the
  * thread count it really has, computes the same products as the cpu backend, and the process exits on its own.
  */
 import test from 'ava';
@@ -18,7 +18,7 @@ function probe(code: string, env: Record<string, string>) {
 
 const PROBE = `
 import * as tf from '@tensorflow/tfjs';
-const { initBackend } = await import('./src/util/backend.ts');
+const { initBackend } = await import('./src/backend/backend.ts');
 const info = await initBackend('wasm', { quiet: true });
 const a = tf.randomUniform([3, 200, 64], -1, 1, 'float32', 1), b = tf.randomUniform([3, 64, 300], -1, 1, 'float32', 2);
 const mm = () => [tf.matMul(a, b), tf.matMul(a, b, false, false).sum(), tf.matMul(b, a, true, true)].map(t => Array.from(t.dataSync()));
@@ -44,7 +44,7 @@ for (const threads of [1, 2]) {
 }
 
 test('KDQAT_WASM_THREADS rejects a bad value with a clear error', (t) => {
-  const r = probe(`const { initBackend } = await import('./src/util/backend.ts'); await initBackend('wasm', { quiet: true });`, { KDQAT_WASM_THREADS: 'two' });
+  const r = probe(`const { initBackend } = await import('./src/backend/backend.ts'); await initBackend('wasm', { quiet: true });`, { KDQAT_WASM_THREADS: 'two' });
   t.not(r.status, 0);
   t.regex(r.err, /KDQAT_WASM_THREADS must be an integer in 1\.\.8, got "two"/);
 });

@@ -1,6 +1,6 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../src/util/backend.js';
+import { initBackend } from '../src/backend/backend.js';
 import { twn, twnMx, sym } from '../src/quant/quantizers.js';
 import { makeQuantHooks, QUANT_DEFAULTS } from '../src/quant/plan.js';
 

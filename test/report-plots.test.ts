@@ -7,7 +7,7 @@ import test from 'ava';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { initBackend } from '../src/util/backend.js';
+import { initBackend } from '../src/backend/backend.js';
 import { writeTaskReport } from '../src/report/sweep-report.js';
 import { writeAnalysisReport } from '../src/analysis/report.js';
 import { allSpecs, legendFormat } from '../src/analysis/plots.js';

@@ -6,7 +6,7 @@
 import test from 'ava';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { initBackend } from '../src/util/backend.js';
+import { initBackend } from '../src/backend/backend.js';
 import { resolveConfig } from '../src/train/config.js';
 import { checkModelForTask, checkRunDir, effectiveConfig, readModelInfo, runIdentity } from '../src/train/identity.js';
 import { checkPlannedRuns, planRuns } from '../src/train/sweep.js';

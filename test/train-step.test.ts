@@ -1,7 +1,7 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
 import { join } from 'node:path';
-import { initBackend } from '../src/util/backend.js';
+import { initBackend } from '../src/backend/backend.js';
 import { loadModelFixture } from '../src/verify/models.js';
 import { makeQuantHooks, QUANT_DEFAULTS } from '../src/quant/plan.js';
 import { presetCoeffs, kdLoss } from '../src/kd/losses.js';

@@ -2,7 +2,7 @@ import test from 'ava';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { initBackend } from '../src/util/backend.js';
+import { initBackend } from '../src/backend/backend.js';
 import { Report } from '../src/verify/report.js';
 import { verifyModels } from '../src/verify/models.js';
 import { readSafetensors, writeSafetensors, type WriteTensor } from '../src/util/safetensors.js';

@@ -65,25 +65,34 @@ int64_t extent(const std::vector<int64_t>& d, const std::vector<int64_t>& s) {
   return e + 1;
 }
 
+/** the operands of matmul / int8Matmul (a, b, out, batchA, batchB, M, N, K, ...), checked; ok false after a thrown error */
+struct MatmulArgs {
+  Arr a, b, o;
+  int64_t ba = 0, bb = 0, M = 0, N = 0, K = 0;
+  bool ok = false;
+  MatmulArgs(Ctx& c, const char* what) {
+    a = c.f32(0, "a"); b = c.f32(1, "b"); o = c.f32(2, "out");
+    ba = c.num(3); bb = c.num(4); M = c.num(5); N = c.num(6); K = c.num(7);
+    if (c.failed) return;
+    if (ba < 1 || bb < 1 || (ba != bb && ba != 1 && bb != 1)) { c.fail(std::string(what) + ": batch sizes must match or be 1"); return; }
+    const std::string w(what);
+    ok = c.need(a, ba * M * K, (w + " a").c_str()) && c.need(b, bb * K * N, (w + " b").c_str()) && c.need(o, (ba > bb ? ba : bb) * M * N, (w + " out").c_str());
+  }
+};
+
 napi_value Matmul(napi_env env, napi_callback_info info) {
   Ctx c(env, info);
-  Arr a = c.f32(0, "a"), b = c.f32(1, "b"), o = c.f32(2, "out");
-  const int64_t ba = c.num(3), bb = c.num(4), M = c.num(5), N = c.num(6), K = c.num(7);
-  if (c.failed) return nullptr;
-  if (ba < 1 || bb < 1 || (ba != bb && ba != 1 && bb != 1)) return c.fail("matmul: batch sizes must match or be 1");
-  if (!c.need(a, ba * M * K, "matmul a") || !c.need(b, bb * K * N, "matmul b") || !c.need(o, (ba > bb ? ba : bb) * M * N, "matmul out")) return nullptr;
-  std::string err = batch_matmul((float*)a.data, (float*)b.data, (float*)o.data, ba, bb, M, N, K, c.flag(8), c.flag(9));
+  MatmulArgs m(c, "matmul");
+  if (!m.ok) return nullptr;
+  std::string err = batch_matmul((float*)m.a.data, (float*)m.b.data, (float*)m.o.data, m.ba, m.bb, m.M, m.N, m.K, c.flag(8), c.flag(9));
   return err.empty() ? nullptr : c.fail(err);
 }
 
 napi_value Int8Matmul(napi_env env, napi_callback_info info) {
   Ctx c(env, info);
-  Arr a = c.f32(0, "a"), b = c.f32(1, "b"), o = c.f32(2, "out");
-  const int64_t ba = c.num(3), bb = c.num(4), M = c.num(5), N = c.num(6), K = c.num(7);
-  if (c.failed) return nullptr;
-  if (ba < 1 || bb < 1 || (ba != bb && ba != 1 && bb != 1)) return c.fail("int8Matmul: batch sizes must match or be 1");
-  if (!c.need(a, ba * M * K, "int8Matmul a") || !c.need(b, bb * K * N, "int8Matmul b") || !c.need(o, (ba > bb ? ba : bb) * M * N, "int8Matmul out")) return nullptr;
-  const int r = int8_matmul((float*)a.data, (float*)b.data, (float*)o.data, ba, bb, M, N, K, c.flag(8));
+  MatmulArgs m(c, "int8Matmul");
+  if (!m.ok) return nullptr;
+  const int r = int8_matmul((float*)m.a.data, (float*)m.b.data, (float*)m.o.data, m.ba, m.bb, m.M, m.N, m.K, c.flag(8));
   if (r == 2) return c.fail("dnnl_gemm_s8s8s32 failed");
   return c.number(r);
 }

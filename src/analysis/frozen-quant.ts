@@ -12,11 +12,10 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Params, QuantHooks } from '../model/bert.js';
 import { makeQuantHooks, type QuantConfig } from '../quant/plan.js';
+import { steMask } from '../quant/fused.js';
 
 const custom = (f: (...args: never[]) => unknown) => tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0]) as unknown;
 
-/** 1[-c < x < c] as float (the STE mask) */
-const inside = (x: tf.Tensor, c: number): tf.Tensor => tf.cast(tf.logicalAnd(tf.greater(x, -c), tf.less(x, c)), 'float32');
 
 export class FrozenWeightQuant {
   private readonly frozen = new Map<string, { value: tf.Tensor; mask: tf.Tensor | null }>();
@@ -46,14 +45,14 @@ export class FrozenWeightQuant {
       return f.mask ? this.ste(w, f.value, f.mask) : f.value.clone();
     };
     if (!this.withGrad) return { weight, act: live.act, matmul: live.matmul };
-    /** operand p quantized with an STE gradient, and its STE mask (1 = no quantizer) */
-    const operand = (p: string, x: tf.Tensor): { q: tf.Tensor; mask: tf.Tensor | number } => {
+    /** operand p quantized with an STE gradient, and g -> g * its STE mask (identity when there is no quantizer) */
+    const operand = (p: string, x: tf.Tensor): { q: tf.Tensor; mask: (g: tf.Tensor) => tf.Tensor } => {
       if (p.endsWith('.weight')) {
         const f = this.frozen.get(p);
-        return f ? { q: this.ste(x, f.value, f.mask!), mask: f.mask! } : { q: x, mask: 1 };
+        return f ? { q: this.ste(x, f.value, f.mask!), mask: (g) => tf.mul(g, f.mask!) } : { q: x, mask: (g) => g };
       }
       const aq = live.actQuantizer(p);
-      return aq ? { q: aq.apply(x), mask: inside(x, aq.clip) } : { q: x, mask: 1 };
+      return aq ? { q: aq.apply(x), mask: (g) => steMask(g, x, aq.clip) } : { q: x, mask: (g) => g };
     };
     const matmul = (pa: string, a: tf.Tensor, pb: string, b: tf.Tensor, transposeB: boolean): tf.Tensor => {
       const f = custom((x: tf.Tensor, y: tf.Tensor, save: tf.GradSaveFunc) => {
@@ -66,7 +65,7 @@ export class FrozenWeightQuant {
             const oa = operand(pa, xs), ob = operand(pb, ys);
             const dqa = tf.matMul(dy, ob.q, false, !transposeB);
             const dqb = transposeB ? tf.matMul(dy, oa.q, true, false) : tf.matMul(oa.q, dy, true, false);
-            return [tf.mul(dqa, oa.mask), tf.mul(dqb, ob.mask)];
+            return [oa.mask(dqa), ob.mask(dqb)];
           },
         };
       }) as (x: tf.Tensor, y: tf.Tensor) => tf.Tensor;

@@ -25,4 +25,4 @@ export { bertConfigFrom, BERT_DEFAULTS, BERT_PRESETS, type BertConfig } from '..
 export { loadBertDir, saveBertDir, CheckpointError } from '../model/checkpoint.js';
 export { initParams } from '../model/init.js';
 export { TERMS, PRESETS, type Term, type Coeffs, type KdBatch } from '../kd/losses.js';
-export { initBackend } from '../util/backend.js';
+export { initBackend } from '../backend/backend.js';

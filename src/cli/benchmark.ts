@@ -9,7 +9,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { initBackend } from '../util/backend.js';
+import { initBackend } from '../backend/backend.js';
 import { getTask, resolveGlueDir, splitPath } from '../data/tasks.js';
 import { loadGlueSplit } from '../data/glue.js';
 import { loadTokenizer } from '../data/tokenizer.js';

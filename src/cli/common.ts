@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { resolveConfig, ConfigError, TRAIN_DEFAULTS, type RunConfig } from '../train/config.js';
-import { explainBackendError, initBackend, type BackendInfo } from '../util/backend.js';
+import { explainBackendError, initBackend, type BackendInfo } from '../backend/backend.js';
 import { didYouMean, UserError } from '../util/errors.js';
 import { stoppedExitCode, TrainingStopped } from '../train/stop.js';
 

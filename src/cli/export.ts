@@ -7,7 +7,7 @@
  */
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { initBackend } from '../util/backend.js';
+import { initBackend } from '../backend/backend.js';
 import { parseFlags, RUN_FLAGS, runMain, UsageError, type FlagSpec } from './common.js';
 import { exportStudent, studentQuant } from '../export/export-student.js';
 

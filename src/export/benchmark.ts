@@ -19,7 +19,7 @@ import { mainMetric } from '../data/metrics.js';
 import { evaluate } from '../train/evaluate.js';
 import { disposeBatch, makeBatch } from '../train/batches.js';
 import { QUANT_DEFAULTS } from '../quant/plan.js';
-import { backendInfo } from '../util/backend.js';
+import { backendInfo } from '../backend/backend.js';
 import { MODEL_FILE, writeExport, type ExportContents } from './format.js';
 import { loadExportedModel, type DeployedModel } from './packed-model.js';
 import { int8Contents, ternaryContents } from './ptq.js';

@@ -13,7 +13,7 @@ import { loadGlueSplit } from '../data/glue.js';
 import { loadTokenizer, tokenizerFromVocabText, type GlueTokenizer } from '../data/tokenizer.js';
 import { readExamples } from '../data/tasks.js';
 import { buildWordPieceVocab } from '../data/wordpiece-vocab.js';
-import { assertFitsBackend } from '../util/backend.js';
+import { assertFitsBackend } from '../backend/backend.js';
 import { atomicWrite, atomicWriteJson } from '../util/fsx.js';
 import { acquireLock } from '../util/lock.js';
 import { PROJECT_ROOT, provenance } from '../util/provenance.js';

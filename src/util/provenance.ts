@@ -1,7 +1,7 @@
 /** Where a number came from: git commit, backend, versions, machine, command line. */
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { backendInfo } from './backend.js';
+import { backendInfo } from '../backend/backend.js';
 
 export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 

@@ -19,7 +19,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import { segmentSumInto, segmentSumShape } from './cpu-kernels.js';
-import { registerExtraGradients } from './gradients.js';
+import { registerExtraGradients } from '../util/gradients.js';
 import { wasmData, type WasmBackendLike } from './wasm-heap.js';
 import { registerWasmMatMul } from './wasm-matmul.js';
 import { registerWasmMovement } from './wasm-movement.js';

@@ -10,7 +10,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { createRequire } from 'node:module';
 import { cpus, totalmem } from 'node:os';
-import { registerExtraGradients } from './gradients.js';
+import { registerExtraGradients } from '../util/gradients.js';
 
 const require = createRequire(import.meta.url);
 
@@ -101,7 +101,7 @@ export async function initBackend(requested?: string, opts: { quiet?: boolean; t
     let why: string | undefined;
     if (b === 'tensorflow-gpu' || b === 'tensorflow') why = await tryNode(b === 'tensorflow-gpu');
     else if (b === 'wasm') why = await tryWasm(skipped);
-    else if (b === 'native') why = await (await import('../backend/native.js')).registerNativeBackend();
+    else if (b === 'native') why = await (await import('./native.js')).registerNativeBackend();
     if (!why) {
       try { if (await tf.setBackend(b)) { await tf.ready(); chosen = b; break; } why = `tf.setBackend('${b}') failed`; }
       catch (e) { why = `${b}: ${(e as Error).message}`; }
@@ -129,13 +129,13 @@ export async function initBackend(requested?: string, opts: { quiet?: boolean; t
     const { threadFailure } = await import('./wasm-threads.js');
     if (threadFailure) skipped.push(threadFailure);
   }
-  if (chosen === 'native') (await import('../backend/native.js')).setNativeThreads(nativeThreads);
+  if (chosen === 'native') (await import('./native.js')).setNativeThreads(nativeThreads);
   const threads = chosen === 'wasm' || bridged ? wasmThreads() : chosen === 'cpu' ? 1 : chosen === 'native' ? nativeThreads : cpus().length;
   const versions: Record<string, string> = {};
   for (const p of ['@tensorflow/tfjs', '@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-wasm', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu']) {
     const v = pkgVersion(p); if (v) versions[p] = v;
   }
-  if (chosen === 'native') versions.native = (await import('../backend/native.js')).nativeAddon()?.version() ?? 'unknown';
+  if (chosen === 'native') versions.native = (await import('./native.js')).nativeAddon()?.version() ?? 'unknown';
   versions.kdqat = pkgVersion('../../package.json') ?? '0';
   const c = cpus();
   current = {
