@@ -4,6 +4,7 @@
 #include <dnnl.h>
 #include <omp.h>
 #include <cmath>
+#include <algorithm>
 #include <vector>
 #include "kernels.h"
 
@@ -17,7 +18,21 @@ std::string batch_matmul(const float* a, const float* b, float* c, int64_t batch
   if (K == 0) { for (int64_t i = 0; i < batch * sc; i++) c[i] = 0.f; return ""; }
   if (M == 0 || N == 0) return "";
   dnnl_status_t bad = dnnl_success;
-  if (batch == 1 || 2.0 * M * N * K > 4e7) {
+  if (ta && !tb && M > N && 2.0 * M * N * K > 4e7) {
+    // A^T B with A [K,M] wide: dnnl_sgemm runs it at about half speed (39 vs 85 GFLOP/s measured on the mini
+    // step's weight gradients); (A^T B)^T = B^T A with the small side first is fast, and the transpose is cheap
+    std::vector<float> t(size_t(N * M));
+    for (int64_t i = 0; i < batch && bad == dnnl_success; i++) {
+      bad = dnnl_sgemm('T', 'N', N, M, K, 1.f, b + (i % batchB) * sb, N, a + (i % batchA) * sa, M, 0.f, t.data(), M);
+      float* ci = c + i * sc;
+      const int64_t B = 32;
+#pragma omp parallel for collapse(2) schedule(static)
+      for (int64_t i0 = 0; i0 < M; i0 += B)
+        for (int64_t j0 = 0; j0 < N; j0 += B)
+          for (int64_t r = i0; r < std::min(i0 + B, M); r++)
+            for (int64_t q = j0; q < std::min(j0 + B, N); q++) ci[r * N + q] = t[q * M + r];
+    }
+  } else if (batch == 1 || 2.0 * M * N * K > 4e7) {
     for (int64_t i = 0; i < batch && bad == dnnl_success; i++)
       bad = dnnl_sgemm(cta, ctb, M, N, K, 1.f, a + (i % batchA) * sa, lda, b + (i % batchB) * sb, ldb, 0.f, c + i * sc, N);
   } else {

@@ -19,6 +19,9 @@ export type Args = { inputs: Record<string, TensorInfo | undefined> | TensorInfo
 /** a kernel body: its result, or undefined to run the cpu kernel instead */
 export type Body = (args: Args, n: NativeAddon) => TensorInfo | TensorInfo[] | undefined;
 
+/** KDQAT_NATIVE_TRACE=1 prints every call that falls back to a cpu kernel or converts its input (for profiling) */
+const TRACE = process.env.KDQAT_NATIVE_TRACE === '1';
+
 const ARRAY = { float32: Float32Array, int32: Int32Array, bool: Uint8Array } as const;
 type Numeric = keyof typeof ARRAY;
 
@@ -29,7 +32,7 @@ export function values(be: CpuLike, t: TensorInfo): Float32Array | Int32Array | 
   if (!C || !ArrayBuffer.isView(v)) return undefined;
   const n = sizeOf(t.shape);
   if (v instanceof C) return (v.length === n ? v : v.subarray(0, n)) as InstanceType<typeof C>;
-  if (process.env.KDQAT_NATIVE_TRACE === "1") console.error(`[native] converted ${(v as object).constructor.name} to ${t.dtype} [${t.shape}]`);
+  if (TRACE) console.error(`[native] converted ${(v as object).constructor.name} to ${t.dtype} [${t.shape}]`);
   return C.from((v as TypedArray).subarray(0, n) as ArrayLike<number>);
 }
 export const f32 = (be: CpuLike, t: TensorInfo): Float32Array | undefined => (t.dtype === 'float32' ? (values(be, t) as Float32Array | undefined) : undefined);
@@ -219,8 +222,6 @@ export function cpuKernel(stock: KernelConfig, backendName: string): KernelConfi
   return { ...stock, backendName, kernelFunc };
 }
 
-/** KDQAT_NATIVE_TRACE=1 prints every call that falls back to a cpu kernel (name, shapes, dtypes): for profiling */
-const TRACE = process.env.KDQAT_NATIVE_TRACE === '1';
 
 /** a tfjs kernel config that runs `body` and falls back to the cpu kernel `stock` (kernels of our own have none) */
 export function nativeKernel(body: Body, stock: KernelConfig | { kernelName: string }, backendName: string, addon: NativeAddon): KernelConfig {
