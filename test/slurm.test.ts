@@ -123,10 +123,12 @@ test.serial('a real Slurm cluster: the array gives the local results; runs of an
   t.is(slurmCmd('scontrol', 'requeue', `${rec.jobId}_1`).status, 0);
   // a requeued job waits ~2 min (BeginTime) before it may start again: let it start now
   while (!/PENDING/.test(slurmCmd('squeue', '--noheader', '--jobs', `${rec.jobId}_1`, '--format=%T').stdout) && Date.now() - t0 < 120_000) await sleep(100);
-  t.is(slurmCmd('scontrol', 'update', `JobId=${rec.jobId}_1`, 'StartTime=now').status, 0);
-  const again = runSweep(env('cancel'), SLURM); // refused while the array is still in the queue
+  // refused while the array is still in the queue: checked while the requeued task waits for its BeginTime (before
+  // it is let go below), so that a fast task cannot leave the queue first on a loaded machine
+  const again = runSweep(env('cancel'), SLURM);
   t.is(again.status, 2, again.stderr);
   t.regex(again.stderr, new RegExp(`Slurm job ${rec.jobId} of this sweep .* is still queued or running`));
+  t.is(slurmCmd('scontrol', 'update', `JobId=${rec.jobId}_1`, 'StartTime=now').status, 0);
   const w = runSweep(env('cancel'), [...ARGS, '--wait']); // follows the array to its end; the cancelled task fails it
   t.is(w.status, 1);
   t.regex(w.stderr, /1 of 2 jobs of .* failed; no report was written/);
