@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo, TypedArray } from '@tensorflow/tfjs';
 import { BINARY, FIRST_COMPARISON, REDUCE, UNARY, type NativeAddon } from './native-addon.js';
-import { broadcastStrides, collapse, sizeOf, stridesOf } from './native-shapes.js';
+import { broadcastStrides, collapse, sizeOf } from './native-shapes.js';
 import { nativeMovementKernels } from './native-movement.js';
 import { escape, take } from './native-pool.js';
 import { STE_MASK, SYM_QUANT } from '../quant/fused.js';
@@ -235,4 +235,3 @@ export function nativeKernel(body: Body, stock: KernelConfig | { kernelName: str
   return { kernelName: stock.kernelName, backendName, kernelFunc };
 }
 
-export { stridesOf };

@@ -29,8 +29,6 @@ export interface Factored { ints: tf.Tensor; scale: tf.Tensor; divide: boolean }
 /** ints / scale or ints * scale */
 export const unfactor = (f: Factored, t: tf.Tensor = f.ints): tf.Tensor => (f.divide ? tf.div(t, f.scale) : tf.mul(t, f.scale));
 
-/** 1[a > b] as float32 via step(a - b) (fused.ts; wasm's broadcasting comparisons are ~10x slower than Sub + Step) */
-export { gt };
 
 
 /** Wrap a forward `q(x_clipped)` with the clip and the STE mask 1[-c < x < c]. */
