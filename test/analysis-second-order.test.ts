@@ -166,6 +166,30 @@ test('student Hv (weights frozen at theta_0, exact products with re-derived STE 
   tf.dispose([...v, ...Object.values(params), batch.inputIds, batch.tokenTypeIds, batch.attentionMask, labels]);
 });
 
+test('retained graph (one forward and first backward, replayed per product) gives the recomputed Hv, product after product', (t) => {
+  const { config, params } = tinyBert(2);
+  const batch = {
+    inputIds: tf.tensor2d([[2, 5, 7, 9, 3, 11, 3, 0], [4, 4, 8, 1, 0, 0, 0, 0]], [2, 8], 'int32'),
+    tokenTypeIds: tf.tensor2d([[0, 0, 0, 0, 1, 1, 1, 0], [0, 0, 0, 0, 0, 0, 0, 0]], [2, 8], 'int32'),
+    attentionMask: tf.tensor2d([[1, 1, 1, 1, 1, 1, 1, 0], [1, 1, 1, 1, 0, 0, 0, 0]], [2, 8], 'int32'),
+  };
+  const labels = tf.tensor1d([1, 0], 'int32');
+  for (const quant of [QUANT_DEFAULTS, undefined]) {
+    const kept = new BertHessian({ params, config, batches: [{ batch, labels }], quant });
+    const fresh = new BertHessian({ params, config, batches: [{ batch, labels }], quant, retainGraph: false });
+    for (const seed of [900, 950, 900]) {
+      const v = kept.shapes.map((s, i) => w(s, seed + i));
+      const a = kept.hv(v), b = fresh.hv(v);
+      const flat = (xs: tf.Tensor[]) => xs.flatMap((x) => Array.from(x.dataSync()));
+      t.deepEqual(flat(a), flat(b), `${quant ? 'student' : 'teacher'}, v seed ${seed}`);
+      t.true(Math.hypot(...flat(a)) > 1e-3);
+      tf.dispose([...a, ...b, ...v]);
+    }
+    kept.dispose(); fresh.dispose();
+  }
+  tf.dispose([...Object.values(params), batch.inputIds, batch.tokenTypeIds, batch.attentionMask, labels]);
+});
+
 test('task loss: mean cross-entropy over the batch, MSE for regression (values by hand)', (t) => {
   const z = tf.tensor2d([[1, 2, 0.5], [-1, 0, 3]]);
   const ce = taskLoss(z, tf.tensor1d([1, 2], 'int32'), false).dataSync()[0];

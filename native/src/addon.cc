@@ -162,6 +162,14 @@ napi_value SteMask(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+napi_value HvL2(napi_env env, napi_callback_info info) {
+  Ctx c(env, info);
+  Arr acc = c.f32(0, "acc"), v = c.f32(1, "v"), p = c.f32(2, "p"), o = c.f32(3, "out");
+  if (c.failed || !c.need(acc, o.len, "hvL2 acc") || !c.need(v, o.len, "hvL2 v") || !c.need(p, o.len, "hvL2 p")) return nullptr;
+  hv_l2((float*)acc.data, (float*)v.data, (float*)p.data, (float*)o.data, int64_t(o.len), float(c.dbl(4)), float(c.dbl(5)), float(c.dbl(6)));
+  return nullptr;
+}
+
 napi_value AddN(napi_env env, napi_callback_info info) {
   Ctx c(env, info);
   uint32_t n = 0;
@@ -259,7 +267,7 @@ napi_value Version(napi_env env, napi_callback_info info) {
 
 napi_value Init(napi_env env, napi_value exports) {
   const struct { const char* name; napi_callback fn; } fns[] = {
-    {"matmul", Matmul}, {"int8Matmul", Int8Matmul}, {"unary", UnaryOp}, {"binary", BinaryOp}, {"addN", AddN}, {"symQuant", SymQuant}, {"steMask", SteMask}, {"logical", Logical}, {"select", Select}, {"reduce", ReduceOp},
+    {"matmul", Matmul}, {"int8Matmul", Int8Matmul}, {"unary", UnaryOp}, {"binary", BinaryOp}, {"addN", AddN}, {"symQuant", SymQuant}, {"steMask", SteMask}, {"hvL2", HvL2}, {"logical", Logical}, {"select", Select}, {"reduce", ReduceOp},
     {"softmax", Softmax}, {"copy", Copy}, {"gather", Gather}, {"segmentSum", SegmentSum},
     {"setThreads", SetThreads}, {"getThreads", GetThreads}, {"version", Version},
   };

@@ -1,3 +1,5 @@
+// Compiled with -fno-trapping-math (binding.gyp): the loops with NaN-preserving selects (Step, Clip, Relu, the STE
+// mask) vectorise only when GCC may evaluate both sides of a select; no value changes (no FP traps are enabled).
 // Elementwise kernels, hand-written: tfjs calls one op at a time on float32 buffers, and a oneDNN eltwise primitive
 // per call (creation, memory descriptors) costs more than these loops for most of the tensors seen here, and has no
 // plain erf. The transcendental functions vectorise through glibc's libmvec (AVX2 variants of expf, erff, tanhf,
@@ -86,8 +88,8 @@ void binary(int op, const float* a, const float* b, void* out, int nd, const int
     case B_SUB: broadcast(a, b, o, nd, d, sa, sb, [](float x, float y) { return x - y; }); break;
     case B_MUL: broadcast(a, b, o, nd, d, sa, sb, [](float x, float y) { return x * y; }); break;
     case B_DIV: broadcast(a, b, o, nd, d, sa, sb, [](float x, float y) { return x / y; }); break;
-    case B_MAX: broadcast(a, b, o, nd, d, sa, sb, nanmax); break;
-    case B_MIN: broadcast(a, b, o, nd, d, sa, sb, nanmin); break;
+    case B_MAX: broadcast(a, b, o, nd, d, sa, sb, [](float x, float y) { return nanmax(x, y); }); break;
+    case B_MIN: broadcast(a, b, o, nd, d, sa, sb, [](float x, float y) { return nanmin(x, y); }); break;
     case B_POW: broadcast(a, b, o, nd, d, sa, sb, [](float x, float y) { return std::pow(x, y); }); break;
     case B_SQDIFF: broadcast(a, b, o, nd, d, sa, sb, [](float x, float y) { return (x - y) * (x - y); }); break;
     case B_GREATER: broadcast(a, b, q, nd, d, sa, sb, [](float x, float y) { return uint8_t(x > y); }); break;

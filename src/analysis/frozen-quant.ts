@@ -3,7 +3,8 @@
  * Hessian-vector products). Values are identical to src/quant/plan.ts's hooks; the differences:
  * - weight quantizers are evaluated once: Q(W_0), with the live quantizer's STE mask at W_0 as gradient (read off
  *   its own backward), so first and second derivatives at W_0 equal those through the live quantizer (its mask has
- *   zero derivative). Saves re-quantizing the 30522-row ternary word embedding on every call.
+ *   zero derivative). A per-row quantizer (the 30522-row word embedding) stays live: it quantizes only the B*T
+ *   looked-up rows (Q(W)[ids] = Q(W[ids])), and its STE gradient (KdqSteMask / mul) is twice differentiable.
  * - quantized products (withGrad): the value is the live hook's exact integer-grid product, but the gradient is
  *   recomputed from the saved operands through the STE quantizers, so that it is itself differentiable. The live
  *   hook's gradient uses quantized operands computed inside the op, which an outer tape cannot see: the Hessian
@@ -32,7 +33,8 @@ export class FrozenWeightQuant {
     const hooks = makeQuantHooks(cfg);
     for (const [n, w] of Object.entries(params)) {
       const q = hooks.weightQuantizer(n);
-      if (q) this.frozen.set(n, { value: q.quantize(w), mask: withGrad ? tf.grad((x: tf.Tensor) => tf.sum(q.apply(x)))(w) : null });
+      // a per-row quantizer (the word embeddings) is applied to the looked-up rows by the live hook instead
+      if (q && !q.rowwise) this.frozen.set(n, { value: q.quantize(w), mask: withGrad ? tf.grad((x: tf.Tensor) => tf.sum(q.apply(x)))(w) : null });
     }
   }
 
@@ -44,7 +46,8 @@ export class FrozenWeightQuant {
       if (!f) return live.weight(name, w);
       return f.mask ? this.ste(w, f.value, f.mask) : f.value.clone();
     };
-    if (!this.withGrad) return { weight, act: live.act, matmul: live.matmul };
+    const perRow = live.perRow;
+    if (!this.withGrad) return { weight, act: live.act, matmul: live.matmul, perRow };
     /** operand p quantized with an STE gradient, and g -> g * its STE mask (identity when there is no quantizer) */
     const operand = (p: string, x: tf.Tensor): { q: tf.Tensor; mask: (g: tf.Tensor) => tf.Tensor } => {
       if (p.endsWith('.weight')) {
@@ -71,7 +74,7 @@ export class FrozenWeightQuant {
       }) as (x: tf.Tensor, y: tf.Tensor) => tf.Tensor;
       return f(a, b);
     };
-    return { weight, act: live.act, matmul };
+    return { weight, act: live.act, matmul, perRow };
   }
 
   dispose(): void {

@@ -12,13 +12,16 @@
  * Every product is taken at the same point theta_0, so the Hv graph uses FrozenWeightQuant's hooks (weights
  * quantized once, twice-differentiable quantized products; see frozen-quant.ts). The L2 term's Hv is added in
  * closed form. Tensors that depend on a subset-excluded parameter are constants of the Hv graph.
+ * Single-batch mode records the forward and first backward once (RetainedGraph, PyTorch's retain_graph as PyHessian
+ * uses it) and replays only the second backward for each v; dataset mode recomputes them per batch and product.
  */
 import * as tf from '@tensorflow/tfjs';
-import { bertForward, type Batch, type Params, type QuantHooks } from '../model/bert.js';
+import { bertForward, embeddingLookup, type Batch, type Params, type QuantHooks } from '../model/bert.js';
 import type { BertConfig } from '../model/config.js';
-import { makeQuantHooks, type QuantConfig } from '../quant/plan.js';
+import { makeQuantHooks, WORD_EMBEDDINGS, type QuantConfig } from '../quant/plan.js';
 import { FrozenWeightQuant } from './frozen-quant.js';
-import { logSoftmax2, registerSecondOrderGradients } from './second-order.js';
+import { RetainedGraph } from './retained-graph.js';
+import { HV_L2, logSoftmax2, registerSecondOrderGradients } from './second-order.js';
 import { hutchinsonTrace, powerIteration, type HvOperator, type PowerOptions, type PowerResult, type TraceResult, type Vec } from './eigen.js';
 
 export interface HessianBatch {
@@ -40,6 +43,9 @@ export interface HessianSetup {
   l2?: number;
   /** parameters with ||p|| <= normMin are left out of the norm term (default 0: only exact zeros, as the reference) */
   normMin?: number;
+  /** one batch: record its forward and first backward once and replay only the second backward for every product
+   * (PyTorch's retain_graph, as PyHessian); default true. false: recompute everything on every product */
+  retainGraph?: boolean;
 }
 
 /** CE (mean over the batch) or MSE for regression (num_labels = 1). logits [B,C], labels [B]. */
@@ -60,7 +66,10 @@ export class BertHessian {
   /** weight quantizers evaluated at theta_0 (value and STE mask) */
   private readonly frozen: FrozenWeightQuant | null;
   /** ||p||, ||p||^3 per parameter of the norm term (those in `nonzero`: ||p|| > 0, or > normMin) */
-  private readonly norms = new Map<string, { nrm: tf.Tensor; nrm3: tf.Tensor }>();
+  /** the recorded first-order graph of the single batch (retain mode), built on the first product */
+  private graph: RetainedGraph | null = null;
+  private readonly retain: boolean;
+  private readonly norms = new Map<string, { nrm: tf.Tensor; nrm3: tf.Tensor; nrmValue: number; nrm3Value: number }>();
 
   constructor(private readonly s: HessianSetup) {
     registerSecondOrderGradients();
@@ -75,12 +84,16 @@ export class BertHessian {
     for (const n of this.names) {
       if (!this.nonzero.has(n)) continue;
       const nrm = tf.tidy(() => tf.sqrt(tf.sum(tf.mul(s.params[n], s.params[n]))));
-      this.norms.set(n, { nrm, nrm3: tf.tidy(() => tf.pow(nrm, 3)) });
+      const nrm3 = tf.tidy(() => tf.pow(nrm, 3));
+      this.norms.set(n, { nrm, nrm3, nrmValue: nrm.dataSync()[0], nrm3Value: nrm3.dataSync()[0] });
     }
     this.frozen = s.quant ? new FrozenWeightQuant(s.quant, s.params, true) : null;
+    this.retain = s.retainGraph ?? true;
   }
 
   dispose(): void {
+    this.graph?.dispose();
+    this.graph = null;
     this.frozen?.dispose();
     for (const { nrm, nrm3 } of this.norms.values()) tf.dispose([nrm, nrm3]);
     this.norms.clear();
@@ -94,9 +107,9 @@ export class BertHessian {
 
   get numParams(): number { return this.shapes.reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0); }
 
-  /** the task loss (CE / MSE) at params p (all parameters) for one batch; scalar */
-  taskLossAt(p: Params, b: HessianBatch, frozenWeights = false): tf.Scalar {
-    const out = bertForward(p, this.s.config, b.batch, { training: false, quant: this.hooks(frozenWeights) });
+  /** the task loss (CE / MSE) at params p (all parameters) for one batch, or with the word-embedding rows given; scalar */
+  taskLossAt(p: Params, b: HessianBatch, frozenWeights = false, wordRows?: tf.Tensor): tf.Scalar {
+    const out = bertForward(p, this.s.config, b.batch, { training: false, quant: this.hooks(frozenWeights), wordRows });
     return taskLoss(out.logits, b.labels, this.regression);
   }
 
@@ -125,30 +138,63 @@ export class BertHessian {
     return { loss, grads };
   }
 
+  /** whether the word embeddings are differentiated through their looked-up rows (see innerGrads) */
+  private get rowIndex(): number {
+    const iw = this.names.indexOf(WORD_EMBEDDINGS);
+    return iw >= 0 && (!this.s.quant || makeQuantHooks(this.s.quant).perRow?.(WORD_EMBEDDINGS) === true) ? iw : -1;
+  }
+
+  /**
+   * grad_theta CE of batch b at parameters xs (names order), weights frozen at theta_0 (Hv products only). The word
+   * embeddings W [V,D] enter the loss only through their looked-up rows R = W[ids], so their entry is g_R [B,T,D]
+   * (g_W = scatter of keep_t g_R[t] to rows ids_t, keep_t = ids_t != pad: the pad row gets no gradient): only the
+   * final Hv of W is a dense [V,D] tensor, not the inner gradient and its product with v.
+   */
+  private innerGrads(xs: tf.Tensor[], b: HessianBatch): tf.Tensor[] {
+    const iw = this.rowIndex, pad = this.s.config.pad_token_id ?? 0;
+    if (iw < 0) return tf.grads((...zs: tf.Tensor[]) => this.taskLossAt(this.withSubset(zs), b, true))(xs);
+    const ys = xs.map((x, i) => (i === iw ? embeddingLookup(x, b.batch.inputIds, pad) : x));
+    return tf.grads((...zs: tf.Tensor[]) => this.taskLossAt(this.withSubset(zs.map((z, i) => (i === iw ? xs[iw] : z))), b, true, zs[iw]))(ys);
+  }
+
+  /** v as the cotangent of innerGrads: v_p, and for the word embeddings v_W[ids] with the pad positions zeroed */
+  private cotangent(v: Vec, b: HessianBatch): Vec {
+    const iw = this.rowIndex, ids = b.batch.inputIds;
+    return v.map((x, i) => (i === iw ? tf.mul(tf.gather(x, ids), tf.expandDims(tf.cast(tf.notEqual(ids, this.s.config.pad_token_id ?? 0), 'float32'), -1)) : x));
+  }
+
   /** exact Hv of the task loss of one batch: grad_theta (grad_theta CE . v) (the L2 term is added analytically) */
   hvTask(v: Vec, b: HessianBatch): Vec {
+    const params = this.names.map((n) => this.s.params[n]);
+    if (this.retain && this.s.batches.length === 1 && b === this.s.batches[0]) {
+      // one batch (PyHessian's single-batch mode): one forward and first backward, replayed for every v
+      this.graph ??= new RetainedGraph(params, () => tf.concat(this.innerGrads(params, b).map((g) => tf.reshape(g, [-1]))));
+      return tf.tidy(() => this.graph!.vjp(tf.concat(this.cotangent(v, b).map((c) => tf.reshape(c, [-1])))));
+    }
     return tf.tidy(() => {
-      const gdotv = (...xs: tf.Tensor[]) => {
-        const g = tf.grads((...ys: tf.Tensor[]) => this.taskLossAt(this.withSubset(ys), b, true))(xs);
-        return tf.addN(g.map((gi, i) => tf.sum(tf.mul(gi, v[i])))) as tf.Scalar;
-      };
-      return tf.grads(gdotv)(this.names.map((n) => this.s.params[n]));
+      const ct = this.cotangent(v, b);
+      return tf.grads((...xs: tf.Tensor[]) => tf.addN(this.innerGrads(xs, b).map((g, i) => tf.sum(tf.mul(g, ct[i])))) as tf.Scalar)(params);
     });
   }
 
   /**
-   * Hv of l2 * sum_p ||p|| (block diagonal): l2 (v_p / ||p|| - p (p . v_p) / ||p||^3) per parameter p with ||p|| > 0.
+   * acc + the Hv of l2 * sum_p ||p|| (block diagonal): l2 (v_p / ||p|| - p (p . v_p) / ||p||^3) per parameter p with
+   * ||p|| > 0; acc is disposed. The native backend does each parameter in one fused kernel (KdqHvL2).
    * Computed in closed form: double backprop through ~40 norms costs more kernels than the model itself.
    */
-  hvL2(v: Vec): Vec {
+  private addHvL2(acc: Vec, v: Vec): Vec {
     const l2 = this.s.l2 ?? 0.01;
-    return tf.tidy(() => this.names.map((n, i) => {
+    const fused = tf.getKernel(HV_L2, tf.getBackend()) !== undefined;
+    const out = tf.tidy(() => this.names.map((n, i) => {
       const norm = this.norms.get(n);
-      if (!l2 || !norm) return tf.zerosLike(v[i]);
+      if (!l2 || !norm) return tf.clone(acc[i]);
       const p = this.s.params[n];
+      if (fused) return tf.engine().runKernel(HV_L2, { acc: acc[i], v: v[i], p }, { l2, nrm: norm.nrmValue, nrm3: norm.nrm3Value }) as tf.Tensor;
       const pv = tf.sum(tf.mul(p, v[i]));
-      return tf.mul(tf.sub(tf.div(v[i], norm.nrm), tf.mul(p, tf.div(pv, norm.nrm3))), l2);
+      return tf.add(acc[i], tf.mul(tf.sub(tf.div(v[i], norm.nrm), tf.mul(p, tf.div(pv, norm.nrm3))), l2));
     }));
+    tf.dispose(acc);
+    return out;
   }
 
   /** exact Hv of the whole loss: sum_b B_b Hv_b / sum_b B_b of the task loss (one batch: its Hv), plus the L2 term */
@@ -171,10 +217,7 @@ export class BertHessian {
       tf.dispose(acc);
       acc = avg;
     }
-    const r = this.hvL2(v);
-    const out = tf.tidy(() => acc.map((a, i) => tf.add(a, r[i])));
-    tf.dispose([...acc, ...r]);
-    return out;
+    return this.addHvL2(acc, v);
   };
 
   eigenvalues(opts: PowerOptions = {}): PowerResult {

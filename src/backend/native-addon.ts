@@ -26,6 +26,8 @@ export interface NativeAddon {
   symQuant(x: F32, ints: F32, levels: number): number;
   /** out = dy * 1[|x| < clip] (fused.cc) */
   steMask(dy: F32, x: F32, out: F32, clip: number): void;
+  /** out = acc + (v / nrm - p (p . v) / nrm3) l2, the dot in double (fused.cc) */
+  hvL2(acc: F32, v: F32, p: F32, out: F32, l2: number, nrm: number, nrm3: number): void;
   /** out = xs[0] + xs[1] + ... (in that order) */
   addN(xs: F32[], out: F32): void;
   /** x viewed as [outer, red, inner] -> out [outer, inner], REDUCE[op]; sums accumulate in double */

@@ -10,6 +10,7 @@ import { broadcastStrides, collapse, sizeOf } from './native-shapes.js';
 import { nativeMovementKernels } from './native-movement.js';
 import { escape, take } from './native-pool.js';
 import { STE_MASK, SYM_QUANT } from '../quant/fused.js';
+import { HV_L2 } from '../analysis/second-order.js';
 
 export interface CpuLike {
   data: { get(dataId: unknown): { values?: unknown } };
@@ -107,8 +108,19 @@ const steMask: Body = ({ inputs, backend: be, attrs }, n) => {
   return out(be, [...dy.shape], 'float32', y);
 };
 
+/** src/analysis/hessian.ts's KdqHvL2: acc + (v / nrm - p (p . v) / nrm3) l2 (acc, v, p of one shape) */
+const hvL2: Body = ({ inputs, backend: be, attrs }, n) => {
+  const { acc, v, p } = inputs as Record<string, TensorInfo>;
+  const av = f32(be, acc), vv = f32(be, v), pv = f32(be, p);
+  if (!av || !vv || !pv || av.length !== vv.length || av.length !== pv.length) return undefined;
+  const a = attrs as { l2: number; nrm: number; nrm3: number };
+  const y = take(Float32Array, av.length);
+  n.hvL2(av, vv, pv, y, a.l2, a.nrm, a.nrm3);
+  return out(be, [...acc.shape], 'float32', y);
+};
+
 /** kernels of our own (no cpu counterpart), by name: registered for the native backend only */
-export const nativeOnlyBodies = (): Record<string, Body> => ({ [SYM_QUANT]: symQuant, [STE_MASK]: steMask });
+export const nativeOnlyBodies = (): Record<string, Body> => ({ [SYM_QUANT]: symQuant, [STE_MASK]: steMask, [HV_L2]: hvL2 });
 
 /** ZerosLike, OnesLike and Fill: a recycled buffer filled with one value */
 const filled = (value: (args: Args) => number | undefined): Body => (args) => {

@@ -38,6 +38,9 @@ export interface ForwardOptions {
   nextSeed?: () => number;
   /** also compute Kobayashi norms (analysis): 'latent' uses the FP W_O (the reference), 'quantized' the ternary one */
   norms?: 'latent' | 'quantized';
+  /** the looked-up word-embedding rows W[ids] [B,T,D], given instead of taken from W (exact Hessian-vector products
+   * differentiate the loss with respect to them: a [B*T,D] gradient instead of a dense [V,D] one) */
+  wordRows?: tf.Tensor;
 }
 
 export interface BertOutputs {
@@ -141,7 +144,10 @@ export function bertForward(params: Params, c: BertConfig, batch: Batch, opts: F
   // embeddings: LN(word[ids] + pos[0..T) + type[tt]), then dropout
   // a per-row quantizer commutes with the lookup: quantize the B*T looked-up rows, not the whole [V,D] table
   const WORD = 'bert.embeddings.word_embeddings.weight', pad = c.pad_token_id ?? 0;
-  const words = quant?.perRow?.(WORD) ? W_(WORD, embeddingLookup(P(WORD), batch.inputIds, pad)) : embeddingLookup(W(WORD), batch.inputIds, pad);
+  const rowwise = !quant || quant.perRow?.(WORD) === true;
+  if (opts.wordRows && !rowwise) throw new Error('bertForward: wordRows needs a per-row word-embedding quantizer (or none)');
+  const words = opts.wordRows ? W_(WORD, opts.wordRows)
+    : rowwise ? W_(WORD, embeddingLookup(P(WORD), batch.inputIds, pad)) : embeddingLookup(W(WORD), batch.inputIds, pad);
   const pos = tf.slice(P('bert.embeddings.position_embeddings.weight'), [0, 0], [T, D]);
   const emb = tf.add(tf.add(words, pos),
     tf.gather(P('bert.embeddings.token_type_embeddings.weight'), batch.tokenTypeIds));
