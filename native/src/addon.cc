@@ -162,6 +162,23 @@ napi_value SteMask(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+napi_value BertAdam(napi_env env, napi_callback_info info) {
+  Ctx c(env, info);
+  Arr p = c.f32(0, "p"), m = c.f32(1, "m"), v = c.f32(2, "v"), g = c.f32(3, "g"), po = c.f32(4, "p out"), mo = c.f32(5, "m out"), vo = c.f32(6, "v out");
+  if (c.failed || !c.need(m, p.len, "bertAdam m") || !c.need(v, p.len, "bertAdam v") || !c.need(g, p.len, "bertAdam g") || !c.need(po, p.len, "bertAdam p out")
+      || !c.need(mo, p.len, "bertAdam m out") || !c.need(vo, p.len, "bertAdam v out")) return nullptr;
+  if (c.argc < 8) return c.fail("bertAdam: expected the hyper-parameters array");
+  float h[8];
+  for (uint32_t i = 0; i < 8; i++) {
+    napi_value e; double d = 0;
+    if (napi_get_element(env, c.argv[7], i, &e) != napi_ok || napi_get_value_double(env, e, &d) != napi_ok) return c.fail("bertAdam: hyper-parameters must be 8 numbers");
+    h[i] = float(d);
+  }
+  bert_adam((float*)p.data, (float*)m.data, (float*)v.data, (float*)g.data, (float*)po.data, (float*)mo.data, (float*)vo.data, int64_t(p.len),
+            h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]);
+  return nullptr;
+}
+
 napi_value HvL2(napi_env env, napi_callback_info info) {
   Ctx c(env, info);
   Arr acc = c.f32(0, "acc"), v = c.f32(1, "v"), p = c.f32(2, "p"), o = c.f32(3, "out");
@@ -267,7 +284,7 @@ napi_value Version(napi_env env, napi_callback_info info) {
 
 napi_value Init(napi_env env, napi_value exports) {
   const struct { const char* name; napi_callback fn; } fns[] = {
-    {"matmul", Matmul}, {"int8Matmul", Int8Matmul}, {"unary", UnaryOp}, {"binary", BinaryOp}, {"addN", AddN}, {"symQuant", SymQuant}, {"steMask", SteMask}, {"hvL2", HvL2}, {"logical", Logical}, {"select", Select}, {"reduce", ReduceOp},
+    {"matmul", Matmul}, {"int8Matmul", Int8Matmul}, {"unary", UnaryOp}, {"binary", BinaryOp}, {"addN", AddN}, {"symQuant", SymQuant}, {"steMask", SteMask}, {"hvL2", HvL2}, {"bertAdam", BertAdam}, {"logical", Logical}, {"select", Select}, {"reduce", ReduceOp},
     {"softmax", Softmax}, {"copy", Copy}, {"gather", Gather}, {"segmentSum", SegmentSum},
     {"setThreads", SetThreads}, {"getThreads", GetThreads}, {"version", Version},
   };

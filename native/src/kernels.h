@@ -50,6 +50,8 @@ int64_t segment_sum(const float* x, const int32_t* ids, float* out, int64_t rows
 float sym_quant(const float* x, float* ints, int64_t n, float levels);
 /** out = dy * 1[|x| < c] (the straight-through mask), NaN where x is NaN */
 void ste_mask(const float* dy, const float* x, float* out, int64_t n, float c);
+void bert_adam(const float* p, const float* m, const float* v, const float* g, float* po, float* mo, float* vo, int64_t n,
+               float b1, float c1, float b2, float c2, float eps, float wd, float lr, float max_norm);
 void hv_l2(const float* acc, const float* v, const float* p, float* out, int64_t n, float l2, float nrm, float nrm3);
 
 void set_threads(int n);

@@ -26,6 +26,8 @@ export interface NativeAddon {
   symQuant(x: F32, ints: F32, levels: number): number;
   /** out = dy * 1[|x| < clip] (fused.cc) */
   steMask(dy: F32, x: F32, out: F32, clip: number): void;
+  /** BertAdam's update of one parameter into po, mo, vo; h = [b1, 1 - b1, b2, 1 - b2, eps, wd, lr, maxNorm] (fused.cc) */
+  bertAdam(p: F32, m: F32, v: F32, g: F32, po: F32, mo: F32, vo: F32, h: number[]): void;
   /** out = acc + (v / nrm - p (p . v) / nrm3) l2, the dot in double (fused.cc) */
   hvL2(acc: F32, v: F32, p: F32, out: F32, l2: number, nrm: number, nrm3: number): void;
   /** out = xs[0] + xs[1] + ... (in that order) */

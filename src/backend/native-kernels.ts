@@ -11,6 +11,7 @@ import { nativeMovementKernels } from './native-movement.js';
 import { escape, take } from './native-pool.js';
 import { STE_MASK, SYM_QUANT } from '../quant/fused.js';
 import { HV_L2 } from '../analysis/second-order.js';
+import { BERT_ADAM } from '../train/bertadam.js';
 
 export interface CpuLike {
   data: { get(dataId: unknown): { values?: unknown } };
@@ -119,8 +120,18 @@ const hvL2: Body = ({ inputs, backend: be, attrs }, n) => {
   return out(be, [...acc.shape], 'float32', y);
 };
 
+/** src/train/bertadam.ts's KdqBertAdam: [p', m', v'] of one parameter (p, m, v, g of one shape) */
+const bertAdam: Body = ({ inputs, backend: be, attrs }, n) => {
+  const { p, m, v, g } = inputs as Record<string, TensorInfo>;
+  const [pv, mv, vv, gv] = [p, m, v, g].map((t) => f32(be, t));
+  if (!pv || !mv || !vv || !gv || ![mv, vv, gv].every((a) => a.length === pv.length)) return undefined;
+  const po = take(Float32Array, pv.length), mo = take(Float32Array, pv.length), vo = take(Float32Array, pv.length);
+  n.bertAdam(pv, mv, vv, gv, po, mo, vo, (attrs as { h: number[] }).h);
+  return [out(be, [...p.shape], 'float32', po), out(be, [...p.shape], 'float32', mo), out(be, [...p.shape], 'float32', vo)];
+};
+
 /** kernels of our own (no cpu counterpart), by name: registered for the native backend only */
-export const nativeOnlyBodies = (): Record<string, Body> => ({ [SYM_QUANT]: symQuant, [STE_MASK]: steMask, [HV_L2]: hvL2 });
+export const nativeOnlyBodies = (): Record<string, Body> => ({ [SYM_QUANT]: symQuant, [STE_MASK]: steMask, [HV_L2]: hvL2, [BERT_ADAM]: bertAdam });
 
 /** ZerosLike, OnesLike and Fill: a recycled buffer filled with one value */
 const filled = (value: (args: Args) => number | undefined): Body => (args) => {

@@ -11,7 +11,8 @@
  * for the tiny (2L/128H, batch 32, seq 128), mini (4L/256H, batch 16, seq 128) and base (12L/768H, batch 8, seq 128)
  * configs; `--threads N` sets the native backend's threads. Benchmarks are not tests: nothing here fails on slowness. Results are appended to a JSON file with the machine and backend
  * (default bench-results/history/results.json, not tracked by git; bench-results/results.json is the tracked record).
- * `--profile` also prints, per case, where one step's time goes: kernel time summed by kernel name (tf.profile).
+ * `--profile` also prints, per case, where one step's time goes: kernel time summed by kernel name (tf.profile);
+ * KDQAT_PROFILE_SHAPES=1 splits it by input shapes, KDQAT_PROFILE_TOP=N prints N rows (default 15).
  */
 import * as tf from '@tensorflow/tfjs';
 import { existsSync, readFileSync } from 'node:fs';
@@ -53,15 +54,17 @@ async function printProfile(label: string, fn: () => Promise<void>, top = Number
   const info = await tf.profile(fn);
   const wall = performance.now() - t0;
   const byName = new Map<string, { ms: number; calls: number }>();
+  const shapes = process.env.KDQAT_PROFILE_SHAPES === '1';
   for (const k of info.kernels) {
-    const e = byName.get(k.name) ?? { ms: 0, calls: 0 };
+    const key = shapes ? `${k.name} ${JSON.stringify(k.inputShapes)}` : k.name;
+    const e = byName.get(key) ?? { ms: 0, calls: 0 };
     e.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0; e.calls++;
-    byName.set(k.name, e);
+    byName.set(key, e);
   }
   const total = [...byName.values()].reduce((a, e) => a + e.ms, 0);
   console.log(`#   profile of ${label}: ${wall.toFixed(0)} ms wall (profiled), ${total.toFixed(0)} ms in ${info.kernels.length} kernel calls`);
   for (const [n, e] of [...byName.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, top)) {
-    console.log(`#     ${n.padEnd(22)}${e.ms.toFixed(1).padStart(9)} ms${(100 * e.ms / total).toFixed(1).padStart(6)}%${String(e.calls).padStart(6)} calls`);
+    console.log(`#     ${n.padEnd(shapes ? 60 : 22)}${e.ms.toFixed(1).padStart(9)} ms${(100 * e.ms / total).toFixed(1).padStart(6)}%${String(e.calls).padStart(6)} calls`);
   }
 }
 

@@ -34,6 +34,9 @@ export function scheduleFactor(kind: BertAdamConfig['schedule'], x: number, warm
 const NO_DECAY = ['bias', 'LayerNorm.bias', 'LayerNorm.weight'];
 export const decays = (name: string): boolean => !NO_DECAY.some((n) => name.includes(n));
 
+/** the native backend's fused update of one parameter (native/src/fused.cc): inputs p, m, v, g; attr h */
+export const BERT_ADAM = 'KdqBertAdam';
+
 export interface AdamState { step: number; m: Record<string, tf.Variable>; v: Record<string, tf.Variable> }
 
 export class BertAdam {
@@ -48,6 +51,7 @@ export class BertAdam {
   apply(vars: Record<string, tf.Variable>, grads: Record<string, tf.Tensor>): void {
     const { b1, b2, eps, weightDecay, maxGradNorm } = this.cfg;
     const lr = this.lrAt();
+    const fused = tf.getKernel(BERT_ADAM, tf.getBackend()) !== undefined;
     tf.tidy(() => {
       for (const [name, p] of Object.entries(vars)) {
         let g = grads[name];
@@ -57,6 +61,13 @@ export class BertAdam {
           this.state.v[name] = tf.variable(tf.zerosLike(p), false);
         }
         const m = this.state.m[name], v = this.state.v[name];
+        const wd = weightDecay > 0 && decays(name) ? weightDecay : 0;
+        if (fused) { // the native backend: one kernel, the same float32 operations (native/src/fused.cc)
+          const h = [b1, 1 - b1, b2, 1 - b2, eps, wd, lr, maxGradNorm];
+          const [p1, m1, v1] = tf.engine().runKernel(BERT_ADAM, { p, m, v, g }, { h }) as tf.Tensor[];
+          m.assign(m1); v.assign(v1); p.assign(p1);
+          continue;
+        }
         if (maxGradNorm > 0) {
           // torch clip_grad_norm_: g * min(1, max_norm / (||g|| + 1e-6)); a scalar factor (no elementwise select)
           const coef = tf.minimum(tf.div(maxGradNorm, tf.add(tf.sqrt(tf.sum(tf.mul(g, g))), 1e-6)), 1);
@@ -65,7 +76,7 @@ export class BertAdam {
         m.assign(tf.add(tf.mul(m, b1), tf.mul(g, 1 - b1)));
         v.assign(tf.add(tf.mul(v, b2), tf.mul(tf.mul(g, g), 1 - b2)));
         let u = tf.div(m, tf.add(tf.sqrt(v), eps));
-        if (weightDecay > 0 && decays(name)) u = tf.add(u, tf.mul(p, weightDecay));
+        if (wd > 0) u = tf.add(u, tf.mul(p, wd));
         p.assign(tf.sub(p, tf.mul(u, lr)));
       }
     });
