@@ -7,7 +7,10 @@
  *   qat      the KD-QAT step the product runs: teacher forward + ternary student forward/backward with the
  *            map+output loss + BertAdam update
  *   hvp      one exact Hessian-vector product (double backward) of the ternary student's loss (CE + 0.01 sum ||p||,
- *            eval mode, all parameters), as the Hessian analysis computes it: tiny at batch 1 x seq 64 and 8 x 128
+ *            eval mode, all parameters), as the Hessian analysis computes it: tiny at batch 1 x seq 64 and 8 x 128;
+ *            the forward and first backward recorded once and replayed (as the reference's torch.autograd.grad with
+ *            retain_graph, which its timing and PyHessian use)
+ *   hvp-full the same product with the forward and first backward recomputed every time (dataset mode's cost)
  * for the tiny (2L/128H, batch 32, seq 128), mini (4L/256H, batch 16, seq 128) and base (12L/768H, batch 8, seq 128)
  * configs; `--threads N` sets the native backend's threads. Benchmarks are not tests: nothing here fails on slowness. Results are appended to a JSON file with the machine and backend
  * (default bench-results/history/results.json, not tracked by git; bench-results/results.json is the tracked record).
@@ -35,7 +38,7 @@ const SETUPS = { tiny: { batch: 32, seq: 128 }, mini: { batch: 16, seq: 128 }, b
 /** batch x seq of the hvp case, per config (the PyTorch figures in issue 10 are for these) */
 const HVP_SETUPS: Partial<Record<keyof typeof SETUPS, { batch: number; seq: number }[]>> = { tiny: [{ batch: 1, seq: 64 }, { batch: 8, seq: 128 }] };
 
-const CASES = ['forward', 'train', 'qat', 'hvp'];
+const CASES = ['forward', 'train', 'qat', 'hvp', 'hvp-full'];
 export const BENCH_HISTORY = 'bench-results/history/results.json';
 const FLAGS = {
   backend: RUN_FLAGS.backend,
@@ -118,17 +121,19 @@ runMain('bench', async () => {
     const student = toVariables(teacher, 'bench-st');
     const ctx = { config: c, teacher, student, hooks: makeQuantHooks(QUANT_DEFAULTS), coeffs: presetCoeffs('map+output'), kdOptions: { regression: false, gtRegressionUsesLabels: false }, optimizer: new BertAdam({ ...ADAM_DEFAULTS, tTotal: 1000 }) };
     cases.qat = async () => { await kdStep(ctx, { batch: tb.batch, kd: tb.kd }); };
-    const hvpCases: { batch: number; seq: number; fn: () => Promise<void>; dispose: () => void }[] = [];
-    for (const hs of only.includes('hvp') ? HVP_SETUPS[name] ?? [] : []) {
-      const hb = makeBatch(randomFeatures(hs.batch, hs.seq, c.vocab_size, 11), Int32Array.from({ length: hs.batch }, (_, i) => i), false);
-      const h = new BertHessian({ params: teacher, config: c, quant: QUANT_DEFAULTS, batches: [{ batch: hb.batch, labels: hb.kd.labels as tf.Tensor1D }] });
-      const v = h.shapes.map((s, i) => tf.randomNormal(s, 0, 1, 'float32', i));
-      hvpCases.push({ ...hs, fn: async () => { const hv = h.hv(v); await hv[0].data(); tf.dispose(hv); }, dispose: () => { h.dispose(); tf.dispose(v); disposeBatch(hb); } });
+    const hvpCases: { what: string; batch: number; seq: number; fn: () => Promise<void>; dispose: () => void }[] = [];
+    for (const what of only.filter((w) => w.startsWith('hvp'))) {
+      for (const hs of HVP_SETUPS[name] ?? []) {
+        const hb = makeBatch(randomFeatures(hs.batch, hs.seq, c.vocab_size, 11), Int32Array.from({ length: hs.batch }, (_, i) => i), false);
+        const h = new BertHessian({ params: teacher, config: c, quant: QUANT_DEFAULTS, batches: [{ batch: hb.batch, labels: hb.kd.labels as tf.Tensor1D }], retainGraph: what === 'hvp' });
+        const v = h.shapes.map((s, i) => tf.randomNormal(s, 0, 1, 'float32', i + 1));
+        hvpCases.push({ what, ...hs, fn: async () => { const hv = h.hv(v); await hv[0].data(); tf.dispose(hv); }, dispose: () => { h.dispose(); tf.dispose(v); disposeBatch(hb); } });
+      }
     }
-    const runs = only.flatMap((what) => (what === 'hvp' ? hvpCases.map((hc) => ({ what, fn: hc.fn, batch: hc.batch, seq: hc.seq }))
-      : [{ what, fn: cases[what], batch: setup.batch, seq: setup.seq }]));
+    const runs: { what: string; fn?: () => Promise<void>; batch: number; seq: number }[] = only.flatMap((what): { what: string; fn?: () => Promise<void>; batch: number; seq: number }[] => (what.startsWith("hvp")
+      ? hvpCases.filter((hc) => hc.what === what) : [{ what, fn: cases[what], batch: setup.batch, seq: setup.seq }]));
     for (const { what, fn, batch, seq } of runs) {
-      if (!fn) throw new Error(`unknown bench case "${what}": choose forward, train, qat or hvp`);
+      if (!fn) throw new Error(`unknown bench case "${what}": choose forward, train, qat, hvp or hvp-full`);
       const tokens = batch * seq;
       for (let i = 0; i < warmup; i++) await fn();
       const times: number[] = [];
