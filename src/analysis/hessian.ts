@@ -65,10 +65,12 @@ export class BertHessian {
   private readonly regression: boolean;
   /** weight quantizers evaluated at theta_0 (value and STE mask) */
   private readonly frozen: FrozenWeightQuant | null;
-  /** ||p||, ||p||^3 per parameter of the norm term (those in `nonzero`: ||p|| > 0, or > normMin) */
   /** the recorded first-order graph of the single batch (retain mode), built on the first product */
   private graph: RetainedGraph | null = null;
   private readonly retain: boolean;
+  /** index in `names` of the word embeddings when they are differentiated through their looked-up rows, else -1 */
+  private readonly rowIndex: number;
+  /** ||p||, ||p||^3 per parameter of the norm term (those in `nonzero`: ||p|| > 0, or > normMin) */
   private readonly norms = new Map<string, { nrm: tf.Tensor; nrm3: tf.Tensor; nrmValue: number; nrm3Value: number }>();
 
   constructor(private readonly s: HessianSetup) {
@@ -89,6 +91,8 @@ export class BertHessian {
     }
     this.frozen = s.quant ? new FrozenWeightQuant(s.quant, s.params, true) : null;
     this.retain = s.retainGraph ?? true;
+    const iw = this.names.indexOf(WORD_EMBEDDINGS); // per-row quantized (or FP) word embeddings: see innerGrads
+    this.rowIndex = iw >= 0 && (!s.quant || makeQuantHooks(s.quant).perRow?.(WORD_EMBEDDINGS) === true) ? iw : -1;
   }
 
   dispose(): void {
@@ -136,12 +140,6 @@ export class BertHessian {
     const loss = value.dataSync()[0];
     value.dispose();
     return { loss, grads };
-  }
-
-  /** whether the word embeddings are differentiated through their looked-up rows (see innerGrads) */
-  private get rowIndex(): number {
-    const iw = this.names.indexOf(WORD_EMBEDDINGS);
-    return iw >= 0 && (!this.s.quant || makeQuantHooks(this.s.quant).perRow?.(WORD_EMBEDDINGS) === true) ? iw : -1;
   }
 
   /**
