@@ -58,7 +58,9 @@ test('a good zip is installed with the expected layout, then reported present', 
   const [r] = await downloadGlue({ tasks: ['rte'], dataDir: dir, urlBase: base, ...quiet });
   t.is(r.status, 'installed', r.error);
   t.deepEqual(readdirSync(dir), ['RTE']);
-  t.deepEqual(readdirSync(join(dir, 'RTE')).sort(), ['dev.tsv', 'test.tsv', 'train.tsv']);
+  t.deepEqual(readdirSync(join(dir, 'RTE')).sort(), ['.download.json', 'dev.tsv', 'test.tsv', 'train.tsv']);
+  const record = JSON.parse(readFileSync(join(dir, 'RTE', '.download.json'), 'utf8'));
+  t.deepEqual(record.files, [{ url: `${base}/RTE.zip`, bytes: rteZip.length, sha256: createHash('sha256').update(rteZip).digest('hex') }]);
   t.is(readExamples({ task: 'rte', split: 'train', glueDir: dir }).examples.length, 50);
   const [again] = await downloadGlue({ tasks: ['RTE'], dataDir: dir, urlBase: base, ...quiet });
   t.is(again.status, 'present');
@@ -76,6 +78,14 @@ test('truncated zip, CRC-corrupt zip, broken connection and HTTP 404 leave no ta
   t.regex(res[2].error!, /connection broke|truncated|received/);
   t.regex(res[3].error!, /HTTP 404/);
   t.deepEqual(readdirSync(dir), []);
+});
+
+test('two downloads of one task at once: one installs, the other finds it installed; one complete task dir', async (t) => {
+  const dir = newDir();
+  const res = await Promise.all([0, 1].map(() => downloadGlue({ tasks: ['rte'], dataDir: dir, urlBase: base, ...quiet })));
+  t.true(res.every(([r]) => r.status === 'installed' || r.status === 'present'), JSON.stringify(res));
+  t.deepEqual(readdirSync(dir), ['RTE']);
+  t.is(readExamples({ task: 'rte', split: 'train', glueDir: dir }).examples.length, 50);
 });
 
 test('MRPC is built from the SentEval files exactly as download_glue_data.py', async (t) => {

@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { atomicWriteJson } from '../util/fsx.js';
 import { Progress, formatDuration } from '../util/progress.js';
 import { getTask } from '../data/tasks.js';
+import { ensureGlueTask } from '../data/first-use.js';
 import { EXPERIMENTS, runAnalysis, type Experiment } from '../analysis/run.js';
 import { loadExamples, loadModels, modelDir, tokenClassIds, tokenizerFor } from '../analysis/inputs.js';
 import { checkModelForTask, readModelInfo } from '../train/identity.js';
@@ -83,7 +84,6 @@ runMain('analyze', async () => {
   const classIds = tokenClassIds(tok, (x) => console.error(`analyze: ${x}`));
   const sample = (v.sample as string | undefined) ?? 'random';
   if (sample !== 'random' && sample !== 'first') throw new UsageError(`--sample must be random or first, got "${sample}"`);
-  const examples = loadExamples({ task: task.name, tok, inputs: v.inputs as string | undefined, glueDir: v['data-dir'] as string | undefined, count: num(v, 'examples', 'int'), sample, seed });
 
   const tokenTypes = (v['token-types'] as string | undefined) ?? 'zeros';
   if (tokenTypes !== 'zeros' && tokenTypes !== 'real') throw new UsageError('--token-types must be zeros or real');
@@ -102,16 +102,19 @@ runMain('analyze', async () => {
     try { re = new RegExp(hParams); } catch (e) { throw new UsageError(`--hessian-params: ${(e as Error).message}`); }
     if (!Object.keys(teacherM.params).some((n) => re.test(n))) throw new UsageError(`--hessian-params ${hParams} matches no parameter (names like ${Object.keys(teacherM.params)[5]})`);
   }
+  const count = num(v, 'examples', 'int'), rangeExample = num(v, 'range-example', 'int') ?? 0;
+  const hNums = { examples: num(v, 'hessian-examples', 'int'), topN: num(v, 'hessian-top', 'int') ?? 3, maxIter: num(v, 'hessian-iters', 'int') ?? 100, tol: num(v, 'hessian-tol') ?? 1e-3 };
+  if (typeof v.inputs !== 'string') await ensureGlueTask(task, v['data-dir'] as string | undefined, (s) => console.error(`analyze: ${s}`));
+  const examples = loadExamples({ task: task.name, tok, inputs: v.inputs as string | undefined, glueDir: v['data-dir'] as string | undefined, count, sample, seed });
 
   console.error(`analyze ${task.name}: ${examples.length} dev examples (${sample}, seed ${seed}), models ${models.map((m) => m.label).join(' | ')}, experiments ${exps.join(',')}, backend ${info.backend}`);
   let bar: Progress | undefined, barWhat = '';
   const res = await runAnalysis(models, examples, {
     task: task.name, experiments: exps, tokenTypes,
     norms: { wo, token: normToken, classIds },
-    rangeExample: num(v, 'range-example', 'int') ?? 0,
+    rangeExample,
     hessian: {
-      examples: num(v, 'hessian-examples', 'int') ?? Math.min(examples.length, 8), topN: num(v, 'hessian-top', 'int') ?? 3,
-      maxIter: num(v, 'hessian-iters', 'int') ?? 100, tol: num(v, 'hessian-tol') ?? 1e-3, seed, l2: 0.01, loss: hLoss, normMin, mode: hMode, method: hMethod, params: hParams,
+      ...hNums, examples: hNums.examples ?? Math.min(examples.length, 8), seed, l2: 0.01, loss: hLoss, normMin, mode: hMode, method: hMethod, params: hParams,
       layers: v['hessian-layers'] === true, trace: v['hessian-trace'] === true, roles: hRoles as ('teacher' | 'student')[],
     },
     log: (s) => console.error(`analyze: ${s}`),

@@ -10,7 +10,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { initBackend } from '../backend/backend.js';
-import { getTask, resolveGlueDir, splitPath } from '../data/tasks.js';
+import { getTask, splitPath } from '../data/tasks.js';
+import { ensureGlueTask } from '../data/first-use.js';
 import { loadGlueSplit } from '../data/glue.js';
 import { loadTokenizer } from '../data/tokenizer.js';
 import { OUTPUT_DIR } from '../train/runs.js';
@@ -68,9 +69,9 @@ runMain('benchmark', async () => {
   const maxSeqLen = positive(v, 'max-seq-len', task.maxSeqLen);
   const maxPos = teacherConfig.max_position_embeddings ?? 512;
   if (maxSeqLen > maxPos) throw new UsageError(`--max-seq-len ${maxSeqLen} exceeds the teacher's max_position_embeddings ${maxPos}`);
-  const glueDir = resolveGlueDir(typeof v['data-dir'] === 'string' ? v['data-dir'] : undefined);
-  if (!existsSync(splitPath(task, 'dev', glueDir))) throw new UsageError(`no ${task.name} dev split at ${splitPath(task, 'dev', glueDir)} (pass --data-dir or set GLUE_DIR)`);
   const outDir = resolve(typeof v.out === 'string' ? v.out : defaultBenchDir(OUTPUT_DIR(), teacherDir, task));
+  const glueDir = await ensureGlueTask(task, typeof v['data-dir'] === 'string' ? v['data-dir'] : undefined, (s) => console.error(`benchmark: ${s}`));
+  if (!existsSync(splitPath(task, 'dev', glueDir))) throw new UsageError(`no ${task.name} dev split at ${splitPath(task, 'dev', glueDir)} (pass --data-dir or set GLUE_DIR)`);
 
   const info = await initBackend(typeof v.backend === 'string' ? v.backend : undefined);
   // the deployment path: ternary products on the native backend's int8 GEMM (src/backend/native-integer.ts)

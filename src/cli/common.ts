@@ -18,7 +18,7 @@ export type FlagSpec = Record<string, { type: 'string' | 'boolean'; help: string
 export const TRAIN_FLAGS: FlagSpec = {
   task: { type: 'string', help: 'GLUE task: cola, sst-2, mrpc, sts-b, qqp, mnli, qnli, rte, wnli' },
   seed: { type: 'string', help: 'run seed (default 42)' },
-  'data-dir': { type: 'string', help: 'GLUE directory (default: $GLUE_DIR, then data/glue)' },
+  'data-dir': { type: 'string', help: 'GLUE directory (default: $GLUE_DIR, then data/glue; a task in neither is downloaded into data/glue on first use)' },
   'max-seq-len': { type: 'string', help: 'max sequence length (default: the task\'s reference value)' },
   'batch-size': { type: 'string', help: 'batch size (default: the task\'s reference value)' },
   'train-limit': { type: 'string', help: 'use only the first N training examples' },

@@ -11,6 +11,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { getTask } from '../data/tasks.js';
+import { ensureGlueTask } from '../data/first-use.js';
 import { BERT_PRESETS } from '../model/config.js';
 import { TRAIN_DEFAULTS, type RunConfig } from '../train/config.js';
 import { finetune, OUTPUT_DIR, SCRATCH_LR, teacherDir } from '../train/runs.js';
@@ -88,6 +89,8 @@ runMain('sweep', async () => {
     for (const { task } of configs) releases.push(lockSweepFolder(outDirOf(task)));
     const checked = configs.map((c) => ({ ...c, plan: planSweep(grid, c.base, outDirOf(c.task), { teacherReady: c.hasTeacher, forceNew, log: log(c.task) }) }));
     const info = launch.mode === 'local' ? await initBackendFromFlags(v) : null;
+    // GLUE data on first use, fetched here once (not by runs started at once, nor by Slurm array tasks)
+    for (const c of checked) if (c.fcfg || c.plan.pending.length) await ensureGlueTask(c.task, c.base.data.glueDir, log(c.task));
     for (const { task, fcfg, base, plan: checkedPlan } of checked) {
       let plan = checkedPlan;
       const tdir = tdirOf(task), outDir = outDirOf(task);

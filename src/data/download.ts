@@ -3,11 +3,19 @@
  * https://dl.fbaipublicfiles.com/glue/data/<name>.zip (QQP-clean.zip, QNLIv2.zip for QQP, QNLI), and MRPC built from
  * SentEval's msr_paraphrase_{train,test}.txt split with mrpc_dev_ids.tsv exactly as that script's format_mrpc.
  *
- * Atomic install: everything is fetched and extracted into a temp dir inside the data dir, the expected TSVs are
- * checked (present, non-empty, tab-separated), then the task dir is renamed into place. A failed or interrupted
- * download never leaves `<dataDir>/<Task>` behind.
+ * Atomic install: everything is fetched and extracted into a temp dir inside the data dir, then checked, then the
+ * task dir is renamed into place. A failed or interrupted download never leaves `<dataDir>/<Task>` behind.
+ *
+ * What is verified (no table of the upstream files' sha256 exists to check against, so the checks are the ones the
+ * data itself allows): the byte count against Content-Length; every zip entry's size and CRC-32 against the zip's
+ * central directory (zip.ts); the task's expected TSVs present, non-empty and tab-separated (checkTaskDir).
+ * What is recorded: `<Task>/.download.json` with each fetched file's URL, size and sha256, so a later copy can be
+ * compared with this one.
+ *
+ * Host: `urlBase`, else env KDQAT_GLUE_URL (a mirror, or a test's loopback server), else the official host.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { getTask, TASKS, type TaskSpec } from './tasks.js';
 import { pyStrip } from './tsv.js';
@@ -15,6 +23,8 @@ import { extractZip } from './zip.js';
 
 export const GLUE_URL_BASE = 'https://dl.fbaipublicfiles.com/glue/data';
 export const SENTEVAL_URL_BASE = 'https://dl.fbaipublicfiles.com/senteval/senteval_data';
+/** The record of a download in the task dir (URL, size, sha256 of each fetched file). */
+export const DOWNLOAD_RECORD = '.download.json';
 const ZIP_NAMES: Record<string, string> = {
   CoLA: 'CoLA.zip', 'SST-2': 'SST-2.zip', 'STS-B': 'STS-B.zip', QQP: 'QQP-clean.zip', MNLI: 'MNLI.zip', QNLI: 'QNLIv2.zip', RTE: 'RTE.zip', WNLI: 'WNLI.zip',
 };
@@ -30,7 +40,12 @@ export interface DownloadOptions {
   /** replace a task dir that already exists */
   force?: boolean;
   log?: (s: string) => void;
+  /** called as each file's response arrives (its size when the server says it) */
+  onFetch?: (f: { url: string; bytes: number | undefined }) => void;
 }
+
+/** One fetched file as recorded in `<Task>/.download.json`. */
+export interface FetchedFile { url: string; bytes: number; sha256: string }
 
 export interface DownloadResult { dir: string; path: string; status: 'installed' | 'present' | 'failed'; error?: string }
 
@@ -54,18 +69,21 @@ export function checkTaskDir(path: string, dir: string): string[] {
   return bad;
 }
 
-async function fetchToFile(url: string, dest: string, label: string, log: (s: string) => void): Promise<void> {
+async function fetchToFile(url: string, dest: string, label: string, log: (s: string) => void, onFetch?: DownloadOptions['onFetch']): Promise<FetchedFile> {
   let res: Response;
   try { res = await fetch(url); }
   catch (e) { throw new Error(`GET ${url} failed: ${(e as Error).message}${(e as { cause?: Error }).cause ? ` (${(e as { cause: Error }).cause.message})` : ''}`); }
   if (!res.ok || !res.body) throw new Error(`GET ${url}: HTTP ${res.status} ${res.statusText}`);
   const total = Number(res.headers.get('content-length') ?? NaN);
+  onFetch?.({ url, bytes: Number.isFinite(total) ? total : undefined });
+  const sha = createHash('sha256');
   const fd = openSync(dest, 'w');
   let got = 0, lastPct = -1, lastT = Date.now();
   const mb = (n: number) => (n / 1048576).toFixed(1);
   try {
     for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
       writeSync(fd, chunk);
+      sha.update(chunk);
       got += chunk.length;
       const pct = Number.isFinite(total) && total > 0 ? Math.floor((100 * got) / total / 25) * 25 : -1;
       if (pct > lastPct || Date.now() - lastT > 5000) {
@@ -76,6 +94,7 @@ async function fetchToFile(url: string, dest: string, label: string, log: (s: st
   } catch (e) { throw new Error(`GET ${url}: connection broke after ${got} bytes (${(e as Error).message})`); }
   finally { closeSync(fd); }
   if (Number.isFinite(total) && got !== total) throw new Error(`GET ${url}: received ${got} of ${total} bytes (truncated)`);
+  return { url, bytes: got, sha256: sha.digest('hex') };
 }
 
 const lines = (text: string): string[] => { const l = text.split(/\r\n|\r|\n/); if (l.at(-1) === '') l.pop(); return l; };
@@ -114,7 +133,20 @@ function locate(root: string, dir: string): string {
   throw new Error(`archive has no ${dir}/ directory (top level: ${readdirSync(root).join(', ') || 'empty'})`);
 }
 
-async function downloadOne(t: TaskSpec, o: DownloadOptions, log: (s: string) => void): Promise<DownloadResult> {
+/** Where the task's files are fetched from: the task zip's URL (MRPC: the base of its SentEval source files). */
+export function taskUrl(t: TaskSpec, o: Pick<DownloadOptions, 'urlBase' | 'mrpcUrlBase'> = {}): string {
+  const { urlBase, mrpcBase } = bases(o);
+  return t.dir === 'MRPC' ? `${mrpcBase}/msr_paraphrase_{train,test}.txt` : `${urlBase}/${ZIP_NAMES[t.dir]}`;
+}
+
+function bases(o: Pick<DownloadOptions, 'urlBase' | 'mrpcUrlBase'>): { urlBase: string; mrpcBase: string } {
+  const given = o.urlBase ?? (process.env.KDQAT_GLUE_URL || undefined);
+  const urlBase = (given ?? GLUE_URL_BASE).replace(/\/$/, '');
+  return { urlBase, mrpcBase: (o.mrpcUrlBase ?? (given ? urlBase : SENTEVAL_URL_BASE)).replace(/\/$/, '') };
+}
+
+/** Fetch, verify and install one task (see the file's comment); throws on failure, leaving nothing behind. */
+export async function downloadTask(t: TaskSpec, o: Omit<DownloadOptions, 'tasks'>, log: (s: string) => void = () => {}): Promise<DownloadResult> {
   const dir = t.dir, target = join(o.dataDir, dir);
   if (existsSync(target)) {
     const bad = checkTaskDir(target, dir);
@@ -123,35 +155,46 @@ async function downloadOne(t: TaskSpec, o: DownloadOptions, log: (s: string) => 
       throw new Error(`${target} exists but is incomplete (${bad.join('; ')}); rerun with --force to replace it`);
     }
   }
-  const urlBase = (o.urlBase ?? GLUE_URL_BASE).replace(/\/$/, '');
-  const tmp = join(o.dataDir, `.${dir}.partial-${process.pid}-${Date.now()}`);
-  mkdirSync(tmp, { recursive: true });
+  const { urlBase, mrpcBase } = bases(o);
+  const fetched: FetchedFile[] = [];
+  mkdirSync(o.dataDir, { recursive: true });
+  const tmp = mkdtempSync(join(o.dataDir, `.${dir}.partial-`));
   try {
     let staged: string;
     if (dir === 'MRPC') {
       staged = join(tmp, 'MRPC');
       mkdirSync(staged);
-      const mrpcBase = (o.mrpcUrlBase ?? (o.urlBase ? urlBase : SENTEVAL_URL_BASE)).replace(/\/$/, '');
-      await fetchToFile(`${mrpcBase}/msr_paraphrase_train.txt`, join(staged, 'msr_paraphrase_train.txt'), 'MRPC train', log);
-      await fetchToFile(`${mrpcBase}/msr_paraphrase_test.txt`, join(staged, 'msr_paraphrase_test.txt'), 'MRPC test', log);
-      await fetchToFile(`${urlBase}/mrpc_dev_ids.tsv`, join(staged, 'dev_ids.tsv'), 'MRPC dev ids', log);
+      fetched.push(await fetchToFile(`${mrpcBase}/msr_paraphrase_train.txt`, join(staged, 'msr_paraphrase_train.txt'), 'MRPC train', log, o.onFetch));
+      fetched.push(await fetchToFile(`${mrpcBase}/msr_paraphrase_test.txt`, join(staged, 'msr_paraphrase_test.txt'), 'MRPC test', log, o.onFetch));
+      fetched.push(await fetchToFile(`${urlBase}/mrpc_dev_ids.tsv`, join(staged, 'dev_ids.tsv'), 'MRPC dev ids', log, o.onFetch));
       formatMrpc(staged);
     } else {
-      const zipPath = join(tmp, ZIP_NAMES[dir]);
-      await fetchToFile(`${urlBase}/${ZIP_NAMES[dir]}`, zipPath, dir, log);
+      const zipPath = join(tmp, ZIP_NAMES[dir]), url = `${urlBase}/${ZIP_NAMES[dir]}`;
+      fetched.push(await fetchToFile(url, zipPath, dir, log, o.onFetch));
       log(`  ${dir}: extracting`);
       const root = join(tmp, 'x');
-      extractZip(readFileSync(zipPath), root, zipPath);
+      extractZip(readFileSync(zipPath), root, url);
       rmSync(zipPath);
       staged = locate(root, dir);
     }
     const bad = checkTaskDir(staged, dir);
     if (bad.length) throw new Error(`downloaded ${dir} is incomplete: ${bad.join('; ')}`);
+    writeFileSync(join(staged, DOWNLOAD_RECORD), JSON.stringify({ task: dir, downloaded: new Date().toISOString(), files: fetched,
+      verified: 'sizes against Content-Length; zip entries against their CRC-32 and size; expected TSVs present, non-empty, tab-separated' }, null, 2) + '\n');
+    // another download of the same task (a second command fetching it at once) may have installed it meanwhile:
+    // without --force, its complete copy is kept and this one dropped
+    const meanwhile = () => !o.force && existsSync(target) && checkTaskDir(target, dir).length === 0;
+    const theirs = (): DownloadResult => { log(`${dir}: installed meanwhile by another download in ${target}`); return { dir, path: target, status: 'present' }; };
+    if (meanwhile()) return theirs();
     const old = join(tmp, 'previous');
     const replacing = existsSync(target);
     if (replacing) renameSync(target, old);
     try { renameSync(staged, target); }
-    catch (e) { if (replacing) renameSync(old, target); throw e; }
+    catch (e) {
+      if (replacing) renameSync(old, target);
+      else if (meanwhile()) return theirs();
+      throw e;
+    }
     log(`${dir}: installed in ${target}`);
     return { dir, path: target, status: 'installed' };
   } finally {
@@ -168,7 +211,7 @@ export async function downloadGlue(o: DownloadOptions): Promise<DownloadResult[]
   const results: DownloadResult[] = [];
   for (const t of specs) {
     log(`${t.dir}: downloading`);
-    try { results.push(await downloadOne(t, o, log)); }
+    try { results.push(await downloadTask(t, o, log)); }
     catch (e) {
       log(`${t.dir}: FAILED: ${(e as Error).message}`);
       results.push({ dir: t.dir, path: join(o.dataDir, t.dir), status: 'failed', error: (e as Error).message });

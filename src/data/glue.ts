@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { readSafetensors, writeSafetensors } from '../util/safetensors.js';
 import { buildFeatures, FEATURES_VERSION, type Features } from './features.js';
-import { getTask, PROJECT_ROOT, resolveGlueDir, rowsToExamples, splitPath, SPLITS, type ReadStats, type Split, type TaskSpec } from './tasks.js';
+import { getTask, glueDirFor, PROJECT_ROOT, rowsToExamples, splitPath, SPLITS, type ReadStats, type Split, type TaskSpec } from './tasks.js';
 import type { GlueTokenizer } from './tokenizer.js';
 import { DataError, parseTsv, readUtf8 } from './tsv.js';
 
@@ -19,7 +19,7 @@ export interface LoadGlueOptions {
   task: string | TaskSpec;
   split: Split;
   tokenizer: GlueTokenizer;
-  /** GLUE root; default: env GLUE_DIR, else <project>/data/glue */
+  /** GLUE root; default: env GLUE_DIR, else <project>/data/glue (either way data/glue when only it has the task) */
   glueDir?: string;
   /** default: the task's max_seq_len from main.py's default_params */
   maxSeqLen?: number;
@@ -86,7 +86,7 @@ export function loadGlueSplit(opts: LoadGlueOptions): GlueSplit {
   if (!SPLITS.includes(split)) throw new DataError(`unknown split "${split}"; use train, dev or test`);
   const T = opts.maxSeqLen ?? task.maxSeqLen;
   if (opts.limit !== undefined && (!Number.isInteger(opts.limit) || opts.limit < 0)) throw new DataError(`limit must be a non-negative integer, got ${opts.limit}`);
-  const file = splitPath(task, split, resolveGlueDir(opts.glueDir));
+  const file = splitPath(task, split, glueDirFor(task, opts.glueDir));
   const text = readUtf8(file, `task ${task.name}, split ${split}`);
   const labeled = split !== 'test';
 

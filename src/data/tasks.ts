@@ -6,6 +6,7 @@
  * unparsable STS-B score in train/dev is a DataError naming file, line and the allowed labels; test splits are
  * unlabeled (label 0, as the reference ends up with).
  */
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DataError, parsePyFloat, readTsv } from './tsv.js';
@@ -77,11 +78,24 @@ export function getTask(name: string): TaskSpec {
 
 export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
+/** <project>/data/glue: the default GLUE directory, and where a task missing everywhere is downloaded on first use. */
+export const LOCAL_GLUE_DIR = (): string => join(PROJECT_ROOT, 'data', 'glue');
+
 /** GLUE directory: explicit argument (--data-dir), else env GLUE_DIR, else <project>/data/glue. */
 export function resolveGlueDir(explicit?: string | null): string {
   if (explicit) return resolve(explicit);
   if (process.env.GLUE_DIR) return resolve(process.env.GLUE_DIR);
-  return join(PROJECT_ROOT, 'data', 'glue');
+  return LOCAL_GLUE_DIR();
+}
+
+/**
+ * The GLUE directory to read `task` from: resolveGlueDir's when it holds the task's folder, else data/glue when that
+ * does (where a download on first use puts it: src/data/first-use.ts), else resolveGlueDir's (its errors name it).
+ */
+export function glueDirFor(task: TaskSpec, explicit?: string | null): string {
+  const dir = resolveGlueDir(explicit);
+  if (existsSync(join(dir, task.dir))) return dir;
+  return existsSync(join(LOCAL_GLUE_DIR(), task.dir)) ? LOCAL_GLUE_DIR() : dir;
 }
 
 export function splitPath(task: TaskSpec, split: Split, glueDir: string): string {
@@ -157,6 +171,6 @@ export function rowsToExamples(task: TaskSpec, split: Split, rows: string[][], f
 export function readExamples(opts: { task: string | TaskSpec; split: Split; glueDir?: string; limit?: number }): ExampleSet {
   const task = typeof opts.task === 'string' ? getTask(opts.task) : opts.task;
   if (!SPLITS.includes(opts.split)) throw new DataError(`unknown split "${opts.split}"; use train, dev or test`);
-  const file = splitPath(task, opts.split, resolveGlueDir(opts.glueDir));
+  const file = splitPath(task, opts.split, glueDirFor(task, opts.glueDir));
   return rowsToExamples(task, opts.split, readTsv(file, `task ${task.name}, split ${opts.split}`), file, opts.limit);
 }

@@ -13,6 +13,7 @@ import { loadGlueSplit } from '../data/glue.js';
 import { loadTokenizer, tokenizerFromVocabText, type GlueTokenizer } from '../data/tokenizer.js';
 import { readExamples } from '../data/tasks.js';
 import { buildWordPieceVocab } from '../data/wordpiece-vocab.js';
+import { ensureGlueTask } from '../data/first-use.js';
 import { assertFitsBackend } from '../backend/backend.js';
 import { atomicWrite, atomicWriteJson } from '../util/fsx.js';
 import { acquireLock } from '../util/lock.js';
@@ -89,6 +90,7 @@ export async function finetune(o: FinetuneOptions): Promise<{ dir: string; metri
   const outDir = finetuneTarget(o.bert, task.name, o.out, o.overwrite);
   const presetDir = join(MODELS_DIR(), o.bert);
   const pretrainedDir = BERT_PRESETS[o.bert] ? (existsSync(join(presetDir, 'model.safetensors')) ? presetDir : null) : resolve(o.bert);
+  await ensureGlueTask(task, o.cfg.data.glueDir, log); // data on first use (a sweep has fetched it already)
   let config: BertConfig, params: Record<string, tf.Tensor>, tok: GlueTokenizer, vocabText: string | null = null, init: string;
   if (pretrainedDir) {
     const m = loadBertDir(pretrainedDir, { numLabels: task.numLabels, initMissingHead: { seed: o.cfg.seed } });
@@ -188,6 +190,7 @@ async function qatLocked(o: QatOptions, id: RunIdentity, tdir: string, runDir: s
   if (checkRunDir(runDir, id, false, log) === 'finished') return { runDir, metrics: JSON.parse(readFileSync(mpath, 'utf8')), skipped: true };
   const teacher = loadBertDir(tdir);
   if (!teacher.tokenizerFile) throw new Error(`${tdir}: the teacher has no tokenizer.json or vocab.txt`);
+  await ensureGlueTask(o.cfg.task, o.cfg.data.glueDir, log); // data on first use (a sweep has fetched it already)
   const data = loadData(o.cfg, loadTokenizer(teacher.tokenizerFile), log);
   assertFitsBackend(estimateTrainBytes(teacher.config, data.batchSize, data.maxSeqLen, 2), `KD-QAT of ${bertName}`);
   claimRunDir(runDir, id, { mode: 'qat', ...o.cfg, coeffs: coeffsOf(o.cfg), teacherSha256: id.identity.source }, false, log);
