@@ -93,6 +93,10 @@ test('user errors exit 2 with one message and no stack trace', (t) => {
   const v = cli('verify', ['--fixtures', join(sb.base, 'none')], sb.env);
   t.is(v.status, 2);
   t.regex(v.stderr, /does not exist/);
+  const bk = cli('sweep', ['--task', 'cola', '--backend', 'abacus'], sb.env);
+  t.is(bk.status, 2);
+  t.regex(bk.stderr, /unknown backend "abacus"/);
+  t.true(noStack(bk.stderr), bk.stderr);
 });
 
 test('finetune: QAT-only flags and config sections are errors; an existing teacher is kept', async (t) => {

@@ -11,6 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { createRequire } from 'node:module';
 import { cpus, totalmem } from 'node:os';
 import { registerExtraGradients } from '../util/gradients.js';
+import { closest, UserError } from '../util/errors.js';
 
 const require = createRequire(import.meta.url);
 
@@ -31,7 +32,10 @@ let current: BackendInfo | undefined;
 
 export function parseBackend(name: string): BackendName {
   const b = ALIASES[name.toLowerCase()];
-  if (!b) throw new Error(`unknown backend "${name}": choose one of node-gpu, node, native, wasm, cpu`);
+  if (!b) {
+    const near = closest(name.toLowerCase(), Object.keys(ALIASES));
+    throw new UserError(`unknown backend "${name}"${near ? ` (did you mean "${near}"?)` : ''}: choose one of node-gpu, node, native, wasm, cpu`);
+  }
   return b;
 }
 
