@@ -3,6 +3,7 @@
  * finished or unfinished run of another configuration is never reused or resumed; a teacher or student of another
  * task is refused; the report tells recipes apart, keeps to one task and counts a seed once.
  */
+import { createHash } from 'node:crypto';
 import test from 'ava';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -101,7 +102,9 @@ test('sweep: runs held by another configuration are refused before any work; a g
   const id = qatIdentity(runs[1].cfg);
   mkdirSync(join(runs[1].dir, 'state'), { recursive: true });
   writeFileSync(join(runs[1].dir, 'config.json'), JSON.stringify({ configHash: id.hash, identity: id.identity }));
-  writeFileSync(join(runs[1].dir, 'state', 'latest.json'), JSON.stringify({ step: 5, dir: 'ckpt-0000005' }));
+  mkdirSync(join(runs[1].dir, 'state', 'ckpt-0000005'));
+  writeFileSync(join(runs[1].dir, 'state', 'ckpt-0000005', 'state.safetensors'), 'x');
+  writeFileSync(join(runs[1].dir, 'state', 'latest.json'), JSON.stringify({ step: 5, dir: 'ckpt-0000005', bytes: 1, sha256: createHash('sha256').update('x').digest('hex'), previous: null }));
   said.length = 0;
   t.is(checkPlannedRuns(runs, true, false, (s) => said.push(s)).pending.length, 2);
   t.regex(said.join('\n'), /output_s42: unfinished, resumes from step 5/);

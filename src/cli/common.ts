@@ -106,6 +106,8 @@ export function runConfigFromFlags(v: Record<string, string | boolean | undefine
   if (typeof v.config === 'string') {
     try { file = JSON.parse(readFileSync(v.config, 'utf8')); } catch (e) { throw new UsageError(`--config ${v.config}: ${(e as Error).message}`); }
     if (mode === 'finetune') for (const k of QAT_SECTIONS) if (k in file) throw new UsageError(`--config ${v.config}: "${k}" settings do not apply to a teacher fine-tuning (only to KD-QAT runs)`);
+    // the file is checked on its own, naming it: a bad value there is an error even where a flag overrides it
+    try { resolveConfig(file); } catch (e) { throw e instanceof ConfigError ? new ConfigError(`--config ${v.config}: ${e.message}`) : e; }
   }
   const over: Record<string, Record<string, unknown> | unknown> = { ...file, ...extra };
   const sec = (k: string) => (over[k] = { ...((over[k] as object) ?? {}) }) as Record<string, unknown>;

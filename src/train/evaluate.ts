@@ -6,6 +6,7 @@ import type { Features } from '../data/features.js';
 import { computeMetrics, selectionValue, type MetricDict } from '../data/metrics.js';
 import type { TaskSpec } from '../data/tasks.js';
 import { disposeBatch, evalBatches } from './batches.js';
+import { faultPoint } from '../util/fault.js';
 
 export interface EvalResult { metrics: MetricDict; selection: number; n: number }
 
@@ -23,6 +24,7 @@ export async function evaluate(params: Params, c: BertConfig, f: Features, task:
     off += b.size;
     p.dispose();
     disposeBatch(b);
+    if (off === b.size) faultPoint('eval'); // KDQAT_FAULT (src/util/fault.ts): a kill in the middle of an evaluation
   }
   const metrics = computeMetrics(task, preds, f.labels);
   return { metrics, selection: selectionValue(task, metrics), n: f.n };

@@ -121,10 +121,22 @@ export function identityDiff(existing: Record<string, unknown>, wanted: Record<s
   return [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => a[k] !== b[k]).map((k) => `${k}: ${a[k] ?? 'absent'} (existing) vs ${b[k] ?? 'absent'} (this command)`);
 }
 
-/** The step a run folder's checkpoint would resume from, or null. */
-export function resumeStep(dir: string): number | null {
-  const p = join(dir, 'state', 'latest.json');
-  return existsSync(p) ? (JSON.parse(readFileSync(p, 'utf8')) as { step: number }).step : null;
+/**
+ * Whether `dir` holds a run's results: a metrics.json that parses (as an object). A damaged one (a garbled or
+ * truncated file) is said, naming it, and moved to metrics.json.damaged: the run counts as unfinished and is run again.
+ */
+function finishedMetrics(dir: string, log: (s: string) => void): boolean {
+  const path = join(dir, 'metrics.json');
+  if (!existsSync(path)) return false;
+  try {
+    const m = JSON.parse(readFileSync(path, 'utf8'));
+    if (m && typeof m === 'object' && !Array.isArray(m)) return true;
+    throw new Error('not a JSON object');
+  } catch (e) {
+    renameSync(path, `${path}.damaged`);
+    log(`${path} is damaged (${(e as Error).message.split('\n')[0]}): moved to metrics.json.damaged; the run is not finished and runs again`);
+    return false;
+  }
 }
 
 export type RunDirState = 'new' | 'unfinished' | 'finished';
@@ -136,7 +148,7 @@ export type RunDirState = 'new' | 'unfinished' | 'finished';
  */
 export function checkRunDir(dir: string, want: RunIdentity, forceNew = false, log: (s: string) => void = (s) => console.error(s)): RunDirState {
   const cfgPath = join(dir, 'config.json');
-  const finished = existsSync(join(dir, 'metrics.json'));
+  const finished = finishedMetrics(dir, log);
   if (!existsSync(cfgPath) && !finished) return 'new';
   const prev = existsSync(cfgPath) ? JSON.parse(readFileSync(cfgPath, 'utf8')) as { configHash?: string; identity?: Record<string, unknown> } : {};
   if (prev.configHash === want.hash) return finished ? 'finished' : 'unfinished';

@@ -6,6 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import { Progress } from '../util/progress.js';
 import { acquireLock } from '../util/lock.js';
+import { UserError } from '../util/errors.js';
 import { checkPlannedRuns, isFinished, planRuns, runChild, type ChildProgress, type Grid, type PlannedRun } from './sweep.js';
 import type { RunConfig } from './config.js';
 import { assertNoActiveArray } from './slurm-sweep.js';
@@ -69,7 +70,7 @@ export async function runLocal(plan: SweepPlan, jobs: number, backend: string | 
   const { pending } = plan;
   const progress = new SweepProgress(plan.runs.length, plan.runs.length - pending.length);
   let next = 0;
-  const failures: string[] = [];
+  const failures: Error[] = [];
   const t0 = performance.now();
   const worker = async () => {
     while (next < pending.length) {
@@ -78,7 +79,7 @@ export async function runLocal(plan: SweepPlan, jobs: number, backend: string | 
       try {
         await runChild(run, backend, (p) => progress.set(run.name, p), threads);
       } catch (e) {
-        failures.push((e as Error).message);
+        failures.push(e as Error);
       }
       progress.finish(run.name);
     }
@@ -86,5 +87,6 @@ export async function runLocal(plan: SweepPlan, jobs: number, backend: string | 
   await Promise.all(Array.from({ length: Math.min(jobs, pending.length) }, worker));
   progress.end();
   if (pending.length) console.error(`sweep: ${pending.length} runs in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
-  if (failures.length) throw new Error(`${failures.length} of ${pending.length} runs failed:\n${failures.join('\n')}`);
+  const msg = `${failures.length} of ${pending.length} runs failed:\n${failures.map((e) => e.message).join('\n')}`;
+  if (failures.length) throw failures.every((e) => e instanceof UserError) ? new UserError(msg) : new Error(msg);
 }

@@ -3,9 +3,9 @@
  * resolved config, a JSONL log and metrics.json with full provenance; all writes are atomic.
  */
 import * as tf from '@tensorflow/tfjs';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { loadBertDir, saveBertDir } from '../model/checkpoint.js';
+import { loadBertDir, saveBertDir, type LoadedModel } from '../model/checkpoint.js';
 import { BERT_DEFAULTS, BERT_PRESETS, bertConfigFrom, type BertConfig } from '../model/config.js';
 import { initParams } from '../model/init.js';
 import { getTask, type TaskSpec } from '../data/tasks.js';
@@ -19,9 +19,10 @@ import { atomicWrite, atomicWriteJson } from '../util/fsx.js';
 import { acquireLock } from '../util/lock.js';
 import { PROJECT_ROOT, provenance } from '../util/provenance.js';
 import type { RunConfig } from './config.js';
-import { clearState, coeffsOf, runTraining, type ProgressInfo, type TrainingOutcome } from './trainer.js';
+import { clearState, resumeStep } from './state.js';
+import { coeffsOf, runTraining, type ProgressInfo, type TrainingOutcome } from './trainer.js';
 import { evaluate } from './evaluate.js';
-import { checkModelForTask, checkRunDir, effectiveConfig, filesSha256, readModelInfo, resumeStep, runIdentity, teacherConfig, teacherSha256, type RunIdentity } from './identity.js';
+import { checkModelForTask, checkRunDir, effectiveConfig, filesSha256, readModelInfo, runIdentity, teacherConfig, teacherSha256, type RunIdentity } from './identity.js';
 import { UserError } from '../util/errors.js';
 import type { Features } from '../data/features.js';
 import { balancerTag } from '../api/balancers.js';
@@ -123,7 +124,7 @@ export async function finetune(o: FinetuneOptions): Promise<{ dir: string; metri
   const tcfg = teacherConfig(o.cfg);
   claimRunDir(runDir, runIdentity(o.cfg, 'finetune', source), { mode: 'finetune', bert: o.bert, ...tcfg }, o.overwrite === true, log);
   const t0 = performance.now();
-  const out = await runTraining({ mode: 'finetune', cfg: o.cfg, runDir, model: config, init: params, task: data.task, train: data.train, dev: data.dev, batchSize: data.batchSize, evalEvery: data.evalEvery, onProgress: o.onProgress });
+  const out = await runTraining({ mode: 'finetune', cfg: o.cfg, runDir, model: config, init: params, task: data.task, train: data.train, dev: data.dev, batchSize: data.batchSize, evalEvery: data.evalEvery, onProgress: o.onProgress, log });
   const metrics = summary(out, tcfg, performance.now() - t0, { init });
   await saveBertDir(outDir, config, out.params, { kind: 'teacher', task: task.name, bert: o.bert, init, metrics, config: tcfg, ...provenance() });
   if (vocabText !== null) atomicWrite(join(outDir, 'vocab.txt'), vocabText);
@@ -181,29 +182,35 @@ export async function qat(o: QatOptions): Promise<{ runDir: string; metrics: Rec
   const mpath = join(runDir, 'metrics.json');
   const id = qatIdentity(cfg);
   if (checkRunDir(runDir, id, o.forceNew, log) === 'finished') return { runDir, metrics: JSON.parse(readFileSync(mpath, 'utf8')), skipped: true };
-  mkdirSync(runDir, { recursive: true });
-  const release = acquireLock(runDir, '.run.lock', 'another process');
-  try { return await qatLocked({ ...o, cfg }, id, tdir, runDir, mpath, bertName, log); } finally { release(); }
+  // teacher and data are read (and checked) before the run folder is made: bad inputs leave nothing behind
+  const teacher = loadBertDir(tdir);
+  try {
+    if (!teacher.tokenizerFile) throw new Error(`${tdir}: the teacher has no tokenizer.json or vocab.txt`);
+    await ensureGlueTask(cfg.task, cfg.data.glueDir, log); // data on first use (a sweep has fetched it already)
+    const data = loadData(cfg, loadTokenizer(teacher.tokenizerFile), log);
+    assertFitsBackend(estimateTrainBytes(teacher.config, data.batchSize, data.maxSeqLen, 2), `KD-QAT of ${bertName}`);
+    mkdirSync(runDir, { recursive: true });
+    const release = acquireLock(runDir, '.run.lock', 'another process');
+    try { return await qatLocked({ ...o, cfg }, id, teacher, data, runDir, mpath, log); } finally { release(); }
+  } finally {
+    tf.dispose(Object.values(teacher.params));
+  }
 }
 
-async function qatLocked(o: QatOptions, id: RunIdentity, tdir: string, runDir: string, mpath: string, bertName: string, log: (s: string) => void): Promise<{ runDir: string; metrics: Record<string, unknown>; skipped: boolean }> {
+async function qatLocked(o: QatOptions, id: RunIdentity, teacher: LoadedModel, data: Data, runDir: string, mpath: string, log: (s: string) => void): Promise<{ runDir: string; metrics: Record<string, unknown>; skipped: boolean }> {
   if (checkRunDir(runDir, id, false, log) === 'finished') return { runDir, metrics: JSON.parse(readFileSync(mpath, 'utf8')), skipped: true };
-  const teacher = loadBertDir(tdir);
-  if (!teacher.tokenizerFile) throw new Error(`${tdir}: the teacher has no tokenizer.json or vocab.txt`);
-  await ensureGlueTask(o.cfg.task, o.cfg.data.glueDir, log); // data on first use (a sweep has fetched it already)
-  const data = loadData(o.cfg, loadTokenizer(teacher.tokenizerFile), log);
-  assertFitsBackend(estimateTrainBytes(teacher.config, data.batchSize, data.maxSeqLen, 2), `KD-QAT of ${bertName}`);
+  const tdir = teacher.dir;
   claimRunDir(runDir, id, { mode: 'qat', ...o.cfg, coeffs: coeffsOf(o.cfg), teacherSha256: id.identity.source }, false, log);
   const teacherEval = await evaluate(teacher.params, teacher.config, data.dev, data.task, data.batchSize, undefined, o.cfg.data.dynamicPadding);
   const t0 = performance.now();
   const out = await runTraining({ mode: 'qat', cfg: o.cfg, runDir, model: teacher.config, init: teacher.params, teacher: teacher.params, task: data.task,
-    train: data.train, dev: data.dev, batchSize: data.batchSize, evalEvery: data.evalEvery, onProgress: o.onProgress });
+    train: data.train, dev: data.dev, batchSize: data.batchSize, evalEvery: data.evalEvery, onProgress: o.onProgress, log });
   const metrics = summary(out, o.cfg, performance.now() - t0, { configHash: id.hash, run: basename(runDir), preset: o.cfg.kd.preset, coeffs: coeffsOf(o.cfg), teacher: { dir: tdir, metrics: teacherEval.metrics, selection: teacherEval.selection, provenance: teacher.provenance ?? null } });
   await saveBertDir(join(runDir, 'student'), teacher.config, out.params, { kind: 'student', quant: o.cfg.quant, teacher: tdir, task: data.task.name, ...provenance() });
-  const tokFile = teacher.tokenizerFile;
-  writeFileSync(join(runDir, 'student', basename(tokFile)), readFileSync(tokFile));
+  const tokFile = teacher.tokenizerFile!;
+  atomicWrite(join(runDir, 'student', basename(tokFile)), readFileSync(tokFile));
   atomicWriteJson(mpath, metrics); // the completion marker: written last
   clearState(runDir);
-  tf.dispose([...Object.values(teacher.params), ...Object.values(out.params)]);
+  tf.dispose(Object.values(out.params));
   return { runDir, metrics, skipped: false };
 }

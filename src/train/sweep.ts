@@ -10,7 +10,8 @@ import { join, resolve } from 'node:path';
 import { PROJECT_ROOT } from '../util/provenance.js';
 import { resolveConfig, type RunConfig } from './config.js';
 import { qatIdentity, runName } from './runs.js';
-import { checkRunDir, resumeStep, runIdentity } from './identity.js';
+import { checkRunDir, runIdentity } from './identity.js';
+import { resumeStep } from './state.js';
 import { UserError } from '../util/errors.js';
 export { acquireLock } from '../util/lock.js';
 
@@ -71,7 +72,7 @@ export function checkPlannedRuns(runs: PlannedRun[], teacherReady: boolean, forc
     try {
       const state = checkRunDir(r.dir, id, forceNew, log);
       (state === 'finished' ? finished : pending).push(r);
-      const from = state === 'unfinished' ? resumeStep(r.dir) : null;
+      const from = state === 'unfinished' ? resumeStep(r.dir, (s) => log(`${r.name}: ${s}`)) : null;
       if (from !== null) log(`${r.name}: unfinished, resumes from step ${from}`);
     } catch (e) {
       if (!(e instanceof UserError)) throw e;
@@ -103,7 +104,7 @@ export interface ChildProgress { step: number; total: number; loss: number }
 
 /**
  * Run one planned run as a child process (`qat` CLI), with `threads` native-kernel threads (--threads) if given. Resolves on success; rejects with the child's last stderr
- * lines on failure. The child exits by itself when our stdin pipe closes (i.e. when this process dies).
+ * lines on failure (a UserError when it exited 2). The child exits by itself when our stdin pipe closes (i.e. when this process dies).
  */
 export function runChild(run: PlannedRun, backend: string | undefined, onProgress: (p: ChildProgress) => void, threads?: number): Promise<void> {
   return new Promise((res, rej) => {
@@ -121,6 +122,7 @@ export function runChild(run: PlannedRun, backend: string | undefined, onProgres
       }
     });
     child.stderr.on('data', (d: Buffer) => { errTail.push(...d.toString().split('\n').filter(Boolean)); errTail.splice(0, Math.max(0, errTail.length - 20)); });
-    child.on('exit', (code, sig) => (code === 0 ? res() : rej(new Error(`run ${run.name} failed (${sig ?? `exit ${code}`}):\n  ${errTail.join('\n  ')}`))));
+    // a run that stopped on a user error (exit 2: bad data, a full disk, a lock held) fails as one too
+    child.on('exit', (code, sig) => (code === 0 ? res() : rej(new (code === 2 ? UserError : Error)(`run ${run.name} failed (${sig ?? `exit ${code}`}):\n  ${errTail.join('\n  ')}`))));
   });
 }

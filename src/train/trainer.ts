@@ -5,7 +5,7 @@
  * state).
  */
 import * as tf from '@tensorflow/tfjs';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, readdirSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bertForward, type Params } from '../model/bert.js';
 import type { BertConfig } from '../model/config.js';
@@ -14,8 +14,10 @@ import type { TaskSpec } from '../data/tasks.js';
 import type { MetricDict } from '../data/metrics.js';
 import { mse, type Coeffs, type Term } from '../kd/losses.js';
 import { kdCoeffs, prepareCompression, stepSeeds, type CompressionHandle } from '../api/compression.js';
-import { atomicWrite, atomicWriteJson } from '../util/fsx.js';
-import { readSafetensors, writeSafetensors, type WriteTensor } from '../util/safetensors.js';
+import { atomicWrite } from '../util/fsx.js';
+import type { WriteTensor } from '../util/safetensors.js';
+import { clearState, loadState, saveState, type SavedState } from './state.js';
+import { faultPoint } from '../util/fault.js';
 import { BertAdam, ADAM_DEFAULTS } from './bertadam.js';
 import { disposeBatch, makeBatch, stepsPerEpoch, trainBatchIndices } from './batches.js';
 import { evaluate, type EvalResult } from './evaluate.js';
@@ -37,6 +39,8 @@ export interface TrainerSpec {
   batchSize: number;
   evalEvery: number;
   onProgress?: (p: ProgressInfo) => void;
+  /** messages (a damaged checkpoint not used); default stderr */
+  log?: (s: string) => void;
 }
 
 export interface ProgressInfo { step: number; total: number; loss: number; lr: number; evalMetric?: number }
@@ -54,8 +58,6 @@ export interface TrainingOutcome {
   resumedFrom: number | null;
 }
 
-interface SavedState { step: number; best: EvalRecord | null; last: EvalRecord | null; logLines: number; trainTokens: number; trainSeconds: number; dir: string }
-
 /** Fine-tuning loss on labels: mean cross-entropy (classification) or MSE (regression). */
 function finetuneLoss(logits: tf.Tensor2D, labels: tf.Tensor1D, regression: boolean): tf.Scalar {
   if (regression) return mse(logits.reshape([-1]), labels);
@@ -64,25 +66,13 @@ function finetuneLoss(logits: tf.Tensor2D, labels: tf.Tensor1D, regression: bool
 
 export const coeffsOf = (cfg: RunConfig): Coeffs => kdCoeffs(cfg.kd);
 
-async function saveState(runDir: string, vars: Record<string, tf.Variable>, opt: BertAdam, handle: CompressionHandle | null, s: Omit<SavedState, 'dir'>): Promise<void> {
-  const stateDir = join(runDir, 'state');
-  const dir = `ckpt-${String(s.step).padStart(7, '0')}`;
+async function checkpoint(runDir: string, vars: Record<string, tf.Variable>, opt: BertAdam, handle: CompressionHandle | null, s: SavedState): Promise<void> {
   const tensors: Record<string, WriteTensor> = {};
   for (const [n, v] of Object.entries(vars)) tensors[`param.${n}`] = { dtype: 'F32', shape: v.shape, data: (await v.data()) as Float32Array };
   const a = await opt.exportState();
   for (const [n, t] of Object.entries(a.tensors)) tensors[n] = { dtype: 'F32', shape: t.shape, data: t.data };
   for (const [n, t] of Object.entries(handle?.balancer.exportState() ?? {})) tensors[`balancer.${n}`] = { dtype: 'F32', shape: t.shape, data: t.data };
-  writeSafetensors(join(stateDir, dir, 'state.safetensors'), tensors);
-  atomicWriteJson(join(stateDir, 'latest.json'), { ...s, dir });  // the commit point
-  for (const d of readdirSync(stateDir)) if (d.startsWith('ckpt-') && d !== dir) rmSync(join(stateDir, d), { recursive: true, force: true });
-}
-
-function loadState(runDir: string): (SavedState & { tensors: Map<string, { shape: number[]; data: ArrayLike<number> }> }) | null {
-  const p = join(runDir, 'state', 'latest.json');
-  if (!existsSync(p)) return null;
-  const s = JSON.parse(readFileSync(p, 'utf8')) as SavedState;
-  const f = readSafetensors(join(runDir, 'state', s.dir, 'state.safetensors'));
-  return { ...s, tensors: f.tensors };
+  saveState(runDir, tensors, s);
 }
 
 /** Keep the first n lines of the JSONL log (drop what was written after the checkpoint we resume from). */
@@ -111,7 +101,7 @@ export async function runTraining(spec: TrainerSpec): Promise<TrainingOutcome> {
 
   let step = 0, best: EvalRecord | null = null, last: EvalRecord | null = null, logLines = 0, trainTokens = 0, trainSeconds = 0;
   let resumedFrom: number | null = null;
-  const saved = loadState(runDir);
+  const saved = loadState(runDir, spec.log ?? ((s: string) => console.error(s)));
   if (saved) {
     for (const [n, v] of Object.entries(vars)) {
       const t = saved.tensors.get(`param.${n}`);
@@ -143,7 +133,7 @@ export async function runTraining(spec: TrainerSpec): Promise<TrainingOutcome> {
   while (step < lastStep) {
     await new Promise((r) => setImmediate(r)); // let signals and I/O (e.g. a closed parent pipe) through each step
     const stop = stopRequested(); // SIGTERM (e.g. Slurm's time limit): checkpoint this step boundary, then stop
-    if (stop) { await saveState(runDir, vars, opt, handle, { step, best, last, logLines, trainTokens, trainSeconds }); throw new TrainingStopped(runDir, step, stop); }
+    if (stop) { await checkpoint(runDir, vars, opt, handle, { step, best, last, logLines, trainTokens, trainSeconds }); throw new TrainingStopped(runDir, step, stop); }
     const t0 = performance.now();
     const tb = makeBatch(spec.train, trainBatchIndices(spec.train.n, spec.batchSize, cfg.seed, step), regression, cfg.data.dynamicPadding);
     const lr = opt.lrAt();
@@ -162,6 +152,7 @@ export async function runTraining(spec: TrainerSpec): Promise<TrainingOutcome> {
       loss = (await value.data())[0];
       value.dispose();
     }
+    faultPoint('step'); // KDQAT_FAULT (src/util/fault.ts): a kill inside a training step, its update made, not logged
     disposeBatch(tb);
     if (!Number.isFinite(loss)) throw new Error(`training diverged at step ${step}: loss is ${loss} (lr ${lr}); try a smaller --lr`);
     trainTokens += tb.tokens;
@@ -175,7 +166,7 @@ export async function runTraining(spec: TrainerSpec): Promise<TrainingOutcome> {
     let rec: EvalRecord | undefined;
     if (evalNow) rec = await doEval();
     spec.onProgress?.({ step, total: lastStep, loss, lr, evalMetric: rec?.selection });
-    if (step % ckptEvery === 0 && step < lastStep) await saveState(runDir, vars, opt, handle, { step, best, last, logLines, trainTokens, trainSeconds });
+    if (step % ckptEvery === 0 && step < lastStep) await checkpoint(runDir, vars, opt, handle, { step, best, last, logLines, trainTokens, trainSeconds });
   }
   handle?.onTrainEnd();
   if (!last) await doEval(); // a run shorter than one eval interval still reports a dev metric
@@ -184,9 +175,5 @@ export async function runTraining(spec: TrainerSpec): Promise<TrainingOutcome> {
   return { params: vars, best, last, steps: step, tTotal, trainTokens, trainSeconds, resumedFrom };
 }
 
-/** Remove resumption state once a run is complete and its results are written. */
-export function clearState(runDir: string): void {
-  rmSync(join(runDir, 'state'), { recursive: true, force: true });
-}
 
 export { teacherForward };
