@@ -58,7 +58,8 @@ runMain('results', async () => {
     console.error(`results ${e.name}: wrote ${collect(e, { argv: process.argv.slice(2), git, allowDirty, commands })}`);
   }
   if (dry) return;
-  const { text, updated } = regenerate(readReadme(), names);
+  // every block: those of folders kept earlier too (the same files give the same text), pending where none is
+  const { text, updated } = regenerate(readReadme(), all.map((e) => e.name));
   atomicWrite(readmePath(), text);
   console.error(`results: README.md blocks regenerated: ${updated.join(', ') || 'none'}`);
 });

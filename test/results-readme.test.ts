@@ -13,14 +13,11 @@ import { fmtDuration, std } from '../scripts/results/runs.js';
 
 const names = experiments('reduced').map((e) => e.name);
 
-test('the README\'s Results blocks are the ones regenerated from experiments/results/', (t) => {
+test('the README\'s Results blocks are the ones regenerated from experiments/results/ (pending where no folder is)', (t) => {
   const readme = readReadme();
-  for (const n of names) {
-    t.true(readme.includes(`<!-- results:${n}:start -->`) && readme.includes(`<!-- results:${n}:end -->`), n);
-    t.true(existsSync(join(ROOT, RESULTS, n, 'PROVENANCE.json')), `${RESULTS}/${n}/PROVENANCE.json`);
-  }
+  for (const n of names) t.true(readme.includes(`<!-- results:${n}:start -->`) && readme.includes(`<!-- results:${n}:end -->`), n);
   const { text, updated } = regenerate(readme, names);
-  t.deepEqual(updated, names);
+  t.deepEqual(updated, names.filter((n) => existsSync(join(ROOT, RESULTS, n, 'PROVENANCE.json'))));
   t.is(text, readme, 'a Results block differs from what npm run results writes: rerun it, do not edit by hand');
 });
 

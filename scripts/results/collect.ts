@@ -42,7 +42,7 @@ function provenanceJson(e: Experiment, inv: Invocation, teacher: Metrics, runs: 
     machine: machine(), settings: SETTINGS, packages: packageVersions(),
     commands: inv.commands,
     made: { commits: distinctProv(all, (p) => p.git), backends: distinctProv(all, (p) => [p.backend, p.threads]), versions: distinctProv(all, (p) => p.versions), machines: distinctProv(all, (p) => p.machine) },
-    wall: wallTimes(teacher, [...runs.values()]),
+    teacherOf: e.teacherOf ?? null, wall: wallTimes(e.teacherOf ? null : teacher, [...runs.values()]),
     teacher: rec(teacher), runs: Object.fromEntries([...runs].map(([n, m]) => [n, rec(m)])),
   };
 }
@@ -58,7 +58,7 @@ function provenanceMd(p: Record<string, any>): string {
     `- versions: ${p.made.versions.join(', ')}`,
     `- commands of this invocation (a finished run of the same configuration is reused, an unfinished one resumed):`,
     ...p.commands.map((c: CommandRecord) => `  - \`${c.command}\` (${fmtDuration(c.wallSec)}, exit ${c.exit})`),
-    `- wall times (from the runs' metrics.json; the machine was shared with other work): teacher ${w.teacherSec === null ? '-' : fmtDuration(w.teacherSec)}, runs ${w.runSec.map(fmtDuration).join(', ')}; the runs from first start to last end ${fmtDuration(w.runsSpanSec)}; teacher start to last run end ${w.wholeSec === null ? '-' : fmtDuration(w.wholeSec)}`,
+    `- wall times (from the runs' metrics.json; the machine was shared with other work): teacher ${w.teacherSec === null ? `${p.teacherOf}'s (reused)` : fmtDuration(w.teacherSec)}, runs ${w.runSec.map(fmtDuration).join(', ')}; the runs from first start to last end ${fmtDuration(w.runsSpanSec)}; teacher start to last run end ${w.wholeSec === null ? '-' : fmtDuration(w.wholeSec)}`,
     '',
   ].join('\n');
 }

@@ -22,6 +22,8 @@ export interface Experiment {
   sweepDir: string;
   teacherDir: string;
   keep: [string, string][];
+  /** The experiment whose teacher this one reuses (its wall time is that experiment's, not this one's). */
+  teacherOf?: string;
   /** Only runs of these seeds are documented (the sweep folder may hold more). */
   seeds?: number[];
   /** Idempotent work before the commands (e.g. reusing another experiment's teacher); returns what it did. */
@@ -64,6 +66,7 @@ export function experiments(spread: SpreadRecipe): Experiment[] {
       what: 'the seed-to-seed spread: the four presets at seeds 42, 52 and 62 (grid `baselines-3seeds`), cola-default\'s teacher',
       ...(spread === 'reduced' ? { reduced: '1 epoch over the first 4,000 of the 8,551 training examples (250 steps, evaluated every 50 steps on all 1,043 dev examples) instead of 3 epochs over all of them (1,605 steps), for all three seeds: a reduced recipe that fit the time available; its numbers are not comparable to cola-default\'s' } : {}),
       sweepDir: out(seedsDir, 'cola'), teacherDir: out(seedsDir, 'teachers/tiny/cola'), keep: [[out(seedsDir, 'cola/report/results.md'), 'results.md'], [out(seedsDir, 'cola/report/results.csv'), 'results.csv']],
+      teacherOf: 'cola-default',
       ...(spread === 'reduced' ? { prepare: (dry: boolean) => reuseTeacher(colaTeacher, out('cola-seeds', 'teachers/tiny/cola'), dry) } : {}),
       commands: [['sweep', ['--task', 'cola', '--grid', 'baselines-3seeds', ...(spread === 'reduced' ? ['--epochs', '1', '--train-limit', '4000'] : []), ...RUN, '--out', out(seedsDir)]]],
     },

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { PROJECT_ROOT } from '../../src/util/provenance.js';
 import { UserError } from '../../src/util/errors.js';
 import { RESULTS } from './collect.js';
-import { fmtDuration, readJson, std, type Metrics } from './runs.js';
+import { fmtDuration, overlapSec, readJson, std, type Metrics } from './runs.js';
 
 interface Folder { name: string; prov: Record<string, any>; teacher: Metrics; runs: Metrics[] }
 
@@ -38,12 +38,16 @@ function madeLine(f: Folder): string {
     `Provenance: \`${RESULTS}/${f.name}/PROVENANCE.md\`.`;
 }
 
-function wallLine(f: Folder): string {
+/** Wall times from the runs' metrics.json, and how long another experiment's runs shared the machine with these. */
+function wallLine(f: Folder, other?: Folder | null): string {
   const w = f.prov.wall;
   const runs = w.runSec as number[];
-  return `Wall times (from the runs' \`metrics.json\`, on a machine shared with other work, so an upper bound of what it takes alone): ` +
-    `teacher ${fmtDuration(w.teacherSec)}, each run ${fmtDuration(Math.min(...runs))}-${fmtDuration(Math.max(...runs))}, ` +
-    `the ${runs.length} runs ${fmtDuration(w.runsSpanSec)} (first start to last end), the whole command ${fmtDuration(w.wholeSec)}.`;
+  const shared = other ? overlapSec([w.runsFrom, w.runsTo], [other.prov.wall.runsFrom, other.prov.wall.runsTo]) : 0;
+  return `Wall times (from the runs' \`metrics.json\`; measured on a machine shared with other developers' tests and benchmarks, which also paused the runs at times: an upper bound of what it takes alone): ` +
+    (w.teacherSec === null ? `teacher: ${f.prov.teacherOf}'s, ` : `teacher ${fmtDuration(w.teacherSec)}, `) +
+    `each run ${fmtDuration(Math.min(...runs))}-${fmtDuration(Math.max(...runs))}, the ${runs.length} runs ${fmtDuration(w.runsSpanSec)} (first start to last end)` +
+    (w.wholeSec === null ? '' : `, the whole command ${fmtDuration(w.wholeSec)}`) +
+    (shared > 0 ? `; \`${other!.name}\`'s runs ran at the same time for ${fmtDuration(shared)} of it (then four runs shared the two cores)` : '') + '.';
 }
 
 function colaDefault(f: Folder): string {
@@ -55,7 +59,7 @@ function colaDefault(f: Folder): string {
   const t = f.teacher, tm = metricOf(t);
   return [
     madeLine(f), '',
-    `Teacher fine-tuned **from scratch** (${t.steps} steps): dev ${metric} ${f4(t.last?.metrics[tm])} at the last step (${f4(t.best?.metrics[tm])} best, step ${t.best?.step}); ` + wallLine(f), '',
+    `Teacher fine-tuned **from scratch** (${t.steps} steps): dev ${metric} ${f4(t.last?.metrics[tm])} at the last step (${f4(t.best?.metrics[tm])} best, step ${t.best?.step}). ` + wallLine(f, folder('cola-seeds')), '',
     `| run | KD terms | best dev ${metric} (step) | last ${metric} | FP teacher | gap (teacher - best) | wall time |`,
     '|---|---|---:|---:|---:|---:|---:|', ...rows,
   ].join('\n');
@@ -80,7 +84,7 @@ function colaSeeds(f: Folder): string {
   const verdict = mainSpan === null ? '' : ` In \`cola-default\` (the full recipe, seed 42 only) the four presets' best dev ${metric.toUpperCase()} differ by at most ${f4(mainSpan)}, ` +
     (mainSpan <= 2 * maxSd ? `not more than twice the largest per-preset std measured here: one seed does not rank the presets.` : `more than twice the largest per-preset std measured here (a spread measured on the reduced recipe, though).`);
   return [
-    madeLine(f), ...(f.prov.reduced ? ['', `**Reduced recipe**: ${f.prov.reduced}.`] : []), '', wallLine(f), '',
+    madeLine(f), ...(f.prov.reduced ? ['', `**Reduced recipe**: ${f.prov.reduced}.`] : []), '', wallLine(f, main), '',
     `| preset (${recipe} epoch${recipe === 1 ? '' : 's'}) | ${seeds.map((s) => `seed ${s}`).join(' | ')} | mean | std | range (max - min) |`,
     `|---|${seeds.map(() => '---:').join('|')}|---:|---:|---:|`,
     ...stats.map((s) => `| ${s.p} | ${s.xs.map(f4).join(' | ')} | ${f4(s.mean)} | ${f4(s.sd)} | ${f4(s.range)} |`),
@@ -102,18 +106,21 @@ function rteReports(f: Folder): string {
 
 const BUILDERS: Record<string, (f: Folder) => string> = { 'cola-default': colaDefault, 'cola-seeds': colaSeeds, 'rte-reports': rteReports };
 
-/** The README with each block whose folder exists regenerated; a missing marker pair is an error naming it. */
+/** The block of an experiment whose folder does not exist yet: no numbers, the command that makes them. */
+const pending = (name: string) => `**Not run at this commit yet**: \`npm run results -- --only ${name}\` runs it and writes this block (and \`${RESULTS}/${name}/\`).`;
+
+/** The README with each named block regenerated (pending when its folder is missing); a missing marker pair is an error naming it. */
 export function regenerate(readme: string, names: string[]): { text: string; updated: string[] } {
   let text = readme;
   const updated: string[] = [];
   for (const name of names) {
+    if (!BUILDERS[name]) throw new UserError(`no README block builder for experiment "${name}"`);
     const f = folder(name);
-    if (!f || !BUILDERS[name]) continue;
     const start = `<!-- results:${name}:start -->`, end = `<!-- results:${name}:end -->`;
     const i = text.indexOf(start), j = text.indexOf(end);
     if (i < 0 || j < i) throw new UserError(`README.md has no marker pair ${start} ... ${end}: add it where the block belongs`);
-    text = `${text.slice(0, i + start.length)}\n<!-- generated by npm run results from ${RESULTS}/${name}/: do not edit by hand -->\n${BUILDERS[name](f)}\n${text.slice(j)}`;
-    updated.push(name);
+    text = `${text.slice(0, i + start.length)}\n<!-- generated by npm run results from ${RESULTS}/${name}/: do not edit by hand -->\n${f ? BUILDERS[name](f) : pending(name)}\n${text.slice(j)}`;
+    if (f) updated.push(name);
   }
   return { text, updated };
 }

@@ -37,13 +37,14 @@ export function teacherMetrics(dir: string): Metrics {
 const span = (m: Metrics): [number, number] => { const end = Date.parse(m.provenance.date ?? ''); return [end - m.wallTimeSec * 1000, end]; };
 
 /** Wall times: the teacher's, each run's, the runs' span (first start to last end) and the whole (teacher start to last end). */
-export function wallTimes(teacher: Metrics | null, runs: Metrics[]): { teacherSec: number | null; runSec: number[]; runsSpanSec: number; wholeSec: number | null } {
+export function wallTimes(teacher: Metrics | null, runs: Metrics[]): { teacherSec: number | null; runSec: number[]; runsSpanSec: number; wholeSec: number | null; runsFrom: string; runsTo: string } {
   const spans = runs.map(span);
   const start = Math.min(...spans.map((s) => s[0])), end = Math.max(...spans.map((s) => s[1]));
   const t = teacher ? span(teacher) : null;
   return {
     teacherSec: teacher ? teacher.wallTimeSec : null, runSec: runs.map((r) => r.wallTimeSec),
     runsSpanSec: (end - start) / 1000, wholeSec: t ? (end - t[0]) / 1000 : null,
+    runsFrom: new Date(start).toISOString(), runsTo: new Date(end).toISOString(),
   };
 }
 
@@ -62,4 +63,10 @@ export function std(xs: number[]): number | null {
   if (xs.length < 2) return null;
   const m = xs.reduce((a, x) => a + x, 0) / xs.length;
   return Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / (xs.length - 1));
+}
+
+/** Seconds during which two time spans (ISO dates) overlap. */
+export function overlapSec(a: [string, string], b: [string, string]): number {
+  const lo = Math.max(Date.parse(a[0]), Date.parse(b[0])), hi = Math.min(Date.parse(a[1]), Date.parse(b[1]));
+  return Math.max(0, (hi - lo) / 1000);
 }

@@ -4,7 +4,7 @@
  *
  * Number formatting (CSV with `digits`, Markdown, HTML): a column whose numbers are all integers prints them as
  * integers; other numeric columns print with `digits` decimals (toFixed), or in exponent notation with 3 significant digits
- * when all of them would print as zero (e.g. a learning rate 2e-5). null/undefined print as ''. NaN as 'NaN'.
+ * when all of them would print with at most one significant digit (e.g. a learning rate 2e-5). null/undefined print as ''. NaN as 'NaN'.
  */
 import * as aq from 'arquero';
 import type { ColumnTable } from 'arquero';
@@ -65,8 +65,9 @@ export function columnFormats(t: ColumnTable, digits?: Digits): Record<string, {
     }
     const d = digitsFor(digits, name);
     const isNum = numeric && !other;
-    // a column of small numbers that `d` decimals would print as 0.0000 (a learning rate): 3 significant digits
-    const tiny = isNum && !allInt && maxAbs > 0 && maxAbs < 0.5 * 10 ** -d;
+    // a column of small numbers that `d` decimals would print with at most one significant digit (a learning rate:
+    // 0.0000 or 0.0001): 3 significant digits in exponent notation
+    const tiny = isNum && !allInt && maxAbs > 0 && maxAbs < 10 ** (1 - d);
     out[name] = {
       numeric: isNum,
       fmt: (v) => (tiny && typeof v === 'number' && Number.isFinite(v) && v !== 0 ? Number(v.toPrecision(3)).toExponential() : formatCell(v, isNum && allInt ? 0 : d)),
