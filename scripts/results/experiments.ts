@@ -90,7 +90,7 @@ function rteReports(): Experiment {
       ['sweep', ['--task', 'rte', '--grid', 'rte-reports', '--train-limit', '512', '--epochs', '2', '--eval-every', '8', '--eval-limit', '32', ...RUN, '--out', out('rte-reports'), '--no-report']],
       ['report', ['--task', 'rte', '--dir', out('rte-reports', 'rte')]],
       ['analyze', ['--task', 'rte', '--teacher', teacher, '--students', students.join(','), '--labels', 'ternarybert,map+output', '--examples', '32', '--sample', 'first',
-        '--hessian-examples', '2', '--hessian-method', 'lanczos', '--hessian-layers', '--backend', SETTINGS.backend, '--threads', '1', '--out', analysis, '--overwrite']],
+        '--hessian-examples', '2', '--hessian-method', 'lanczos', '--backend', SETTINGS.backend, '--threads', '1', '--out', analysis, '--overwrite']],
     ],
   };
 }
