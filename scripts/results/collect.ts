@@ -47,18 +47,24 @@ function provenanceJson(e: Experiment, inv: Invocation, teacher: Metrics, runs: 
   };
 }
 
+/** A distinct-values list of PROVENANCE.json as text: commits as "abc1234 (clean)", other values as compact JSON. */
+const listText = (xs: string[], commits = false): string => xs.map((x) => {
+  const v = JSON.parse(x);
+  return commits && v ? `${String(v.commit).slice(0, 7)} (${v.dirty ? 'dirty' : 'clean'})` : Array.isArray(v) ? v.join(', ') : JSON.stringify(v).replace(/"/g, '').replace(/,/g, ', ');
+}).join('; ');
+
 function provenanceMd(p: Record<string, any>): string {
   const m = p.machine, w = p.wall;
   return [
     `# ${p.experiment}: provenance`, '', `${p.what}.`, ...(p.reduced ? ['', `**Reduced recipe**: ${p.reduced}.`] : []), '',
     `- written by \`${p.generated.by}\` on ${p.generated.date} at git ${p.generated.git.commit}${p.generated.git.dirty ? ` (**dirty**: ${p.generated.git.changed.join(', ')}; --allow-dirty)` : ' (clean)'}`,
-    `- runs and teacher made at git ${p.made.commits.join(', ')}`,
+    `- runs and teacher made at git ${listText(p.made.commits, true)}`,
     `- machine: ${m.cpuModel} (family ${m.cpuFamily}, model ${m.cpuModelNumber}; ${m.simd.join(', ')}), ${m.cores} cores, ${m.memGiB} GiB, node ${m.node}, ${m.platform}`,
-    `- backend and threads per run: ${p.made.backends.join(', ')}; ${p.settings.jobs} runs at a time`,
-    `- versions: ${p.made.versions.join(', ')}`,
+    `- backend and threads per run: ${listText(p.made.backends)}; ${p.settings.jobs} runs at a time`,
+    `- versions: ${listText(p.made.versions)}`,
     `- commands of this invocation (a finished run of the same configuration is reused, an unfinished one resumed):`,
     ...p.commands.map((c: CommandRecord) => `  - \`${c.command}\` (${fmtDuration(c.wallSec)}, exit ${c.exit})`),
-    `- wall times (from the runs' metrics.json; the machine was shared with other work): teacher ${w.teacherSec === null ? `${p.teacherOf}'s (reused)` : fmtDuration(w.teacherSec)}, runs ${w.runSec.map(fmtDuration).join(', ')}; the runs from first start to last end ${fmtDuration(w.runsSpanSec)}; teacher start to last run end ${w.wholeSec === null ? '-' : fmtDuration(w.wholeSec)}`,
+    `- wall times (from the runs' metrics.json; measured on a machine shared with other work, which may also have paused the runs): teacher ${w.teacherSec === null ? `${p.teacherOf}'s (reused)` : fmtDuration(w.teacherSec)}, runs ${w.runSec.map(fmtDuration).join(', ')}; the runs from first start to last end ${fmtDuration(w.runsSpanSec)}; teacher start to last run end ${w.wholeSec === null ? '-' : fmtDuration(w.wholeSec)}`,
     '',
   ].join('\n');
 }
