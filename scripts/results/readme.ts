@@ -47,7 +47,14 @@ function wallLine(f: Folder, other?: Folder | null): string {
     (w.teacherSec === null ? `teacher: ${f.prov.teacherOf}'s, ` : `teacher ${fmtDuration(w.teacherSec)}, `) +
     `each run ${fmtDuration(Math.min(...runs))}-${fmtDuration(Math.max(...runs))}, the ${runs.length} runs ${fmtDuration(w.runsSpanSec)} (first start to last end)` +
     (w.wholeSec === null ? '' : `, the whole command ${fmtDuration(w.wholeSec)}`) +
-    (shared > 0 ? `; \`${other!.name}\`'s runs ran at the same time for ${fmtDuration(shared)} of it (then four runs shared the two cores)` : '') + '.';
+    (shared > 0 ? `; \`${other!.name}\`'s runs ran at the same time for ${fmtDuration(shared)} of it (then four runs shared the two cores)` : '') + '.' +
+    resumedText(f.runs);
+}
+
+/** Runs resumed from a checkpoint (killed earlier): their wall time counts from the resume. */
+function resumedText(runs: Metrics[]): string {
+  const r = runs.filter((m) => m.resumedFromStep !== null);
+  return r.length ? ` ${r.map((m) => `${m.run} (from step ${m.resumedFromStep})`).join(' and ')} resumed from a checkpoint after a kill: their wall times count from the resume.` : '';
 }
 
 function colaDefault(f: Folder): string {
