@@ -55,3 +55,13 @@ test('analysis specs: bands clipped at 0, log axis for wide spectra, legend digi
   t.is(legendFormat([{ panel: 'a', quantity: 'q', value: 0.0188 }, { panel: 'a', quantity: 'q', value: 0.0192 }]), '.3~g');
   t.is(legendFormat([{ panel: 'a', quantity: 'q', value: 0.019 }, { panel: 'a', quantity: 'q', value: 0.019 }]), '.2~g');
 });
+
+test('loss curves: a log axis only when the values span a factor of 10, and its title says so', (t) => {
+  const rows = (lo: number, hi: number) => [{ step: 0, run: 'a', loss: hi }, { step: 1, run: 'a', loss: lo }];
+  const narrow = JSON.stringify(lossCurves({ data: rows(1.2, 1.6), term: 'run', value: 'loss', logY: 'auto', title: 't', yTitle: 'KD loss' }));
+  t.notRegex(narrow, /"type":"log"/);
+  t.notRegex(narrow, /log scale/);
+  const wide = JSON.stringify(lossCurves({ data: rows(0.05, 8), term: 'run', value: 'loss', logY: 'auto', title: 't', yTitle: 'KD loss' }));
+  t.regex(wide, /"type":"log"/);
+  t.regex(wide, /KD loss \(log scale\)/);
+});

@@ -51,3 +51,9 @@ test('errors name the column', (t) => {
   t.throws(() => fromRows(rows, ['arm', 'lr']), { message: /column "lr" is in no row/ });
   t.throws(() => fromRows([{ a: 1 }, 3 as never]), { message: /row 1 is not an object/ });
 });
+
+test('a column of numbers that its digits would print as zero (a learning rate) prints 3 significant digits', (t) => {
+  const md = toMarkdown([{ lr: 2e-5, acc: 0.5 }, { lr: 1.25e-4, acc: 0.25 }], { digits: 4 });
+  t.regex(md, /\|2e-5\|0\.5000\|/);
+  t.regex(md, /\|1\.25e-4\|0\.2500\|/);
+});

@@ -12,6 +12,26 @@ const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
 const FONT = { font: 'DejaVu Sans' };
 const CONFIG = { config: { ...FONT, view: { stroke: '#ddd' }, axis: { labelFont: FONT.font, titleFont: FONT.font }, legend: { labelFont: FONT.font, titleFont: FONT.font, symbolOpacity: 1, labelLimit: 0 }, header: { labelFont: FONT.font, titleFont: FONT.font }, title: { font: FONT.font } } };
 
+/** Colours of the models other than the teacher (grey), in the order of r.meta.models. */
+const MODEL_COLOURS = ['#1f77b4', '#ff7f0e', '#d62728', '#2ca02c', '#9467bd', '#8c564b', '#e377c2', '#17becf'];
+
+/**
+ * One colour per model in every figure of a report (the teacher grey, the others in meta order), with the legend
+ * listing only the models of this figure.
+ */
+export function modelScale(r: AnalysisResults, present: Iterable<unknown>): { domain: string[]; range: string[] } {
+  const has = new Set(present);
+  let k = 0;
+  const all = r.meta.models.map((m) => ({ label: m.label, colour: m.role === 'teacher' ? '#7f7f7f' : MODEL_COLOURS[k++ % MODEL_COLOURS.length] }));
+  const shown = all.filter((m) => has.has(m.label));
+  return { domain: shown.map((m) => m.label), range: shown.map((m) => m.colour) };
+}
+const labelsOf = (rows: Record<string, unknown>[]) => rows.map((x) => x.model);
+/** About the width in px of a legend of these labels (12 px font: ~7 px per character, plus the symbol). */
+const legendWidth = (labels: string[]) => 30 + 7 * Math.max(0, ...labels.map((l) => l.length));
+/** The report page's content is 1086 px wide: a figure's plot area, axes and legend stay within ~1000 px. */
+const PAGE = 1000;
+
 const METRIC_TITLES: Record<string, string> = { rankingLoss: 'Ranking loss (sum)', coverLengthRatio: 'Cover length ratio (top-5)', rowKl: 'Row KL (map loss per head)' };
 
 /** Figure 4: one line per student over head index (layer * H + head), mean over examples with a +-1 std band. */
@@ -27,17 +47,17 @@ export function distanceSpec(r: AnalysisResults, metric: 'rankingLoss' | 'coverL
     }));
   }
   const n = r.distance.examples;
-  const order = r.meta.models.filter((m) => r.distance!.models[m.id]).map((m) => m.label);
+  const scale = modelScale(r, labelsOf(rows));
   return {
     $schema: SCHEMA, ...CONFIG, width: 640, height: 260,
     title: { text: `${METRIC_TITLES[metric]} vs teacher, per head`, subtitle: `${r.meta.task}: mean over ${n} dev example${n === 1 ? '' : 's'}${n > 1 ? ', band = +-1 std (clipped at 0)' : ''}` },
     data: { values: rows },
     encoding: {
       x: { field: 'head', type: 'quantitative', title: 'head index (layer x heads + head)', axis: { tickMinStep: 1, format: 'd' } },
-      color: { field: 'model', type: 'nominal', title: null, sort: order },
+      color: { field: 'model', type: 'nominal', title: null, scale },
     },
     layer: [
-      ...(n > 1 ? [{ mark: { type: 'area', opacity: 0.15 }, encoding: { y: { field: 'lo', type: 'quantitative', title: METRIC_TITLES[metric] }, y2: { field: 'hi' }, color: { field: 'model', type: 'nominal', sort: order } } }] : []),
+      ...(n > 1 ? [{ mark: { type: 'area', opacity: 0.12 }, encoding: { y: { field: 'lo', type: 'quantitative', title: METRIC_TITLES[metric] }, y2: { field: 'hi' }, color: { field: 'model', type: 'nominal', scale } } }] : []),
       { mark: { type: 'line', point: { size: 20 } }, encoding: { y: { field: 'mean', type: 'quantitative', title: METRIC_TITLES[metric] }, tooltip: [{ field: 'model' }, { field: 'layer' }, { field: 'h' }, { field: 'mean', format: '.4g' }] } },
     ],
   };
@@ -51,8 +71,7 @@ export function hessianDensitySpec(r: AnalysisResults): Spec | null {
     const label = r.meta.models.find((m) => m.id === id)?.label ?? id;
     for (const e of h.perExample) for (const v of e.eigenvalues) if (Number.isFinite(v) && v !== 0) rows.push({ model: label, value: v, sign: v < 0 ? 'Negative Max Eigenvalue' : 'Positive Max Eigenvalue' });
   }
-  const order = r.meta.models.filter((m) => r.hessian!.models[m.id]).map((m) => m.label);
-  const color = { field: 'model', type: 'nominal', title: null, sort: order };
+  const color = { field: 'model', type: 'nominal', title: null, scale: modelScale(r, labelsOf(rows)) };
   const signs = ['Negative Max Eigenvalue', 'Positive Max Eigenvalue'].filter((s) => rows.some((x) => x.sign === s));
   if (!signs.length) return null;
   // values spanning orders of magnitude (a norm-term eigenvalue of 5e8 beside data curvatures of 1..100): the
@@ -64,14 +83,18 @@ export function hessianDensitySpec(r: AnalysisResults): Spec | null {
     const mags = rows.filter((x) => x.sign === sign).map((x) => Math.abs(x.value as number));
     const log = Math.max(...mags) / Math.min(...mags) > 100;
     const f = log ? 'log' : 'value';
+    // the density's extent reaches a little past the outermost eigenvalues: curves fall off instead of ending cut
+    const xs = rows.filter((x) => x.sign === sign).map((x) => x[f] as number);
+    const lo = Math.min(...xs), hi = Math.max(...xs), pad = Math.max(0.15 * (hi - lo), 1e-3 * Math.max(Math.abs(lo), Math.abs(hi), 1));
+    const density = { density: f, groupby: ['model'], steps: 200, extent: [lo - pad, hi + pad], as: [f, 'density'] };
     const xEnc = { field: f, type: 'quantitative', title: log ? `${sign.startsWith('Neg') ? '|eigenvalue|' : 'eigenvalue'} (log scale)` : 'eigenvalue',
       ...(log ? { axis: { tickMinStep: 1, labelExpr: "'1e' + format(datum.value, 'd')" } } : { axis: { format: '~g' } }) };
     return {
       width, height: 200, title: sign,
       transform: [{ filter: { field: 'sign', equal: sign } }],
       layer: [
-        { transform: [{ density: f, groupby: ['model'], steps: 200, as: [f, 'density'] }], mark: { type: 'area', opacity: 0.2 }, encoding: { x: xEnc, y: { field: 'density', type: 'quantitative', title: log ? 'Density (of log10)' : 'Density', stack: null }, color } },
-        { transform: [{ density: f, groupby: ['model'], steps: 200, as: [f, 'density'] }], mark: { type: 'line', strokeWidth: 1.5 }, encoding: { x: { field: f, type: 'quantitative' }, y: { field: 'density', type: 'quantitative' }, color } },
+        { transform: [density], mark: { type: 'area', opacity: 0.2 }, encoding: { x: { ...xEnc, scale: { nice: false, zero: false } }, y: { field: 'density', type: 'quantitative', title: log ? 'Density (of log10)' : 'Density', stack: null }, color } },
+        { transform: [density], mark: { type: 'line', strokeWidth: 1.5 }, encoding: { x: { field: f, type: 'quantitative' }, y: { field: 'density', type: 'quantitative' }, color } },
         { mark: { type: 'tick', thickness: 1, size: 8, opacity: 0.7 }, encoding: { x: { field: f, type: 'quantitative' }, y: { value: 196 }, color } },
       ],
     };
@@ -101,16 +124,17 @@ export function hessianLayersSpec(r: AnalysisResults): Spec | null {
   const wide = mags.length > 1 && Math.max(...mags) / Math.min(...mags) > 100;
   const decades = Array.from({ length: Math.ceil(Math.log10(Math.max(...mags, 1))) + 1 }, (_, i) => 10 ** i);
   const ticks = [...(rows.some((x) => (x.value as number) < 0) ? decades.map((d) => -d).reverse() : []), 0, ...decades];
+  const scale = modelScale(r, labelsOf(rows));
   return {
-    $schema: SCHEMA, ...CONFIG, width: 480, height: 240,
+    $schema: SCHEMA, ...CONFIG, width: Math.min(760, PAGE - 90 - legendWidth(scale.domain)), height: 260,
     title: { text: 'Top Hessian eigenvalue per parameter group', subtitle: `mean over examples; each group differentiated alone (diagonal block)${wide ? '; symmetric-log axis' : ''}` },
     data: { values: rows },
     mark: 'bar',
     encoding: {
       x: { field: 'subset', type: 'nominal', sort: order, title: null, axis: { labelAngle: 0 } },
-      xOffset: { field: 'model' },
+      xOffset: { field: 'model', sort: scale.domain },
       y: { field: 'value', type: 'quantitative', title: 'top eigenvalue', ...(wide ? { scale: { type: 'symlog' }, axis: { values: ticks, format: '.0e' } } : {}) },
-      color: { field: 'model', type: 'nominal', title: null },
+      color: { field: 'model', type: 'nominal', title: null, scale },
     },
   };
 }
@@ -129,19 +153,25 @@ export function rangeSpec(r: AnalysisResults): Spec | null {
   }
   const teacher = r.meta.models.find((m) => m.role === 'teacher')?.label;
   const L = r.range.models[Object.keys(r.range.models)[0]].min.length;
+  const cols = Math.min(4, L);
+  const scale = modelScale(r, labelsOf(rows));
+  // students drawn thick to thin in meta order: one that coincides with a later one still shows around it
+  let k = 0;
+  const widths = scale.domain.map((m) => (m === teacher ? 1.3 : Math.max(0.9, 2.8 - 0.9 * k++)));
   return {
     $schema: SCHEMA, ...CONFIG,
     title: { text: 'Attention output dynamic range (min / max over the hidden dim)', subtitle: `${r.meta.task}: dev example #${r.range.exampleIndex} (${r.range.tokens.length} tokens)` },
     data: { values: rows },
     facet: { field: 'layer', type: 'nominal', title: null, sort: Array.from({ length: L }, (_, l) => `layer ${l}`) },
-    columns: Math.min(4, L),
+    columns: cols,
     spec: {
-      width: 240, height: 150,
-      mark: { type: 'line', strokeWidth: 1.2 },
+      width: Math.max(160, Math.floor((PAGE - legendWidth(scale.domain)) / cols) - 60), height: 170,
+      mark: { type: 'line' },
       encoding: {
         x: { field: 'token', type: 'quantitative', title: 'token index', axis: { format: 'd', tickMinStep: 1 } },
         y: { field: 'value', type: 'quantitative', title: 'value' },
-        color: { field: 'model', type: 'nominal', title: null, ...(teacher ? { scale: { domain: [teacher, ...r.meta.models.filter((m) => m.role === 'student').map((m) => m.label)], range: ['#888888', '#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e'] } } : {}) },
+        color: { field: 'model', type: 'nominal', title: null, sort: scale.domain, scale },
+        strokeWidth: { field: 'model', type: 'nominal', title: null, sort: scale.domain, scale: { type: 'ordinal', domain: scale.domain, range: widths } },
         strokeDash: { condition: { test: `datum.model === ${JSON.stringify(teacher ?? '')}`, value: [4, 3] }, value: [1, 0] },
         detail: { field: 'series' },
       },
@@ -174,8 +204,9 @@ export function normCurvesSpec(r: AnalysisResults): Spec | null {
       mark: { type: 'line', point: true },
       encoding: {
         x: { field: 'layer', type: 'quantitative', title: 'layer', axis: { tickMinStep: 1, format: 'd' } },
-        y: { field: 'value', type: 'quantitative', title: '|T - S|', axis: { format: '.2~g' } },
-        color: { field: 'model', type: 'nominal', title: null },
+        // small differences (1e-5, 1e-9) in exponent notation instead of 0.000005
+        y: { field: 'value', type: 'quantitative', title: '|T - S|', axis: { labelExpr: "datum.value !== 0 && abs(datum.value) < 1e-3 ? format(datum.value, '.1~e') : format(datum.value, '.2~g')" } },
+        color: { field: 'model', type: 'nominal', title: null, scale: modelScale(r, labelsOf(rows)) },
       },
     },
     resolve: { scale: { y: 'independent' } },
@@ -227,7 +258,7 @@ export function normHeatmapSpec(r: AnalysisResults): Spec | null {
     spec: {
       width: Math.max(100, 14 * H), height: Math.max(80, 10 * L),
       encoding: {
-        x: { field: 'head', type: 'ordinal', title: 'head' },
+        x: { field: 'head', type: 'ordinal', title: 'head', axis: { labelAngle: 0 } },
         y: { field: 'layer', type: 'ordinal', title: 'layer', sort: 'descending' },
       },
       layer: [

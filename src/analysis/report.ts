@@ -49,7 +49,7 @@ function tables(r: AnalysisResults): Section[] {
       ...(l2.length ? [`${l2.length} of the eigenvalues equal l2 / ||p|| of one parameter tensor (its norm term alone, not data curvature): ${[...new Set(l2)].join(', ')}.`] : []),
       ...r.hessian.warnings.map((w) => `**Warning**: ${w}`),
     ];
-    out.push({ kind: 'table', title: 'Hessian eigenvalues', table: rows, digits: 4, caption: notes.join(' ') });
+    out.push({ kind: 'table', title: 'Hessian eigenvalues', table: rows, digits: { 'Hv products': 1, 's per spectrum': 1, '*': 4 }, caption: notes.join(' ') });
   }
   if (r.range) {
     out.push({ kind: 'table', title: 'Attention-output range: mean over tokens and examples', digits: 3,

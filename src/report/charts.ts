@@ -305,7 +305,9 @@ export function indexLines(o: IndexLinesOpts): VlSpec {
     if (ys.length === 1) enc.strokeDash = { field: fieldRef(o.series), type: 'nominal', title: o.seriesTitle ?? o.series, sort: distinct(rows, o.series) };
   }
   const nx = distinct(rows, o.x).length;
-  const x = { field: fieldRef(o.x), type: 'quantitative', title: o.xTitle ?? o.x, axis: { format: 'd', tickMinStep: 1 }, scale: { zero: false, nice: false } };
+  const points = o.points ?? nx <= 40;
+  // points at the first and last index are drawn whole: the x range is padded by a few pixels
+  const x = { field: fieldRef(o.x), type: 'quantitative', title: o.xTitle ?? o.x, axis: { format: 'd', tickMinStep: 1 }, scale: { zero: false, nice: false, ...(points ? { padding: 8 } : {}) } };
   const yTitle = o.yTitle ?? (ys.length === 1 ? ys[0] : 'value');
   const y = { field: fieldRef(yField), type: 'quantitative', title: yTitle, scale: yScaleFor(rows, ys, o.logY), ...(o.yFormat ? { axis: { format: o.yFormat } } : {}) };
   const layers: unknown[] = [];
@@ -313,7 +315,7 @@ export function indexLines(o: IndexLinesOpts): VlSpec {
     layers.push({ mark: { type: 'area', opacity: 0.18 }, encoding: { x, y: { field: fieldRef(o.lo), type: 'quantitative', title: yTitle }, y2: { field: fieldRef(o.hi) }, ...(o.series ? { color: enc.color } : {}) } });
   }
   layers.push({ mark: { type: 'line', strokeWidth: 1.8 }, encoding: { x, y, ...enc } });
-  if (o.points ?? nx <= 40) {
+  if (points) {
     const shape = o.series ? { shape: { field: fieldRef(o.series), type: 'nominal', title: o.seriesTitle ?? o.series, sort: distinct(rows, o.series) } } : {};
     layers.push({ mark: { type: 'point', filled: false, size: 45, strokeWidth: 1.5, opacity: 1 }, encoding: { x, y, ...(enc.color ? { color: enc.color } : {}), ...shape } });
   }
@@ -433,7 +435,8 @@ export interface LossOpts extends CommonOpts {
   term?: string;
   value?: string;
   seriesTitle?: string;
-  logY?: boolean;
+  /** Log y scale; 'auto': only when the positive values span at least a factor of 10 (the y title then says so). */
+  logY?: boolean | 'auto';
   /** Trailing moving average over this many points per term; the raw curve is drawn faint underneath. */
   smooth?: number;
 }
@@ -454,18 +457,25 @@ export function lossCurves(o: LossOpts): VlSpec {
     check('lossCurves', rows, [xf, o.term, o.value]);
     term = o.term; value = o.value; domain = distinct(rows, o.term);
   }
-  transform.push({ filter: o.logY ? `isFinite(${datum(value)}) && ${datum(value)} > 0` : `isFinite(${datum(value)})` });
+  let logY = o.logY === true;
+  if (o.logY === 'auto') {
+    const pos = rows.map((r) => r[value]).filter((v): v is number => typeof v === 'number' && Number.isFinite(v) && v > 0);
+    logY = pos.length > 1 && Math.max(...pos) / Math.min(...pos) >= 10;
+  }
+  const yTitle = `${o.yTitle ?? 'loss'}${o.logY === 'auto' && logY ? ' (log scale)' : ''}`;
+  transform.push({ filter: logY ? `isFinite(${datum(value)}) && ${datum(value)} > 0` : `isFinite(${datum(value)})` });
   // steps are integers: integer ticks only
   const x = { field: fieldRef(xf), type: 'quantitative', title: o.xTitle ?? xf, scale: { zero: false, nice: false }, axis: { format: 'd', tickMinStep: 1 } };
-  const yScale = o.logY ? { type: 'log' } : { zero: false };
+  // log: the domain is the data's (a nice log domain would stretch 1.2..1.6 to 1..10)
+  const yScale = logY ? { type: 'log', nice: false } : { zero: false };
   const color = { color: { field: fieldRef(term), type: 'nominal', title: o.seriesTitle ?? 'loss term', scale: { domain, scheme: PALETTE } } };
   const layers: unknown[] = [];
   if (o.smooth && o.smooth > 1) {
     transform.push({ window: [{ op: 'mean', field: fieldRef(value), as: '_smooth' }], frame: [-(Math.round(o.smooth) - 1), 0], groupby: [fieldRef(term)], sort: [{ field: fieldRef(xf) }] });
-    layers.push({ mark: { type: 'line', opacity: 0.25, strokeWidth: 1 }, encoding: { x, y: { field: fieldRef(value), type: 'quantitative', scale: yScale, title: o.yTitle ?? 'loss' }, ...color } });
-    layers.push({ mark: { type: 'line', strokeWidth: 2 }, encoding: { x, y: { field: '_smooth', type: 'quantitative', scale: yScale, title: o.yTitle ?? 'loss' }, ...color } });
+    layers.push({ mark: { type: 'line', opacity: 0.25, strokeWidth: 1 }, encoding: { x, y: { field: fieldRef(value), type: 'quantitative', scale: yScale, title: yTitle }, ...color } });
+    layers.push({ mark: { type: 'line', strokeWidth: 2 }, encoding: { x, y: { field: '_smooth', type: 'quantitative', scale: yScale, title: yTitle }, ...color } });
   } else {
-    layers.push({ mark: { type: 'line', strokeWidth: 1.8 }, encoding: { x, y: { field: fieldRef(value), type: 'quantitative', scale: yScale, title: o.yTitle ?? 'loss' }, ...color } });
+    layers.push({ mark: { type: 'line', strokeWidth: 1.8 }, encoding: { x, y: { field: fieldRef(value), type: 'quantitative', scale: yScale, title: yTitle }, ...color } });
   }
   return assemble(o, rows, transform, layers);
 }

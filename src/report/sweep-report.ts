@@ -109,6 +109,7 @@ export function seedSummary(rows: RunRow[]): { summary: Record<string, unknown>[
 /** Plots of a set of runs (rows from collectRuns; logs read from the run folders). */
 function plotSpecs(outDir: string, rows: RunRow[], perSeed: RunRow[], metric: string, title: string): Record<string, VlSpec> {
   const specs: Record<string, VlSpec> = {};
+  const width = 700; // with the axis and the legend or reference label about the page's 1086 px content width
   const teacher = rows.find((r) => Number.isFinite(r.teacher))?.teacher;
   const reference = teacher !== undefined ? { value: teacher, label: `FP teacher ${teacher.toFixed(3)}` } : undefined;
   // several recipes (limits, epochs, ...): one bar per preset and recipe, never one average over both
@@ -116,7 +117,7 @@ function plotSpecs(outDir: string, rows: RunRow[], perSeed: RunRow[], metric: st
   const varying = RECIPE_COLUMNS.filter((c) => new Set(perSeed.map((x) => x[c])).size > 1);
   const bars = perSeed.map((r) => ({ ...r, config: varying.length ? `${r.preset} (${varying.map((c) => `${SHORT[c]} ${r[c]}`).join(', ')})` : r.preset }));
   specs['presets'] = barChart({ data: bars, category: 'config', value: 'best', spread: 'minmax', reference, labelFormat: '.3f',
-    title: `${title}: best dev ${metric} per KD configuration`, subtitle: 'bars: mean over seeds, whiskers: min..max', xTitle: 'KD configuration', yTitle: `best dev ${metric}`, zeroY: false });
+    width, title: `${title}: best dev ${metric} per KD configuration`, subtitle: 'bars: mean over seeds, whiskers: min..max', xTitle: 'KD configuration', yTitle: `best dev ${metric}`, zeroY: false });
   // sweep arms of the mixing grid: map=1 with output varying, output=1 with map varying
   const mix = perSeed.filter((r) => r.preset === 'map+output');
   const arms = [
@@ -125,7 +126,7 @@ function plotSpecs(outDir: string, rows: RunRow[], perSeed: RunRow[], metric: st
   ];
   if (new Set(arms.map((a) => a.coeff)).size > 1) {
     specs['mixing'] = lineBand({ data: arms, x: 'coeff', y: 'best', series: 'arm', seriesTitle: 'sweep arm', spread: 'minmax', reference,
-      title: `${title}: dev ${metric} vs loss coefficient`, subtitle: 'line: mean over seeds, band: min..max', xTitle: 'coefficient of the varied term', yTitle: `best dev ${metric}` });
+      width, title: `${title}: dev ${metric} vs loss coefficient`, subtitle: 'line: mean over seeds, band: min..max', xTitle: 'coefficient of the varied term', yTitle: `best dev ${metric}` });
   }
   const loss: Record<string, unknown>[] = [], dev: Record<string, unknown>[] = [];
   for (const r of rows) {
@@ -138,8 +139,8 @@ function plotSpecs(outDir: string, rows: RunRow[], perSeed: RunRow[], metric: st
       else loss.push({ step: e.step, run: r.run, loss: e.loss });
     }
   }
-  if (loss.length) specs['loss'] = lossCurves({ data: loss, term: 'run', value: 'loss', seriesTitle: 'run', logY: true, smooth: Math.max(1, Math.round(Math.max(...loss.map((e) => e.step as number)) / 40)), title: `${title}: total KD loss over training`, xTitle: 'step', yTitle: 'KD loss (log scale)' });
-  if (dev.length) specs['dev'] = indexLines({ data: dev, x: 'step', y: 'value', series: 'run', points: true, yFormat: '.4~f', title: `${title}: dev ${metric} at each evaluation`, xTitle: 'step', yTitle: `dev ${metric}` });
+  if (loss.length) specs['loss'] = lossCurves({ data: loss, term: 'run', value: 'loss', seriesTitle: 'run', logY: 'auto', smooth: Math.max(1, Math.round(Math.max(...loss.map((e) => e.step as number)) / 40)), width, title: `${title}: total KD loss over training`, xTitle: 'step', yTitle: 'KD loss' });
+  if (dev.length) specs['dev'] = indexLines({ data: dev, x: 'step', y: 'value', series: 'run', points: true, yFormat: '.4~f', width, title: `${title}: dev ${metric} at each evaluation`, xTitle: 'step', yTitle: `dev ${metric}` });
   return specs;
 }
 

@@ -3,7 +3,8 @@
  * summaries (mean, std, count, min, max over seeds) for "metric per coefficient with seed spread".
  *
  * Number formatting (CSV with `digits`, Markdown, HTML): a column whose numbers are all integers prints them as
- * integers; other numeric columns print with `digits` decimals (toFixed). null/undefined print as ''. NaN as 'NaN'.
+ * integers; other numeric columns print with `digits` decimals (toFixed), or in exponent notation with 3 significant digits
+ * when all of them would print with at most one significant digit (e.g. a learning rate 2e-5). null/undefined print as ''. NaN as 'NaN'.
  */
 import * as aq from 'arquero';
 import type { ColumnTable } from 'arquero';
@@ -52,20 +53,24 @@ export function columnFormats(t: ColumnTable, digits?: Digits): Record<string, {
   const out: Record<string, { numeric: boolean; fmt: (v: unknown) => string }> = {};
   for (const name of t.columnNames()) {
     const vals = t.array(name) as ArrayLike<unknown>;
-    let numeric = false, allInt = true, other = false;
+    let numeric = false, allInt = true, other = false, maxAbs = 0;
     for (let i = 0; i < vals.length; i++) {
       const v = vals[i];
       if (v === null || v === undefined) continue;
       if (typeof v === 'number') {
         numeric = true;
         if (Number.isFinite(v) && !Number.isInteger(v)) allInt = false;
+        if (Number.isFinite(v)) maxAbs = Math.max(maxAbs, Math.abs(v));
       } else other = true;
     }
     const d = digitsFor(digits, name);
     const isNum = numeric && !other;
+    // a column of small numbers that `d` decimals would print with at most one significant digit (a learning rate:
+    // 0.0000 or 0.0001): 3 significant digits in exponent notation
+    const tiny = isNum && !allInt && maxAbs > 0 && maxAbs < 10 ** (1 - d);
     out[name] = {
       numeric: isNum,
-      fmt: (v) => formatCell(v, isNum && allInt ? 0 : d),
+      fmt: (v) => (tiny && typeof v === 'number' && Number.isFinite(v) && v !== 0 ? Number(v.toPrecision(3)).toExponential() : formatCell(v, isNum && allInt ? 0 : d)),
     };
   }
   return out;

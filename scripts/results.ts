@@ -1,0 +1,65 @@
+/**
+ * npm run results [-- --only NAME[,NAME]] [--dry-run] [--allow-dirty] [--spread-recipe reduced|full]
+ *
+ * Runs the experiments the README documents (scripts/results/experiments.ts: cola-default, cola-seeds,
+ * rte-reports) at the current commit, keeps their files in experiments/results/<name>/ (each run's metrics.json,
+ * the teacher's, results tables, reports, PROVENANCE.json/.md: commit, date, CPU, cores, backend, threads, jobs,
+ * versions, command lines) and regenerates the README's Results blocks between
+ * `<!-- results:<name>:start/end -->` from those files only. Sweeps are resumable, so a second invocation reuses
+ * finished runs of the same configuration and resumes killed ones. A tree with tracked changes is refused
+ * (--allow-dirty runs anyway and records it).
+ */
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { parseFlags, runMain, UsageError } from '../src/cli/common.js';
+import { didYouMean } from '../src/util/errors.js';
+import { atomicWrite } from '../src/util/fsx.js';
+import { PROJECT_ROOT } from '../src/util/provenance.js';
+import { collect, RESULTS, type CommandRecord } from './results/collect.js';
+import { experiments, type SpreadRecipe } from './results/experiments.js';
+import { gitState } from './results/machine.js';
+import { readmePath, readReadme, regenerate } from './results/readme.js';
+
+const FLAGS = {
+  only: { type: 'string', help: 'comma-separated experiments to run (default all: cola-default, cola-seeds, rte-reports)' },
+  'dry-run': { type: 'boolean', help: 'print what would run and be written, run nothing' },
+  'allow-dirty': { type: 'boolean', help: 'run with tracked changes in the tree (recorded in PROVENANCE)' },
+  'spread-recipe': { type: 'string', help: 'cola-seeds: reduced (default: 1 epoch over 4,000 examples, all three seeds, own folder) or full (3 epochs, reusing cola-default\'s seed-42 runs: 8 more full runs)' },
+} as const;
+
+runMain('results', async () => {
+  const v = parseFlags(FLAGS, 'npm run results -- [--only NAME[,NAME]] [--dry-run] [--allow-dirty] [--spread-recipe reduced|full]');
+  const spread = (v['spread-recipe'] ?? 'reduced') as SpreadRecipe;
+  if (!['reduced', 'full'].includes(spread)) throw new UsageError(`--spread-recipe must be reduced or full, got "${spread}"`);
+  const all = experiments(spread);
+  const names = typeof v.only === 'string' ? v.only.split(',').map((s) => s.trim()) : all.map((e) => e.name);
+  for (const n of names) if (!all.some((e) => e.name === n)) throw new UsageError(`--only: unknown experiment "${n}"${didYouMean(n, all.map((e) => e.name))} (known: ${all.map((e) => e.name).join(', ')})`);
+  const dry = v['dry-run'] === true, allowDirty = v['allow-dirty'] === true;
+  const git = gitState();
+  if (git.dirty && !allowDirty && !dry) throw new UsageError(`the tree has tracked changes (${git.changed.join(', ')}): commit them first, or pass --allow-dirty (recorded)`);
+  console.error(`results: git ${git.commit}${git.dirty ? ' (dirty)' : ''}; experiments ${names.join(', ')}${dry ? ' (dry run)' : ''}`);
+  for (const e of all.filter((x) => names.includes(x.name))) {
+    console.error(`\nresults ${e.name}: ${e.what}${e.reduced ? ` [reduced recipe: ${e.reduced}]` : ''}`);
+    const did = e.prepare?.(dry);
+    if (did) console.error(`results ${e.name}: ${did}`);
+    const commands: CommandRecord[] = [];
+    for (const [cli, args] of e.commands) {
+      const command = `npm run ${cli} -- ${args.join(' ')}`;
+      console.error(`results ${e.name}: ${dry ? 'would run' : 'running'} ${command}`);
+      if (dry) continue;
+      const argv = [process.execPath, '--import', 'tsx', join(PROJECT_ROOT, 'src/cli', `${cli}.ts`), ...args];
+      const t0 = Date.now(), startedAt = new Date(t0).toISOString();
+      const r = spawnSync(argv[0], argv.slice(1), { cwd: PROJECT_ROOT, stdio: 'inherit' });
+      const exit = r.status ?? 1;
+      commands.push({ command, argv: argv.slice(3), startedAt, wallSec: (Date.now() - t0) / 1000, exit });
+      if (exit !== 0) { console.error(`results ${e.name}: ${command} failed (${r.signal ?? `exit ${exit}`}); nothing of ${e.name} was written`); return exit; }
+    }
+    if (dry) { console.error(`results ${e.name}: would write ${RESULTS}/${e.name}/ and the README block results:${e.name}`); continue; }
+    console.error(`results ${e.name}: wrote ${collect(e, { argv: process.argv.slice(2), git, allowDirty, commands })}`);
+  }
+  if (dry) return;
+  // every block: those of folders kept earlier too (the same files give the same text), pending where none is
+  const { text, updated } = regenerate(readReadme(), all.map((e) => e.name));
+  atomicWrite(readmePath(), text);
+  console.error(`results: README.md blocks regenerated: ${updated.join(', ') || 'none'}`);
+});
