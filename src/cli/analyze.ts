@@ -41,7 +41,7 @@ const FLAGS = {
   'hessian-iters': { type: 'string', help: 'power-iteration maxIter (default 100)' },
   'hessian-tol': { type: 'string', help: 'power-iteration relative tolerance (default 1e-3)' },
   'hessian-mode': { type: 'string', help: 'example (default: one spectrum per example) or dataset (Hv averaged over the examples)' },
-  'hessian-method': { type: 'string', help: 'power (default: PyHessian power iteration with deflation) or lanczos (same eigenvalues, ~3x fewer products)' },
+  'hessian-method': { type: 'string', help: 'power (default: PyHessian power iteration with deflation) or lanczos (the top eigenvalues by magnitude in ~3x fewer products; where two have nearly equal magnitude, e.g. +17 and -17, power iteration converges slowly to a mix of them and lanczos separates them)' },
   'hessian-loss': { type: 'string', help: 'reference (default: CE/MSE + 0.01 sum ||p||, as the reference; tensors with ||p|| <= --hessian-norm-min left out of the norm term) or data (the task loss alone)' },
   'hessian-norm-min': { type: 'string', help: 'reference loss: tensors with ||p|| at most this are left out of the norm term, whose curvature 0.01/||p|| would swamp the spectrum (default 1e-3; 0 = only exact zeros, as the reference)' },
   'hessian-params': { type: 'string', help: 'regex of the parameters to differentiate (default: all, as the reference)' },
