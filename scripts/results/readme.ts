@@ -46,7 +46,7 @@ function wallLine(f: Folder, other?: Folder | null): string {
   return `Wall times (from the runs' \`metrics.json\`; measured on a machine shared with other developers' tests and benchmarks, which also paused the runs at times: an upper bound of what it takes alone): ` +
     (w.teacherSec === null ? `teacher: ${f.prov.teacherOf}'s, ` : `teacher ${fmtDuration(w.teacherSec)}, `) +
     `each run ${fmtDuration(Math.min(...runs))}-${fmtDuration(Math.max(...runs))}, the ${runs.length} runs ${fmtDuration(w.runsSpanSec)} (first start to last end)` +
-    (w.wholeSec === null ? '' : `, the whole command ${fmtDuration(w.wholeSec)}`) +
+    (w.wholeSec === null ? (w.teacherSec === null ? '' : ' (the teacher was made in an earlier sitting)') : `, the whole command ${fmtDuration(w.wholeSec)}`) +
     (shared > 0 ? `; \`${other!.name}\`'s runs ran at the same time for ${fmtDuration(shared)} of it (then four runs shared the two cores)` : '') + '.' +
     resumedText(f.runs);
 }

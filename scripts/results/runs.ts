@@ -36,14 +36,15 @@ export function teacherMetrics(dir: string): Metrics {
 /** End time of a run (its provenance date, written with metrics.json) and start (end - wall time), in ms. */
 const span = (m: Metrics): [number, number] => { const end = Date.parse(m.provenance.date ?? ''); return [end - m.wallTimeSec * 1000, end]; };
 
-/** Wall times: the teacher's, each run's, the runs' span (first start to last end) and the whole (teacher start to last end). */
+/** Wall times: the teacher's, each run's, the runs' span (first start to last end) and the whole (teacher start to last
+ * end; null when the runs started more than 5 minutes after the teacher ended: made in another sitting, not one command). */
 export function wallTimes(teacher: Metrics | null, runs: Metrics[]): { teacherSec: number | null; runSec: number[]; runsSpanSec: number; wholeSec: number | null; runsFrom: string; runsTo: string } {
   const spans = runs.map(span);
   const start = Math.min(...spans.map((s) => s[0])), end = Math.max(...spans.map((s) => s[1]));
   const t = teacher ? span(teacher) : null;
   return {
     teacherSec: teacher ? teacher.wallTimeSec : null, runSec: runs.map((r) => r.wallTimeSec),
-    runsSpanSec: (end - start) / 1000, wholeSec: t ? (end - t[0]) / 1000 : null,
+    runsSpanSec: (end - start) / 1000, wholeSec: t && start - t[1] <= 300_000 ? (end - t[0]) / 1000 : null,
     runsFrom: new Date(start).toISOString(), runsTo: new Date(end).toISOString(),
   };
 }
