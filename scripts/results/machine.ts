@@ -10,7 +10,7 @@ export interface GitState { commit: string; dirty: boolean; changed: string[] }
 export function gitState(): GitState {
   const git = (args: string[]) => execFileSync('git', args, { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trimEnd();
   const commit = git(['rev-parse', 'HEAD']).trim();
-  const changed = git(['status', '--porcelain', '--untracked-files=no']).split('\n').filter(Boolean).map((l) => l.slice(3));
+  const changed = git(['--no-optional-locks', 'status', '--porcelain', '--untracked-files=no']).split('\n').filter(Boolean).map((l) => l.slice(3));
   return { commit, dirty: changed.length > 0, changed };
 }
 

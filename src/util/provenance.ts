@@ -8,7 +8,9 @@ export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export function gitCommit(): { commit: string; dirty: boolean } {
   try {
     const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim().length > 0;
+    // --no-optional-locks: `git status` otherwise refreshes the index under .git/index.lock, which a run killed at that
+    // moment (kill -9, the fault suite) leaves behind, blocking the user's next commit
+    const dirty = execFileSync('git', ['--no-optional-locks', 'status', '--porcelain', '--untracked-files=no'], { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim().length > 0;
     return { commit, dirty };
   } catch {
     return { commit: 'unknown', dirty: false };
