@@ -5,6 +5,7 @@
  */
 import { existsSync, readFileSync, statSync, truncateSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PROJECT_ROOT } from '../util/provenance.js';
 import { diffResults, freshOut, isStopped, killGroup, leftovers, results, runSweep, sleep, type Bench, type Result } from './harness.js';
 
 export interface Ctx { bench: Bench; ref: Record<string, unknown> }
@@ -19,6 +20,8 @@ async function resumeAndCheck(c: Ctx, opts: { report?: boolean; allow?: RegExp[]
   if (r.status !== 0) problems.push(`the resumed sweep failed (exit ${r.status ?? r.signal}): ${tail(r)}`);
   problems.push(...diffResults(c.ref, results(c.bench)).map((d) => `differs from the uninterrupted sweep: ${d}`));
   problems.push(...leftovers(c.bench.out, opts.allow).map((f) => `left behind: ${f}`));
+  // the runs read git's state for their provenance: a kill at that moment must not leave the checkout locked
+  if (existsSync(join(PROJECT_ROOT, '.git', 'index.lock'))) problems.push(`left behind: ${join(PROJECT_ROOT, '.git', 'index.lock')}`);
   if (opts.report) for (const f of ['results.csv', 'results.md', 'index.html']) if (!existsSync(join(c.bench.out, 'rte', 'report', f))) problems.push(`no report/${f} after the resume`);
   return { problems, r };
 }
