@@ -174,3 +174,24 @@ test.serial('fused quantizer kernels equal their op-by-op composition bit for bi
   const [gn] = await runOn('native', g), [gc] = await runOn('cpu', g);
   t.true(relErr(gn.values, gc.values) < 1e-6);
 });
+
+test.serial('fused BertAdam (KdqBertAdam) equals the op-by-op update bit for bit: clipped and unclipped, with and without weight decay, below and above the native threshold', async (t) => {
+  const { BertAdam, ADAM_DEFAULTS } = await import('../src/train/bertadam.js');
+  const shapes: Record<string, number[]> = { 'a.weight': [300, 130], 'a.bias': [100], 'b.LayerNorm.weight': [33, 70], 'c.weight': [7, 40] };
+  const run = async (backend: string) => {
+    await tf.setBackend(backend);
+    const opt = new BertAdam({ ...ADAM_DEFAULTS, lr: 1e-3, maxGradNorm: 5, tTotal: 10 });
+    const vars = Object.fromEntries(Object.entries(shapes).map(([n, s], i) => [n, tf.variable(X(s, 40 + i, 0.5))]));
+    for (let step = 0; step < 3; step++) {
+      const grads = Object.fromEntries(Object.entries(shapes).map(([n, s], i) => [n, X(s, 60 + 10 * step + i, i === 3 ? 0.01 : 2)]));
+      opt.apply(vars, grads);
+      tf.dispose(Object.values(grads));
+    }
+    const out = Object.keys(shapes).flatMap((n) => [vars[n], opt.state.m[n], opt.state.v[n]].map((x) => Float32Array.from(x.dataSync())));
+    opt.dispose(); tf.dispose(Object.values(vars));
+    return out;
+  };
+  const got = await run('native'), ref = await run('cpu');
+  t.true(tf.getKernel('KdqBertAdam', 'native') !== undefined && tf.getKernel('KdqBertAdam', 'cpu') === undefined);
+  for (let i = 0; i < got.length; i++) t.deepEqual(got[i], ref[i], `tensor ${i}`);
+});
