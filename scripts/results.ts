@@ -14,10 +14,9 @@ import { join } from 'node:path';
 import { parseFlags, runMain, UsageError } from '../src/cli/common.js';
 import { didYouMean } from '../src/util/errors.js';
 import { atomicWrite } from '../src/util/fsx.js';
-import { PROJECT_ROOT } from '../src/util/provenance.js';
+import { gitState, PROJECT_ROOT } from '../src/util/provenance.js';
 import { collect, RESULTS, type CommandRecord } from './results/collect.js';
 import { experiments, type SpreadRecipe } from './results/experiments.js';
-import { gitState } from './results/machine.js';
 import { readmePath, readReadme, regenerate } from './results/readme.js';
 
 const FLAGS = {

@@ -5,19 +5,19 @@
  */
 import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { PROJECT_ROOT } from '../../src/util/provenance.js';
+import { PROJECT_ROOT, type gitState } from '../../src/util/provenance.js';
 import { atomicWrite, atomicWriteJson } from '../../src/util/fsx.js';
 import { UserError } from '../../src/util/errors.js';
 import type { Experiment } from './experiments.js';
 import { SETTINGS } from './experiments.js';
 import { distinctProv, finishedRuns, fmtDuration, teacherMetrics, wallTimes, type Metrics } from './runs.js';
-import { machine, packageVersions, type GitState } from './machine.js';
+import { machine, packageVersions } from './machine.js';
 
 export const RESULTS = 'experiments/results';
 const KEPT_EXT = /\.(png|html|json|md|csv)$/;
 
 export interface CommandRecord { command: string; argv: string[]; startedAt: string; wallSec: number; exit: number }
-export interface Invocation { argv: string[]; git: GitState; allowDirty: boolean; commands: CommandRecord[] }
+export interface Invocation { argv: string[]; git: ReturnType<typeof gitState>; allowDirty: boolean; commands: CommandRecord[] }
 
 function copyKept(from: string, to: string): void {
   const src = join(PROJECT_ROOT, from);

@@ -1,18 +1,7 @@
-/** The machine and checkout a results folder was made on: git state, CPU (from /proc/cpuinfo), cores, node. */
-import { execFileSync } from 'node:child_process';
+/** The machine a results folder was made on: CPU (from /proc/cpuinfo), cores, node (the checkout: provenance.ts gitState). */
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism, loadavg, totalmem } from 'node:os';
 import { PROJECT_ROOT } from '../../src/util/provenance.js';
-
-export interface GitState { commit: string; dirty: boolean; changed: string[] }
-
-/** HEAD and the tracked files changed against it (untracked files do not count, as in run provenance). */
-export function gitState(): GitState {
-  const git = (args: string[]) => execFileSync('git', args, { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trimEnd();
-  const commit = git(['rev-parse', 'HEAD']).trim();
-  const changed = git(['--no-optional-locks', 'status', '--porcelain', '--untracked-files=no']).split('\n').filter(Boolean).map((l) => l.slice(3));
-  return { commit, dirty: changed.length > 0, changed };
-}
 
 export interface Machine { cpuModel: string; cpuFamily: string; cpuModelNumber: string; simd: string[]; cores: number; memGiB: number; node: string; platform: string; loadavg: number[] }
 

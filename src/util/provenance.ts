@@ -5,12 +5,20 @@ import { backendInfo } from '../backend/backend.js';
 
 export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
+/** HEAD and the tracked files changed against it (untracked files do not count); throws when git cannot tell. */
+export function gitState(): { commit: string; dirty: boolean; changed: string[] } {
+  const git = (args: string[]) => execFileSync('git', args, { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+  const commit = git(['rev-parse', 'HEAD']).trim();
+  // --no-optional-locks: `git status` otherwise refreshes the index under .git/index.lock, which a run killed at that
+  // moment (kill -9, the fault suite) leaves behind, blocking the user's next commit
+  const changed = git(['--no-optional-locks', 'status', '--porcelain', '--untracked-files=no']).split('\n').filter(Boolean).map((l) => l.slice(3));
+  return { commit, dirty: changed.length > 0, changed };
+}
+
+/** HEAD and whether tracked files differ from it, for a run's provenance ('unknown' outside a git checkout). */
 export function gitCommit(): { commit: string; dirty: boolean } {
   try {
-    const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
-    // --no-optional-locks: `git status` otherwise refreshes the index under .git/index.lock, which a run killed at that
-    // moment (kill -9, the fault suite) leaves behind, blocking the user's next commit
-    const dirty = execFileSync('git', ['--no-optional-locks', 'status', '--porcelain', '--untracked-files=no'], { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim().length > 0;
+    const { commit, dirty } = gitState();
     return { commit, dirty };
   } catch {
     return { commit: 'unknown', dirty: false };
