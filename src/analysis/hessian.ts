@@ -16,7 +16,7 @@
  * uses it) and replays only the second backward for each v; dataset mode recomputes them per batch and product.
  */
 import * as tf from '@tensorflow/tfjs';
-import { bertForward, embeddingLookup, type Batch, type Params, type QuantHooks } from '../model/bert.js';
+import { bertForward, embeddingLookup, nonPadMask, type Batch, type Params, type QuantHooks } from '../model/bert.js';
 import type { BertConfig } from '../model/config.js';
 import { makeQuantHooks, WORD_EMBEDDINGS, type QuantConfig } from '../quant/plan.js';
 import { FrozenWeightQuant } from './frozen-quant.js';
@@ -158,7 +158,7 @@ export class BertHessian {
   /** v as the cotangent of innerGrads: v_p, and for the word embeddings v_W[ids] with the pad positions zeroed */
   private cotangent(v: Vec, b: HessianBatch): Vec {
     const iw = this.rowIndex, ids = b.batch.inputIds;
-    return v.map((x, i) => (i === iw ? tf.mul(tf.gather(x, ids), tf.expandDims(tf.cast(tf.notEqual(ids, this.s.config.pad_token_id ?? 0), 'float32'), -1)) : x));
+    return v.map((x, i) => (i === iw ? tf.mul(tf.gather(x, ids), tf.expandDims(nonPadMask(ids, this.s.config.pad_token_id ?? 0), -1)) : x));
   }
 
   /** exact Hv of the task loss of one batch: grad_theta (grad_theta CE . v) (the L2 term is added analytically) */

@@ -91,6 +91,9 @@ export function gelu(x: tf.Tensor): tf.Tensor {
   return tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.div(x, Math.SQRT2)), 1));
 }
 
+/** 1 where ids[..] != pad, else 0 (float32, ids' shape): the positions whose looked-up rows get a gradient */
+export const nonPadMask = (ids: tf.Tensor, pad: number): tf.Tensor => tf.cast(tf.notEqual(ids, pad), 'float32');
+
 /**
  * word-embedding lookup W[ids] ; W [V,D], ids [B,T] -> [B,T,D]. As torch's nn.Embedding(padding_idx=pad), the row
  * `pad` receives no gradient (Hugging Face and the reference both set padding_idx = 0).
@@ -102,7 +105,7 @@ export function embeddingLookup(w: tf.Tensor, ids: tf.Tensor, pad: number): tf.T
       value: tf.gather(table, idx),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const flat = saved[0].reshape([-1]);
-        const keep = tf.cast(tf.notEqual(flat, pad), 'float32').reshape([-1, 1]);
+        const keep = nonPadMask(flat, pad).reshape([-1, 1]);
         const g = tf.unsortedSegmentSum(tf.mul(dy.reshape([-1, table.shape[1]!]), keep), flat as tf.Tensor1D, table.shape[0]);
         return [g, tf.zerosLike(saved[0])];
       },
