@@ -71,6 +71,9 @@ async function printProfile(label: string, fn: () => Promise<void>, top = Number
   }
 }
 
+/** one timed case: `fn` runs one step (forward, training step, KD-QAT step or Hv product) of batch x seq tokens */
+interface BenchCase { what: string; fn?: () => Promise<void>; batch: number; seq: number }
+
 const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
 
 /** random features of n sequences of length T with true lengths in [T/2, T] (vocab 30522, as bert-base-uncased) */
@@ -121,7 +124,7 @@ runMain('bench', async () => {
     const student = toVariables(teacher, 'bench-st');
     const ctx = { config: c, teacher, student, hooks: makeQuantHooks(QUANT_DEFAULTS), coeffs: presetCoeffs('map+output'), kdOptions: { regression: false, gtRegressionUsesLabels: false }, optimizer: new BertAdam({ ...ADAM_DEFAULTS, tTotal: 1000 }) };
     cases.qat = async () => { await kdStep(ctx, { batch: tb.batch, kd: tb.kd }); };
-    const hvpCases: { what: string; batch: number; seq: number; fn: () => Promise<void>; dispose: () => void }[] = [];
+    const hvpCases: (BenchCase & { dispose: () => void })[] = [];
     for (const what of only.filter((w) => w.startsWith('hvp'))) {
       for (const hs of HVP_SETUPS[name] ?? []) {
         const hb = makeBatch(randomFeatures(hs.batch, hs.seq, c.vocab_size, 11), Int32Array.from({ length: hs.batch }, (_, i) => i), false);
@@ -130,7 +133,7 @@ runMain('bench', async () => {
         hvpCases.push({ what, ...hs, fn: async () => { const hv = h.hv(v); await hv[0].data(); tf.dispose(hv); }, dispose: () => { h.dispose(); tf.dispose(v); disposeBatch(hb); } });
       }
     }
-    const runs: { what: string; fn?: () => Promise<void>; batch: number; seq: number }[] = only.flatMap((what): { what: string; fn?: () => Promise<void>; batch: number; seq: number }[] => (what.startsWith("hvp")
+    const runs = only.flatMap((what): BenchCase[] => (what.startsWith('hvp')
       ? hvpCases.filter((hc) => hc.what === what) : [{ what, fn: cases[what], batch: setup.batch, seq: setup.seq }]));
     for (const { what, fn, batch, seq } of runs) {
       if (!fn) throw new Error(`unknown bench case "${what}": choose forward, train, qat, hvp or hvp-full`);
