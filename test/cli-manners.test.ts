@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { ROOT } from './helpers/env.js';
 import { cli, sandbox, snapshot } from './helpers/cli.js';
 import { jobsFlag, parseFlags, TRAIN_FLAGS } from '../src/cli/common.js';
-import { closest } from '../src/util/errors.js';
+import { closest, editDistance } from '../src/util/errors.js';
 import { makeTeacherDir } from './helpers/teacher.js';
 
 const COMMANDS = ['qat', 'finetune', 'sweep', 'report', 'analyze', 'bench', 'verify', 'glue:download', 'export', 'benchmark'];
@@ -49,6 +49,9 @@ test('the suggestion function and the parser', (t) => {
   t.is(closest('epoch', ['epochs', 'eval-every']), 'epochs');
   t.is(closest('bacth-size', Object.keys(TRAIN_FLAGS)), 'batch-size');
   t.is(closest('zzz', ['lr', 'dir']), undefined);
+  t.is(closest('onyl', ['only', 'dry-run']), 'only', 'two swapped letters are one typo');
+  t.is(editDistance('onyl', 'only'), 1);
+  t.is(editDistance('kitten', 'sitting'), 3);
   t.throws(() => parseFlags(TRAIN_FLAGS, 'npm run x -- ...', ['--task', 'rte', 'extra']), { message: /unexpected argument "extra"/ });
   t.throws(() => parseFlags(TRAIN_FLAGS, 'npm run x -- ...', ['--lr']), { message: /--lr/ });
   t.throws(() => parseFlags(TRAIN_FLAGS, 'npm run x -- ...', ['--weight-bits', '4'], { 'weight-bits': 'QAT only' }), { message: /--weight-bits does not apply to x: QAT only/ });

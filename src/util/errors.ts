@@ -7,13 +7,17 @@ export class UserError extends Error {
   constructor(msg: string) { super(msg); this.name = 'UserError'; }
 }
 
-/** Levenshtein distance (insert, delete, substitute; 1 each). */
+/** Edit distance with adjacent transpositions (optimal string alignment: insert, delete, substitute, swap two
+ * neighbours; 1 each): "--onyl" is one typo away from "--only", not two. */
 export function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  let prev2: number[] = [], prev = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const cur = [i];
-    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    prev = cur;
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) cur[j] = Math.min(cur[j], prev2[j - 2] + 1);
+    }
+    prev2 = prev; prev = cur;
   }
   return prev[b.length];
 }
