@@ -49,7 +49,11 @@ type Stat = { mean: number[][]; std: number[][] };
 export interface AnalysisResults {
   meta: { task: string; models: { id: string; label: string; role: string; dir?: string }[]; examples: number[]; tokenTypes: string; seconds: Record<string, number> };
   distance?: { examples: number; models: Record<string, Record<keyof HeadDistances, Stat>>; perExample: Record<string, HeadDistances[]> };
-  range?: { exampleIndex: number; tokens: number[]; models: Record<string, { min: number[][]; max: number[][] }>; meanRange: Record<string, { min: number[]; max: number[] }> };
+  range?: {
+    exampleIndex: number; tokens: number[]; models: Record<string, { min: number[][]; max: number[][] }>; meanRange: Record<string, { min: number[]; max: number[] }>;
+    /** per model, per analysed example: each layer's min and max averaged over the example's tokens ([L] each) */
+    perExample: Record<string, { min: number[]; max: number[] }[]>;
+  };
   norms?: {
     token: 'sep' | number; wo: string; examplesUsed: number;
     heads: Record<string, { prob: number[][]; fx: number[][]; afx: number[][] }>;
@@ -110,7 +114,7 @@ export async function runAnalysis(models: AnalysisModel[], examples: AnalysisExa
   const headDiffSums = new Map<string, GridStat[]>();
   const classAcc = new Map<string, Record<TokenClass, { s: number[][]; c: number[][] }>>(); // [quantity][layer]
   let normsUsed = 0;
-  const rangeSum = new Map<string, { min: number[]; max: number[]; n: number }>();
+  const rangeSum = new Map<string, { min: number[]; max: number[]; n: number; perExample: { min: number[]; max: number[] }[] }>();
   if (fwdExps.length) {
     // weights quantized once per model (the forward value is identical to the live quantizers')
     const fq = new Map(models.filter((m) => m.quant).map((m) => [m.id, new FrozenWeightQuant(m.quant!, m.params, false)]));
@@ -138,11 +142,14 @@ export async function runAnalysis(models: AnalysisModel[], examples: AnalysisExa
         for (const m of [teacher, ...students]) {
           const r = await attentionOutputRange(outs.get(m.id)!.attnOutput, 0, n);
           if (k === o.rangeExample) {
-            res.range ??= { exampleIndex: e.index, tokens: Array.from(e.ids), models: {}, meanRange: {} };
+            res.range ??= { exampleIndex: e.index, tokens: Array.from(e.ids), models: {}, meanRange: {}, perExample: {} };
             res.range.models[m.id] = r;
           }
-          const acc = rangeSum.get(m.id) ?? { min: r.min.map(() => 0), max: r.max.map(() => 0), n: 0 };
-          r.min.forEach((v, l) => { acc.min[l] += v.reduce((a, x) => a + x, 0) / n; acc.max[l] += r.max[l].reduce((a, x) => a + x, 0) / n; });
+          const acc = rangeSum.get(m.id) ?? { min: r.min.map(() => 0), max: r.max.map(() => 0), n: 0, perExample: [] };
+          const tokenMean = (v: number[]) => v.reduce((a, x) => a + x, 0) / n;
+          const ex = { min: r.min.map(tokenMean), max: r.max.map(tokenMean) };
+          ex.min.forEach((v, l) => { acc.min[l] += v; acc.max[l] += ex.max[l]; });
+          acc.perExample.push(ex);
           acc.n++;
           rangeSum.set(m.id, acc);
         }
@@ -185,7 +192,10 @@ export async function runAnalysis(models: AnalysisModel[], examples: AnalysisExa
     res.distance = { examples: examples.length, models: {}, perExample };
     for (const [id, st] of distStats) res.distance.models[id] = { rankingLoss: st.rankingLoss.stat(), coverLengthRatio: st.coverLengthRatio.stat(), rowKl: st.rowKl.stat() };
   }
-  if (res.range) for (const [id, a] of rangeSum) res.range.meanRange[id] = { min: a.min.map((v) => v / a.n), max: a.max.map((v) => v / a.n) };
+  if (res.range) for (const [id, a] of rangeSum) {
+    res.range.meanRange[id] = { min: a.min.map((v) => v / a.n), max: a.max.map((v) => v / a.n) };
+    res.range.perExample[id] = a.perExample;
+  }
   if (exps.has('norms')) {
     if (!normsUsed) log(`norms: no example contains the token ${o.norms.token === 'sep' ? `[SEP] (id ${o.norms.classIds.sep})` : `#${o.norms.token}`}; nothing to report`);
     const g = (s: GridStat[]) => ({ prob: s[0].stat().mean, fx: s[1].stat().mean, afx: s[2].stat().mean });

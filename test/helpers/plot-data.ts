@@ -51,7 +51,7 @@ export function fakeAnalysis(): AnalysisResults {
   return {
     meta: { task: 'rte', models, examples: [0, 1, 2, 3], tokenTypes: 'zeros', seconds: {} },
     distance: { examples: 4, models: { s0: dist(1), s1: dist(2) }, perExample: {} } as unknown as AnalysisResults['distance'],
-    range: { exampleIndex: 0, tokens: [101, 2, 3, 102], models: Object.fromEntries(models.map((m, k) => [m.id, { min: grid(() => -1 - k).map((r) => [...r, -2, -1]), max: grid(() => 1 + k).map((r) => [...r, 2, 1]) }])), meanRange: {} },
+    range: { exampleIndex: 0, tokens: [101, 2, 3, 102], models: Object.fromEntries(models.map((m, k) => [m.id, { min: grid(() => -1 - k).map((r) => [...r, -2, -1]), max: grid(() => 1 + k).map((r) => [...r, 2, 1]) }])), meanRange: {}, perExample: {} },
     norms: { token: 'sep', wo: 'latent', examplesUsed: 4, heads: { teacher: heads, s0: heads, s1: heads }, headDiffs: { s0: diffs, s1: diffs }, classDiffs: { s0: cls(1), s1: cls(2) } } as unknown as AnalysisResults['norms'],
     hessian: {
       settings: { examples: 4, topN: 3, maxIter: 10, tol: 1e-3, seed: 42, l2: 0.01, loss: 'reference', normMin: 1e-3, mode: 'example', method: 'power', layers: true, trace: false, roles: ['teacher', 'student'], params: null },
