@@ -1,10 +1,10 @@
 /**
- * npm run results [-- --only NAME[,NAME]] [--dry-run] [--allow-dirty] [--spread-recipe reduced|full]
+ * npm run results [-- --only NAME[,NAME]] [--dry-run] [--allow-dirty]
  *
- * Runs the experiments the README documents (scripts/results/experiments.ts: cola-default, cola-seeds,
- * rte-reports) at the current commit, keeps their files in experiments/results/<name>/ (each run's metrics.json,
- * the teacher's, results tables, reports, PROVENANCE.json/.md: commit, date, CPU, cores, backend, threads, jobs,
- * versions, command lines) and regenerates the README's Results blocks between
+ * Runs the studies of experiments/studies/*.json at the current commit, keeps their files in
+ * experiments/results/<name>/ (each run's metrics.json, the teacher's, results tables, reports, analyses,
+ * PROVENANCE.json/.md: commit, date, CPU, cores, backend, threads, jobs, versions, command lines), writes the claims
+ * table (docs/results.md, experiments/results/claims/) and regenerates the README's Results blocks between
  * `<!-- results:<name>:start/end -->` from those files only. Sweeps are resumable, so a second invocation reuses
  * finished runs of the same configuration and resumes killed ones. A tree with tracked changes is refused
  * (--allow-dirty runs anyway and records it).
@@ -16,21 +16,19 @@ import { didYouMean } from '../src/util/errors.js';
 import { atomicWrite } from '../src/util/fsx.js';
 import { gitState, PROJECT_ROOT } from '../src/util/provenance.js';
 import { collect, RESULTS, type CommandRecord } from './results/collect.js';
-import { experiments, type SpreadRecipe } from './results/experiments.js';
+import { experiments } from './results/experiments.js';
 import { readmePath, readReadme, regenerate } from './results/readme.js';
+import { RESULTS_DOC, writeClaims } from './results/claims.js';
 
 const FLAGS = {
-  only: { type: 'string', help: 'comma-separated experiments to run (default all: cola-default, cola-seeds, rte-reports)' },
+  only: { type: 'string', help: 'comma-separated studies to run (default: every file in experiments/studies/)' },
   'dry-run': { type: 'boolean', help: 'print what would run and be written, run nothing' },
   'allow-dirty': { type: 'boolean', help: 'run with tracked changes in the tree (recorded in PROVENANCE)' },
-  'spread-recipe': { type: 'string', help: 'cola-seeds: reduced (default: 1 epoch over 4,000 examples, all three seeds, own folder) or full (3 epochs, reusing cola-default\'s seed-42 runs: 8 more full runs)' },
 } as const;
 
 runMain('results', async () => {
-  const v = parseFlags(FLAGS, 'npm run results -- [--only NAME[,NAME]] [--dry-run] [--allow-dirty] [--spread-recipe reduced|full]');
-  const spread = (v['spread-recipe'] ?? 'reduced') as SpreadRecipe;
-  if (!['reduced', 'full'].includes(spread)) throw new UsageError(`--spread-recipe must be reduced or full, got "${spread}"`);
-  const all = experiments(spread);
+  const v = parseFlags(FLAGS, 'npm run results -- [--only NAME[,NAME]] [--dry-run] [--allow-dirty]');
+  const all = experiments();
   const names = typeof v.only === 'string' ? v.only.split(',').map((s) => s.trim()) : all.map((e) => e.name);
   for (const n of names) if (!all.some((e) => e.name === n)) throw new UsageError(`--only: unknown experiment "${n}"${didYouMean(n, all.map((e) => e.name))} (known: ${all.map((e) => e.name).join(', ')})`);
   const dry = v['dry-run'] === true, allowDirty = v['allow-dirty'] === true;
@@ -57,8 +55,10 @@ runMain('results', async () => {
     console.error(`results ${e.name}: wrote ${collect(e, { argv: process.argv.slice(2), git, allowDirty, commands })}`);
   }
   if (dry) return;
+  const claimed = await writeClaims(all.filter((e) => e.block === 'study').map((e) => e.name));
+  if (claimed.length) console.error(`results: claims of ${claimed.map((d) => d.study).join(', ')} written to ${RESULTS_DOC} and experiments/results/claims/`);
   // every block: those of folders kept earlier too (the same files give the same text), pending where none is
-  const { text, updated } = regenerate(readReadme(), all.map((e) => e.name));
+  const { text, updated } = regenerate(readReadme(), all);
   atomicWrite(readmePath(), text);
   console.error(`results: README.md blocks regenerated: ${updated.join(', ') || 'none'}`);
 });
