@@ -26,8 +26,8 @@ const gridMean = (g: number[][]) => mean(g.flat());
 function claimAnalysis(r: AnalysisResults): ClaimAnalysis {
   const students = r.meta.models.filter((m) => m.role === 'student');
   const per = <T>(f: (id: string) => T) => Object.fromEntries(students.map((m) => [m.id, f(m.id)]));
-  const t = r.range?.perExample.teacher ?? [];
-  const rangeError = (id: string) => (r.range?.perExample[id] ?? []).map((e, k) =>
+  const t = r.range?.perExample?.teacher ?? [];
+  const rangeError = (id: string) => (r.range?.perExample?.[id] ?? []).map((e, k) =>
     mean(e.min.map((v, l) => (Math.abs(v - t[k].min[l]) + Math.abs(e.max[l] - t[k].max[l])) / 2)));
   const hess = r.hessian?.models ?? {};
   return {

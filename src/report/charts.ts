@@ -512,3 +512,35 @@ export function scatter(o: ScatterOpts): VlSpec {
   if (o.label) layers.push({ mark: { type: 'text', align: 'left', dx: 7, dy: -7, fontSize: 11 }, encoding: { x, y, text: { field: fieldRef(o.label) } } });
   return assemble(o, rows, [], layers);
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+export interface DotWhiskerOpts extends CommonOpts {
+  data: Rows;
+  category: string;
+  value: string;
+  reference?: Reference | Reference[];
+  /** d3 format of the mean printed beside each whisker (e.g. '.3f') */
+  labelFormat?: string;
+}
+
+/**
+ * (h) Per category: every row as a small grey dot (one per seed or example), the mean as a black tick and mean +-
+ * sample std as a whisker; the y scale fits the data (no zero), so that differences of a few thousandths show.
+ */
+export function dotWhisker(o: DotWhiskerOpts): VlSpec {
+  const rows = rowsOf('dotWhisker', o.data);
+  check('dotWhisker', rows, [o.category, o.value]);
+  const cats = distinct(rows, o.category);
+  const x = { field: fieldRef(o.category), type: 'nominal', title: o.xTitle ?? o.category, sort: cats, axis: { labelAngle: 0, labelLimit: 0 } };
+  const yTitle = o.yTitle ?? o.value;
+  const s = spreadTransforms([o.category], o.value, 'std');
+  const agg = { transform: s.transform };
+  const layers: unknown[] = [
+    { mark: { type: 'point', filled: true, size: 30, color: '#999', opacity: 0.8 }, encoding: { x, y: { field: fieldRef(o.value), type: 'quantitative', title: yTitle, scale: { zero: false } } } },
+    { ...agg, mark: { type: 'errorbar', ticks: { size: 10 }, color: '#222', thickness: 1.5 }, encoding: { x, y: { field: s.lo, type: 'quantitative', title: yTitle }, y2: { field: s.hi } } },
+    { ...agg, mark: { type: 'tick', color: '#1f5fa8', thickness: 3, size: 26 }, encoding: { x, y: { field: s.mean, type: 'quantitative', title: yTitle } } },
+  ];
+  if (o.labelFormat) layers.push({ ...agg, mark: { type: 'text', align: 'left', dx: 16, fontSize: 11, color: '#1f5fa8' }, encoding: { x, y: { field: s.mean, type: 'quantitative' }, text: { field: s.mean, type: 'quantitative', format: o.labelFormat } } });
+  layers.push(...referenceLayers(o.reference));
+  return assemble(o, rows, [], layers);
+}

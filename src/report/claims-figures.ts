@@ -3,7 +3,7 @@
  * (teacher and post-training-quantization floor as reference lines), the mixing curves, and the analyses' three
  * measures per student with their spread over the analysed examples.
  */
-import { barChart, lineBand, type Reference } from './charts.js';
+import { dotWhisker, lineBand, type Reference } from './charts.js';
 import { PRESETS, type StudyData } from './claims.js';
 import type { VlSpec } from './render.js';
 
@@ -17,10 +17,10 @@ export function presetsSpec(d: StudyData): VlSpec | null {
   const seeds = new Set(rows.map((r) => r.seed)).size;
   const refs: Reference[] = [{ value: d.teacher, label: `FP teacher ${d.teacher.toFixed(3)}`, color: '#444' }];
   if (d.floor !== null) refs.push({ value: d.floor, label: `ternary PTQ ${d.floor.toFixed(3)}`, color: '#c44' });
-  return barChart({
-    title: `${d.task}: best dev ${upper(d.metric)} per KD preset`, subtitle: `mean over ${seeds} seeds, whiskers mean +- sample std${d.reduced ? '; reduced recipe' : ''}`,
+  return dotWhisker({
+    title: `${d.task}: best dev ${upper(d.metric)} per KD preset`, subtitle: `dots: the ${seeds} seeds; tick and whisker: mean +- sample std${d.reduced ? '; reduced recipe' : ''}`,
     data: [...rows].sort((a, b) => PRESETS.indexOf(a.preset as (typeof PRESETS)[number]) - PRESETS.indexOf(b.preset as (typeof PRESETS)[number])),
-    category: 'preset', value: 'best', spread: 'std', xTitle: 'KD preset', yTitle: `best dev ${upper(d.metric)}`, labelFormat: '.3f', reference: refs, zeroY: false, width: 420,
+    category: 'preset', value: 'best', xTitle: 'KD preset', yTitle: `best dev ${upper(d.metric)}`, labelFormat: '.4f', reference: refs, width: 420,
   });
 }
 
@@ -49,18 +49,18 @@ function measureSpec(d: StudyData, per: Record<string, number[]>, what: string, 
   const ids = [...(withTeacher && per.teacher ? ['teacher'] : []), ...Object.keys(a.presets).filter((id) => per[id])];
   const rows = ids.flatMap((id) => per[id].map((v) => ({ model: label(id), value: v })));
   if (!rows.length) return null;
-  return barChart({ title: `${d.task}: ${what}`, subtitle, data: rows, category: 'model', value: 'value', spread: 'std', xTitle: '', yTitle: what, labelFormat: '.3g', width: 360, height: 240 });
+  return dotWhisker({ title: `${d.task}: ${what}`, subtitle, data: rows, category: 'model', value: 'value', xTitle: '', yTitle: what, labelFormat: '.3g', width: 380, height: 260 });
 }
 
 export function analysisSpecs(d: StudyData): Record<string, VlSpec> {
   const a = d.analysis;
   if (!a) return {};
-  const n = `mean over ${a.examples} dev examples, whiskers +- sd; seed-42 students`;
+  const n = `dots: ${a.examples} dev examples; tick and whisker: mean +- sd; seed-42 students`;
   const specs: Record<string, VlSpec | null> = {
     'ranking-loss': measureSpec(d, a.rankingLoss, 'attention-map ranking loss to the teacher', `${n}; lower = closer`),
     'cover-length': measureSpec(d, a.coverLength, 'cover-length ratio to the teacher', `${n}; lower = closer`),
     'range-error': measureSpec(d, a.rangeError, 'attention-output range error', `|min - teacher's| and |max - teacher's|, mean over layers; ${n}`),
-    'top-eigenvalue': measureSpec(d, a.topEigen, 'top |Hessian eigenvalue|', `over ${a.hessianExamples} dev examples, whiskers +- sd`, true),
+    'top-eigenvalue': measureSpec(d, a.topEigen, 'top |Hessian eigenvalue|', `dots: ${a.hessianExamples} dev examples; tick and whisker: mean +- sd`, true),
   };
   return Object.fromEntries(Object.entries(specs).filter((e): e is [string, VlSpec] => e[1] !== null));
 }
