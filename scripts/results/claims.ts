@@ -54,6 +54,7 @@ export function studyData(name: string): StudyData | null {
   return {
     study: name, task: teacher.task, metric, teacher: teacher.best?.metrics[metric] ?? Number.NaN,
     floor: floorRows.find((r) => r.model === 'ternary PTQ')?.value ?? null, reduced: prov.reduced,
+    majority: existsSync(join(dir, 'majority.json')) ? readJson<{ value: number }>(join(dir, 'majority.json')).value : null,
     runs: runs.map((m) => ({ run: m.run ?? '', preset: m.preset ?? '', seed: m.seed, map: m.coeffs.map, output: m.coeffs.output, best: m.best?.metrics[metric] ?? Number.NaN, last: m.last?.metrics[metric] ?? Number.NaN })),
     analysis,
   };
@@ -75,6 +76,7 @@ export function presetsTable(d: StudyData): string {
   const m = d.metric.toUpperCase();
   return [
     `| ${d.task} (best dev ${m}) | mean | sd | ${seeds.map((x) => `seed ${x}`).join(' | ')} |`, `|---|---:|---:|${seeds.map(() => '---:').join('|')}|`,
+    `| majority class (no model) | ${f4(d.majority)} | | ${seeds.map(() => '').join(' | ')} |`,
     `| FP teacher | ${f4(d.teacher)} | | ${seeds.map(() => '').join(' | ')} |`,
     `| ternary PTQ (no training) | ${f4(d.floor)} | | ${seeds.map(() => '').join(' | ')} |`,
     ...Object.entries(s).map(([p, st]) => `| ${p} | ${f4(st.mean)} | ${f4(st.sd)} | ${seeds.map((x) => f4(d.runs.find((r) => r.preset === p && r.seed === x && (p !== 'map+output' || (r.map === 1 && r.output === 1)))?.best)).join(' | ')} |`),

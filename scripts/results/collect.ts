@@ -12,6 +12,23 @@ import type { Experiment } from './experiments.js';
 import { SETTINGS } from './experiments.js';
 import { distinctProv, finishedRuns, fmtDuration, teacherMetrics, wallTimes, type Metrics } from './runs.js';
 import { machine, packageVersions } from './machine.js';
+import { readExamples } from '../../src/data/tasks.js';
+import { computeMetrics, mainMetric } from '../../src/data/metrics.js';
+
+/**
+ * What predicting the dev set's most frequent label scores (the level a teacher must clear to have learnt anything),
+ * from the task's dev TSV (GLUE_DIR, else data/glue).
+ */
+export function majorityBaseline(task: string): { devExamples: number; labelCounts: Record<string, number>; majorityLabel: number; metric: string; value: number } {
+  const set = readExamples({ task, split: 'dev' });
+  const labels = set.examples.map((e) => e.label);
+  const counts = new Map<number, number>();
+  for (const l of labels) counts.set(l, (counts.get(l) ?? 0) + 1);
+  const majorityLabel = [...counts].sort((a, b) => b[1] - a[1] || a[0] - b[0])[0][0];
+  const metric = mainMetric(set.task);
+  const value = computeMetrics(set.task, labels.map(() => majorityLabel), labels)[metric];
+  return { devExamples: labels.length, labelCounts: Object.fromEntries([...counts].sort((a, b) => a[0] - b[0])), majorityLabel, metric, value };
+}
 
 export const RESULTS = 'experiments/results';
 const KEPT_EXT = /\.(png|html|json|md|csv)$/;
@@ -79,6 +96,7 @@ export function collect(e: Experiment, inv: Invocation): string {
   mkdirSync(join(tmp, 'runs'), { recursive: true });
   for (const [name, m] of runs) atomicWriteJson(join(tmp, 'runs', `${name}.metrics.json`), m);
   atomicWriteJson(join(tmp, 'teacher.metrics.json'), teacher);
+  if (e.block === 'study') atomicWriteJson(join(tmp, 'majority.json'), majorityBaseline(e.task));
   for (const [from, to] of e.keep) copyKept(from, join(tmp, to));
   const p = provenanceJson(e, inv, teacher, runs);
   atomicWriteJson(join(tmp, 'PROVENANCE.json'), p);

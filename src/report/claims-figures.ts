@@ -17,6 +17,7 @@ export function presetsSpec(d: StudyData): VlSpec | null {
   const seeds = new Set(rows.map((r) => r.seed)).size;
   const refs: Reference[] = [{ value: d.teacher, label: `FP teacher ${d.teacher.toFixed(3)}`, color: '#444' }];
   if (d.floor !== null) refs.push({ value: d.floor, label: `ternary PTQ ${d.floor.toFixed(3)}`, color: '#c44' });
+  if (d.majority !== null) refs.push({ value: d.majority, label: `majority class ${d.majority.toFixed(3)}`, color: '#999' });
   return dotWhisker({
     title: `${d.task}: best dev ${upper(d.metric)} per KD preset`, subtitle: `dots: the ${seeds} seeds; tick and whisker: mean +- sample std${d.reduced ? '; reduced recipe' : ''}`,
     data: [...rows].sort((a, b) => PRESETS.indexOf(a.preset as (typeof PRESETS)[number]) - PRESETS.indexOf(b.preset as (typeof PRESETS)[number])),

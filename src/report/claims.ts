@@ -30,7 +30,8 @@ export interface ClaimAnalysis {
 
 export interface StudyData {
   study: string; task: string; metric: string;
-  teacher: number; floor: number | null; reduced: string | null;
+  /** FP teacher's best dev metric; its ternary post-training quantization's; predicting the majority class's */
+  teacher: number; floor: number | null; majority: number | null; reduced: string | null;
   runs: ClaimRun[];
   analysis: ClaimAnalysis | null;
 }
