@@ -4,7 +4,7 @@
  *   weights: "bert.encoder.layer.3.attention.self.query.weight", "bert.embeddings.word_embeddings.weight", ...
  *   activations: "<linear module>.input" (input of every quantized linear), and per layer
  *   "bert.encoder.layer.N.attention.self.{query_layer,key_layer,value_layer,attention_probs}".
- * The defaults are the reference's (method.md sections 1.5 and 2).
+ * The defaults are the reference's (docs/method.md §1.5 and §2).
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { QuantHooks } from '../model/bert.js';
