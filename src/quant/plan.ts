@@ -97,8 +97,8 @@ export function makeQuantHooks(c: QuantConfig, weightResolver?: (name: string) =
     matmul: (pa, a, pb, b, transposeB) => {
       const qa = quantOf(pa), qb = quantOf(pb);
       if (qa?.factor && qb?.factor) return exactQuantMatMul(a, qa, b, qb, transposeB);
-      const one = (p: string, q: Quantizer | null, x: tf.Tensor) => (q ? (p.endsWith('.weight') ? q.apply(x) : q.apply(x)) : x);
-      return tfn.matMul(one(pa, qa, a), one(pb, qb, b), false, transposeB);
+      const one = (q: Quantizer | null, x: tf.Tensor) => (q ? q.apply(x) : x);
+      return tfn.matMul(one(qa, a), one(qb, b), false, transposeB);
     },
     act: (point, x) => {
       const q = aq(point);
