@@ -53,6 +53,7 @@ const listText = (xs: string[], commits = false): string => xs.map((x) => {
   return commits && v ? `${String(v.commit).slice(0, 7)} (${v.dirty ? 'dirty' : 'clean'})` : Array.isArray(v) ? v.join(', ') : JSON.stringify(v).replace(/"/g, '').replace(/,/g, ', ');
 }).join('; ');
 
+// biome-ignore lint/suspicious/noExplicitAny: PROVENANCE.json as read back, written by this script
 function provenanceMd(p: Record<string, any>): string {
   const m = p.machine, w = p.wall;
   return [

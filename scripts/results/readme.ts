@@ -9,6 +9,7 @@ import { UserError } from '../../src/util/errors.js';
 import { RESULTS } from './collect.js';
 import { fmtDuration, overlapSec, readJson, std, type Metrics } from './runs.js';
 
+// biome-ignore lint/suspicious/noExplicitAny: PROVENANCE.json as read back, written by collect.ts
 interface Folder { name: string; prov: Record<string, any>; teacher: Metrics; runs: Metrics[] }
 
 function folder(name: string): Folder | null {
