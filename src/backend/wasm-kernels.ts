@@ -14,7 +14,7 @@
  *
  * Everything else a BERT training step needs (Erf, Softmax, Mean, Rsqrt, Sqrt, Sub, Mul, GatherV2, Tanh, Round,
  * ClipByValue, Select, GreaterEqual, Abs, Sum, Max, Square, Exp, Log, ...) has a wasm kernel and a gradient in
- * tfjs 4.22; test/kernels-wasm.test.ts checks each against the cpu backend.
+ * tfjs 4.22; test/kernels-ops.test.ts checks each against the cpu backend.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs';
