@@ -4,7 +4,7 @@
  * node (no tsx): it distils, saves, and the consumer holds one tfjs-core (no "already registered" warnings).
  */
 import test from 'ava';
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
@@ -38,6 +38,7 @@ test('npm pack -> install into a fresh consumer -> the example compiled against 
   const models = modelFixtures();
   if (models.length === 0) { t.pass('no model fixtures (KDQAT_FIXTURES)'); return; }
   const work = mkdtempSync(join(tmpdir(), 'kdqat-package-'));
+  t.teardown(() => rmSync(work, { recursive: true, force: true })); // the consumer's node_modules: ~150 packages
 
   const pack = run('npm', ['pack', '--pack-destination', work, '--json'], { cwd: ROOT });
   t.is(pack.status, 0, pack.stderr);
@@ -47,7 +48,7 @@ test('npm pack -> install into a fresh consumer -> the example compiled against 
   t.false(packed.some((p) => p.startsWith('src/') || p.startsWith('test/')), 'sources and tests are not packed');
 
   const consumer = join(work, 'consumer');
-  run('mkdir', ['-p', consumer], {});
+  mkdirSync(consumer);
   // arquero's newest @uwdata/flechette needs a package the registry does not serve: the same pin as this repo's
   writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module', overrides: { '@uwdata/flechette': '2.6.0' } }));
   const inst = run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--omit=optional', tarball, '@tensorflow/tfjs@4.22.0'], { cwd: consumer });
