@@ -2,16 +2,17 @@
  * A user's own tfjs training loop that distils a ternary BERT student from its full-precision teacher with the
  * kdqat library API and its hooks, then saves it to one safetensors file.
  *
- *   npx tsx examples/distil-loop.ts ../shared/fixtures/models/tiny-cls [steps] [out.safetensors]
+ *   npx tsx --conditions=kdqat-source examples/distil-loop.ts <fixture set>/models/tiny-cls [steps] [out.safetensors]
  *
  * (a Hugging Face BERT directory plus an inputs.safetensors batch, as in the fixture folders). `distil` is the
- * part to copy: it takes any teacher and any list of batches.
+ * part to copy: it takes any teacher and any list of batches. It imports only the package entry, 'kdqat': in this
+ * repository the condition kdqat-source resolves it to src/api/index.ts; an installed package resolves it to the
+ * built dist/ (test/package.test.ts compiles this file against the packed package and runs it with plain node).
  */
 import * as tf from '@tensorflow/tfjs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { prepareCompression, disposeOutputs, save, BertAdam, ADAM_DEFAULTS, loadBertDir, initBackend, type BertConfig, type Params, type StepInputs } from 'kdqat';
-import { readSafetensors } from '../src/util/safetensors.js';
+import { prepareCompression, disposeOutputs, save, BertAdam, ADAM_DEFAULTS, loadBertDir, readSafetensors, initBackend, type BertConfig, type Params, type StepInputs } from 'kdqat';
 
 export async function distil(model: BertConfig, teacher: Params, batches: StepInputs[], steps: number, out: string): Promise<number[]> {
   const kd = prepareCompression({ model, student: teacher, teacher, quant: { weightBits: 2 }, distillation: { preset: 'map+output' }, seed: 42 });
@@ -55,7 +56,7 @@ export function fixtureBatch(dir: string, regression: boolean): StepInputs {
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const [dir, steps = '20', out = 'student.safetensors'] = process.argv.slice(2);
-  if (!dir) { console.error('usage: npx tsx examples/distil-loop.ts <teacher dir with inputs.safetensors> [steps] [out.safetensors]'); process.exit(2); }
+  if (!dir) { console.error('usage: distil-loop <teacher dir with inputs.safetensors> [steps] [out.safetensors]'); process.exit(2); }
   await initBackend(undefined, { quiet: true });
   const t = loadBertDir(dir);
   const losses = await distil(t.config, t.params, [fixtureBatch(dir, t.config.num_labels === 1)], Number(steps), out);

@@ -2,7 +2,7 @@
 # Set up the PyTorch reference benchmark (../shared/tools/ref-bench.py) on this machine, idempotently: Debian's
 # python3-torch, and OpenBLAS as the system BLAS (without it Debian's torch multiplies with the netlib reference
 # BLAS, ~20x slower, and the comparison would flatter kdqat). The reference checkout itself is fetched separately
-# (see the README's Benchmarks section); this script only installs packages.
+# (see docs/benchmarks.md); this script only installs packages.
 set -euo pipefail
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
 need=()

@@ -65,9 +65,9 @@ un('BatchMatMul', (x) => tf.reshape(tf.matMul(tf.reshape(x, [2, 3, 4]), tf.resha
 un('MatMul2D', (x) => tf.reshape(tf.matMul(tf.reshape(x, [6, 4]), tf.reshape(tf.mul(x, x), [6, 4]), true, false), [2, 2, 4]).pad([[0, 0], [0, 1], [0, 0]]));
 OPS.layerNorm = { f: (x, g, b) => tf.sum(tf.mul(W, tf.square(layerNorm(x, g, b, 1e-12)))), inputs: () => [w([2, 3, 4], 1), w([4], 2), w([4], 3)] };
 OPS['CE(logSoftmax2)'] = { f: (z) => taskLoss(z as tf.Tensor2D, tf.tensor1d([1, 0, 2], 'int32'), false), inputs: () => [w([3, 4], 4)] };
-OPS['MSE'] = { f: (z) => taskLoss(z as tf.Tensor2D, tf.tensor1d([0.5, -1, 2]), true), inputs: () => [w([3, 1], 4)] };
-OPS['GatherV2'] = { f: (tab) => { const e = tf.gather(tab, tf.tensor1d([0, 2, 2, 1], 'int32')); return tf.sum(tf.mul(e, tf.mul(e, W.reshape([6, 4]).slice([0, 0], [4, 4])))); }, inputs: () => [w([3, 4], 5)] };
-OPS['embeddingLookup'] = { f: (tab) => { const e = embeddingLookup(tab, tf.tensor2d([[1, 2], [2, 3]], [2, 2], 'int32'), 0); return tf.sum(tf.mul(tf.tanh(e), e)); }, inputs: () => [w([4, 3], 6)] };
+OPS.MSE = { f: (z) => taskLoss(z as tf.Tensor2D, tf.tensor1d([0.5, -1, 2]), true), inputs: () => [w([3, 1], 4)] };
+OPS.GatherV2 = { f: (tab) => { const e = tf.gather(tab, tf.tensor1d([0, 2, 2, 1], 'int32')); return tf.sum(tf.mul(e, tf.mul(e, W.reshape([6, 4]).slice([0, 0], [4, 4])))); }, inputs: () => [w([3, 4], 5)] };
+OPS.embeddingLookup = { f: (tab) => { const e = embeddingLookup(tab, tf.tensor2d([[1, 2], [2, 3]], [2, 2], 'int32'), 0); return tf.sum(tf.mul(tf.tanh(e), e)); }, inputs: () => [w([4, 3], 6)] };
 OPS['l2 norm'] = { f: (x) => tf.sqrt(tf.sum(tf.mul(x, x))) as tf.Scalar, inputs: X };
 
 for (const [name, { f, inputs }] of Object.entries(OPS)) {

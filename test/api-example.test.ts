@@ -32,12 +32,12 @@ test.serial('examples/distil-loop.ts: a user loop on a tiny fixture model lowers
   r.dispose(); fresh.dispose();
 });
 
-test('the example runs as a script through the package entry (exports "." -> src/api/index.ts)', (t) => {
+test('the example runs as a script through the package entry (exports "." -> src/api/index.ts under the kdqat-source condition)', (t) => {
   const dir = join(FIXTURES, 'models', modelFixtures()[0]);
   const out = join(mkdtempSync(join(tmpdir(), 'kdqat-example-')), 's.safetensors');
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'examples/distil-loop.ts', dir, '4', out], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, KDQAT_BACKEND: 'cpu' } });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--conditions=kdqat-source', 'examples/distil-loop.ts', dir, '4', out], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, KDQAT_BACKEND: 'cpu' } });
   t.is(r.status, 0, r.stderr);
   t.regex(r.stdout, /KD loss [\d.]+ -> [\d.]+ in 4 steps; student saved to/);
   t.true(readFileSync(out).length > 1000);
-  t.is(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).exports['.'], './src/api/index.ts');
+  t.deepEqual(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).exports['.'], { 'kdqat-source': './src/api/index.ts', types: './dist/api/index.d.ts', import: './dist/api/index.js' });
 });

@@ -88,7 +88,7 @@ test('MNLI matched / mismatched files and limit', (t) => {
   t.deepEqual(readExamples({ task: 'mnli-mm', split: 'dev', glueDir: dir }).examples.map((x) => [x.textA, x.label]), [['mm', 1]]);
 });
 
-test('registry: defaults of method.md section 5 and name lookups', (t) => {
+test('registry: defaults of docs/method.md §5 and name lookups', (t) => {
   t.deepEqual([TASKS.cola.maxSeqLen, TASKS.cola.batchSize, TASKS.cola.evalStep], [64, 16, 50]);
   t.deepEqual([TASKS.mnli.maxSeqLen, TASKS.mnli.batchSize, TASKS.mnli.evalStep], [128, 32, 8000]);
   t.is(TASKS['sts-b'].labels, null);

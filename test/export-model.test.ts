@@ -35,7 +35,7 @@ test('export size is within 5% of ternary parameters x 2 bits + scales + the FP3
   const dir = tmp();
   tf.dispose(Object.values(await randomStudent(join(dir, 'student'), c, 5)));
   const r = await exportStudent(join(dir, 'student'), join(dir, 'export'));
-  // independently of the exporter: which tensors are ternary (method.md 1.5) and how many scales they carry
+  // independently of the exporter: which tensors are ternary (docs/method.md §1.5) and how many scales they carry
   let ternary = 0, scales = 0, fp = 0;
   for (const [name, shape] of Object.entries(paramShapes(c))) {
     const n = shape.reduce((a, d) => a * d, 1);

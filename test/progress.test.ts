@@ -50,7 +50,7 @@ test('TTY: redraws in place with a bar, ends with newline; slow rates shown as s
   clock.set(0); bar.update(0);
   clock.set(5000); bar.tick();
   t.true(out[1].startsWith('\r['), JSON.stringify(out[1]));
-  t.regex(out[1], /\[#####\.{15}\]  25\.0%  1\/4  5\.00 s\/step  elapsed 5\.0s eta 15s/);
+  t.regex(out[1], /\[#####\.{15}\] {2}25\.0% {2}1\/4 {2}5\.00 s\/step {2}elapsed 5\.0s eta 15s/);
   clock.set(5050); bar.tick(); // within redrawMs: no redraw
   t.is(out.length, 2);
   clock.set(6000); bar.done();

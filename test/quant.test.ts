@@ -80,7 +80,7 @@ test('default attachment follows the reference: Q/K/V/O/FFN/pooler and word embe
   t.is(h.actQuantizer('classifier.input'), null);
 });
 
-test('weight-bit variants attach the method.md quantizers (4: twn-mx, 8: sym linear + twn-mx rows)', (t) => {
+test('weight-bit variants attach the docs/method.md §1 quantizers (4: twn-mx, 8: sym linear + twn-mx rows)', (t) => {
   const h4 = makeQuantHooks({ ...QUANT_DEFAULTS, weightBits: 4 });
   t.is(h4.weightQuantizer('bert.encoder.layer.0.attention.self.query.weight')?.name, 'twn-mx4');
   t.is(h4.weightQuantizer('bert.embeddings.word_embeddings.weight')?.name, 'twn-mx4-row');

@@ -1,5 +1,5 @@
 // kdqat native kernels: plain C++ over caller-owned buffers (row-major, float32 unless said). The N-API glue is
-// addon.cc; the op codes below are mirrored, in the same order, by src/native/ops.ts.
+// addon.cc; the op codes below are mirrored, in the same order, by UNARY and BINARY in src/backend/native-addon.ts.
 #pragma once
 #include <cstdint>
 #include <string>

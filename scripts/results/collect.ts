@@ -3,9 +3,9 @@
  * report files and PROVENANCE.json/.md. Built in a temp folder and swapped in whole: nothing stale survives, and a
  * killed script leaves the previous folder.
  */
-import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { PROJECT_ROOT, type gitState } from '../../src/util/provenance.js';
+import { PROJECT_ROOT, projectRelative, type gitState } from '../../src/util/provenance.js';
 import { atomicWrite, atomicWriteJson } from '../../src/util/fsx.js';
 import { UserError } from '../../src/util/errors.js';
 import type { Experiment } from './experiments.js';
@@ -36,12 +36,23 @@ const KEPT_EXT = /\.(png|html|json|md|csv)$/;
 export interface CommandRecord { command: string; argv: string[]; startedAt: string; wallSec: number; exit: number }
 export interface Invocation { argv: string[]; git: ReturnType<typeof gitState>; allowDirty: boolean; commands: CommandRecord[] }
 
+const TEXT_EXT = /\.(html|json|md|csv)$/;
+
+/** Every string of a JSON value with the project's absolute paths made relative (committed files name no machine's folders). */
+const relativePaths = <T>(v: T): T => JSON.parse(JSON.stringify(v), (_k, x) => (typeof x === 'string' ? projectRelative(x) : x));
+
+/** A kept file: text with the project's absolute paths made relative (as the runs and reports wrote them), images as they are. */
+function copyFile(src: string, to: string): void {
+  if (TEXT_EXT.test(src)) atomicWrite(to, projectRelative(readFileSync(src, 'utf8')));
+  else copyFileSync(src, to);
+}
+
 function copyKept(from: string, to: string): void {
   const src = join(PROJECT_ROOT, from);
   if (!existsSync(src)) throw new UserError(`${from} is missing: did the experiment's commands finish?`);
-  if (!statSync(src).isDirectory()) { copyFileSync(src, to); return; }
+  if (!statSync(src).isDirectory()) { copyFile(src, to); return; }
   mkdirSync(to, { recursive: true });
-  for (const f of readdirSync(src)) if (KEPT_EXT.test(f) && statSync(join(src, f)).isFile()) copyFileSync(join(src, f), join(to, f));
+  for (const f of readdirSync(src)) if (KEPT_EXT.test(f) && statSync(join(src, f)).isFile()) copyFile(join(src, f), join(to, f));
 }
 
 /** The runs an experiment documents (its seeds only, when the sweep folder holds more). */
@@ -70,6 +81,7 @@ const listText = (xs: string[], commits = false): string => xs.map((x) => {
   return commits && v ? `${String(v.commit).slice(0, 7)} (${v.dirty ? 'dirty' : 'clean'})` : Array.isArray(v) ? v.join(', ') : JSON.stringify(v).replace(/"/g, '').replace(/,/g, ', ');
 }).join('; ');
 
+// biome-ignore lint/suspicious/noExplicitAny: PROVENANCE.json as read back, written by this script
 function provenanceMd(p: Record<string, any>): string {
   const m = p.machine, w = p.wall;
   return [
@@ -94,11 +106,11 @@ export function collect(e: Experiment, inv: Invocation): string {
   const dest = join(PROJECT_ROOT, RESULTS, e.name), tmp = `${dest}.${process.pid}.tmp`, old = `${dest}.${process.pid}.old`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(join(tmp, 'runs'), { recursive: true });
-  for (const [name, m] of runs) atomicWriteJson(join(tmp, 'runs', `${name}.metrics.json`), m);
-  atomicWriteJson(join(tmp, 'teacher.metrics.json'), teacher);
+  for (const [name, m] of runs) atomicWriteJson(join(tmp, 'runs', `${name}.metrics.json`), relativePaths(m));
+  atomicWriteJson(join(tmp, 'teacher.metrics.json'), relativePaths(teacher));
   if (e.block === 'study') atomicWriteJson(join(tmp, 'majority.json'), majorityBaseline(e.task));
   for (const [from, to] of e.keep) copyKept(from, join(tmp, to));
-  const p = provenanceJson(e, inv, teacher, runs);
+  const p = relativePaths(provenanceJson(e, inv, teacher, runs));
   atomicWriteJson(join(tmp, 'PROVENANCE.json'), p);
   atomicWrite(join(tmp, 'PROVENANCE.md'), provenanceMd(p));
   if (existsSync(dest)) renameSync(dest, old);

@@ -11,6 +11,7 @@ import { fmtDuration, overlapSec, readJson, std, type Metrics } from './runs.js'
 import type { Block, Experiment } from './experiments.js';
 import { CLAIMS_DIR, claimsBlock, presetsTable, RESULTS_DOC, studyData } from './claims.js';
 
+// biome-ignore lint/suspicious/noExplicitAny: PROVENANCE.json as read back, written by collect.ts
 interface Folder { name: string; prov: Record<string, any>; teacher: Metrics; runs: Metrics[] }
 
 function folder(name: string): Folder | null {

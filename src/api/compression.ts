@@ -116,7 +116,7 @@ export function kdCoeffs(kd: KdConfig): Coeffs {
 }
 
 /** Validate and complete the quant and distillation configs exactly as the run config's sections. */
-export function resolveCompressionConfig(model: BertConfig, quant: Partial<QuantConfig> = {}, distillation: DistillationConfig = {}): { quant: QuantConfig; distillation: KdConfig & { regression: boolean } } {
+function resolveCompressionConfig(model: BertConfig, quant: Partial<QuantConfig> = {}, distillation: DistillationConfig = {}): { quant: QuantConfig; distillation: KdConfig & { regression: boolean } } {
   const { regression, ...kd } = distillation;
   if (regression !== undefined && typeof regression !== 'boolean') throw new ConfigError(`config key "kd.regression" must be true or false, got ${JSON.stringify(regression)}`);
   const c = resolveConfig({ quant, kd });

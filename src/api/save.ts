@@ -17,7 +17,7 @@ import { readSafetensors, writeSafetensors, type WriteTensor } from '../util/saf
 import type { CompressionHandle } from './compression.js';
 import { checkParams, quantizedStudent, type QuantizedStudent } from './quantize.js';
 
-export const SAVE_FORMAT = 'kdqat.compressed.v1';
+const SAVE_FORMAT = 'kdqat.compressed.v1';
 
 export interface QuantizerEntry { rule: string; quantizer: QuantizerSpec; scale?: number; statistics: 'per-tensor' | 'per-row' | 'dynamic' }
 export interface QuantizerState { weights: Record<string, QuantizerEntry>; activations: Record<string, QuantizerEntry> }
@@ -30,7 +30,7 @@ function actPoints(model: BertConfig): string[] {
 }
 
 /** Which quantizer every weight and activation point gets, and each per-tensor weight quantizer's scale now. */
-export function quantizerState(model: BertConfig, params: Params, quant: QuantConfig): QuantizerState {
+function quantizerState(model: BertConfig, params: Params, quant: QuantConfig): QuantizerState {
   const weights: Record<string, QuantizerEntry> = {}, activations: Record<string, QuantizerEntry> = {};
   const wr = compileRules(weightRules(quant)), ar = compileRules(actRules(quant));
   for (const name of Object.keys(paramShapes(model))) {

@@ -172,7 +172,7 @@ export const WASM_HEAP_BYTES = 4 * 2 ** 30;
  * "memory access out of bounds" the wasm runtime gives mid-training).
  */
 export function assertFitsBackend(estimatedBytes: number, what: string): void {
-  if (!current || current.backend !== 'wasm') return;
+  if (current?.backend !== 'wasm') return;
   if (estimatedBytes > WASM_HEAP_BYTES * 0.9) {
     throw new Error(`${what} needs about ${(estimatedBytes / 2 ** 30).toFixed(1)} GiB, but the wasm backend has a 32-bit heap of 4 GiB. ` +
       `Use a smaller batch size or sequence length, or run with --backend cpu (slow, no heap limit) or --backend node / node-gpu ` +

@@ -5,7 +5,6 @@
  * segment and builds an equal()-mask per segment, O(numSegments x rows x inner) — with a 30522-row BERT vocabulary
  * the first training step did not finish in 12 minutes. Replaced by a direct scatter-add, O(rows x inner).
  */
-import * as tf from '@tensorflow/tfjs';
 import type { KernelFunc, TensorInfo, TypedArray } from '@tensorflow/tfjs';
 import { replaceKernel } from './wasm-registry.js';
 

@@ -17,7 +17,7 @@ let pooledBytes = 0;
 export const POOL_MAX_BYTES = 2 * 2 ** 30;
 export const poolStats = { taken: 0, reused: 0, returned: 0 };
 
-const key = (C: Ctor | Function, n: number) => `${C.name}:${n}`;
+const key = (C: { readonly name: string }, n: number) => `${C.name}:${n}`;
 
 /** an array of n elements (contents undefined unless `zero`) */
 export function take<C extends Ctor>(C: C, n: number, zero = false): InstanceType<C> {
@@ -52,6 +52,3 @@ export function give(v: unknown): void {
   list.push(v);
   pooledBytes += v.byteLength; poolStats.returned++;
 }
-
-/** drop every idle buffer (tests, or before a memory-hungry phase) */
-export function drainPool(): void { free.clear(); pooledBytes = 0; }

@@ -16,7 +16,7 @@ export function stridesOf(shape: readonly number[]): number[] {
 /** strides of an operand of `shape` read at every index of `out` (numpy broadcasting: 0 where it is broadcast) */
 export function broadcastStrides(shape: readonly number[], out: readonly number[]): number[] {
   const own = stridesOf(shape), off = out.length - shape.length;
-  return out.map((d, k) => (k < off || shape[k - off] === 1 ? 0 : own[k - off]));
+  return out.map((_d, k) => (k < off || shape[k - off] === 1 ? 0 : own[k - off]));
 }
 
 /**

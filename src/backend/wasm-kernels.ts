@@ -14,7 +14,7 @@
  *
  * Everything else a BERT training step needs (Erf, Softmax, Mean, Rsqrt, Sqrt, Sub, Mul, GatherV2, Tanh, Round,
  * ClipByValue, Select, GreaterEqual, Abs, Sum, Max, Square, Exp, Log, ...) has a wasm kernel and a gradient in
- * tfjs 4.22; test/kernels-wasm.test.ts checks each against the cpu backend.
+ * tfjs 4.22; test/kernels-ops.test.ts checks each against the cpu backend.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs';
@@ -67,6 +67,7 @@ const wasmClipByValue: KernelFunc = (args) => {
   const be = args.backend as unknown as WasmBackendLike;
   const out = be.makeOutput(x.shape, 'int32');
   const xv = be.typedArrayFromHeap(x), ov = be.typedArrayFromHeap(out);
+  // biome-ignore lint/complexity/useMathMinMax: the ternaries are the kernel (Math.min/max would differ on NaN)
   for (let i = 0; i < xv.length; i++) { const v = xv[i]; ov[i] = v < lo ? lo : v > hi ? hi : v; }
   return out;
 };

@@ -107,7 +107,7 @@ export function results(b: Bench, out = b.out): Record<string, unknown> {
 export function diffResults(a: Record<string, unknown>, b: Record<string, unknown>, where = ''): string[] {
   const out: string[] = [];
   for (const k of new Set([...Object.keys(a ?? {}), ...Object.keys(b ?? {})])) {
-    const x = (a ?? {})[k], y = (b ?? {})[k];
+    const x = a?.[k], y = b?.[k];
     if (x && y && typeof x === 'object' && typeof y === 'object') out.push(...diffResults(x as Record<string, unknown>, y as Record<string, unknown>, `${where}${k}.`));
     else if (JSON.stringify(x) !== JSON.stringify(y)) out.push(`${where}${k}: ${String(JSON.stringify(x)).slice(0, 80)} vs ${String(JSON.stringify(y)).slice(0, 80)}`);
   }

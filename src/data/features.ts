@@ -65,10 +65,3 @@ export function buildFeatures(examples: readonly Example[], tok: GlueTokenizer, 
   }
   return { inputIds, tokenTypeIds, attentionMask, seqLengths, labels, n, T };
 }
-
-/** First `k` rows of a feature set (views, no copy). */
-export function sliceFeatures(f: Features, k: number): Features {
-  const m = Math.min(k, f.n), e = m * f.T;
-  return { inputIds: f.inputIds.subarray(0, e), tokenTypeIds: f.tokenTypeIds.subarray(0, e), attentionMask: f.attentionMask.subarray(0, e),
-    seqLengths: f.seqLengths.subarray(0, m), labels: f.labels.subarray(0, m), n: m, T: f.T };
-}

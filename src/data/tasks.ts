@@ -1,6 +1,6 @@
 /**
- * GLUE task registry and processors, column for column as the reference's `utils_glue.py` (method.md section 6),
- * with the per-task training defaults of `main.py` (method.md section 5).
+ * GLUE task registry and processors, column for column as the reference's `utils_glue.py` (docs/method.md §6),
+ * with the per-task training defaults of `main.py` (docs/method.md §5).
  *
  * Deliberate difference: the reference maps a label it cannot parse to 0 (try/except). Here an unknown label or an
  * unparsable STS-B score in train/dev is a DataError naming file, line and the allowed labels; test splits are

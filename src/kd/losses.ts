@@ -1,5 +1,5 @@
 /**
- * The KD loss table (method.md section 4): named terms, each weighted by a coefficient (0 = off), summed.
+ * The KD loss table (docs/method.md §4): named terms, each weighted by a coefficient (0 = off), summed.
  *   L = sum_term coeff[term] * L_term(student, teacher, batch)
  * MSE is torch.nn.MSELoss(): the mean over ALL elements, padding included.
  */
@@ -60,7 +60,7 @@ export function mapKl(pS: tf.Tensor4D, pT: tf.Tensor4D, block: tf.Tensor4D, n: t
 
 type TermFn = (s: BertOutputs, t: BertOutputs, b: KdBatch, o: KdOptions) => tf.Scalar;
 
-/** One row per term: the formula of method.md section 4. */
+/** One row per term: the formula of docs/method.md §4. */
 export const TERM_FNS: Record<Term, TermFn> = {
   // classification: NLL of log_softmax(z_S), SUM over the batch; regression: MSE(z_S, z_T) (reference quirk)
   gt: (s, t, b, o): tf.Scalar => o.regression
@@ -108,7 +108,7 @@ export function kdLoss(s: BertOutputs, t: BertOutputs, b: KdBatch, coeffs: Coeff
   return { total: weightedSum(terms, coeffs), terms };
 }
 
-/** Named presets (method.md 4.1). */
+/** Named presets (docs/method.md §4.1). */
 export const PRESETS: Record<string, Coeffs> = {
   ternarybert: { gt: 0, pred: 1, rep: 1, score: 1, context: 0, sa_output: 0, map: 0, output: 0 },
   map: { gt: 0, pred: 1, rep: 1, score: 0, context: 0, sa_output: 0, map: 1, output: 0 },

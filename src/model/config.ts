@@ -1,5 +1,4 @@
 /** BertConfig: the Hugging Face config.json fields kdqat uses, validated once when read. */
-import { readFileSync } from 'node:fs';
 
 export interface BertConfig {
   vocab_size: number;
@@ -62,17 +61,7 @@ export function bertConfigFrom(raw: Record<string, unknown>, source: string, num
   return c;
 }
 
-export function readBertConfig(path: string, numLabels?: number): BertConfig {
-  let raw: Record<string, unknown>;
-  try { raw = JSON.parse(readFileSync(path, 'utf8')); }
-  catch (e) { throw new Error(`${path}: cannot read BERT config (${(e as Error).message})`); }
-  return bertConfigFrom(raw, path, numLabels);
-}
-
 /** The config.json kdqat writes next to a checkpoint (Hugging Face compatible). */
 export function bertConfigJson(c: BertConfig): Record<string, unknown> {
   return { architectures: ['BertForSequenceClassification'], model_type: 'bert', ...c };
 }
-
-/** Number of parameters (all tensors of paramShapes). */
-export function headDim(c: BertConfig): number { return c.hidden_size / c.num_attention_heads; }

@@ -4,7 +4,7 @@
  *   weights: "bert.encoder.layer.3.attention.self.query.weight", "bert.embeddings.word_embeddings.weight", ...
  *   activations: "<linear module>.input" (input of every quantized linear), and per layer
  *   "bert.encoder.layer.N.attention.self.{query_layer,key_layer,value_layer,attention_probs}".
- * The defaults are the reference's (method.md sections 1.5 and 2).
+ * The defaults are the reference's (docs/method.md §1.5 and §2).
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { QuantHooks } from '../model/bert.js';
@@ -97,8 +97,8 @@ export function makeQuantHooks(c: QuantConfig, weightResolver?: (name: string) =
     matmul: (pa, a, pb, b, transposeB) => {
       const qa = quantOf(pa), qb = quantOf(pb);
       if (qa?.factor && qb?.factor) return exactQuantMatMul(a, qa, b, qb, transposeB);
-      const one = (p: string, q: Quantizer | null, x: tf.Tensor) => (q ? (p.endsWith('.weight') ? q.apply(x) : q.apply(x)) : x);
-      return tfn.matMul(one(pa, qa, a), one(pb, qb, b), false, transposeB);
+      const one = (q: Quantizer | null, x: tf.Tensor) => (q ? q.apply(x) : x);
+      return tfn.matMul(one(qa, a), one(qb, b), false, transposeB);
     },
     act: (point, x) => {
       const q = aq(point);

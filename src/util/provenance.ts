@@ -5,6 +5,16 @@ import { backendInfo } from '../backend/backend.js';
 
 export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
+/**
+ * `s` with every absolute path inside this project written relative to it ('.' for the project itself), so that a
+ * recorded command line or a committed result file names no folder of the machine it was made on.
+ */
+export function projectRelative(s: string): string {
+  const root = PROJECT_ROOT.replace(/\/+$/, '');
+  const bare = new RegExp(`${root.replace(/[.*+?^$()|[\]\\{}]/g, '\\$&')}(?![\\w.-])`, 'g'); // the root itself, not a sibling
+  return s.split(`${root}/`).join('').replace(bare, '.');
+}
+
 /** HEAD and the tracked files changed against it (untracked files do not count); throws when git cannot tell. */
 export function gitState(): { commit: string; dirty: boolean; changed: string[] } {
   const git = (args: string[]) => execFileSync('git', args, { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
@@ -27,5 +37,5 @@ export function gitCommit(): { commit: string; dirty: boolean } {
 
 export function provenance(): Record<string, unknown> {
   const b = backendInfo();
-  return { git: gitCommit(), backend: b.backend, threads: b.threads, versions: b.versions, machine: b.machine, argv: process.argv.slice(2), date: new Date().toISOString() };
+  return { git: gitCommit(), backend: b.backend, threads: b.threads, versions: b.versions, machine: b.machine, argv: process.argv.slice(2).map(projectRelative), date: new Date().toISOString() };
 }

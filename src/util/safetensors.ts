@@ -66,6 +66,7 @@ export function parseSafetensors(buf: Buffer, path: string): SafeTensorsFile {
   if (buf.length < 8) throw new SafetensorsError(path, `file is ${buf.length} bytes, too short for a safetensors header (truncated?)`);
   const hlen = Number(buf.readBigUInt64LE(0));
   if (hlen > buf.length - 8) throw new SafetensorsError(path, `header length ${hlen} exceeds file size ${buf.length} (truncated or not a safetensors file)`);
+  // biome-ignore lint/suspicious/noExplicitAny: parsed JSON, checked entry by entry below
   let header: Record<string, any>;
   try { header = JSON.parse(buf.subarray(8, 8 + hlen).toString('utf8')); }
   catch (e) { throw new SafetensorsError(path, `header is not valid JSON (${(e as Error).message})`); }

@@ -8,7 +8,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadGlueSplit } from '../data/glue.js';
+import { loadGlueSplit, type GlueSplit } from '../data/glue.js';
 import { getTask, readExamples, type Split, type TaskSpec } from '../data/tasks.js';
 import { loadTokenizer, type GlueTokenizer } from '../data/tokenizer.js';
 import { readSafetensors, type RawTensor } from '../util/safetensors.js';
@@ -60,7 +60,7 @@ export async function verifyGlue(fixtureDir: string, report: Report, opts: { glu
       try { ts = resolveTaskSplit(meta.task, meta.split); }
       catch (e) { report.skip(fixture, '(all)', `task "${meta.task}" / split "${meta.split}" not known: ${(e as Error).message}`); continue; }
       const T = Number(meta.max_seq_length);
-      let g;
+      let g: GlueSplit;
       try {
         g = loadGlueSplit({ task: ts.task, split: ts.split, glueDir: opts.glueDir, tokenizer: getTok(), maxSeqLen: T, cache: false });
       } catch (e) { report.fail(fixture, '(features)', `cannot build features from GLUE_DIR=${opts.glueDir}: ${(e as Error).message}`); continue; }

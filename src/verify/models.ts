@@ -12,7 +12,7 @@ import { bertForward, type Batch, type BertOutputs } from '../model/bert.js';
 import type { BertConfig } from '../model/config.js';
 import { makeQuantHooks, QUANT_DEFAULTS } from '../quant/plan.js';
 import { sym } from '../quant/quantizers.js';
-import { kdLoss, TERMS, TERM_FNS, type Coeffs, type KdBatch, type Term } from '../kd/losses.js';
+import { kdLoss, TERMS, TERM_FNS, type Coeffs, type KdBatch } from '../kd/losses.js';
 import { BertAdam, ADAM_DEFAULTS } from '../train/bertadam.js';
 import { kdStep, toVariables } from '../train/step.js';
 import type { Mode, Report } from './report.js';

@@ -6,7 +6,7 @@ export type Mode = 'rel' | 'abs' | 'exact';
 
 export interface CheckLine { fixture: string; key: string; error: number; tol: number; mode: Mode; ok: boolean; note?: string }
 
-/** Relative Frobenius error ||a - r|| / ||r||; when ||r|| = 0 it is ||a|| (absolute), as fixtures/README.md says. */
+/** Relative Frobenius error ||a - r|| / ||r||; when ||r|| = 0 it is ||a||, an absolute error, as the fixture format defines it. */
 export function relFrobenius(a: ArrayLike<number>, r: ArrayLike<number>): number {
   if (a.length !== r.length) return Infinity;
   let num = 0, den = 0;
