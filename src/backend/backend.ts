@@ -152,6 +152,9 @@ export async function initBackend(requested?: string, opts: { quiet?: boolean; t
   return current;
 }
 
+/** Whether initBackend() has run in this process. */
+export const backendReady = (): boolean => current !== null && current !== undefined;
+
 export function backendInfo(): BackendInfo {
   if (!current) throw new Error('backend not initialised: call initBackend() first');
   return current;

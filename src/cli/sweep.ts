@@ -20,6 +20,7 @@ import { lockSweepFolder, planSweep, runLocal } from '../train/launch.js';
 import { formatStatus, submitSweep, sweepStatus, waitSweep } from '../train/slurm-sweep.js';
 import { jobsFlag, parseFlags, RUN_FLAGS, runConfigFromFlags, runMain, num, UsageError, initBackendFromFlags } from './common.js';
 import { progressReporter } from './progress-line.js';
+import { backendReady, initBackend } from '../backend/backend.js';
 import { LAUNCH_FLAGS, launchFromFlags } from './slurm-flags.js';
 
 const FLAGS = {
@@ -48,6 +49,8 @@ function teacherConfig(v: Flags, task: string, bert: string): RunConfig {
 /** Results table and plots of a task's finished runs (unless --no-report). */
 async function report(v: Flags, outDir: string, task: string, bert: string, gridPath: string): Promise<void> {
   if (v['no-report']) return;
+  // the report's provenance records a backend: a Slurm sweep (--wait, --status) computes nothing here and has none yet
+  if (!backendReady()) await initBackend('cpu', { quiet: true });
   const { writeTaskReport } = await import('../report/sweep-report.js');
   const rep = await writeTaskReport(outDir, { title: `${task} (${bert})`, grid: gridPath, task });
   console.error(`sweep ${task}: results table ${rep.csv}\n  report ${rep.html}`);
@@ -71,7 +74,12 @@ runMain('sweep', async () => {
     await report(v, outDirOf(task), task, bert, gridPath);
   };
   if (launch.mode === 'status') {
-    for (const task of tasks) { const s = sweepStatus(outDirOf(task)); console.log(formatStatus(outDirOf(task), s.record, s.rows)); }
+    for (const task of tasks) {
+      const s = sweepStatus(outDirOf(task));
+      console.log(formatStatus(outDirOf(task), s.record, s.rows));
+      // every run finished: the report, as --wait and a local sweep end with it
+      if (s.rows.every((r) => r.state === 'done')) await report(v, outDirOf(task), task, bert, gridPath);
+    }
     return;
   }
   if (launch.mode === 'follow') { for (const task of tasks) await follow(task); return; }
