@@ -49,7 +49,7 @@ test('malformed or misplaced launcher flags are errors before anything runs; a m
     [['--partition', 'gpu'], /--partition is a Slurm option: add --launcher slurm/],
     [['--launcher', 'slurm', '--time', '4h'], /--time must be a Slurm time limit/],
     [['--launcher', 'slurm', '--mem', '8 G'], /--mem must be a size/],
-    [['--launcher', 'slurm', '--cpus-per-task', '0'], /--cpus-per-task must be a positive integer/],
+    [['--launcher', 'slurm', '--cpus-per-task', '0'], /--cpus-per-task must be an integer >= 1, got "0"/],
     [['--launcher', 'slurm', '--sbatch-arg=--array=0-99'], /--array is set by the launcher/],
     [['--launcher', 'slurm', '--sbatch-arg=--comment=$(reboot)'], /--sbatch-arg must be one sbatch option/],
     [['--launcher', 'slurm', '--qos', 'high'], /unknown flag --qos/],

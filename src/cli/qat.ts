@@ -13,8 +13,8 @@ const FLAGS = {
   ...RUN_FLAGS,
   teacher: { type: 'string', help: 'teacher directory (models/<bert>/<task>, made by npm run finetune)' },
   preset: { type: 'string', help: 'KD preset: ternarybert, map, output, map+output (default map+output)' },
-  'map-coeff': { type: 'string', help: 'attention-map loss coefficient (default 1)' },
-  'output-coeff': { type: 'string', help: 'attention-output loss coefficient (default 1)' },
+  'map-coeff': { type: 'string', help: 'attention-map loss coefficient (default 1)', num: { kind: 'float', min: 0 } },
+  'output-coeff': { type: 'string', help: 'attention-output loss coefficient (default 1)', num: { kind: 'float', min: 0 } },
   coeffs: { type: 'string', help: `explicit term coefficients, e.g. "gt=1,score=0.5" (terms: ${TERMS.join(', ')})` },
   'run-dir': { type: 'string', help: 'output folder of this run (default output/<bert>/<task>/<run name>)' },
   'config-json': { type: 'string', help: 'the whole resolved run config as JSON (used by sweep)' },
@@ -23,7 +23,7 @@ const FLAGS = {
 } as const;
 
 runMain('qat', async () => {
-  stopOnSignals(); // SIGTERM (Slurm's time limit, preemption, scancel): checkpoint at the next step, then exit 143
+  stopOnSignals(); // SIGINT, SIGTERM (Slurm's time limit, preemption, scancel), SIGHUP: checkpoint at the next step, then exit 130/143/129
   const v = parseFlags(FLAGS, 'npm run qat -- --task <t> --teacher <dir> [--preset p] [--map-coeff a] [--output-coeff b] [--seed s] [...]');
   if (v['exit-on-stdin-close']) {
     // a sweep's child: die with the parent (its pipe closes, or we are re-parented), never write on alone

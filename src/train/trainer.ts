@@ -23,7 +23,7 @@ import { disposeBatch, makeBatch, stepsPerEpoch, trainBatchIndices } from './bat
 import { evaluate, type EvalResult } from './evaluate.js';
 import type { RunConfig } from './config.js';
 import { kdStep, toVariables, teacherForward } from './step.js';
-import { stopRequested, TrainingStopped } from './stop.js';
+import { markSaving, stopRequested, TrainingStopped } from './stop.js';
 
 export interface TrainerSpec {
   mode: 'finetune' | 'qat';
@@ -132,8 +132,12 @@ export async function runTraining(spec: TrainerSpec): Promise<TrainingOutcome> {
   let epochOpen = false;
   while (step < lastStep) {
     await new Promise((r) => setImmediate(r)); // let signals and I/O (e.g. a closed parent pipe) through each step
-    const stop = stopRequested(); // SIGTERM (e.g. Slurm's time limit): checkpoint this step boundary, then stop
-    if (stop) { await checkpoint(runDir, vars, opt, handle, { step, best, last, logLines, trainTokens, trainSeconds }); throw new TrainingStopped(runDir, step, stop); }
+    const stop = stopRequested(); // SIGINT, SIGTERM (e.g. Slurm's time limit), SIGHUP: checkpoint this step boundary, then stop
+    if (stop) {
+      markSaving(true);
+      try { await checkpoint(runDir, vars, opt, handle, { step, best, last, logLines, trainTokens, trainSeconds }); } finally { markSaving(false); }
+      throw new TrainingStopped(runDir, step, stop);
+    }
     const t0 = performance.now();
     const tb = makeBatch(spec.train, trainBatchIndices(spec.train.n, spec.batchSize, cfg.seed, step), regression, cfg.data.dynamicPadding);
     const lr = opt.lrAt();
