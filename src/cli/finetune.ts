@@ -10,6 +10,7 @@ import { TRAIN_DEFAULTS } from '../train/config.js';
 import { BERT_PRESETS } from '../model/config.js';
 import { parseFlags, QAT_FLAGS, TRAIN_FLAGS, runConfigFromFlags, runConfigFromJson, runMain, UsageError, initBackendFromFlags } from './common.js';
 import { progressReporter } from './progress-line.js';
+import { finetuneEnding } from './summary.js';
 import { existsSync } from 'node:fs';
 
 
@@ -39,6 +40,5 @@ runMain('finetune', async () => {
   const progress = progressReporter(false, `finetune ${cfg.task} ${v.bert}`);
   const r = await finetune({ cfg, bert: v.bert, vocab: v.vocab as string | undefined, out, overwrite: v.overwrite === true, onProgress: progress.update });
   progress.done();
-  const m = r.metrics as { best: { metrics: Record<string, number> } | null };
-  console.error(`finetune: teacher saved to ${r.dir}; best dev ${JSON.stringify(m.best?.metrics)}`);
+  console.error(finetuneEnding(r.dir, r.metrics as Parameters<typeof finetuneEnding>[1]));
 });

@@ -8,6 +8,7 @@ import { qat } from '../train/runs.js';
 import { TERMS } from '../kd/losses.js';
 import { parseFlags, RUN_FLAGS, runConfigFromFlags, runConfigFromJson, runMain, num, UsageError, initBackendFromFlags } from './common.js';
 import { progressReporter } from './progress-line.js';
+import { qatEnding } from './summary.js';
 
 const FLAGS = {
   ...RUN_FLAGS,
@@ -55,6 +56,6 @@ runMain('qat', async () => {
   const r = await qat({ cfg, runDir: v['run-dir'] as string | undefined, forceNew: v['force-new'] === true, onProgress: progress.update, log: (s) => console.error(s) });
   progress.done();
   if (r.skipped) console.error(`qat: ${r.runDir} is complete already, with this configuration (config hash ${r.metrics.configHash ?? 'not recorded'}); nothing to do`);
-  const m = r.metrics as { best: { metrics: Record<string, number> } | null; last: { metrics: Record<string, number> } | null; trainTokensPerSec: number; wallTimeSec: number };
-  console.error(`qat: done in ${m.wallTimeSec.toFixed(1)} s (${m.trainTokensPerSec.toFixed(0)} train tokens/s). best ${JSON.stringify(m.best?.metrics)} last ${JSON.stringify(m.last?.metrics)}\n  -> ${r.runDir}`);
+  const m = r.metrics as Parameters<typeof qatEnding>[1] & { trainTokensPerSec: number; wallTimeSec: number };
+  console.error(qatEnding(r.runDir, m, `done in ${m.wallTimeSec.toFixed(1)} s (${m.trainTokensPerSec.toFixed(0)} train tokens/s)`));
 });

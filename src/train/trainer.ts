@@ -56,6 +56,8 @@ export interface TrainingOutcome {
   trainTokens: number;
   trainSeconds: number;
   resumedFrom: number | null;
+  /** dev predictions per class at the last evaluation of this process (classification), for teacher-health.ts */
+  lastPredicted?: number[];
 }
 
 /** Fine-tuning loss on labels: mean cross-entropy (classification) or MSE (regression). */
@@ -101,6 +103,7 @@ export async function runTraining(spec: TrainerSpec): Promise<TrainingOutcome> {
 
   let step = 0, best: EvalRecord | null = null, last: EvalRecord | null = null, logLines = 0, trainTokens = 0, trainSeconds = 0;
   let resumedFrom: number | null = null;
+  let lastPredicted: number[] | undefined;
   const saved = loadState(runDir, spec.log ?? ((s: string) => console.error(s)));
   if (saved) {
     for (const [n, v] of Object.entries(vars)) {
@@ -122,6 +125,7 @@ export async function runTraining(spec: TrainerSpec): Promise<TrainingOutcome> {
   const doEval = async (): Promise<EvalRecord> => {
     const r: EvalResult = await evaluate(vars, model, spec.dev, task, spec.batchSize, hooks, cfg.data.dynamicPadding);
     const rec = { step, metrics: r.metrics, selection: r.selection };
+    lastPredicted = r.predicted;
     if (!best || r.selection > best.selection) best = rec;
     last = rec;
     log({ step, eval: r.metrics, selection: r.selection });
@@ -176,7 +180,7 @@ export async function runTraining(spec: TrainerSpec): Promise<TrainingOutcome> {
   if (!last) await doEval(); // a run shorter than one eval interval still reports a dev metric
   opt.dispose();
   handle?.balancer.dispose();
-  return { params: vars, best, last, steps: step, tTotal, trainTokens, trainSeconds, resumedFrom };
+  return { params: vars, best, last, steps: step, tTotal, trainTokens, trainSeconds, resumedFrom, lastPredicted };
 }
 
 
