@@ -58,7 +58,7 @@ export const TRAIN_FLAGS: FlagSpec = {
   'dynamic-padding': { type: 'boolean', help: 'pad each batch to its longest sequence, not the max length (faster; not the reference: results differ slightly)' },
   'eval-after-last-step': { type: 'boolean', help: 'also evaluate after the last step (the reference does not)' },
   config: { type: 'string', help: 'JSON file with run-config overrides (flags win)' },
-  backend: { type: 'string', help: 'tensor backend: node-gpu, node, native, wasm, cpu (default: best available; env KDQAT_BACKEND)' },
+  backend: { type: 'string', help: 'tensor backend: node-gpu, node, native, wasm, cpu, plain (tfjs\'s cpu kernels only, none of kdqat\'s: a check of the standard-op paths) (default: best available; env KDQAT_BACKEND)' },
   threads: { type: 'string', help: 'threads of the native kernels (default: every core; 1 per run when a sweep runs --jobs > 1; env KDQAT_THREADS)', num: INT1 },
 };
 
