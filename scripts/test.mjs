@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // npm test: the unit tests (ava), then `verify` on the fixture set (KDQAT_FIXTURES, default ../shared/fixtures) on
-// the native, the wasm and the (pure-JS) cpu backend. Ends with one line "N passed, N failed" summing all three; exits non-zero on any
+// the native, the wasm, the (pure-JS) cpu and the plain backend (tfjs's kernels only). Ends with one line "N passed, N failed" summing all four; exits non-zero on any
 // failure. GLUE_DIR defaults to ../shared/glue when that exists.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -38,6 +38,8 @@ const parts = [
   run('verify (wasm)', process.execPath, [...tsx, 'src/cli/verify.ts', '--fixtures', env.KDQAT_FIXTURES, '--backend', 'wasm'], verifyCounts),
   // pure-JS cpu kernels (KDQAT_CPU_BRIDGE=0), so this run is independent of the wasm module
   run('verify (cpu)', process.execPath, [...tsx, 'src/cli/verify.ts', '--fixtures', env.KDQAT_FIXTURES, '--backend', 'cpu'], verifyCounts, { KDQAT_CPU_BRIDGE: '0' }),
+  // tfjs's own cpu kernels and none of kdqat's (src/backend/plain.ts): every standard-op fallback, as tfjs-node runs them
+  run('verify (plain)', process.execPath, [...tsx, 'src/cli/verify.ts', '--fixtures', env.KDQAT_FIXTURES, '--backend', 'plain'], verifyCounts),
 ];
 const passed = parts.reduce((a, p) => a + p.passed, 0), failed = parts.reduce((a, p) => a + p.failed, 0);
 console.log(`\n${passed} passed, ${failed} failed`);

@@ -72,7 +72,7 @@ test('every value is validated before any work: sweep --lr abc fine-tunes no tea
   const sb = sandbox();
   const r = cli('sweep', ['--task', 'cola', '--lr', 'abc'], sb.env);
   t.is(r.status, 2, r.stderr);
-  t.regex(r.stderr, /--lr must be a number, got "abc"/);
+  t.regex(r.stderr, /--lr must be a number > 0, got "abc"/);
   t.true(noStack(r.stderr));
   t.false(existsSync(sb.models), 'no teacher was fine-tuned');
   const bad = join(sb.base, 'bad.json');

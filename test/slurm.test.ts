@@ -1,6 +1,6 @@
 import test from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { batchScript, shq } from '../src/train/slurm.js';
@@ -49,11 +49,11 @@ test('malformed or misplaced launcher flags are errors before anything runs; a m
     [['--partition', 'gpu'], /--partition is a Slurm option: add --launcher slurm/],
     [['--launcher', 'slurm', '--time', '4h'], /--time must be a Slurm time limit/],
     [['--launcher', 'slurm', '--mem', '8 G'], /--mem must be a size/],
-    [['--launcher', 'slurm', '--cpus-per-task', '0'], /--cpus-per-task must be a positive integer/],
+    [['--launcher', 'slurm', '--cpus-per-task', '0'], /--cpus-per-task must be an integer >= 1, got "0"/],
     [['--launcher', 'slurm', '--sbatch-arg=--array=0-99'], /--array is set by the launcher/],
     [['--launcher', 'slurm', '--sbatch-arg=--comment=$(reboot)'], /--sbatch-arg must be one sbatch option/],
     [['--launcher', 'slurm', '--qos', 'high'], /unknown flag --qos/],
-    [['--status', '--launcher', 'slurm'], /--status only reads/],
+    [['--status', '--launcher', 'slurm'], /--status reads the state/],
   ];
   const results = await Promise.all(cases.map(([a]) => runAsync([...ARGS, ...a], env)));
   cases.forEach(([a, re], i) => {
@@ -154,13 +154,23 @@ test.serial('a real Slurm cluster: the array gives the local results; runs of an
   const grid = join(base, 'one.json');
   writeFileSync(grid, JSON.stringify({ arms: [{ arm: 'one', preset: 'output', seed: 42 }] }));
   const tiny = [...ARGS.map((a) => (a === 'testbert' ? 'tiny' : a === 'smoke' ? grid : a)), '--max-steps', '3', '--vocab', join(models, 'testbert', 'rte', 'vocab.txt'), '--launcher', 'slurm'];
-  const c = runSweep(env('teacher'), [...tiny, '--wait']);
+  // --wait goes through to the report (issue 21: it ended in "backend not initialised", exit 1, no report)
+  const c = runSweep(env('teacher'), [...tiny.filter((a) => a !== '--no-report'), '--wait']);
   t.is(c.status, 0, c.stderr);
   lap('teacher job and array');
   t.regex(c.stderr, /submitted teacher job (\d+), then array \d+ \(tasks 0\)/);
+  const reportDir = join(base, 'teacher', 'tiny', 'rte', 'report');
+  t.true(existsSync(join(reportDir, 'index.html')), 'the report was written after the array');
+  t.regex(c.stderr, /report \S+index\.html/);
+  t.notRegex(c.stderr, /\n\s+at /, 'no stack trace');
   t.true(existsSync(join(models, 'tiny', 'rte', 'model.safetensors')), 'the teacher job saved the teacher');
   t.true(existsSync(join(base, 'teacher', 'tiny', 'rte', 'output_s42', 'metrics.json')));
   const st3 = runSweep(env('teacher'), [...tiny.slice(0, -2), '--status']);
   t.regex(st3.stdout, /teacher +done +task - .*log \S+teacher-\d+\.log/);
+  // --status of a finished array (without --no-report) writes the report too
+  rmSync(reportDir, { recursive: true });
+  const st4 = runSweep(env('teacher'), tiny.slice(0, -2).filter((a) => a !== '--no-report').concat('--status'));
+  t.is(st4.status, 0, st4.stderr);
+  t.true(existsSync(join(reportDir, 'index.html')), '--status wrote the report');
   t.regex(readFileSync(join(base, 'teacher', 'tiny', 'rte', 'slurm', 'teacher.sbatch'), 'utf8'), /^exec .*src\/cli\/finetune\.ts --config-json '\{.*\}' --bert tiny --out \S+tiny\/rte --vocab \S+vocab\.txt --backend cpu --threads 1$/m);
 });

@@ -12,12 +12,14 @@ import { createRequire } from 'node:module';
 import { cpus, totalmem } from 'node:os';
 import { registerExtraGradients } from '../util/gradients.js';
 import { closest, UserError } from '../util/errors.js';
+import { registerPlainBackend } from './plain.js';
 
 const require = createRequire(import.meta.url);
 
-export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'native' | 'wasm' | 'cpu';
+export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'native' | 'wasm' | 'cpu' | 'plain';
 export const BACKENDS: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'native', 'wasm', 'cpu'];
-const ALIASES: Record<string, BackendName> = { 'node-gpu': 'tensorflow-gpu', gpu: 'tensorflow-gpu', node: 'tensorflow', tensorflow: 'tensorflow', 'tensorflow-gpu': 'tensorflow-gpu', native: 'native', wasm: 'wasm', cpu: 'cpu' };
+const ALIASES: Record<string, BackendName> = { 'node-gpu': 'tensorflow-gpu', gpu: 'tensorflow-gpu', node: 'tensorflow', tensorflow: 'tensorflow', 'tensorflow-gpu': 'tensorflow-gpu', native: 'native', wasm: 'wasm', cpu: 'cpu', plain: 'plain' };
+/** Backends chosen only by name (never in the preference order): plain = tfjs's cpu kernels without kdqat's (plain.ts). */
 
 export interface BackendInfo {
   backend: BackendName;
@@ -34,7 +36,7 @@ export function parseBackend(name: string): BackendName {
   const b = ALIASES[name.toLowerCase()];
   if (!b) {
     const near = closest(name.toLowerCase(), Object.keys(ALIASES));
-    throw new UserError(`unknown backend "${name}"${near ? ` (did you mean "${near}"?)` : ''}: choose one of node-gpu, node, native, wasm, cpu`);
+    throw new UserError(`unknown backend "${name}"${near ? ` (did you mean "${near}"?)` : ''}: choose one of node-gpu, node, native, wasm, cpu, plain`);
   }
   return b;
 }
@@ -106,6 +108,7 @@ export async function initBackend(requested?: string, opts: { quiet?: boolean; t
     if (b === 'tensorflow-gpu' || b === 'tensorflow') why = await tryNode(b === 'tensorflow-gpu');
     else if (b === 'wasm') why = await tryWasm(skipped);
     else if (b === 'native') why = await (await import('./native.js')).registerNativeBackend();
+    else if (b === 'plain') why = registerPlainBackend();
     if (!why) {
       try { if (await tf.setBackend(b)) { await tf.ready(); chosen = b; break; } why = `tf.setBackend('${b}') failed`; }
       catch (e) { why = `${b}: ${(e as Error).message}`; }
@@ -114,11 +117,12 @@ export async function initBackend(requested?: string, opts: { quiet?: boolean; t
     if (want) throw new Error(`requested backend "${want}" is not usable here: ${why}`);
   }
   if (!chosen) throw new Error(`no tensor backend could start:\n  ${skipped.join('\n  ')}`);
-  registerExtraGradients();
+  registerExtraGradients(); // gradients are not kernels: every backend (tfjs-node's too) has them, plain included
   // tfjs's cpu backend prints a "use tfjs-node" banner on first use: we chose the backend deliberately and said so
   const cpuBackend = tf.findBackend('cpu') as unknown as { firstUse?: boolean } | null;
   if (cpuBackend) cpuBackend.firstUse = false;
   // cpu scatter-add UnsortedSegmentSum + zero gradients of comparison ops: useful whatever the main backend
+  // (registered for the 'cpu' backend only: plain, a backend of its own, never gets it)
   const { registerCpuExtras } = await import('./cpu-kernels.js');
   registerCpuExtras();
   // cpu backend: tensors in JS memory (no 4 GiB heap limit), slow kernels computed by the wasm module
@@ -134,7 +138,7 @@ export async function initBackend(requested?: string, opts: { quiet?: boolean; t
     if (threadFailure) skipped.push(threadFailure);
   }
   if (chosen === 'native') (await import('./native.js')).setNativeThreads(nativeThreads);
-  const threads = chosen === 'wasm' || bridged ? wasmThreads() : chosen === 'cpu' ? 1 : chosen === 'native' ? nativeThreads : cpus().length;
+  const threads = chosen === 'wasm' || bridged ? wasmThreads() : chosen === 'cpu' || chosen === 'plain' ? 1 : chosen === 'native' ? nativeThreads : cpus().length;
   const versions: Record<string, string> = {};
   for (const p of ['@tensorflow/tfjs', '@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-wasm', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu']) {
     const v = pkgVersion(p); if (v) versions[p] = v;
@@ -151,6 +155,9 @@ export async function initBackend(requested?: string, opts: { quiet?: boolean; t
   if (!opts.quiet) console.error(`[kdqat] backend ${chosen}${chosen === 'native' ? ` (${versions.native} products, C++ kernels)` : ''}${bridged ? " (heavy kernels computed by wasm)" : ""} (${threads} thread${threads > 1 ? 's' : ''}), tfjs ${versions['@tensorflow/tfjs']}, ${current.machine.cores}x ${current.machine.cpus}`);
   return current;
 }
+
+/** Whether initBackend() has run in this process. */
+export const backendReady = (): boolean => current !== null && current !== undefined;
 
 export function backendInfo(): BackendInfo {
   if (!current) throw new Error('backend not initialised: call initBackend() first');

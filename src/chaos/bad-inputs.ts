@@ -53,9 +53,9 @@ export const BAD_INPUTS: BadInput[] = [
   { name: 'config file with a wrong type', cmd: 'qat', args: (s) => configFile(s, '{"train": {"epochs": "two"}}'), expect: /--config \S+bad\.json: config key "train\.epochs" must be .*got "two"/ },
   { name: 'config file that is not JSON', cmd: 'sweep', args: (s) => configFile(s, '{"train": {'), expect: /--config \S+bad\.json: .*JSON/ },
   { name: 'unknown flag', cmd: 'qat', args: () => ['--lrr', '1e-3'], expect: /unknown flag --lrr; did you mean --lr\?/ },
-  { name: 'flag value that is not a number (sweep, before the teacher)', cmd: 'sweep', args: () => ['--lr', 'abc'], expect: /--lr must be a number, got "abc"/ },
-  { name: 'flag value out of range', cmd: 'sweep', args: () => ['--weight-bits', '3'], expect: /"quant\.weightBits" must be 2, 4 or 8, got 3/ },
-  { name: 'bad --jobs', cmd: 'sweep', args: () => ['--jobs', '0'], expect: /--jobs must be at least 1/ },
+  { name: 'flag value that is not a number (sweep, before the teacher)', cmd: 'sweep', args: () => ['--lr', 'abc'], expect: /--lr must be a number > 0, got "abc"/ },
+  { name: 'flag value out of range', cmd: 'sweep', args: () => ['--weight-bits', '3'], expect: /--weight-bits must be 2, 4 or 8, got "3"/ },
+  { name: 'bad --jobs', cmd: 'sweep', args: () => ['--jobs', '0'], expect: /--jobs must be an integer >= 1, got "0"/ },
 ];
 
 /** The reduced suite's subset: one of each kind (data row, checkpoint, config file, flag). */

@@ -15,7 +15,7 @@ import { loadExamples, loadModels, modelDir, tokenClassIds, tokenizerFor } from 
 import { checkModelForTask, readModelInfo } from '../train/identity.js';
 import { existsSync, rmSync } from 'node:fs';
 import { writeAnalysisReport } from '../analysis/report.js';
-import { parseFlags, RUN_FLAGS, runMain, num, UsageError, initBackendFromFlags } from './common.js';
+import { parseFlags, RUN_FLAGS, runMain, num, UsageError, initBackendFromFlags, SEED_RANGE } from './common.js';
 
 const FLAGS = {
   task: { type: 'string', help: 'GLUE task (rte, sst-2, ...)' },
@@ -23,27 +23,27 @@ const FLAGS = {
   students: { type: 'string', help: 'comma-separated student directories (a run dir or its student/ folder)' },
   labels: { type: 'string', help: 'comma-separated legend labels of the students (default: run folder names)' },
   exp: { type: 'string', help: `experiments: ${EXPERIMENTS.join(',')} (default all)` },
-  examples: { type: 'string', help: 'number of dev examples (default: all)' },
+  examples: { type: 'string', help: 'number of dev examples (default: all)', num: { kind: 'int', min: 1 } },
   sample: { type: 'string', help: 'random (default; seeded, as the notebooks\' RandomSampler) or first' },
-  seed: { type: 'string', help: 'seed of the example sample and the Hessian start vectors (default 42)' },
+  seed: { type: 'string', help: 'seed of the example sample and the Hessian start vectors (default 42)', num: SEED_RANGE },
   inputs: { type: 'string', help: 'read examples from an inputs.safetensors (input_ids, token_type_ids, seq_lengths, labels) instead of GLUE' },
   'data-dir': RUN_FLAGS['data-dir'],
   tokenizer: { type: 'string', help: 'tokenizer.json / vocab.txt (default: the teacher directory\'s)' },
   out: { type: 'string', help: 'output folder (default output/analysis/<task>)' },
   'token-types': { type: 'string', help: 'zeros (default: the notebooks call the model with input ids only) or real' },
-  'norm-token': { type: 'string', help: 'token of the per-head norm heatmaps: sep (first [SEP], default) or an index' },
+  'norm-token': { type: 'string', help: 'token of the per-head norm heatmaps: sep (first [SEP], default) or an index', num: { kind: 'int', min: 0, words: ['sep'] } },
   'norm-wo': { type: 'string', help: 'W_O of the students\' norms: latent (reference, default) or quantized' },
-  'range-example': { type: 'string', help: 'which analysed example (0-based position) the range figure shows (default 0)' },
+  'range-example': { type: 'string', help: 'which analysed example (0-based position) the range figure shows (default 0)', num: { kind: 'int', min: 0 } },
   'no-quantized': { type: 'boolean', help: 'leave out the "quantized teacher, no QAT" model of the distance experiment' },
-  'hessian-examples': { type: 'string', help: 'how many of the examples get Hessian spectra (default 8: each spectrum is 30-300 exact Hv products)' },
+  'hessian-examples': { type: 'string', help: 'how many of the examples get Hessian spectra (default 8: each spectrum is 30-300 exact Hv products)', num: { kind: 'int', min: 1 } },
   'hessian-models': { type: 'string', help: 'teacher,student (default) or either' },
-  'hessian-top': { type: 'string', help: 'eigenvalues per example (default 3, as the notebook)' },
-  'hessian-iters': { type: 'string', help: 'power-iteration maxIter (default 100)' },
-  'hessian-tol': { type: 'string', help: 'power-iteration relative tolerance (default 1e-3)' },
+  'hessian-top': { type: 'string', help: 'eigenvalues per example (default 3, as the notebook)', num: { kind: 'int', min: 1 } },
+  'hessian-iters': { type: 'string', help: 'power-iteration maxIter (default 100)', num: { kind: 'int', min: 1 } },
+  'hessian-tol': { type: 'string', help: 'power-iteration relative tolerance (default 1e-3)', num: { kind: 'float', above: 0 } },
   'hessian-mode': { type: 'string', help: 'example (default: one spectrum per example) or dataset (Hv averaged over the examples)' },
   'hessian-method': { type: 'string', help: 'power (default: PyHessian power iteration with deflation) or lanczos (the top eigenvalues by magnitude in ~3x fewer products; where two have nearly equal magnitude, e.g. +17 and -17, power iteration converges slowly to a mix of them and lanczos separates them)' },
   'hessian-loss': { type: 'string', help: 'reference (default: CE/MSE + 0.01 sum ||p||, as the reference; tensors with ||p|| <= --hessian-norm-min left out of the norm term) or data (the task loss alone)' },
-  'hessian-norm-min': { type: 'string', help: 'reference loss: tensors with ||p|| at most this are left out of the norm term, whose curvature 0.01/||p|| would swamp the spectrum (default 1e-3; 0 = only exact zeros, as the reference)' },
+  'hessian-norm-min': { type: 'string', help: 'reference loss: tensors with ||p|| at most this are left out of the norm term, whose curvature 0.01/||p|| would swamp the spectrum (default 1e-3; 0 = only exact zeros, as the reference)', num: { kind: 'float', min: 0 } },
   'hessian-params': { type: 'string', help: 'regex of the parameters to differentiate (default: all, as the reference)' },
   'hessian-layers': { type: 'boolean', help: 'also the top eigenvalue of each parameter group (embeddings, layer.i, head)' },
   'hessian-trace': { type: 'boolean', help: 'also the Hutchinson trace' },

@@ -45,8 +45,8 @@ const FLAGS = {
   threads: RUN_FLAGS.threads,
   configs: { type: 'string', help: `comma-separated configs: ${Object.keys(SETUPS).join(', ')} (default tiny,mini)` },
   only: { type: 'string', help: `comma-separated cases: ${CASES.join(', ')} (default forward,train,qat)` },
-  reps: { type: 'string', help: 'timed repetitions (default 5)' },
-  warmup: { type: 'string', help: 'warm-up steps (default 2)' },
+  reps: { type: 'string', help: 'timed repetitions (default 5)', num: { kind: 'int', min: 1 } },
+  warmup: { type: 'string', help: 'warm-up steps (default 2)', num: { kind: 'int', min: 0 } },
   out: { type: 'string', help: `JSON history the rows are appended to (default ${BENCH_HISTORY}, not tracked by git)` },
   profile: { type: 'boolean', help: 'also print where one step\'s time goes, by kernel' },
 } as const;

@@ -9,10 +9,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fullPlan, reducedPlan, runSuite, summaryLine } from '../chaos/suite.js';
 import { PROJECT_ROOT } from '../util/provenance.js';
-import { num, parseFlags, runMain, UsageError } from './common.js';
+import { num, parseFlags, runMain, UsageError, SEED_RANGE } from './common.js';
 
 const FLAGS = {
-  seed: { type: 'string', help: 'seed of the kill points (default 14)' },
+  seed: { type: 'string', help: 'seed of the kill points (default 14)', num: SEED_RANGE },
   reduced: { type: 'boolean', help: 'the reduced suite that npm test runs (one run, fewer cases)' },
   work: { type: 'string', help: 'work folder, made afresh and removed at the end unless --keep (default: a temp folder)' },
   keep: { type: 'boolean', help: 'keep the work folder' },

@@ -10,33 +10,61 @@ import { readFileSync } from 'node:fs';
 import { resolveConfig, ConfigError, TRAIN_DEFAULTS, type RunConfig } from '../train/config.js';
 import { explainBackendError, initBackend, type BackendInfo } from '../backend/backend.js';
 import { didYouMean, UserError } from '../util/errors.js';
-import { stoppedExitCode, TrainingStopped } from '../train/stop.js';
+import { Interrupted, stoppedExitCode } from '../train/stop.js';
 
-export type FlagSpec = Record<string, { type: 'string' | 'boolean'; help: string; default?: string | boolean; multiple?: boolean }>;
+/**
+ * The allowed values of a numeric flag: an integer or any finite number, bounds (min/max inclusive, above exclusive),
+ * or one of a few values; `words` are non-numeric values the flag also takes (e.g. "sep").
+ */
+export interface NumRange { kind: 'int' | 'float'; min?: number; max?: number; above?: number; oneOf?: readonly number[]; words?: readonly string[] }
+
+export type FlagSpec = Record<string, { type: 'string' | 'boolean'; help: string; default?: string | boolean; multiple?: boolean; num?: NumRange }>;
+
+/** The allowed values of a numeric flag, in words: "an integer >= 1", "a number > 0", "2, 4 or 8". */
+export function describeRange(r: NumRange): string {
+  const words = r.words?.length ? ` (or ${r.words.join(', ')})` : '';
+  if (r.oneOf) return `${r.oneOf.slice(0, -1).join(', ')} or ${r.oneOf[r.oneOf.length - 1]}${words}`;
+  const what = r.kind === 'int' ? 'an integer' : 'a number';
+  const bounds = [r.above !== undefined ? `> ${r.above}` : r.min !== undefined ? `>= ${r.min}` : '', r.max !== undefined ? `<= ${r.max}` : ''].filter(Boolean);
+  return `${what}${bounds.length ? ` ${bounds.join(' and ')}` : ''}${words}`;
+}
+
+/** Why `value` is not allowed by `r`, or null when it is. */
+export function rangeProblem(value: string, r: NumRange): string | null {
+  if (r.words?.includes(value)) return null;
+  const n = Number(value);
+  const ok = value.trim() !== '' && Number.isFinite(n) && (r.kind === 'float' || Number.isInteger(n))
+    && (r.oneOf ? r.oneOf.includes(n) : (r.min === undefined || n >= r.min) && (r.max === undefined || n <= r.max) && (r.above === undefined || n > r.above));
+  return ok ? null : `must be ${describeRange(r)}`;
+}
+
+const INT1: NumRange = { kind: 'int', min: 1 };
+/** A seed: the generators use it as an unsigned 32-bit integer. */
+export const SEED_RANGE: NumRange = { kind: 'int', min: 0, max: 2 ** 32 - 1 };
 
 /** Flags of every training run, teacher fine-tuning included (finetune, qat, sweep). */
 export const TRAIN_FLAGS: FlagSpec = {
   task: { type: 'string', help: 'GLUE task: cola, sst-2, mrpc, sts-b, qqp, mnli, qnli, rte, wnli' },
-  seed: { type: 'string', help: 'run seed (default 42)' },
+  seed: { type: 'string', help: 'run seed (default 42)', num: SEED_RANGE },
   'data-dir': { type: 'string', help: 'GLUE directory (default: $GLUE_DIR, then data/glue; a task in neither is downloaded into data/glue on first use)' },
-  'max-seq-len': { type: 'string', help: 'max sequence length (default: the task\'s reference value)' },
-  'batch-size': { type: 'string', help: 'batch size (default: the task\'s reference value)' },
-  'train-limit': { type: 'string', help: 'use only the first N training examples' },
-  'eval-limit': { type: 'string', help: 'use only the first N dev examples' },
-  epochs: { type: 'string', help: `training epochs (default ${TRAIN_DEFAULTS.epochs})` },
-  'max-steps': { type: 'string', help: 'stop after N optimizer steps' },
-  'eval-every': { type: 'string', help: 'evaluate every N steps (default: the task\'s reference value)' },
-  lr: { type: 'string', help: `peak learning rate (default ${TRAIN_DEFAULTS.lr.toExponential()})` },
+  'max-seq-len': { type: 'string', help: 'max sequence length (default: the task\'s reference value)', num: INT1 },
+  'batch-size': { type: 'string', help: 'batch size (default: the task\'s reference value)', num: INT1 },
+  'train-limit': { type: 'string', help: 'use only the first N training examples', num: INT1 },
+  'eval-limit': { type: 'string', help: 'use only the first N dev examples', num: INT1 },
+  epochs: { type: 'string', help: `training epochs (default ${TRAIN_DEFAULTS.epochs})`, num: { kind: 'float', above: 0 } },
+  'max-steps': { type: 'string', help: 'stop after N optimizer steps', num: INT1 },
+  'eval-every': { type: 'string', help: 'evaluate every N steps (default: the task\'s reference value)', num: INT1 },
+  lr: { type: 'string', help: `peak learning rate (default ${TRAIN_DEFAULTS.lr.toExponential()})`, num: { kind: 'float', above: 0 } },
   'dynamic-padding': { type: 'boolean', help: 'pad each batch to its longest sequence, not the max length (faster; not the reference: results differ slightly)' },
   'eval-after-last-step': { type: 'boolean', help: 'also evaluate after the last step (the reference does not)' },
   config: { type: 'string', help: 'JSON file with run-config overrides (flags win)' },
-  backend: { type: 'string', help: 'tensor backend: node-gpu, node, native, wasm, cpu (default: best available; env KDQAT_BACKEND)' },
-  threads: { type: 'string', help: 'threads of the native kernels (default: every core; 1 per run when a sweep runs --jobs > 1; env KDQAT_THREADS)' },
+  backend: { type: 'string', help: 'tensor backend: node-gpu, node, native, wasm, cpu, plain (tfjs\'s cpu kernels only, none of kdqat\'s: a check of the standard-op paths) (default: best available; env KDQAT_BACKEND)' },
+  threads: { type: 'string', help: 'threads of the native kernels (default: every core; 1 per run when a sweep runs --jobs > 1; env KDQAT_THREADS)', num: INT1 },
 };
 
 /** Flags that only a KD-QAT run has (qat, sweep): an error for finetune. */
 export const QAT_FLAGS: FlagSpec = {
-  'weight-bits': { type: 'string', help: 'student weight bits: 2 (ternary, default), 4, 8' },
+  'weight-bits': { type: 'string', help: 'student weight bits: 2 (ternary, default), 4, 8', num: { kind: 'int', oneOf: [2, 4, 8] } },
   'gt-regression-labels': { type: 'boolean', help: 'regression gt loss on labels instead of the reference\'s teacher logits' },
   'force-new': { type: 'boolean', help: 'a run folder holding another configuration is moved to .replaced/ and the run starts anew (default: refused)' },
 };
@@ -57,7 +85,10 @@ export class UsageError extends UserError {
  * `notApplicable` (flag -> why) says that it does not apply to this command.
  */
 export function parseFlags(spec: FlagSpec, usage: string, argv = process.argv.slice(2), notApplicable: Record<string, string> = {}): Record<string, string | boolean | undefined> {
+  // the flag table as JSON, nothing else (test/numeric-flags.test.ts walks every command's table with it)
+  if (process.env.KDQAT_DUMP_FLAGS === '1') { console.log(JSON.stringify({ usage, spec })); process.exit(0); }
   if (argv.includes('--help') || argv.includes('-h')) { console.log(helpText(spec, usage)); process.exit(0); }
+  argv = joinNegativeValues(spec, argv);
   const cmd = /npm run (\S+)/.exec(usage)?.[1];
   const hint = `${cmd ? `npm run ${cmd} -- ` : ''}--help lists the flags`;
   const options = Object.fromEntries(Object.entries(spec).map(([k, v]) => [k, { type: v.type, ...(v.multiple ? { multiple: true } : {}), ...(v.default !== undefined ? { default: v.default } : {}) }]));
@@ -67,16 +98,39 @@ export function parseFlags(spec: FlagSpec, usage: string, argv = process.argv.sl
     if (t.kind === 'option' && !Object.hasOwn(spec, t.name)) throw new UsageError(`unknown flag ${t.rawName}${didYouMean(t.name, Object.keys(spec), '--')} (${hint})`);
     if (t.kind === 'positional') throw new UsageError(`unexpected argument "${t.value}": flags start with -- (${hint})`);
   }
+  let values: Record<string, string | boolean | undefined>;
   try {
-    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
+    values = parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
   } catch (e) {
     throw new UsageError(`${(e as Error).message.split('\n')[0]} (${hint})`);
   }
+  // every numeric flag against its range, before any work: one line naming the flag, the value and what is allowed
+  for (const [k, f] of Object.entries(spec)) {
+    const val = values[k];
+    if (!f.num || typeof val !== 'string') continue;
+    const problem = rangeProblem(val, f.num);
+    if (problem) throw new UsageError(`--${k} ${problem}, got "${val}"`);
+  }
+  return values;
+}
+
+/**
+ * Node's parseArgs takes a value that starts with "-" for an option ("--epochs -1": "argument is ambiguous"): after a
+ * flag that takes a value, a negative number is that flag's value (written --flag=value), so that its range check
+ * names it.
+ */
+export function joinNegativeValues(spec: FlagSpec, argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i], m = /^--([^=]+)$/.exec(a), next = argv[i + 1];
+    if (m && spec[m[1]]?.type === 'string' && next !== undefined && /^-(\d|\.\d|inf)/i.test(next)) { out.push(`${a}=${next}`); i++; } else out.push(a);
+  }
+  return out;
 }
 
 export function helpText(spec: FlagSpec, usage: string): string {
   const w = Math.max(...Object.keys(spec).map((k) => k.length)) + 4;
-  return `usage: ${usage}\n\n${Object.entries(spec).map(([k, v]) => `  --${k.padEnd(w)}${v.help}`).join('\n')}\n  -h, --help${' '.repeat(Math.max(1, w - 6))}this help (nothing else is done)`;
+  return `usage: ${usage}\n\n${Object.entries(spec).map(([k, v]) => `  --${k.padEnd(w)}${v.help}${v.num ? ` [${describeRange(v.num)}]` : ''}`).join('\n')}\n  -h, --help${' '.repeat(Math.max(1, w - 6))}this help (nothing else is done)`;
 }
 
 export function num(values: Record<string, unknown>, key: string, kind: 'int' | 'float' = 'float'): number | undefined {
@@ -153,7 +207,7 @@ export function runMain(name: string, main: () => Promise<number | void>): void 
   main().then(
     (code) => exit(code ?? 0),
     (e0: Error) => {
-      if (e0 instanceof TrainingStopped) { console.error(`${name}: ${e0.message}`); exit(stoppedExitCode(e0.signal)); return; }
+      if (e0 instanceof Interrupted) { console.error(`${name}: ${e0.message}`); exit(stoppedExitCode(e0.signal)); return; }
       const e = explainBackendError(e0);
       const expected = e !== e0 || e instanceof UserError || e instanceof ConfigError || USER_ERRORS.includes(e.name) || /^(requested backend|sweep grid)/.test(e.message);
       console.error(`${name}: ${expected ? e.message : e.stack ?? e}`);

@@ -10,12 +10,13 @@ import { TRAIN_DEFAULTS } from '../train/config.js';
 import { BERT_PRESETS } from '../model/config.js';
 import { parseFlags, QAT_FLAGS, TRAIN_FLAGS, runConfigFromFlags, runConfigFromJson, runMain, UsageError, initBackendFromFlags } from './common.js';
 import { progressReporter } from './progress-line.js';
+import { finetuneEnding } from './summary.js';
 import { existsSync } from 'node:fs';
 
 
 const FLAGS = {
   ...TRAIN_FLAGS,
-  lr: { type: 'string', help: `peak learning rate (default ${SCRATCH_LR.toExponential()} for a preset trained from scratch, ${TRAIN_DEFAULTS.lr.toExponential()} from pretrained weights)` },
+  lr: { type: 'string', help: `peak learning rate (default ${SCRATCH_LR.toExponential()} for a preset trained from scratch, ${TRAIN_DEFAULTS.lr.toExponential()} from pretrained weights)`, num: { kind: 'float', above: 0 } },
   bert: { type: 'string', help: `Hugging Face BERT directory, or a preset: ${Object.keys(BERT_PRESETS).join(', ')}` },
   vocab: { type: 'string', help: 'vocab.txt or tokenizer.json (default: the model directory\'s; for a from-scratch preset, built from the task\'s training text)' },
   out: { type: 'string', help: 'output directory (default models/<bert>/<task>)' },
@@ -24,7 +25,7 @@ const FLAGS = {
 } as const;
 
 runMain('finetune', async () => {
-  stopOnSignals(); // SIGTERM (Slurm's time limit, preemption, scancel): checkpoint at the next step, then exit 143
+  stopOnSignals(); // SIGINT, SIGTERM (Slurm's time limit, preemption, scancel), SIGHUP: checkpoint at the next step, then exit 130/143/129
   const v = parseFlags(FLAGS, 'npm run finetune -- --task <t> --bert <dir|preset> [...]', undefined,
     Object.fromEntries(Object.keys(QAT_FLAGS).map((k) => [k, 'a teacher is trained in full precision, without KD (a flag of qat and sweep)'])));
   if (!v.task && !v['config-json']) throw new UsageError('--task is required');
@@ -39,6 +40,5 @@ runMain('finetune', async () => {
   const progress = progressReporter(false, `finetune ${cfg.task} ${v.bert}`);
   const r = await finetune({ cfg, bert: v.bert, vocab: v.vocab as string | undefined, out, overwrite: v.overwrite === true, onProgress: progress.update });
   progress.done();
-  const m = r.metrics as { best: { metrics: Record<string, number> } | null };
-  console.error(`finetune: teacher saved to ${r.dir}; best dev ${JSON.stringify(m.best?.metrics)}`);
+  console.error(finetuneEnding(r.dir, r.metrics as Parameters<typeof finetuneEnding>[1]));
 });

@@ -8,13 +8,14 @@ import { qat } from '../train/runs.js';
 import { TERMS } from '../kd/losses.js';
 import { parseFlags, RUN_FLAGS, runConfigFromFlags, runConfigFromJson, runMain, num, UsageError, initBackendFromFlags } from './common.js';
 import { progressReporter } from './progress-line.js';
+import { qatEnding } from './summary.js';
 
 const FLAGS = {
   ...RUN_FLAGS,
   teacher: { type: 'string', help: 'teacher directory (models/<bert>/<task>, made by npm run finetune)' },
   preset: { type: 'string', help: 'KD preset: ternarybert, map, output, map+output (default map+output)' },
-  'map-coeff': { type: 'string', help: 'attention-map loss coefficient (default 1)' },
-  'output-coeff': { type: 'string', help: 'attention-output loss coefficient (default 1)' },
+  'map-coeff': { type: 'string', help: 'attention-map loss coefficient (default 1)', num: { kind: 'float', min: 0 } },
+  'output-coeff': { type: 'string', help: 'attention-output loss coefficient (default 1)', num: { kind: 'float', min: 0 } },
   coeffs: { type: 'string', help: `explicit term coefficients, e.g. "gt=1,score=0.5" (terms: ${TERMS.join(', ')})` },
   'run-dir': { type: 'string', help: 'output folder of this run (default output/<bert>/<task>/<run name>)' },
   'config-json': { type: 'string', help: 'the whole resolved run config as JSON (used by sweep)' },
@@ -23,7 +24,7 @@ const FLAGS = {
 } as const;
 
 runMain('qat', async () => {
-  stopOnSignals(); // SIGTERM (Slurm's time limit, preemption, scancel): checkpoint at the next step, then exit 143
+  stopOnSignals(); // SIGINT, SIGTERM (Slurm's time limit, preemption, scancel), SIGHUP: checkpoint at the next step, then exit 130/143/129
   const v = parseFlags(FLAGS, 'npm run qat -- --task <t> --teacher <dir> [--preset p] [--map-coeff a] [--output-coeff b] [--seed s] [...]');
   if (v['exit-on-stdin-close']) {
     // a sweep's child: die with the parent (its pipe closes, or we are re-parented), never write on alone
@@ -55,6 +56,6 @@ runMain('qat', async () => {
   const r = await qat({ cfg, runDir: v['run-dir'] as string | undefined, forceNew: v['force-new'] === true, onProgress: progress.update, log: (s) => console.error(s) });
   progress.done();
   if (r.skipped) console.error(`qat: ${r.runDir} is complete already, with this configuration (config hash ${r.metrics.configHash ?? 'not recorded'}); nothing to do`);
-  const m = r.metrics as { best: { metrics: Record<string, number> } | null; last: { metrics: Record<string, number> } | null; trainTokensPerSec: number; wallTimeSec: number };
-  console.error(`qat: done in ${m.wallTimeSec.toFixed(1)} s (${m.trainTokensPerSec.toFixed(0)} train tokens/s). best ${JSON.stringify(m.best?.metrics)} last ${JSON.stringify(m.last?.metrics)}\n  -> ${r.runDir}`);
+  const m = r.metrics as Parameters<typeof qatEnding>[1] & { trainTokensPerSec: number; wallTimeSec: number };
+  console.error(qatEnding(r.runDir, m, `done in ${m.wallTimeSec.toFixed(1)} s (${m.trainTokensPerSec.toFixed(0)} train tokens/s)`));
 });

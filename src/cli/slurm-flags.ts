@@ -9,12 +9,12 @@ export const LAUNCH_FLAGS: FlagSpec = {
   launcher: { type: 'string', help: 'local (default: child processes on this machine) or slurm (one Slurm job array; needs sbatch)' },
   partition: { type: 'string', help: 'slurm: partition of the jobs' },
   time: { type: 'string', help: 'slurm: time limit per job, e.g. 04:00:00 (a stopped run resumes when resubmitted)' },
-  'cpus-per-task': { type: 'string', help: 'slurm: CPUs per job' },
+  'cpus-per-task': { type: 'string', help: 'slurm: CPUs per job', num: { kind: 'int', min: 1 } },
   mem: { type: 'string', help: 'slurm: memory per job, e.g. 8G' },
-  gpus: { type: 'string', help: 'slurm: GPUs per job' },
+  gpus: { type: 'string', help: 'slurm: GPUs per job', num: { kind: 'int', min: 0 } },
   'sbatch-arg': { type: 'string', multiple: true, help: 'slurm: one more sbatch option, --name=value (repeatable), e.g. --sbatch-arg=--account=nlp' },
   requeue: { type: 'boolean', help: 'slurm: let Slurm requeue a preempted or failed-node job by itself (it resumes from its checkpoint)' },
-  status: { type: 'boolean', help: 'print the state of each run of the submitted array (pending, running, done, failed), its task id and log' },
+  status: { type: 'boolean', help: 'print the state of each run of the submitted array (pending, running, done, failed), its task id and log; once every run is done, also write the report (unless --no-report)' },
   wait: { type: 'boolean', help: 'follow the submitted array until it ends (progress line), then write the report' },
 };
 
@@ -32,7 +32,7 @@ export function launchFromFlags(v: Record<string, unknown>): LaunchMode {
   if (launcher !== 'local' && launcher !== 'slurm') throw new UsageError(`--launcher must be local or slurm, got "${String(launcher)}"`);
   const given = SLURM_ONLY.filter((k) => v[k] !== undefined);
   if (v.status) {
-    if (v.launcher !== undefined || v.wait || given.length) throw new UsageError('--status only reads the state of the submitted array: use it without --launcher, --wait and Slurm resources');
+    if (v.launcher !== undefined || v.wait || given.length) throw new UsageError('--status reads the state of the submitted array: use it without --launcher, --wait and Slurm resources');
     return { mode: 'status' };
   }
   if (launcher === 'local') {

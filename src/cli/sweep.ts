@@ -20,17 +20,19 @@ import { lockSweepFolder, planSweep, runLocal } from '../train/launch.js';
 import { formatStatus, submitSweep, sweepStatus, waitSweep } from '../train/slurm-sweep.js';
 import { jobsFlag, parseFlags, RUN_FLAGS, runConfigFromFlags, runMain, num, UsageError, initBackendFromFlags } from './common.js';
 import { progressReporter } from './progress-line.js';
+import { STOP_SIGNALS, stopOnSignals } from '../train/stop.js';
+import { backendReady, initBackend } from '../backend/backend.js';
 import { LAUNCH_FLAGS, launchFromFlags } from './slurm-flags.js';
 
 const FLAGS = {
   ...RUN_FLAGS,
   bert: { type: 'string', help: 'teacher model: a preset (tiny, mini, small, base, large) or a name under models/ (default tiny)' },
   grid: { type: 'string', help: 'grid in experiments/ (name or path; default "default": the four presets at seed 42)' },
-  jobs: { type: 'string', help: 'runs in parallel, each its own process (default 1; more than the cores: a warning); with --launcher slurm the array\'s %limit (default none)' },
+  jobs: { type: 'string', help: 'runs in parallel, each its own process (default 1; more than the cores: a warning); with --launcher slurm the array\'s %limit (default none)', num: { kind: 'int', min: 1 } },
   out: { type: 'string', help: 'a folder of its own (e.g. a smoke configuration): runs in DIR/<task>/, the teacher in DIR/teachers/<bert>/<task>/ (default output/<bert>/<task>/ and models/<bert>/<task>/)' },
   vocab: { type: 'string', help: 'vocabulary for a teacher fine-tuned from scratch (default: built from the task)' },
-  'teacher-epochs': { type: 'string', help: 'epochs when the teacher has to be fine-tuned first (default: --epochs)' },
-  'teacher-lr': { type: 'string', help: `learning rate of that fine-tuning (default --lr, else ${SCRATCH_LR.toExponential()} from scratch, ${TRAIN_DEFAULTS.lr.toExponential()} from pretrained weights)` },
+  'teacher-epochs': { type: 'string', help: 'epochs when the teacher has to be fine-tuned first (default: --epochs)', num: { kind: 'float', above: 0 } },
+  'teacher-lr': { type: 'string', help: `learning rate of that fine-tuning (default --lr, else ${SCRATCH_LR.toExponential()} from scratch, ${TRAIN_DEFAULTS.lr.toExponential()} from pretrained weights)`, num: { kind: 'float', above: 0 } },
   'no-report': { type: 'boolean', help: 'skip the results table and plots at the end' },
   ...LAUNCH_FLAGS,
 } as const;
@@ -48,12 +50,16 @@ function teacherConfig(v: Flags, task: string, bert: string): RunConfig {
 /** Results table and plots of a task's finished runs (unless --no-report). */
 async function report(v: Flags, outDir: string, task: string, bert: string, gridPath: string): Promise<void> {
   if (v['no-report']) return;
+  // the report's provenance records a backend: a Slurm sweep (--wait, --status) computes nothing here and has none yet
+  if (!backendReady()) await initBackend('cpu', { quiet: true });
   const { writeTaskReport } = await import('../report/sweep-report.js');
   const rep = await writeTaskReport(outDir, { title: `${task} (${bert})`, grid: gridPath, task });
   console.error(`sweep ${task}: results table ${rep.csv}\n  report ${rep.html}`);
 }
 
 runMain('sweep', async () => {
+  // SIGINT, SIGTERM, SIGHUP: no new run starts, those under way (and a teacher being fine-tuned here) save and stop
+  stopOnSignals(STOP_SIGNALS, 'the runs under way to save their checkpoints');
   const v = parseFlags(FLAGS, 'npm run sweep -- --task <t>[,<t>...] [--bert tiny] [--grid default] [--jobs N] [--out DIR] [--launcher local|slurm] [--status] [--wait] [...]');
   if (typeof v.task !== 'string') throw new UsageError('--task is required (e.g. --task cola or --task rte,mrpc)');
   const tasks = v.task.split(',').map((t) => getTask(t.trim()).name);
@@ -71,7 +77,12 @@ runMain('sweep', async () => {
     await report(v, outDirOf(task), task, bert, gridPath);
   };
   if (launch.mode === 'status') {
-    for (const task of tasks) { const s = sweepStatus(outDirOf(task)); console.log(formatStatus(outDirOf(task), s.record, s.rows)); }
+    for (const task of tasks) {
+      const s = sweepStatus(outDirOf(task));
+      console.log(formatStatus(outDirOf(task), s.record, s.rows));
+      // every run finished: the report, as --wait and a local sweep end with it
+      if (s.rows.every((r) => r.state === 'done')) await report(v, outDirOf(task), task, bert, gridPath);
+    }
     return;
   }
   if (launch.mode === 'follow') { for (const task of tasks) await follow(task); return; }

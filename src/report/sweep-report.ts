@@ -22,7 +22,7 @@ import { benchmarkSections } from '../export/benchmark-report.js';
 interface RunMetrics {
   run: string; task: string; seed: number; preset: string; coeffs: Record<string, number>; config?: RunConfig; configHash?: string;
   best: { step: number; metrics: Record<string, number> } | null; last: { step: number; metrics: Record<string, number> } | null;
-  teacher: { metrics: Record<string, number> }; wallTimeSec: number; trainTokensPerSec: number; steps: number;
+  teacher: { metrics: Record<string, number>; warning?: string; dir?: string }; wallTimeSec: number; trainTokensPerSec: number; steps: number;
   provenance: { backend: string; git: { commit: string } };
 }
 
@@ -58,12 +58,13 @@ export function collectRuns(outDir: string, task?: string): { rows: RunRow[]; me
   const pick = (m: Record<string, number> | undefined) => (m ? m[metric] ?? NaN : NaN);
   const rows = runs.map((r): RunRow => {
     const c = r.config ? effectiveConfig(r.config) : null;
+    // the result first (the columns of the table follow this order), the recipe after
     return {
-      run: r.run, preset: r.preset, map_coeff: r.coeffs.map, output_coeff: r.coeffs.output, seed: r.seed,
+      run: r.run, best: pick(r.best?.metrics), last: pick(r.last?.metrics), teacher: pick(r.teacher.metrics),
+      gap: pick(r.teacher.metrics) - pick(r.best?.metrics), best_step: r.best?.step ?? NaN,
+      preset: r.preset, map_coeff: r.coeffs.map, output_coeff: r.coeffs.output, seed: r.seed,
       train_limit: c?.data.trainLimit ?? 'all', eval_limit: c?.data.evalLimit ?? 'all', epochs: c?.train.epochs ?? null, max_steps: c?.train.maxSteps ?? '-', steps: r.steps,
       max_seq_len: c?.data.maxSeqLen ?? null, batch: c?.data.batchSize ?? null, lr: c?.train.lr ?? null,
-      best: pick(r.best?.metrics), last: pick(r.last?.metrics), teacher: pick(r.teacher.metrics),
-      gap: pick(r.teacher.metrics) - pick(r.best?.metrics), best_step: r.best?.step ?? NaN,
       wall_s: Math.round(r.wallTimeSec), tokens_per_s: Math.round(r.trainTokensPerSec),
     };
   });
@@ -94,13 +95,17 @@ export function seedSummary(rows: RunRow[]): { summary: Record<string, unknown>[
       perSeed.push({ ...rs[0], best: mean(rs.map((r) => r.best)), last: mean(rs.map((r) => r.last)) });
     }
     const seeds = perSeed.slice(perSeed.length - bySeed.size);
-    const out: Record<string, unknown> = Object.fromEntries(GROUP_COLUMNS.map((c) => [c, g[0][c]]));
-    out.seeds = bySeed.size;
-    out.runs = g.length;
+    // the result first (best, last, then the teacher and the gap of the mean), the configuration after
+    const out: Record<string, unknown> = {};
     for (const v of ['best', 'last'] as const) {
       const xs = seeds.map((r) => r[v]), m = mean(xs);
       Object.assign(out, { [`${v}_mean`]: m, [`${v}_std`]: xs.length > 1 ? Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / (xs.length - 1)) : null, [`${v}_min`]: Math.min(...xs), [`${v}_max`]: Math.max(...xs) });
     }
+    out.teacher = mean(g.map((r) => r.teacher));
+    out.gap = (out.teacher as number) - (out.best_mean as number);
+    Object.assign(out, Object.fromEntries(GROUP_COLUMNS.map((c) => [c, g[0][c]])));
+    out.seeds = bySeed.size;
+    out.runs = g.length;
     summary.push(out);
   }
   return { summary, perSeed, notes };
@@ -156,8 +161,12 @@ export async function writeTaskReport(outDir: string, o: { title: string; grid?:
   const summary = fromRows(sumRows);
   const notes = [...taskNotes, ...seedNotes];
   const noteText = notes.length ? `\n\nNotes: ${notes.join(' ')}` : '';
-  atomicWrite(md, `# ${o.title}: dev ${metric}\n\n${toMarkdown(table, { digits: 4 })}\n\n## Mean over seeds\n\n${toMarkdown(summary, { digits: 4 })}${noteText}\n`);
+  atomicWrite(md, `# ${o.title}: dev ${metric}\n\n${runs.some((r) => r.teacher.warning) ? `${[...new Set(runs.map((r) => r.teacher.warning).filter(Boolean))].map((w) => `**Warning:** ${w}.`).join('\n\n')}\n\n` : ''}${toMarkdown(table, { digits: 4 })}\n\n## Mean over seeds\n\n${toMarkdown(summary, { digits: 4 })}${noteText}\n`);
+  // a teacher that learnt nothing (train/teacher-health.ts) is said before anything else
+  const warned = [...new Map(runs.filter((r) => r.teacher.warning).map((r) => [r.teacher.dir ?? r.run, r])).values()];
+  const warnings = warned.map((r) => `**Warning:** ${r.teacher.warning}${r.teacher.dir ? ` (teacher \`${r.teacher.dir}\`)` : ''}; runs: ${runs.filter((x) => x.teacher.warning === r.teacher.warning && x.teacher.dir === r.teacher.dir).map((x) => x.run).join(', ')}.`);
   const sections: Section[] = [
+    ...warnings.map((text): Section => ({ kind: 'text', text })),
     { kind: 'text', text: `Dev **${metric}** of ${rows.length} finished KD-QAT runs in \`${outDir}\`${o.grid ? ` (grid \`${basename(o.grid)}\`)` : ''}. ` +
       `"best" is the best evaluation by the reference's selection rule, "last" the last evaluation, "gap" = FP teacher - best; ` +
       `train/eval limit, epochs, max steps, length, batch and lr tell the runs' recipes apart, and the means are over distinct seeds of one recipe.${noteText}` },

@@ -7,8 +7,10 @@ import { computeMetrics, selectionValue, type MetricDict } from '../data/metrics
 import type { TaskSpec } from '../data/tasks.js';
 import { disposeBatch, evalBatches } from './batches.js';
 import { faultPoint } from '../util/fault.js';
+import { classCounts } from './teacher-health.js';
 
-export interface EvalResult { metrics: MetricDict; selection: number; n: number }
+/** `predicted`: dev predictions per class (classification; for the teacher-health warning, train/teacher-health.ts) */
+export interface EvalResult { metrics: MetricDict; selection: number; n: number; predicted?: number[] }
 
 export async function evaluate(params: Params, c: BertConfig, f: Features, task: TaskSpec, batchSize: number, quant?: QuantHooks, dynamicPadding = false): Promise<EvalResult> {
   const regression = task.outputMode === 'regression';
@@ -27,5 +29,5 @@ export async function evaluate(params: Params, c: BertConfig, f: Features, task:
     if (off === b.size) faultPoint('eval'); // KDQAT_FAULT (src/util/fault.ts): a kill in the middle of an evaluation
   }
   const metrics = computeMetrics(task, preds, f.labels);
-  return { metrics, selection: selectionValue(task, metrics), n: f.n };
+  return { metrics, selection: selectionValue(task, metrics), n: f.n, ...(regression ? {} : { predicted: classCounts(preds, task.numLabels) }) };
 }

@@ -7,7 +7,8 @@ import { mkdirSync } from 'node:fs';
 import { Progress } from '../util/progress.js';
 import { acquireLock } from '../util/lock.js';
 import { UserError } from '../util/errors.js';
-import { checkPlannedRuns, isFinished, planRuns, runChild, type ChildProgress, type Grid, type PlannedRun } from './sweep.js';
+import { STOP_SIGNALS, Interrupted, stopRequested } from './stop.js';
+import { checkPlannedRuns, isFinished, planRuns, runChild, signalChildren, type ChildProgress, type Grid, type PlannedRun } from './sweep.js';
 import type { RunConfig } from './config.js';
 import { assertNoActiveArray } from './slurm-sweep.js';
 
@@ -73,7 +74,7 @@ export async function runLocal(plan: SweepPlan, jobs: number, backend: string | 
   const failures: Error[] = [];
   const t0 = performance.now();
   const worker = async () => {
-    while (next < pending.length) {
+    while (next < pending.length && !stopRequested()) { // after a stop signal, no new run starts
       const run = pending[next++];
       progress.set(run.name, 'starting');
       try {
@@ -84,8 +85,21 @@ export async function runLocal(plan: SweepPlan, jobs: number, backend: string | 
       progress.finish(run.name);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(jobs, pending.length) }, worker));
+  // a stop signal (SIGINT, SIGTERM, SIGHUP) goes on to the runs under way: each saves a checkpoint and stops
+  const forward = (s: NodeJS.Signals) => signalChildren(s);
+  for (const s of STOP_SIGNALS) process.on(s, forward);
+  try {
+    await Promise.all(Array.from({ length: Math.min(jobs, pending.length) }, worker));
+  } finally {
+    for (const s of STOP_SIGNALS) process.off(s, forward);
+  }
   progress.end();
+  const stop = stopRequested();
+  if (stop) {
+    const saved = failures.map((e) => /^run (\S+) failed[^]*interrupted at step (\d+): saved/.exec(e.message)).filter((m) => m !== null).map((m) => `${m[1]} at step ${m[2]}`);
+    const other = failures.length - saved.length;
+    throw new Interrupted(`interrupted: ${saved.length ? `${saved.join(', ')} saved` : 'no run was under way'}${other ? `; ${other} other run(s) failed` : ''}; run the same command to resume`, stop);
+  }
   if (pending.length) console.error(`sweep: ${pending.length} runs in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
   const msg = `${failures.length} of ${pending.length} runs failed:\n${failures.map((e) => e.message).join('\n')}`;
   if (failures.length) throw failures.every((e) => e instanceof UserError) ? new UserError(msg) : new Error(msg);

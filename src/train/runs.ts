@@ -20,6 +20,7 @@ import { acquireLock } from '../util/lock.js';
 import { PROJECT_ROOT, provenance } from '../util/provenance.js';
 import type { RunConfig } from './config.js';
 import { clearState, resumeStep } from './state.js';
+import { teacherWarning } from './teacher-health.js';
 import { coeffsOf, runTraining, type ProgressInfo, type TrainingOutcome } from './trainer.js';
 import { evaluate } from './evaluate.js';
 import { checkModelForTask, checkRunDir, effectiveConfig, filesSha256, readModelInfo, runIdentity, teacherConfig, teacherSha256, type RunIdentity } from './identity.js';
@@ -125,7 +126,10 @@ export async function finetune(o: FinetuneOptions): Promise<{ dir: string; metri
   claimRunDir(runDir, runIdentity(o.cfg, 'finetune', source), { mode: 'finetune', bert: o.bert, ...tcfg }, o.overwrite === true, log);
   const t0 = performance.now();
   const out = await runTraining({ mode: 'finetune', cfg: o.cfg, runDir, model: config, init: params, task: data.task, train: data.train, dev: data.dev, batchSize: data.batchSize, evalEvery: data.evalEvery, onProgress: o.onProgress, log });
-  const metrics = summary(out, tcfg, performance.now() - t0, { init });
+  const last = out.last;
+  const warning = last ? teacherWarning(data.task, last.metrics, out.lastPredicted, data.dev.labels) : null;
+  if (warning) log(`WARNING: ${warning}`);
+  const metrics = summary(out, tcfg, performance.now() - t0, { init, ...(warning ? { warning } : {}) });
   await saveBertDir(outDir, config, out.params, { kind: 'teacher', task: task.name, bert: o.bert, init, metrics, config: tcfg, ...provenance() });
   if (vocabText !== null) atomicWrite(join(outDir, 'vocab.txt'), vocabText);
   else if (!existsSync(join(outDir, 'tokenizer.json')) && !existsSync(join(outDir, 'vocab.txt'))) atomicWrite(join(outDir, basename(tok.source)), readFileSync(tok.source));
@@ -202,10 +206,12 @@ async function qatLocked(o: QatOptions, id: RunIdentity, teacher: LoadedModel, d
   const tdir = teacher.dir;
   claimRunDir(runDir, id, { mode: 'qat', ...o.cfg, coeffs: coeffsOf(o.cfg), teacherSha256: id.identity.source }, false, log);
   const teacherEval = await evaluate(teacher.params, teacher.config, data.dev, data.task, data.batchSize, undefined, o.cfg.data.dynamicPadding);
+  const teacherWarn = teacherWarning(data.task, teacherEval.metrics, teacherEval.predicted, data.dev.labels);
+  if (teacherWarn) log(`WARNING: ${teacherWarn} (${tdir})`);
   const t0 = performance.now();
   const out = await runTraining({ mode: 'qat', cfg: o.cfg, runDir, model: teacher.config, init: teacher.params, teacher: teacher.params, task: data.task,
     train: data.train, dev: data.dev, batchSize: data.batchSize, evalEvery: data.evalEvery, onProgress: o.onProgress, log });
-  const metrics = summary(out, o.cfg, performance.now() - t0, { configHash: id.hash, run: basename(runDir), preset: o.cfg.kd.preset, coeffs: coeffsOf(o.cfg), teacher: { dir: tdir, metrics: teacherEval.metrics, selection: teacherEval.selection, provenance: teacher.provenance ?? null } });
+  const metrics = summary(out, o.cfg, performance.now() - t0, { configHash: id.hash, run: basename(runDir), preset: o.cfg.kd.preset, coeffs: coeffsOf(o.cfg), teacher: { dir: tdir, metrics: teacherEval.metrics, selection: teacherEval.selection, ...(teacherWarn ? { warning: teacherWarn } : {}), provenance: teacher.provenance ?? null } });
   await saveBertDir(join(runDir, 'student'), teacher.config, out.params, { kind: 'student', quant: o.cfg.quant, teacher: tdir, task: data.task.name, ...provenance() });
   const tokFile = teacher.tokenizerFile!;
   atomicWrite(join(runDir, 'student', basename(tokFile)), readFileSync(tokFile));

@@ -11,6 +11,7 @@ import { PROJECT_ROOT } from '../util/provenance.js';
 import { activeState, batchScript, sacct, sbatch, scancel, squeue, SlurmError, type SlurmOptions } from './slurm.js';
 import { parseProgressLine, qatCommand, type ChildProgress, type PlannedRun } from './sweep.js';
 import { SweepProgress, type SweepPlan } from './launch.js';
+import { Interrupted, stopRequested } from './stop.js';
 
 export interface ArrayRecord {
   jobId: string | null;
@@ -189,6 +190,8 @@ export async function waitSweep(outDir: string, pollMs = Number(process.env.KDQA
     }
     if (!rows.some((r) => r.state === 'pending' || r.state === 'running')) break;
     await new Promise((res) => setTimeout(res, pollMs));
+    const stop = stopRequested();
+    if (stop) { progress.end(); throw new Interrupted(`stopped following the array of ${outDir}: its Slurm jobs keep running; see them with --status, follow them again with --wait`, stop); }
     ({ rows } = sweepStatus(outDir));
   }
   progress.end();

@@ -4,7 +4,7 @@
  * last checkpoint, a finished one (metrics.json present) is skipped. One lock per output folder keeps two sweeps
  * from writing the same runs.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PROJECT_ROOT } from '../util/provenance.js';
@@ -106,10 +106,20 @@ export interface ChildProgress { step: number; total: number; loss: number }
  * Run one planned run as a child process (`qat` CLI), with `threads` native-kernel threads (--threads) if given. Resolves on success; rejects with the child's last stderr
  * lines on failure (a UserError when it exited 2). The child exits by itself when our stdin pipe closes (i.e. when this process dies).
  */
+const liveChildren = new Set<ChildProcess>();
+
+/** Send `signal` to every run child still alive (a sweep forwards its SIGINT, SIGTERM, SIGHUP: each saves and stops). */
+export function signalChildren(signal: NodeJS.Signals): void {
+  for (const c of liveChildren) { try { c.kill(signal); } catch { /* gone */ } }
+}
+
 export function runChild(run: PlannedRun, backend: string | undefined, onProgress: (p: ChildProgress) => void, threads?: number): Promise<void> {
   return new Promise((res, rej) => {
     const [node, ...args] = qatCommand(run, backend, threads);
-    const child = spawn(node, [...args, '--exit-on-stdin-close'], { cwd: PROJECT_ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    // its own process group: a Ctrl-C at the terminal reaches the sweep only, which forwards it (signalChildren) once
+    const child = spawn(node, [...args, '--exit-on-stdin-close'], { cwd: PROJECT_ROOT, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    liveChildren.add(child);
+    child.on('exit', () => liveChildren.delete(child));
     let buf = '';
     const errTail: string[] = [];
     child.stdout.on('data', (d: Buffer) => {

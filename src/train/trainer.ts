@@ -23,7 +23,7 @@ import { disposeBatch, makeBatch, stepsPerEpoch, trainBatchIndices } from './bat
 import { evaluate, type EvalResult } from './evaluate.js';
 import type { RunConfig } from './config.js';
 import { kdStep, toVariables, teacherForward } from './step.js';
-import { stopRequested, TrainingStopped } from './stop.js';
+import { markSaving, stopRequested, TrainingStopped } from './stop.js';
 
 export interface TrainerSpec {
   mode: 'finetune' | 'qat';
@@ -56,6 +56,8 @@ export interface TrainingOutcome {
   trainTokens: number;
   trainSeconds: number;
   resumedFrom: number | null;
+  /** dev predictions per class at the last evaluation of this process (classification), for teacher-health.ts */
+  lastPredicted?: number[];
 }
 
 /** Fine-tuning loss on labels: mean cross-entropy (classification) or MSE (regression). */
@@ -101,6 +103,7 @@ export async function runTraining(spec: TrainerSpec): Promise<TrainingOutcome> {
 
   let step = 0, best: EvalRecord | null = null, last: EvalRecord | null = null, logLines = 0, trainTokens = 0, trainSeconds = 0;
   let resumedFrom: number | null = null;
+  let lastPredicted: number[] | undefined;
   const saved = loadState(runDir, spec.log ?? ((s: string) => console.error(s)));
   if (saved) {
     for (const [n, v] of Object.entries(vars)) {
@@ -122,6 +125,7 @@ export async function runTraining(spec: TrainerSpec): Promise<TrainingOutcome> {
   const doEval = async (): Promise<EvalRecord> => {
     const r: EvalResult = await evaluate(vars, model, spec.dev, task, spec.batchSize, hooks, cfg.data.dynamicPadding);
     const rec = { step, metrics: r.metrics, selection: r.selection };
+    lastPredicted = r.predicted;
     if (!best || r.selection > best.selection) best = rec;
     last = rec;
     log({ step, eval: r.metrics, selection: r.selection });
@@ -132,8 +136,12 @@ export async function runTraining(spec: TrainerSpec): Promise<TrainingOutcome> {
   let epochOpen = false;
   while (step < lastStep) {
     await new Promise((r) => setImmediate(r)); // let signals and I/O (e.g. a closed parent pipe) through each step
-    const stop = stopRequested(); // SIGTERM (e.g. Slurm's time limit): checkpoint this step boundary, then stop
-    if (stop) { await checkpoint(runDir, vars, opt, handle, { step, best, last, logLines, trainTokens, trainSeconds }); throw new TrainingStopped(runDir, step, stop); }
+    const stop = stopRequested(); // SIGINT, SIGTERM (e.g. Slurm's time limit), SIGHUP: checkpoint this step boundary, then stop
+    if (stop) {
+      markSaving(true);
+      try { await checkpoint(runDir, vars, opt, handle, { step, best, last, logLines, trainTokens, trainSeconds }); } finally { markSaving(false); }
+      throw new TrainingStopped(runDir, step, stop);
+    }
     const t0 = performance.now();
     const tb = makeBatch(spec.train, trainBatchIndices(spec.train.n, spec.batchSize, cfg.seed, step), regression, cfg.data.dynamicPadding);
     const lr = opt.lrAt();
@@ -172,7 +180,7 @@ export async function runTraining(spec: TrainerSpec): Promise<TrainingOutcome> {
   if (!last) await doEval(); // a run shorter than one eval interval still reports a dev metric
   opt.dispose();
   handle?.balancer.dispose();
-  return { params: vars, best, last, steps: step, tTotal, trainTokens, trainSeconds, resumedFrom };
+  return { params: vars, best, last, steps: step, tTotal, trainTokens, trainSeconds, resumedFrom, lastPredicted };
 }
 
 
