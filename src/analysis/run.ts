@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { bertForward, type Batch, type BertOutputs, type Params } from '../model/bert.js';
 import type { BertConfig } from '../model/config.js';
 import type { QuantConfig } from '../quant/plan.js';
+import type { StudentScore } from '../train/students.js';
 import { FrozenWeightQuant } from './frozen-quant.js';
 import { headDistances, type HeadDistances } from './distance.js';
 import { attentionOutputRange } from './range.js';
@@ -26,6 +27,8 @@ export interface AnalysisModel {
   /** quantizers of a student / the quantized teacher; undefined for the FP teacher */
   quant?: QuantConfig;
   dir?: string;
+  /** a KD-QAT student's recorded evaluation in its run (docs/students.md); null when unscored */
+  score?: StudentScore | null;
 }
 
 export interface AnalysisExample { index: number; ids: Int32Array; tokenTypes: Int32Array; label: number }
@@ -47,7 +50,7 @@ export interface AnalysisOptions {
 
 type Stat = { mean: number[][]; std: number[][] };
 export interface AnalysisResults {
-  meta: { task: string; models: { id: string; label: string; role: string; dir?: string }[]; examples: number[]; tokenTypes: string; seconds: Record<string, number> };
+  meta: { task: string; models: { id: string; label: string; role: string; dir?: string; score?: StudentScore | null }[]; examples: number[]; tokenTypes: string; seconds: Record<string, number> };
   distance?: { examples: number; models: Record<string, Record<keyof HeadDistances, Stat>>; perExample: Record<string, HeadDistances[]> };
   range?: { exampleIndex: number; tokens: number[]; models: Record<string, { min: number[][]; max: number[][] }>; meanRange: Record<string, { min: number[]; max: number[] }> };
   norms?: {
@@ -96,7 +99,7 @@ export async function runAnalysis(models: AnalysisModel[], examples: AnalysisExa
   const students = models.filter((m) => m.role === 'student');
   const exps = new Set(o.experiments);
   const res: AnalysisResults = {
-    meta: { task: o.task, models: models.map(({ id, label, role, dir }) => ({ id, label, role, dir })), examples: examples.map((e) => e.index), tokenTypes: o.tokenTypes, seconds: {} },
+    meta: { task: o.task, models: models.map(({ id, label, role, dir, score }) => ({ id, label, role, dir, ...(role === 'student' ? { score: score ?? null } : {}) })), examples: examples.map((e) => e.index), tokenTypes: o.tokenTypes, seconds: {} },
   };
   const secs = res.meta.seconds;
   const timed = async <T>(k: string, f: () => Promise<T>): Promise<T> => { const t0 = performance.now(); try { return await f(); } finally { secs[k] = (secs[k] ?? 0) + (performance.now() - t0) / 1000; } };

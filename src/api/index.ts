@@ -13,7 +13,8 @@ export {
 } from './compression.js';
 export { makeBalancer, BALANCER_KINDS, type BalancerConfig, type LossBalancer } from './balancers.js';
 export { quantize, checkParams, type QuantizedStudent, type StudentHooks } from './quantize.js';
-export { save, restore, restoreInto, quantizerState, SAVE_FORMAT, type RestoredStudent, type QuantizerState } from './save.js';
+export { save, restore, restoreInto, quantizerState, SAVE_FORMAT, type RestoredStudent, type RestoreOptions, type QuantizerState } from './save.js';
+export { type StudentScore, type EvalSettings } from '../train/students.js';
 
 // the project's own pieces a loop needs: configs, optimizer, model, data, losses
 export { QUANT_DEFAULTS, type QuantConfig, type QuantRule } from '../quant/plan.js';

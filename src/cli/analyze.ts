@@ -15,12 +15,15 @@ import { loadExamples, loadModels, modelDir, tokenClassIds, tokenizerFor } from 
 import { checkModelForTask, readModelInfo } from '../train/identity.js';
 import { existsSync, rmSync } from 'node:fs';
 import { writeAnalysisReport } from '../analysis/report.js';
+import { describeScore, parseWhich, resolveStudent } from '../train/students.js';
+import { mainMetric } from '../data/metrics.js';
 import { parseFlags, RUN_FLAGS, runMain, num, UsageError, initBackendFromFlags } from './common.js';
 
 const FLAGS = {
   task: { type: 'string', help: 'GLUE task (rte, sst-2, ...)' },
   teacher: { type: 'string', help: 'full-precision teacher directory' },
-  students: { type: 'string', help: 'comma-separated student directories (a run dir or its student/ folder)' },
+  students: { type: 'string', help: 'comma-separated students: KD-QAT run folders (their best student, see --which) or student folders' },
+  which: { type: 'string', help: 'of each run folder: best (default: the weights of its best evaluation, student/) or last (the final weights, student-last/)' },
   labels: { type: 'string', help: 'comma-separated legend labels of the students (default: run folder names)' },
   exp: { type: 'string', help: `experiments: ${EXPERIMENTS.join(',')} (default all)` },
   examples: { type: 'string', help: 'number of dev examples (default: all)' },
@@ -72,7 +75,13 @@ runMain('analyze', async () => {
   const t0 = performance.now();
 
   // models, tokenizer (token classes), examples
-  const students = typeof v.students === 'string' ? v.students.split(',').map((x) => x.trim()).filter(Boolean) : [];
+  const which = (() => { try { return parseWhich(v.which); } catch (e) { throw new UsageError((e as Error).message); } })();
+  const students = (typeof v.students === 'string' ? v.students.split(',').map((x) => x.trim()).filter(Boolean) : []).map((s) => {
+    let st;
+    try { st = resolveStudent(s, which); } catch (e) { throw new UsageError(`--students: ${(e as Error).message}`); }
+    if (st.note) console.error(`analyze: note: ${st.note}`);
+    return st.dir;
+  });
   const labels = typeof v.labels === 'string' ? v.labels.split(',').map((x) => x.trim()) : undefined;
   if (labels && labels.length !== students.length) throw new UsageError(`--labels has ${labels.length} entries for ${students.length} students`);
   if (!students.length && exps.some((e) => e === 'distance' || e === 'norms')) throw new UsageError('--students is required for the distance and norms experiments');
@@ -105,8 +114,12 @@ runMain('analyze', async () => {
   const count = num(v, 'examples', 'int'), rangeExample = num(v, 'range-example', 'int') ?? 0;
   const hNums = { examples: num(v, 'hessian-examples', 'int'), topN: num(v, 'hessian-top', 'int') ?? 3, maxIter: num(v, 'hessian-iters', 'int') ?? 100, tol: num(v, 'hessian-tol') ?? 1e-3 };
   if (typeof v.inputs !== 'string') await ensureGlueTask(task, v['data-dir'] as string | undefined, (s) => console.error(`analyze: ${s}`));
-  const examples = loadExamples({ task: task.name, tok, inputs: v.inputs as string | undefined, glueDir: v['data-dir'] as string | undefined, count, sample, seed });
+  // GLUE examples tokenised at the students' recorded evaluation length (else the task's), within the model's positions
+  const lens = [...new Set(models.map((m) => m.score?.eval.maxSeqLen).filter((x): x is number => x !== undefined))];
+  const maxSeqLen = Math.min(lens.length === 1 ? lens[0] : task.maxSeqLen, teacherM.config.max_position_embeddings);
+  const examples = loadExamples({ task: task.name, tok, inputs: v.inputs as string | undefined, glueDir: v['data-dir'] as string | undefined, count, sample, seed, maxSeqLen });
 
+  for (const m of models) if (m.role === 'student') console.error(`analyze: ${m.label}: ${m.score ? `the ${describeScore(m.score, mainMetric(task))} in its run (recorded; the analyses run one example at a time, batch 1)` : 'no recorded evaluation of these weights'}`);
   console.error(`analyze ${task.name}: ${examples.length} dev examples (${sample}, seed ${seed}), models ${models.map((m) => m.label).join(' | ')}, experiments ${exps.join(',')}, backend ${info.backend}`);
   let bar: Progress | undefined, barWhat = '';
   const res = await runAnalysis(models, examples, {
