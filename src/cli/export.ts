@@ -29,7 +29,7 @@ runMain('export', async () => {
   if (typeof v.student !== 'string') throw new UsageError('--student is required (a KD-QAT run folder, or its student/ folder)');
   if (!existsSync(v.student)) throw new UsageError(`--student ${v.student}: no such directory`);
   let st;
-  try { st = resolveStudent(v.student, parseWhich(v.which)); studentQuant(st.dir); } catch (e) { throw new UsageError(`--student ${v.student}: ${(e as Error).message}`); }
+  try { st = resolveStudent(v.student, parseWhich(v.which)); studentQuant(st.dir); } catch (e) { throw new UsageError(`--student: ${(e as Error).message}`); }
   const student = st.dir;
   const run = st.run ?? dirname(student);
   const out = resolve(typeof v.out === 'string' ? v.out : basename(student) === 'student-last' || (st.run && st.which === 'last' && st.score) ? exportDirOf(run, 'last') : join(run, 'export'));

@@ -58,7 +58,7 @@ export function resolveStudent(path: string, which: Which = 'best'): ResolvedStu
     const note = score ? null : which === 'best' ? `${p} was made before kdqat kept its best student: student/ holds the final weights (not the best), which no evaluation scored; --which does not apply` : null;
     return { dir, run: p, which: score ? which : 'last', score, note };
   }
-  if (!isModelDir(p)) throw new UserError(`${path}: neither a KD-QAT run folder (with student/) nor a student folder (config.json and model.safetensors)`);
+  if (!isModelDir(p)) throw new UserError(`${path}: not a student directory (neither a KD-QAT run folder with student/, nor a student folder with config.json and model.safetensors)`);
   const score = studentScore(p);
   const parent = dirname(p);
   const run = [STUDENT_DIRS.best, STUDENT_DIRS.last].includes(basename(p)) && existsSync(join(parent, 'config.json')) ? parent : null;
