@@ -10,10 +10,10 @@ import { atomicWriteJson } from '../util/fsx.js';
 import { Progress, formatDuration } from '../util/progress.js';
 import { getTask } from '../data/tasks.js';
 import { ensureGlueTask } from '../data/first-use.js';
-import { EXPERIMENTS, runAnalysis, type Experiment } from '../analysis/run.js';
+import { AnalysisStopped, EXPERIMENTS, runAnalysis, type Experiment, type PartialResults } from '../analysis/run.js';
 import { loadExamples, loadModels, modelDir, tokenClassIds, tokenizerFor } from '../analysis/inputs.js';
 import { checkModelForTask, readModelInfo } from '../train/identity.js';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { writeAnalysisReport } from '../analysis/report.js';
 import { describeScore, parseWhich, resolveStudent } from '../train/students.js';
 import { mainMetric } from '../data/metrics.js';
@@ -120,9 +120,30 @@ runMain('analyze', async () => {
   const examples = loadExamples({ task: task.name, tok, inputs: v.inputs as string | undefined, glueDir: v['data-dir'] as string | undefined, count, sample, seed, maxSeqLen });
 
   for (const m of models) if (m.role === 'student') console.error(`analyze: ${m.label}: ${m.score ? `the ${describeScore(m.score, mainMetric(task))} in its run (recorded; the analyses run one example at a time, batch 1)` : 'no recorded evaluation of these weights'}`);
+  // an interrupted analysis (Ctrl-C) of the same command keeps its finished parts in partial.json: resumed here
+  const partialPath = join(out, 'partial.json');
+  const key = JSON.stringify({ args: process.argv.slice(2).filter((a) => a !== '--overwrite' && a !== '--no-plots'), backend: info.backend });
+  let resume: PartialResults | undefined;
+  if (existsSync(partialPath)) {
+    let p: (PartialResults & { key?: string }) | null = null;
+    try { p = JSON.parse(readFileSync(partialPath, 'utf8')); } catch { /* damaged: started anew */ }
+    if (p && p.key === key) {
+      resume = { forward: p.forward, hessian: p.hessian };
+      const spectra = Object.values(p.hessian ?? {}).reduce((a, r) => a + r.length, 0);
+      console.error(`analyze: resuming the interrupted analysis in ${out}: ${p.forward ? 'forward experiments done' : 'forward experiments to do'}, ${spectra} Hessian spectra done`);
+    } else console.error(`analyze: ${partialPath} holds an interrupted analysis of another command (or is damaged); starting anew`);
+  }
+  let stop = false;
+  process.on('SIGINT', () => {
+    if (stop) process.exit(130); // a second Ctrl-C: at once
+    stop = true;
+    console.error(`\nanalyze: SIGINT: stopping after the current example or spectrum; finished parts are kept in ${partialPath} (Ctrl-C again: stop at once)`);
+  });
   console.error(`analyze ${task.name}: ${examples.length} dev examples (${sample}, seed ${seed}), models ${models.map((m) => m.label).join(' | ')}, experiments ${exps.join(',')}, backend ${info.backend}`);
   let bar: Progress | undefined, barWhat = '';
-  const res = await runAnalysis(models, examples, {
+  let fwdStart = 0;
+  let res;
+  try { res = await runAnalysis(models, examples, {
     task: task.name, experiments: exps, tokenTypes,
     norms: { wo, token: normToken, classIds },
     rangeExample,
@@ -131,13 +152,27 @@ runMain('analyze', async () => {
       layers: v['hessian-layers'] === true, trace: v['hessian-trace'] === true, roles: hRoles as ('teacher' | 'student')[],
     },
     log: (s) => console.error(`analyze: ${s}`),
+    resume, shouldStop: () => stop,
+    onPartial: (p) => atomicWriteJson(partialPath, { key, ...p }),
+    onPlan: (what, remaining, total, maxProducts, secs) => {
+      if (what === 'forward') fwdStart = performance.now();
+      else if (remaining) console.error(`analyze: hessian: ${remaining} of ${total} spectra to compute, each at most ${maxProducts} Hv products of ${secs!.toFixed(2)} s (measured): at most ~${formatDuration(remaining * maxProducts! * secs!)}; power iteration usually stops far sooner (--hessian-tol)`);
+    },
     onProgress: (done, total, what) => {
+      if (fwdStart && done === 1 && what.startsWith('forward')) console.error(`analyze: forward experiments: ~${formatDuration(((performance.now() - fwdStart) / 1000) * total)} for ${total} examples (from the first)`);
       const key = what.split(':')[0];
       if (!bar || barWhat !== key) { bar?.done(); bar = new Progress({ total, label: key, logEverySec: 5 }); barWhat = key; }
       bar.update(done, what.includes(':') ? { last: what.slice(what.indexOf(':') + 1).trim() } : {});
     },
   });
+  } catch (e) {
+    if (!(e instanceof AnalysisStopped)) throw e;
+    bar?.done();
+    console.error(`analyze: ${e.message}; the finished parts are kept in ${partialPath}: run the same command again to resume`);
+    return 130;
+  }
   bar?.done();
+  rmSync(partialPath, { force: true });
   const seconds = (performance.now() - t0) / 1000;
   res.meta.seconds.total = seconds;
   // --overwrite: the earlier analysis goes entirely (no old plot stays beside the new ones)
