@@ -19,6 +19,9 @@ import { describeScore, parseWhich, resolveStudent } from '../train/students.js'
 import { mainMetric } from '../data/metrics.js';
 import { parseFlags, RUN_FLAGS, runMain, num, UsageError, initBackendFromFlags } from './common.js';
 
+/** defaults that finish in minutes on a tiny model (docs/students.md); the notebooks' full settings are flags away */
+const DEFAULT_EXAMPLES = 64, DEFAULT_HESSIAN_EXAMPLES = 2;
+
 const FLAGS = {
   task: { type: 'string', help: 'GLUE task (rte, sst-2, ...)' },
   teacher: { type: 'string', help: 'full-precision teacher directory' },
@@ -26,7 +29,7 @@ const FLAGS = {
   which: { type: 'string', help: 'of each run folder: best (default: the weights of its best evaluation, student/) or last (the final weights, student-last/)' },
   labels: { type: 'string', help: 'comma-separated legend labels of the students (default: run folder names)' },
   exp: { type: 'string', help: `experiments: ${EXPERIMENTS.join(',')} (default all)` },
-  examples: { type: 'string', help: 'number of dev examples (default: all)' },
+  examples: { type: 'string', help: `number of dev examples (default ${DEFAULT_EXAMPLES}, a seeded random sample; the notebooks use all)` },
   sample: { type: 'string', help: 'random (default; seeded, as the notebooks\' RandomSampler) or first' },
   seed: { type: 'string', help: 'seed of the example sample and the Hessian start vectors (default 42)' },
   inputs: { type: 'string', help: 'read examples from an inputs.safetensors (input_ids, token_type_ids, seq_lengths, labels) instead of GLUE' },
@@ -38,13 +41,13 @@ const FLAGS = {
   'norm-wo': { type: 'string', help: 'W_O of the students\' norms: latent (reference, default) or quantized' },
   'range-example': { type: 'string', help: 'which analysed example (0-based position) the range figure shows (default 0)' },
   'no-quantized': { type: 'boolean', help: 'leave out the "quantized teacher, no QAT" model of the distance experiment' },
-  'hessian-examples': { type: 'string', help: 'how many of the examples get Hessian spectra (default 8: each spectrum is 30-300 exact Hv products)' },
+  'hessian-examples': { type: 'string', help: `how many of the examples get Hessian spectra (default ${DEFAULT_HESSIAN_EXAMPLES}: each spectrum is 30-300 exact Hv products)` },
   'hessian-models': { type: 'string', help: 'teacher,student (default) or either' },
   'hessian-top': { type: 'string', help: 'eigenvalues per example (default 3, as the notebook)' },
   'hessian-iters': { type: 'string', help: 'power-iteration maxIter (default 100)' },
   'hessian-tol': { type: 'string', help: 'power-iteration relative tolerance (default 1e-3)' },
   'hessian-mode': { type: 'string', help: 'example (default: one spectrum per example) or dataset (Hv averaged over the examples)' },
-  'hessian-method': { type: 'string', help: 'power (default: PyHessian power iteration with deflation) or lanczos (the top eigenvalues by magnitude in ~3x fewer products; where two have nearly equal magnitude, e.g. +17 and -17, power iteration converges slowly to a mix of them and lanczos separates them)' },
+  'hessian-method': { type: 'string', help: 'lanczos (default: the top eigenvalues by magnitude in ~3x fewer products; where two have nearly equal magnitude, e.g. +17 and -17, power iteration converges slowly to a mix of them and lanczos separates them) or power (the reference: PyHessian power iteration with deflation)' },
   'hessian-loss': { type: 'string', help: 'reference (default: CE/MSE + 0.01 sum ||p||, as the reference; tensors with ||p|| <= --hessian-norm-min left out of the norm term) or data (the task loss alone)' },
   'hessian-norm-min': { type: 'string', help: 'reference loss: tensors with ||p|| at most this are left out of the norm term, whose curvature 0.01/||p|| would swamp the spectrum (default 1e-3; 0 = only exact zeros, as the reference)' },
   'hessian-params': { type: 'string', help: 'regex of the parameters to differentiate (default: all, as the reference)' },
@@ -103,7 +106,7 @@ runMain('analyze', async () => {
   for (const r of hRoles) if (r !== 'teacher' && r !== 'student') throw new UsageError(`--hessian-models: "${r}" is not teacher or student`);
   const hMode = (v['hessian-mode'] as string | undefined) ?? 'example';
   if (hMode !== 'example' && hMode !== 'dataset') throw new UsageError('--hessian-mode must be example or dataset');
-  const hMethod = (v['hessian-method'] as string | undefined) ?? 'power';
+  const hMethod = (v['hessian-method'] as string | undefined) ?? 'lanczos';
   if (hMethod !== 'power' && hMethod !== 'lanczos') throw new UsageError('--hessian-method must be power or lanczos');
   const hParams = (v['hessian-params'] as string | undefined) ?? null;
   if (hParams !== null) {
@@ -111,7 +114,7 @@ runMain('analyze', async () => {
     try { re = new RegExp(hParams); } catch (e) { throw new UsageError(`--hessian-params: ${(e as Error).message}`); }
     if (!Object.keys(teacherM.params).some((n) => re.test(n))) throw new UsageError(`--hessian-params ${hParams} matches no parameter (names like ${Object.keys(teacherM.params)[5]})`);
   }
-  const count = num(v, 'examples', 'int'), rangeExample = num(v, 'range-example', 'int') ?? 0;
+  const count = num(v, 'examples', 'int') ?? DEFAULT_EXAMPLES, rangeExample = num(v, 'range-example', 'int') ?? 0;
   const hNums = { examples: num(v, 'hessian-examples', 'int'), topN: num(v, 'hessian-top', 'int') ?? 3, maxIter: num(v, 'hessian-iters', 'int') ?? 100, tol: num(v, 'hessian-tol') ?? 1e-3 };
   if (typeof v.inputs !== 'string') await ensureGlueTask(task, v['data-dir'] as string | undefined, (s) => console.error(`analyze: ${s}`));
   // GLUE examples tokenised at the students' recorded evaluation length (else the task's), within the model's positions
@@ -148,7 +151,7 @@ runMain('analyze', async () => {
     norms: { wo, token: normToken, classIds },
     rangeExample,
     hessian: {
-      ...hNums, examples: hNums.examples ?? Math.min(examples.length, 8), seed, l2: 0.01, loss: hLoss, normMin, mode: hMode, method: hMethod, params: hParams,
+      ...hNums, examples: hNums.examples ?? Math.min(examples.length, DEFAULT_HESSIAN_EXAMPLES), seed, l2: 0.01, loss: hLoss, normMin, mode: hMode, method: hMethod, params: hParams,
       layers: v['hessian-layers'] === true, trace: v['hessian-trace'] === true, roles: hRoles as ('teacher' | 'student')[],
     },
     log: (s) => console.error(`analyze: ${s}`),
@@ -156,10 +159,15 @@ runMain('analyze', async () => {
     onPartial: (p) => atomicWriteJson(partialPath, { key, ...p }),
     onPlan: (what, remaining, total, maxProducts, secs) => {
       if (what === 'forward') fwdStart = performance.now();
-      else if (remaining) console.error(`analyze: hessian: ${remaining} of ${total} spectra to compute, each at most ${maxProducts} Hv products of ${secs!.toFixed(2)} s (measured): at most ~${formatDuration(remaining * maxProducts! * secs!)}; power iteration usually stops far sooner (--hessian-tol)`);
+      else if (remaining) {
+        const typical = Math.min(maxProducts!, hMethod === 'lanczos' ? 30 : 30 * hNums.topN); // what tiny models took here (tol 1e-3)
+        console.error(`analyze: hessian: ${remaining} of ${total} spectra to compute, one Hv product ${secs!.toFixed(2)} s (measured): ETA ~${formatDuration(remaining * typical * secs!)} at a typical ${typical} products per spectrum, at most ${formatDuration(remaining * maxProducts! * secs!)} (${maxProducts} each)`);
+      }
     },
     onProgress: (done, total, what) => {
-      if (fwdStart && done === 1 && what.startsWith('forward')) console.error(`analyze: forward experiments: ~${formatDuration(((performance.now() - fwdStart) / 1000) * total)} for ${total} examples (from the first)`);
+      // the forward experiments' ETA from examples 2-4 (the first one warms up)
+      if (what.startsWith('forward') && done === 1) fwdStart = performance.now();
+      if (what.startsWith('forward') && done === 4 && total > 4) console.error(`analyze: forward experiments: ETA ~${formatDuration(((performance.now() - fwdStart) / 3000) * (total - 4))} for the other ${total - 4} examples`);
       const key = what.split(':')[0];
       if (!bar || barWhat !== key) { bar?.done(); bar = new Progress({ total, label: key, logEverySec: 5 }); barWhat = key; }
       bar.update(done, what.includes(':') ? { last: what.slice(what.indexOf(':') + 1).trim() } : {});
