@@ -30,7 +30,7 @@ test('benchmark: one row per model (teacher, int8 PTQ, ternary PTQ, exported stu
   t.true(existsSync(join(run, 'export', 'model.safetensors')), 'the student was exported');
   const csv = readFileSync(join(dir, 'benchmark.csv'), 'utf8').trim().split('\n');
   t.is(csv.length, 5);
-  t.regex(csv[0], /^model,method,size_mb,latency_ms,latency_p25_ms,latency_p75_ms,throughput_ex_s,metric,value,latency_path,backend,threads,file$/);
+  t.regex(csv[0], /^model,method,size_mb,latency_ms,latency_p25_ms,latency_p75_ms,throughput_ex_s,metric,value,latency_path,backend,threads,file,eval_batch,run_value$/);
   // biome-ignore lint/suspicious/noExplicitAny: benchmark.json rows, read field by field
   const rows = JSON.parse(readFileSync(join(dir, 'benchmark.json'), 'utf8')).rows as Record<string, any>[];
   t.deepEqual(rows.map((x) => x.model), ['FP32 teacher', 'int8 dynamic PTQ', 'ternary PTQ', 'KD-QAT map_s42']);

@@ -13,6 +13,7 @@ import { loadGlueSplit } from '../data/glue.js';
 import { loadTokenizer, type GlueTokenizer } from '../data/tokenizer.js';
 import { BERT_UNCASED_IDS, type TokenClassIds } from './norm-analysis.js';
 import type { AnalysisExample, AnalysisModel } from './run.js';
+import { studentScore } from '../train/students.js';
 
 export class AnalysisInputError extends Error {
   constructor(msg: string) { super(msg); this.name = 'DataError'; } // reported without a stack by the CLIs
@@ -25,7 +26,7 @@ export function modelDir(d: string): string {
 }
 
 export function labelOf(dir: string): string {
-  return basename(dir) === 'student' ? basename(dirname(dir)) : basename(dir);
+  return basename(dir) === 'student' ? basename(dirname(dir)) : basename(dir) === 'student-last' ? `${basename(dirname(dir))} (last)` : basename(dir);
 }
 
 export interface ModelSet { models: AnalysisModel[]; teacher: LoadedModel }
@@ -46,7 +47,7 @@ export function loadModels(o: { task: string; teacher: string; students: string[
   const quantOf = (m: LoadedModel): QuantConfig => (m.provenance?.quant as QuantConfig | undefined) ?? QUANT_DEFAULTS;
   const models: AnalysisModel[] = [
     { id: 'teacher', label: 'Teacher (FP)', role: 'teacher', params: teacher.params, config: teacher.config, dir: teacher.dir },
-    ...loaded.map((m, i): AnalysisModel => ({ id: `student${i}`, label: labels[i], role: 'student', params: m.params, config: m.config, quant: quantOf(m), dir: m.dir })),
+    ...loaded.map((m, i): AnalysisModel => ({ id: `student${i}`, label: labels[i], role: 'student', params: m.params, config: m.config, quant: quantOf(m), dir: m.dir, score: studentScore(m.dir) })),
   ];
   if (o.quantizedTeacher) {
     models.push({ id: 'quantized', label: 'Quantized (no QAT)', role: 'quantized', params: teacher.params, config: teacher.config, quant: loaded[0] ? quantOf(loaded[0]) : QUANT_DEFAULTS, dir: teacher.dir });
@@ -87,12 +88,12 @@ export function shuffled(n: number, seed: number): number[] {
  * Dev examples, each sliced to its seq_length (batch 1 in the analyses). From `inputs` (safetensors) or the GLUE
  * dev split tokenised with `tok`. count: how many (default all); sample: seeded random order or the first ones.
  */
-export function loadExamples(o: { task: string; tok: GlueTokenizer | null; inputs?: string; glueDir?: string; count?: number; sample: 'random' | 'first'; seed: number }): AnalysisExample[] {
+export function loadExamples(o: { task: string; tok: GlueTokenizer | null; inputs?: string; glueDir?: string; count?: number; sample: 'random' | 'first'; seed: number; maxSeqLen?: number }): AnalysisExample[] {
   let rows: Rows;
   if (o.inputs) rows = rowsFromInputs(o.inputs);
   else {
     if (!o.tok) throw new AnalysisInputError('no tokenizer.json or vocab.txt to tokenise the GLUE dev set (give a tokenizer, or an inputs file)');
-    const f = loadGlueSplit({ task: o.task, split: 'dev', tokenizer: o.tok, glueDir: o.glueDir }).features;
+    const f = loadGlueSplit({ task: o.task, split: 'dev', tokenizer: o.tok, glueDir: o.glueDir, maxSeqLen: o.maxSeqLen }).features;
     rows = { n: f.n, T: f.T, ids: f.inputIds, tt: f.tokenTypeIds, len: f.seqLengths, labels: f.labels };
   }
   const want = o.count ?? rows.n;

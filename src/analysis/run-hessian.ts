@@ -74,8 +74,23 @@ function matchNormTerm(lambda: number, terms: Map<string, number>): string | nul
   return best;
 }
 
+/** Resumption of the spectra: rows already computed (kept from an interrupted run), a callback per new row, a stop check. */
+export interface HessianResume {
+  done?: Record<string, HessianRow[]>;
+  onRow?: (modelId: string, rows: HessianRow[]) => void;
+  /** checked before each spectrum: true stops (AnalysisStopped) with the rows so far reported through onRow */
+  shouldStop?: () => boolean;
+  /** said once before the first spectrum is computed: how many remain, at most how many Hv products each, and one product's seconds (measured) */
+  onPlan?: (remaining: number, total: number, maxProducts: number, secondsPerProduct: number) => void;
+}
+
+/** Thrown when a stop was requested (SIGINT): the finished parts were handed to the checkpoint callbacks. */
+export class AnalysisStopped extends Error {
+  constructor(what: string) { super(`stopped ${what}`); this.name = 'AnalysisStopped'; }
+}
+
 export async function runHessian(models: AnalysisModel[], examples: AnalysisExample[], hs: HessianSettings,
-  makeBatch: (e: AnalysisExample) => Batch, onDone: (done: number, total: number, what: string) => void, log: (s: string) => void): Promise<HessianResults> {
+  makeBatch: (e: AnalysisExample) => Batch, onDone: (done: number, total: number, what: string) => void, log: (s: string) => void, resume: HessianResume = {}): Promise<HessianResults> {
   const hModels = models.filter((m) => (hs.roles as string[]).includes(m.role));
   const hex = examples.slice(0, Math.min(hs.examples, examples.length));
   const subset = hs.params ? new RegExp(hs.params) : null;
@@ -97,11 +112,42 @@ export async function runHessian(models: AnalysisModel[], examples: AnalysisExam
     }
   }
   const groups = hs.mode === 'dataset' ? [hex] : hex.map((e) => [e]);
-  let done = 0;
+  const indexOf = (group: AnalysisExample[]) => (group.length === 1 ? group[0].index : 'dataset');
+  // rows kept from an interrupted run of the same settings: those of the same examples, in order
+  const kept = new Map(hModels.map((m) => {
+    const prev = resume.done?.[m.id] ?? [];
+    let n = 0;
+    while (n < prev.length && n < groups.length && prev[n].index === indexOf(groups[n])) n++;
+    return [m.id, prev.slice(0, n)] as const;
+  }));
+  const total = groups.length * hModels.length;
+  let done = [...kept.values()].reduce((a, r) => a + r.length, 0);
+  if (resume.onPlan) {
+    // one Hv product of the first spectrum to compute, timed: the ETA's unit
+    const m = hModels.find((x) => kept.get(x.id)!.length < groups.length);
+    let secs = 0;
+    if (m) {
+      const group = groups[kept.get(m.id)!.length];
+      const batches: HessianBatch[] = group.map((e) => ({ batch: makeBatch(e), labels: m.config.num_labels === 1 ? tf.tensor1d([e.label], 'float32') : tf.tensor1d([e.label], 'int32') }));
+      const h = new BertHessian({ params: m.params, config: m.config, batches, quant: m.quant, l2, normMin, subset: subset ?? undefined });
+      const v = h.shapes.map((sh, i) => tf.randomNormal(sh, 0, 1, 'float32', hs.seed + i));
+      const t0 = performance.now();
+      const hv = h.hv(v);
+      await Promise.all(hv.map((x) => x.data()));
+      secs = (performance.now() - t0) / 1000;
+      tf.dispose([...v, ...hv]);
+      h.dispose();
+      for (const b of batches) tf.dispose([b.batch.inputIds, b.batch.tokenTypeIds, b.batch.attentionMask, b.labels]);
+    }
+    const perSpectrum = (hs.method === 'power' ? hs.topN * hs.maxIter : hs.maxIter) + (hs.trace ? 100 : 0) + (hs.layers ? hs.maxIter * layerSubsets(hModels[0].config).length : 0);
+    resume.onPlan(total - done, total, perSpectrum, secs);
+  }
   for (const m of hModels) {
-    const rows: HessianRow[] = [];
+    const rows: HessianRow[] = [...kept.get(m.id)!];
     res.models[m.id] = { perExample: rows };
-    for (const group of groups) {
+    for (const group of groups.slice(rows.length)) {
+      await new Promise((r) => setImmediate(r)); // let a signal (Ctrl-C) through between spectra
+      if (resume.shouldStop?.()) throw new AnalysisStopped(`after ${done} of ${total} Hessian spectra`);
       const t0 = performance.now();
       const batches: HessianBatch[] = group.map((e) => ({ batch: makeBatch(e), labels: m.config.num_labels === 1 ? tf.tensor1d([e.label], 'float32') : tf.tensor1d([e.label], 'int32') }));
       const setup = { params: m.params, config: m.config, batches, quant: m.quant, l2, normMin, subset: subset ?? undefined };
@@ -133,7 +179,8 @@ export async function runHessian(models: AnalysisModel[], examples: AnalysisExam
       row.seconds = (performance.now() - t0) / 1000;
       rows.push(row);
       for (const b of batches) tf.dispose([b.batch.inputIds, b.batch.tokenTypeIds, b.batch.attentionMask, b.labels]);
-      onDone(++done, groups.length * hModels.length, `hessian: ${m.label} top ${row.eigenvalues.map((v, i) => `${v.toPrecision(4)}${row.l2Terms[i] ? '*' : ''}`).join(', ')} (${row.iterations.reduce((a, c) => a + c, 0)} Hv, ${row.seconds.toFixed(1)} s)`);
+      resume.onRow?.(m.id, rows);
+      onDone(++done, total, `hessian: ${m.label} top ${row.eigenvalues.map((v, i) => `${v.toPrecision(4)}${row.l2Terms[i] ? '*' : ''}`).join(', ')} (${row.iterations.reduce((a, c) => a + c, 0)} Hv, ${row.seconds.toFixed(1)} s)`);
     }
   }
   return res;

@@ -8,11 +8,13 @@ import * as tf from '@tensorflow/tfjs';
 import { bertForward, type Batch, type BertOutputs, type Params } from '../model/bert.js';
 import type { BertConfig } from '../model/config.js';
 import type { QuantConfig } from '../quant/plan.js';
+import type { StudentScore } from '../train/students.js';
 import { FrozenWeightQuant } from './frozen-quant.js';
 import { headDistances, type HeadDistances } from './distance.js';
 import { attentionOutputRange } from './range.js';
 import { exampleNorms, firstIndexOf, TOKEN_CLASSES, type ExampleNorms, type TokenClass, type TokenClassIds } from './norm-analysis.js';
-import { runHessian, type HessianResults, type HessianSettings } from './run-hessian.js';
+import { AnalysisStopped, runHessian, type HessianResults, type HessianRow, type HessianSettings } from './run-hessian.js';
+export { AnalysisStopped } from './run-hessian.js';
 
 export const EXPERIMENTS = ['distance', 'hessian', 'range', 'norms'] as const;
 export type Experiment = (typeof EXPERIMENTS)[number];
@@ -26,6 +28,8 @@ export interface AnalysisModel {
   /** quantizers of a student / the quantized teacher; undefined for the FP teacher */
   quant?: QuantConfig;
   dir?: string;
+  /** a KD-QAT student's recorded evaluation in its run (docs/students.md); null when unscored */
+  score?: StudentScore | null;
 }
 
 export interface AnalysisExample { index: number; ids: Int32Array; tokenTypes: Int32Array; label: number }
@@ -43,11 +47,25 @@ export interface AnalysisOptions {
   hessian: HessianSettings;
   log?: (s: string) => void;
   onProgress?: (done: number, total: number, what: string) => void;
+  /** parts finished by an interrupted run of the same settings (see PartialResults) */
+  resume?: PartialResults;
+  /** called with everything finished so far, after the forward experiments and after each Hessian spectrum */
+  onPartial?: (p: PartialResults) => void;
+  /** checked between examples and between spectra: true stops with AnalysisStopped (finished parts reported by onPartial) */
+  shouldStop?: () => boolean;
+  /** the long parts' plan, said before they start: what remains of them */
+  onPlan?: (what: 'forward' | 'hessian', remaining: number, total: number, maxProducts?: number, secondsPerProduct?: number) => void;
+}
+
+/** What an interrupted analysis keeps: the forward experiments (all or none) and the Hessian spectra computed. */
+export interface PartialResults {
+  forward?: Pick<AnalysisResults, 'distance' | 'range' | 'norms'> & { seconds: Record<string, number> };
+  hessian?: Record<string, HessianRow[]>;
 }
 
 type Stat = { mean: number[][]; std: number[][] };
 export interface AnalysisResults {
-  meta: { task: string; models: { id: string; label: string; role: string; dir?: string }[]; examples: number[]; tokenTypes: string; seconds: Record<string, number> };
+  meta: { task: string; models: { id: string; label: string; role: string; dir?: string; score?: StudentScore | null }[]; examples: number[]; tokenTypes: string; seconds: Record<string, number> };
   distance?: { examples: number; models: Record<string, Record<keyof HeadDistances, Stat>>; perExample: Record<string, HeadDistances[]> };
   range?: {
     exampleIndex: number; tokens: number[]; models: Record<string, { min: number[][]; max: number[][] }>; meanRange: Record<string, { min: number[]; max: number[] }>;
@@ -100,7 +118,7 @@ export async function runAnalysis(models: AnalysisModel[], examples: AnalysisExa
   const students = models.filter((m) => m.role === 'student');
   const exps = new Set(o.experiments);
   const res: AnalysisResults = {
-    meta: { task: o.task, models: models.map(({ id, label, role, dir }) => ({ id, label, role, dir })), examples: examples.map((e) => e.index), tokenTypes: o.tokenTypes, seconds: {} },
+    meta: { task: o.task, models: models.map(({ id, label, role, dir, score }) => ({ id, label, role, dir, ...(role === 'student' ? { score: score ?? null } : {}) })), examples: examples.map((e) => e.index), tokenTypes: o.tokenTypes, seconds: {} },
   };
   const secs = res.meta.seconds;
   const timed = async <T>(k: string, f: () => Promise<T>): Promise<T> => { const t0 = performance.now(); try { return await f(); } finally { secs[k] = (secs[k] ?? 0) + (performance.now() - t0) / 1000; } };
@@ -115,11 +133,19 @@ export async function runAnalysis(models: AnalysisModel[], examples: AnalysisExa
   const classAcc = new Map<string, Record<TokenClass, { s: number[][]; c: number[][] }>>(); // [quantity][layer]
   let normsUsed = 0;
   const rangeSum = new Map<string, { min: number[]; max: number[]; n: number; perExample: { min: number[]; max: number[] }[] }>();
-  if (fwdExps.length) {
+  const partial: PartialResults = { ...(o.resume?.forward ? { forward: o.resume.forward } : {}), ...(o.resume?.hessian ? { hessian: { ...o.resume.hessian } } : {}) };
+  if (fwdExps.length && o.resume?.forward) { // kept from an interrupted run of the same settings
+    const f = o.resume.forward;
+    Object.assign(res, { ...(f.distance ? { distance: f.distance } : {}), ...(f.range ? { range: f.range } : {}), ...(f.norms ? { norms: f.norms } : {}) });
+    Object.assign(secs, f.seconds);
+    log(`forward experiments (${fwdExps.join(', ')}): kept from the interrupted analysis`);
+  } else if (fwdExps.length) {
+    o.onPlan?.('forward', examples.length, examples.length);
     // weights quantized once per model (the forward value is identical to the live quantizers')
     const fq = new Map(models.filter((m) => m.quant).map((m) => [m.id, new FrozenWeightQuant(m.quant!, m.params, false)]));
     if (exps.has('range') && !(o.rangeExample >= 0 && o.rangeExample < examples.length)) throw new Error(`range example ${o.rangeExample} outside the ${examples.length} examples`);
     for (let k = 0; k < examples.length; k++) {
+      if (o.shouldStop?.()) { for (const f of fq.values()) f.dispose(); throw new AnalysisStopped(`after ${k} of ${examples.length} examples of the forward experiments (they are redone)`); }
       const e = examples[k];
       const n = e.ids.length;
       const b = exampleBatch(e, o.tokenTypes);
@@ -188,15 +214,16 @@ export async function runAnalysis(models: AnalysisModel[], examples: AnalysisExa
     }
     for (const f of fq.values()) f.dispose();
   }
-  if (exps.has('distance')) {
+  const fresh = fwdExps.length > 0 && !o.resume?.forward;
+  if (fresh && exps.has('distance')) {
     res.distance = { examples: examples.length, models: {}, perExample };
     for (const [id, st] of distStats) res.distance.models[id] = { rankingLoss: st.rankingLoss.stat(), coverLengthRatio: st.coverLengthRatio.stat(), rowKl: st.rowKl.stat() };
   }
-  if (res.range) for (const [id, a] of rangeSum) {
+  if (fresh && res.range) for (const [id, a] of rangeSum) {
     res.range.meanRange[id] = { min: a.min.map((v) => v / a.n), max: a.max.map((v) => v / a.n) };
     res.range.perExample[id] = a.perExample;
   }
-  if (exps.has('norms')) {
+  if (fresh && exps.has('norms')) {
     if (!normsUsed) log(`norms: no example contains the token ${o.norms.token === 'sep' ? `[SEP] (id ${o.norms.classIds.sep})` : `#${o.norms.token}`}; nothing to report`);
     const g = (s: GridStat[]) => ({ prob: s[0].stat().mean, fx: s[1].stat().mean, afx: s[2].stat().mean });
     res.norms = {
@@ -207,9 +234,17 @@ export async function runAnalysis(models: AnalysisModel[], examples: AnalysisExa
     };
   }
 
+  if (fresh) {
+    partial.forward = { ...(res.distance ? { distance: res.distance } : {}), ...(res.range ? { range: res.range } : {}), ...(res.norms ? { norms: res.norms } : {}), seconds: { ...secs } };
+    o.onPartial?.(partial);
+  }
+
   // ---- Hessian spectra
   if (exps.has('hessian')) {
-    res.hessian = await timed('hessian', () => runHessian(models, examples, o.hessian, (e) => exampleBatch(e, o.tokenTypes), (d, t, w) => o.onProgress?.(d, t, w), log));
+    res.hessian = await timed('hessian', () => runHessian(models, examples, o.hessian, (e) => exampleBatch(e, o.tokenTypes), (d, t, w) => o.onProgress?.(d, t, w), log, {
+      done: o.resume?.hessian, shouldStop: o.shouldStop, onPlan: (r, t, mp, sp) => o.onPlan?.('hessian', r, t, mp, sp),
+      onRow: (id, rows) => { partial.hessian = { ...partial.hessian, [id]: rows }; o.onPartial?.(partial); },
+    }));
   }
   return res;
 }

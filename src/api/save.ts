@@ -9,7 +9,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { paramShapes, type Params } from '../model/bert.js';
 import { bertConfigFrom, type BertConfig } from '../model/config.js';
-import { CheckpointError } from '../model/checkpoint.js';
+import { CheckpointError, loadBertDir } from '../model/checkpoint.js';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { describeScore, resolveStudent, type StudentScore, type Which } from '../train/students.js';
+import { mainMetric } from '../data/metrics.js';
 import { actRules, compileRules, firstMatch, makeQuantHooks, weightRules, type QuantConfig } from '../quant/plan.js';
 import type { QuantizerSpec } from '../quant/quantizers.js';
 import { resolveConfig } from '../train/config.js';
@@ -97,16 +101,63 @@ export interface RestoredStudent extends QuantizedStudent {
   readonly distillation: Record<string, unknown> | null;
   readonly step: number | null;
   readonly quantizerState: QuantizerState;
+  /** a KD-QAT run's student: the dev evaluation that scored these weights in their run (null otherwise) */
+  readonly score: StudentScore | null;
 }
 
-/** Rebuild the saved student: same weights, same quantizers, so the same outputs. opts.model: refuse another architecture. */
-export function restore(path: string, opts: { model?: BertConfig } = {}): RestoredStudent {
-  const l = load(path, opts.model);
+export interface RestoreOptions {
+  /** refuse another architecture */
+  model?: BertConfig;
+  /** of a KD-QAT run folder: 'best' (default: student/, the weights of its best evaluation) or 'last' (student-last/, the final weights) */
+  which?: Which;
+  /** where the restored student's recorded metric is said (default: stderr); pass () => {} for silence */
+  log?: (s: string) => void;
+}
+
+/**
+ * Rebuild a saved student: same weights, same quantizers, so the same outputs. `path` is a file written by save(),
+ * a KD-QAT run folder (its best student, or opts.which 'last') or a student folder written by `npm run qat`.
+ * A run's student carries `score`, the dev evaluation that scored these weights in their run (docs/students.md).
+ */
+export function restore(path: string, opts: RestoreOptions = {}): RestoredStudent {
+  if (existsSync(path) && statSync(path).isDirectory()) return restoreStudentDir(path, opts);
+  let l: Loaded;
+  try { l = load(path, opts.model); } catch (e) {
+    // the model.safetensors of a student folder written by `npm run qat`: restore the folder
+    if (e instanceof CheckpointError && /not a kdqat compressed student/.test(e.message) && existsSync(join(dirname(path), 'kdqat.json'))) return restoreStudentDir(dirname(path), opts);
+    throw e;
+  }
   const s = quantizedStudent(l.model, l.params, l.quant, makeQuantHooks(l.quant));
   return {
     ...s, distillation: l.meta['kdqat.distillation'] ? JSON.parse(l.meta['kdqat.distillation']) : null,
-    step: l.meta['kdqat.step'] ? Number(l.meta['kdqat.step']) : null, quantizerState: JSON.parse(l.meta['kdqat.quantizer_state']),
+    step: l.meta['kdqat.step'] ? Number(l.meta['kdqat.step']) : null, quantizerState: JSON.parse(l.meta['kdqat.quantizer_state']), score: null,
   };
+}
+
+/** A student folder of a KD-QAT run (config.json, model.safetensors, kdqat.json with its quantizer settings). */
+function restoreStudentDir(path: string, opts: RestoreOptions): RestoredStudent {
+  const st = resolveStudent(path, opts.which ?? 'best');
+  const quant = resolveConfig({ quant: studentQuantConfig(st.dir) }).quant;
+  const m = loadBertDir(st.dir);
+  if (opts.model) {
+    const diff = (Object.keys(m.config) as (keyof BertConfig)[]).filter((k) => m.config[k] !== opts.model![k]);
+    if (diff.length) { tf.dispose(Object.values(m.params)); throw new CheckpointError(`${st.dir}: another architecture: ${diff.map((k) => `${k} ${m.config[k]} in the folder, ${opts.model![k]} expected`).join('; ')}`); }
+  }
+  const s = quantizedStudent(m.config, m.params, quant, makeQuantHooks(quant));
+  const log = opts.log ?? ((x: string) => console.error(x));
+  const metric = typeof m.provenance?.task === 'string' ? mainMetric(m.provenance.task) : st.score ? Object.keys(st.score.metrics)[0] : '';
+  if (st.note) log(`restore: note: ${st.note}`);
+  log(`restore: ${st.score ? describeScore(st.score, metric) : 'no recorded evaluation of these weights'} (${st.dir})`);
+  return { ...s, distillation: null, step: st.score?.step ?? null, quantizerState: quantizerState(m.config, m.params, quant), score: st.score };
+}
+
+/** The quantizer settings recorded in a student folder's kdqat.json. */
+function studentQuantConfig(dir: string): Partial<QuantConfig> {
+  const p = join(dir, 'kdqat.json');
+  let prov: { quant?: Partial<QuantConfig> } = {};
+  try { prov = JSON.parse(readFileSync(p, 'utf8')); } catch (e) { throw new CheckpointError(`${dir}: not a kdqat student (${existsSync(p) ? `${p}: ${(e as Error).message}` : 'no kdqat.json with its quantizer settings'})`); }
+  if (!prov.quant || typeof prov.quant !== 'object') throw new CheckpointError(`${p}: no "quant" settings (not a KD-QAT student?)`);
+  return prov.quant;
 }
 
 /** Load a saved file into an existing handle (its student variables and balancer), e.g. to continue distilling. */

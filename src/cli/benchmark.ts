@@ -16,9 +16,11 @@ import { loadGlueSplit } from '../data/glue.js';
 import { loadTokenizer } from '../data/tokenizer.js';
 import { OUTPUT_DIR } from '../train/runs.js';
 import { num, parseFlags, RUN_FLAGS, runMain, UsageError, type FlagSpec } from './common.js';
-import { studentQuant } from '../export/export-student.js';
+import { exportDirOf, studentQuant } from '../export/export-student.js';
+import { parseWhich, resolveStudent, type EvalSettings } from '../train/students.js';
+import { mainMetric } from '../data/metrics.js';
 import { MODEL_FILE } from '../export/format.js';
-import { defaultBenchDir, runBenchmark } from '../export/benchmark.js';
+import { defaultBenchDir, runBenchmark, type BenchStudent } from '../export/benchmark.js';
 import { benchmarkNote, writeBenchmarkReport } from '../export/benchmark-report.js';
 
 const FLAGS: FlagSpec = {
@@ -31,6 +33,8 @@ const FLAGS: FlagSpec = {
   'throughput-reps': { type: 'string', help: 'timed batch-32 forwards per model (default 3)', num: { kind: 'int', min: 1 } },
   'eval-limit': RUN_FLAGS['eval-limit'],
   'max-seq-len': RUN_FLAGS['max-seq-len'],
+  which: { type: 'string', help: 'of each run: best (default: its best evaluation\'s weights, student/) or last (its final weights, student-last/)' },
+  'eval-batch': { type: 'string', help: 'dev evaluation batch size (default: the students\' recorded one, else 32); predictions depend on it through the dynamic 8-bit activation scales' },
   'data-dir': RUN_FLAGS['data-dir'],
   backend: RUN_FLAGS.backend,
 };
@@ -54,19 +58,27 @@ runMain('benchmark', async () => {
   const teacherConfig = JSON.parse(readFileSync(join(teacherDir, 'config.json'), 'utf8'));
   const vocabSize = teacherConfig.vocab_size;
   const runsRoot = join(OUTPUT_DIR(), basename(dirname(teacherDir)), task.name);
-  const students = (typeof v.students === 'string' ? v.students.split(',') : []).map((s) => s.trim()).filter(Boolean).map((s) => {
-    const run = existsSync(s) ? resolve(s) : join(runsRoot, s);
-    if (!existsSync(run)) throw new UsageError(`--students: "${s}" is neither a folder nor a run under ${runsRoot}`);
-    if (!existsSync(join(run, 'export', MODEL_FILE))) {
-      try { studentQuant(join(run, 'student')); } catch (e) { throw new UsageError(`--students: ${(e as Error).message}`); }
-    }
-    const cfg = join(run, existsSync(join(run, 'export', MODEL_FILE)) ? 'export' : 'student', 'config.json');
-    if (JSON.parse(readFileSync(cfg, 'utf8')).vocab_size !== vocabSize) throw new UsageError(`--students: ${run} has another vocabulary than the teacher (${cfg}); benchmark students of this teacher`);
-    return run;
+  const which = (() => { try { return parseWhich(v.which); } catch (e) { throw new UsageError((e as Error).message); } })();
+  const students = (typeof v.students === 'string' ? v.students.split(',') : []).map((s) => s.trim()).filter(Boolean).map((s): BenchStudent => {
+    const path = existsSync(s) ? resolve(s) : join(runsRoot, s);
+    if (!existsSync(path)) throw new UsageError(`--students: "${s}" is neither a folder nor a run under ${runsRoot}`);
+    let st;
+    try { st = resolveStudent(path, which); studentQuant(st.dir); } catch (e) { throw new UsageError(`--students: ${(e as Error).message}`); }
+    if (st.note) console.error(`benchmark: note: ${st.note}`);
+    const cfg = join(st.dir, 'config.json');
+    if (JSON.parse(readFileSync(cfg, 'utf8')).vocab_size !== vocabSize) throw new UsageError(`--students: ${path} has another vocabulary than the teacher (${cfg}); benchmark students of this teacher`);
+    const run = st.run ?? dirname(st.dir);
+    const lastOfRun = basename(st.dir) === 'student-last' || (st.run !== null && st.which === 'last' && st.score !== null);
+    return { label: basename(run) + (lastOfRun ? ' (last)' : ''), dir: st.dir, exportDir: exportDirOf(run, lastOfRun ? 'last' : 'best'), score: st.score };
   });
+  // the students' recorded evaluation (docs/students.md) is the default: batch size, length, examples, padding
+  const recorded = students.map((s) => s.score?.eval).filter((e): e is EvalSettings => !!e);
+  const common = <K extends keyof EvalSettings>(k: K): EvalSettings[K] | undefined => (recorded.length && recorded.every((e) => e[k] === recorded[0][k]) ? recorded[0][k] : undefined);
   const o = { reps: positive(v, 'reps', 50), warmup: positive(v, 'warmup', 5), throughputReps: positive(v, 'throughput-reps', 3), throughputBatch: 32, log: (s: string) => console.error(s) };
-  const evalLimit = v['eval-limit'] === undefined ? undefined : positive(v, 'eval-limit', 1);
-  const maxSeqLen = positive(v, 'max-seq-len', task.maxSeqLen);
+  const evalLimit = v['eval-limit'] === undefined ? common('evalLimit') ?? undefined : positive(v, 'eval-limit', 1);
+  const maxSeqLen = v['max-seq-len'] === undefined ? common('maxSeqLen') ?? task.maxSeqLen : positive(v, 'max-seq-len', task.maxSeqLen);
+  const evalBatch = v['eval-batch'] === undefined ? common('batchSize') ?? 32 : positive(v, 'eval-batch', 32);
+  const dynamicPadding = common('dynamicPadding') ?? false;
   const maxPos = teacherConfig.max_position_embeddings ?? 512;
   if (maxSeqLen > maxPos) throw new UsageError(`--max-seq-len ${maxSeqLen} exceeds the teacher's max_position_embeddings ${maxPos}`);
   const outDir = resolve(typeof v.out === 'string' ? v.out : defaultBenchDir(OUTPUT_DIR(), teacherDir, task));
@@ -78,7 +90,16 @@ runMain('benchmark', async () => {
   if (info.backend === 'native') (await import('../backend/native-integer.js')).useNativeIntegerKernels();
   const dev = loadGlueSplit({ task, split: 'dev', tokenizer: loadTokenizer(tokFile), glueDir, maxSeqLen, limit: evalLimit }).features;
   console.error(`benchmark: ${3 + students.length} models on ${dev.n} ${task.name} dev examples (length ${dev.T}) -> ${outDir}`);
-  const rows = await runBenchmark({ task, teacherDir, students, outDir, dev }, o);
+  // a student evaluated otherwise than in its run: its metric may differ (dynamic per-tensor 8-bit activation scales
+  // are computed per batch, over the padded length), so its run's own metric is shown beside
+  for (const s of students) {
+    const e = s.score?.eval;
+    if (!e) continue;
+    const diff = [e.batchSize !== evalBatch && `batch ${evalBatch} (its run: ${e.batchSize})`, e.maxSeqLen !== maxSeqLen && `length ${maxSeqLen} (its run: ${e.maxSeqLen})`,
+      e.examples !== dev.n && `${dev.n} examples (its run: ${e.examples})`, e.dynamicPadding !== dynamicPadding && `dynamic padding ${dynamicPadding} (its run: ${e.dynamicPadding})`].filter(Boolean);
+    if (diff.length) console.error(`benchmark: KD-QAT ${s.label} is evaluated at ${diff.join(', ')}: dynamic activation scales make its metric differ from its run's own, ${mainMetric(task)} ${s.score!.metrics[mainMetric(task)]} (column run_value)`);
+  }
+  const rows = await runBenchmark({ task, teacherDir, students, outDir, dev, eval: { batchSize: evalBatch, dynamicPadding } }, o);
   const title = `${task.name} (${basename(dirname(teacherDir))})`;
   const r = await writeBenchmarkReport(outDir, rows, benchmarkNote(rows, o, task.name, dev.n, dev.T), title);
   console.log(r.markdown);

@@ -1,7 +1,8 @@
 /**
  * npm run qat -- --task rte --teacher models/tiny/rte --preset map+output --map-coeff 1 --output-coeff 1 --seed 42
  * One KD-QAT run with the reference recipe; every value overridable (see --help). Writes
- * output/<bert>/<task>/<run>/: config.json, log.jsonl, metrics.json, student/ (latent weights + quantizer settings).
+ * output/<bert>/<task>/<run>/: config.json, log.jsonl, metrics.json, student/ (the best evaluation's latent weights +
+ * quantizer settings) and student-last/ (the final weights), each with the metric it scored (docs/students.md).
  */
 import { stopOnSignals } from '../train/stop.js';
 import { qat } from '../train/runs.js';
@@ -56,6 +57,7 @@ runMain('qat', async () => {
   const r = await qat({ cfg, runDir: v['run-dir'] as string | undefined, forceNew: v['force-new'] === true, onProgress: progress.update, log: (s) => console.error(s) });
   progress.done();
   if (r.skipped) console.error(`qat: ${r.runDir} is complete already, with this configuration (config hash ${r.metrics.configHash ?? 'not recorded'}); nothing to do`);
-  const m = r.metrics as Parameters<typeof qatEnding>[1] & { trainTokensPerSec: number; wallTimeSec: number };
-  console.error(qatEnding(r.runDir, m, `done in ${m.wallTimeSec.toFixed(1)} s (${m.trainTokensPerSec.toFixed(0)} train tokens/s)`));
+  const m = r.metrics as Parameters<typeof qatEnding>[1] & { final?: { step: number; metrics: Record<string, number> }; trainTokensPerSec: number; wallTimeSec: number };
+  const fin = m.final ? `; final weights (step ${m.final.step}, student-last/) ${JSON.stringify(m.final.metrics)}` : '';
+  console.error(qatEnding(r.runDir, m, `done in ${m.wallTimeSec.toFixed(1)} s (${m.trainTokensPerSec.toFixed(0)} train tokens/s)${fin}`));
 });

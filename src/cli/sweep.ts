@@ -22,6 +22,7 @@ import { jobsFlag, parseFlags, RUN_FLAGS, runConfigFromFlags, runMain, num, Usag
 import { progressReporter } from './progress-line.js';
 import { STOP_SIGNALS, stopOnSignals } from '../train/stop.js';
 import { backendReady, initBackend } from '../backend/backend.js';
+import { describeRecipe, recipeReductions, teacherInfo } from '../train/teacher-check.js';
 import { LAUNCH_FLAGS, launchFromFlags } from './slurm-flags.js';
 
 const FLAGS = {
@@ -34,6 +35,7 @@ const FLAGS = {
   'teacher-epochs': { type: 'string', help: 'epochs when the teacher has to be fine-tuned first (default: --epochs)', num: { kind: 'float', above: 0 } },
   'teacher-lr': { type: 'string', help: `learning rate of that fine-tuning (default --lr, else ${SCRATCH_LR.toExponential()} from scratch, ${TRAIN_DEFAULTS.lr.toExponential()} from pretrained weights)`, num: { kind: 'float', above: 0 } },
   'no-report': { type: 'boolean', help: 'skip the results table and plots at the end' },
+  'teacher-ok': { type: 'boolean', help: 'distil from the existing teacher even when its recorded recipe is reduced relative to this sweep\'s (a smaller train limit, fewer epochs, a step cap): default refused' },
   ...LAUNCH_FLAGS,
 } as const;
 
@@ -93,6 +95,16 @@ runMain('sweep', async () => {
     const hasTeacher = existsSync(join(tdirOf(task), 'model.safetensors'));
     return { task, hasTeacher, fcfg: hasTeacher ? null : teacherConfig(v, task, bert), base: runConfigFromFlags({ ...v, task }, { teacher: tdirOf(task) }) };
   });
+  // the teacher each task distils from, said; one fine-tuned with a reduced recipe (e.g. a smoke sweep's) is refused
+  // before anything is locked, moved aside (--force-new) or trained, unless --teacher-ok
+  for (const c of configs) {
+    if (!c.hasTeacher) continue;
+    const t = teacherInfo(tdirOf(c.task));
+    console.error(`sweep ${c.task}: teacher ${t.dir} (${t.recipe ? `fine-tuned with ${describeRecipe(t.recipe)}` : 'recipe not recorded'}; dev ${t.metric ?? 'metric not recorded'})`);
+    const reduced = t.recipe ? recipeReductions(t.recipe, teacherConfig(v, c.task, bert)) : [];
+    if (reduced.length && v['teacher-ok'] !== true) throw new UsageError(`sweep ${c.task}: the teacher ${t.dir} was fine-tuned with a reduced recipe: ${reduced.join('; ')}. Pass --teacher-ok to distil from it anyway, or fine-tune a full teacher (npm run finetune -- --overwrite, or sweep --out DIR for a folder of its own)`);
+    if (reduced.length) console.error(`sweep ${c.task}: warning: distilling from a teacher of reduced recipe (${reduced.join('; ')}): --teacher-ok`);
+  }
   const backend = v.backend as string | undefined;
   const following: string[] = []; // tasks whose array to follow with --wait
   const releases: (() => void)[] = [];

@@ -7,7 +7,8 @@
  * unlabeled (label 0, as the reference ends up with).
  */
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
+import { UserError } from '../util/errors.js';
 import { fileURLToPath } from 'node:url';
 import { DataError, parsePyFloat, readTsv } from './tsv.js';
 
@@ -89,11 +90,25 @@ export function resolveGlueDir(explicit?: string | null): string {
 }
 
 /**
+ * A GLUE directory named by the user (`what`: --data-dir or GLUE_DIR; null for the default data/glue) must exist,
+ * and be the folder holding the task folders, not a task folder itself: each is a one-line error naming it.
+ */
+export function checkGlueDir(dir: string, what: string | null): void {
+  if (!what) return;
+  if (!existsSync(dir)) throw new UserError(`${what}: ${dir} does not exist; point it at a GLUE copy (the folder holding RTE/, CoLA/, ...), or ${what.startsWith('GLUE_DIR') ? 'unset it' : 'leave it out'} to use ${LOCAL_GLUE_DIR()} (tasks missing there are downloaded on first use)`);
+  const asTask = Object.values(TASKS).find((t) => t.dir.toUpperCase() === basename(dir).toUpperCase() && !existsSync(join(dir, t.dir)));
+  if (asTask || ['train.tsv', 'dev.tsv'].some((f) => existsSync(join(dir, f)))) {
+    throw new UserError(`${what}: ${dir} looks like a task folder (it ${asTask ? `is named ${basename(dir)}` : 'holds train.tsv/dev.tsv'}); point it at the GLUE folder holding the task folders, e.g. ${dirname(dir)}`);
+  }
+}
+
+/**
  * The GLUE directory to read `task` from: resolveGlueDir's when it holds the task's folder, else data/glue when that
  * does (where a download on first use puts it: src/data/first-use.ts), else resolveGlueDir's (its errors name it).
  */
 export function glueDirFor(task: TaskSpec, explicit?: string | null): string {
   const dir = resolveGlueDir(explicit);
+  checkGlueDir(dir, explicit ? `--data-dir ${explicit}` : process.env.GLUE_DIR ? `GLUE_DIR=${process.env.GLUE_DIR}` : null);
   if (existsSync(join(dir, task.dir))) return dir;
   return existsSync(join(LOCAL_GLUE_DIR(), task.dir)) ? LOCAL_GLUE_DIR() : dir;
 }

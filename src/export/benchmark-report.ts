@@ -13,7 +13,7 @@ import { scatter } from '../report/charts.js';
 import { renderPlot } from '../report/render.js';
 import { writeHtml, type Section } from '../report/html.js';
 import type { BenchOptions, BenchRow } from './benchmark.js';
-import { SIMULATED } from './kernels.js';
+import { INTEGER, SIMULATED } from './kernels.js';
 
 /** The rows as displayed: rounded, the measured metric named by the task's metric */
 function displayRows(rows: BenchRow[]): Record<string, unknown>[] {
@@ -21,6 +21,7 @@ function displayRows(rows: BenchRow[]): Record<string, unknown>[] {
     model: r.model, 'size (MB)': Number(r.size_mb.toFixed(3)), 'latency b=1 (ms)': `${r.latency_ms.toFixed(1)} (${r.latency_p25_ms.toFixed(1)}-${r.latency_p75_ms.toFixed(1)})`,
     'throughput b=32 (ex/s)': Number(r.throughput_ex_s.toFixed(1)), [`dev ${r.metric}`]: Number(r.value.toFixed(4)),
     'latency measured on': r.latency_path, backend: `${r.backend}, ${r.threads} thread${r.threads > 1 ? 's' : ''}`,
+    ...(rows.some((x) => x.run_value !== null && x.run_value !== undefined) ? { [`run's own dev ${r.metric}`]: r.run_value ?? '' } : {}),
   }));
 }
 
@@ -28,11 +29,15 @@ function displayRows(rows: BenchRow[]): Record<string, unknown>[] {
 export function benchmarkNote(rows: BenchRow[], o: Pick<BenchOptions, 'reps' | 'warmup' | 'throughputReps'>, task: string, devN: number, seqLen: number): string {
   const m = backendInfo().machine;
   const simulated = rows.some((r) => r.latency_path === SIMULATED);
+  const integer = rows.some((r) => r.latency_path === INTEGER);
+  const batches = [...new Set(rows.map((r) => r.eval_batch).filter((b) => b !== undefined))];
   return `${task.toUpperCase()} dev (${devN} examples, length ${seqLen}); ${m.cores}x ${m.cpus}, ${m.memGiB} GiB, node ${m.node}, ` +
     `backend ${rows[0]?.backend} (${rows[0]?.threads} thread${(rows[0]?.threads ?? 1) > 1 ? 's' : ''}), ${new Date().toISOString().slice(0, 10)}. ` +
     `Latency: median (quartiles) of ${o.reps} single-example forwards after ${o.warmup} warm-up, interleaved across the models; throughput: median of ${o.throughputReps} batch-32 forwards. ` +
     `Size: the model file on disk (MB = 10^6 bytes).` +
-    (simulated ? ` **Quantized rows are "${SIMULATED}"**: this backend has no integer kernels, so their products run as float32 on integer-valued tensors; their latency shows the cost of the quantizers, not an integer speed-up.` : '');
+    (batches.length ? ` Dev metric at evaluation batch ${batches.join(', ')} (8-bit activation scales are computed per batch, so a quantized model's metric depends on it; "run's own" is the metric a student scored in its run).` : '') +
+    (simulated && !integer ? ` **Quantized rows are "${SIMULATED}"**: this backend has no integer kernels, so their products run as float32 on integer-valued tensors; their latency shows the cost of the quantizers, not an integer speed-up.` : '') +
+    (simulated && integer ? ` **Rows marked "${SIMULATED}"** have no integer kernel on this backend (rows marked "${INTEGER}" do), so their products run as float32 on integer-valued tensors; their latency shows the cost of the quantizers, not an integer speed-up.` : '');
 }
 
 export async function writeBenchmarkReport(dir: string, rows: BenchRow[], note: string, title: string): Promise<{ csv: string; md: string; html: string; markdown: string }> {
@@ -55,7 +60,7 @@ export async function writeBenchmarkReport(dir: string, rows: BenchRow[], note: 
   return { csv, md, html, markdown };
 }
 
-const tableDigits = (rows: BenchRow[]) => ({ '*': 3, 'throughput b=32 (ex/s)': 1, [`dev ${rows[0]?.metric}`]: 4 });
+const tableDigits = (rows: BenchRow[]) => ({ '*': 3, 'throughput b=32 (ex/s)': 1, [`dev ${rows[0]?.metric}`]: 4, [`run's own dev ${rows[0]?.metric}`]: 4 });
 
 /** The benchmark written in `dir` as report sections (note, table, plots), or null when there is none */
 export function benchmarkSections(dir: string): Section[] | null {

@@ -20,7 +20,8 @@ import { evaluate } from '../train/evaluate.js';
 import { disposeBatch, makeBatch } from '../train/batches.js';
 import { QUANT_DEFAULTS } from '../quant/plan.js';
 import { backendInfo } from '../backend/backend.js';
-import { MODEL_FILE, writeExport, type ExportContents } from './format.js';
+import { MODEL_FILE, readExport, writeExport, type ExportContents } from './format.js';
+import { studentScore, type StudentScore } from '../train/students.js';
 import { loadExportedModel, type DeployedModel } from './packed-model.js';
 import { int8Contents, ternaryContents } from './ptq.js';
 import { exportStudent } from './export-student.js';
@@ -31,6 +32,10 @@ export interface BenchOptions { reps: number; warmup: number; throughputReps: nu
 export interface BenchRow extends Record<string, unknown> {
   model: string; method: string; size_mb: number; latency_ms: number; latency_p25_ms: number; latency_p75_ms: number; throughput_ex_s: number;
   metric: string; value: number; latency_path: string; backend: string; threads: number; file: string;
+  /** the batch size of this row's dev evaluation */
+  eval_batch: number;
+  /** a KD-QAT student's own dev metric, as scored in its run (null: not a run's student, or unscored) */
+  run_value: number | null;
 }
 
 /** q-quantile of xs, linear between order statistics (q = 0.5: the median) */
@@ -47,7 +52,11 @@ async function timeForward(m: DeployedModel, f: Features, regression: boolean, i
   return ms;
 }
 
-export interface Candidate { model: string; method: string; file: string; m: DeployedModel }
+export interface Candidate {
+  model: string; method: string; file: string; m: DeployedModel;
+  /** dev evaluation batch size (default 32) and padding; a student's own run's metric */
+  evalBatch?: number; dynamicPadding?: boolean; runValue?: number | null;
+}
 
 /**
  * Measure the candidates (see the file comment). Timings are interleaved, one forward of each model per round, so
@@ -69,13 +78,14 @@ export async function benchmarkModels(cands: Candidate[], dev: Features, task: T
   const thr = await rounds(`batch ${B}`, o.throughputReps, 1, () => Array.from({ length: B }, (_, i) => i));
   const info = backendInfo(), metric = mainMetric(task);
   const rows: BenchRow[] = [];
-  for (const [c, { model, method, file, m }] of cands.entries()) {
-    o.log(`dev ${metric} of ${model} on ${dev.n} examples`);
-    const ev = await evaluate(m.params, m.config, dev, task, 32, m.hooks);
+  for (const [c, { model, method, file, m, evalBatch = 32, dynamicPadding = false, runValue = null }] of cands.entries()) {
+    o.log(`dev ${metric} of ${model} on ${dev.n} examples at batch ${evalBatch}`);
+    const ev = await evaluate(m.params, m.config, dev, task, evalBatch, m.hooks, dynamicPadding);
     rows.push({
       model, method, size_mb: statSync(file).size / 1e6, latency_ms: quantile(lat[c], 0.5), latency_p25_ms: quantile(lat[c], 0.25), latency_p75_ms: quantile(lat[c], 0.75),
       throughput_ex_s: B / (quantile(thr[c], 0.5) / 1000),
       metric, value: ev.metrics[metric], latency_path: latencyPath(m.kind === 'fp32' ? 'fp32' : m.kind === 'int8-dynamic' ? 'int8' : 'ternary'), backend: info.backend, threads: info.threads, file,
+      eval_batch: evalBatch, run_value: runValue,
     });
     const r = rows[c];
     o.log(`  -> ${r.size_mb.toFixed(3)} MB, ${r.latency_ms.toFixed(2)} ms, ${r.throughput_ex_s.toFixed(1)} ex/s, ${metric} ${r.value.toFixed(4)} (${r.latency_path})`);
@@ -83,12 +93,31 @@ export async function benchmarkModels(cands: Candidate[], dev: Features, task: T
   return rows;
 }
 
+/** Whether `exportDir` holds an export of `studentDir` as it is now (an export of other or older weights is redone). */
+function exportMatches(exportDir: string, studentDir: string): boolean {
+  if (!existsSync(join(exportDir, MODEL_FILE))) return false;
+  try {
+    const src = readExport(exportDir).meta.source as { student?: string; scored?: unknown };
+    if (src.student !== undefined && src.student !== studentDir) return false;
+    return JSON.stringify(src.scored ?? null) === JSON.stringify(studentScore(studentDir));
+  } catch { return false; }
+}
+
 /** The FP teacher as a DeployedModel (its own FP32 file) */
 function fpModel(t: LoadedModel): DeployedModel {
   return { kind: 'fp32', config: t.config, params: t.params, dispose: () => tf.dispose(Object.values(t.params)) };
 }
 
-export interface BenchPlan { task: TaskSpec; teacherDir: string; students: string[]; outDir: string; dev: Features }
+/** A student to benchmark: its run folder (or null), its student folder, where its export goes, its recorded score. */
+export interface BenchStudent { label: string; dir: string; exportDir: string; score: StudentScore | null }
+
+/**
+ * How the benchmark evaluates: one batch size (and padding) for every row, and the dev set's length and size.
+ * The students' recorded evaluation by default, so that their rows reproduce their runs' metrics.
+ */
+export interface BenchEval { batchSize: number; dynamicPadding: boolean }
+
+export interface BenchPlan { task: TaskSpec; teacherDir: string; students: BenchStudent[]; outDir: string; dev: Features; eval: BenchEval }
 
 /** Write (or reuse for a student: <run>/export) each quantized model's file, load them all, measure every row. */
 export async function runBenchmark(p: BenchPlan, o: BenchOptions): Promise<BenchRow[]> {
@@ -96,20 +125,22 @@ export async function runBenchmark(p: BenchPlan, o: BenchOptions): Promise<Bench
   const cands: Candidate[] = [{ model: 'FP32 teacher', method: 'none (FP32)', file: join(p.teacherDir, MODEL_FILE), m: fpModel(teacher) }];
   try {
     const src = { teacher: p.teacherDir };
-    const add = async (model: string, method: string, dir: string, contents?: Promise<ExportContents>) => {
+    const ev = { evalBatch: p.eval.batchSize, dynamicPadding: p.eval.dynamicPadding };
+    cands[0] = { ...cands[0], ...ev };
+    const add = async (model: string, method: string, dir: string, contents?: Promise<ExportContents>, runValue: number | null = null) => {
       if (contents) { o.log(`writing ${model} -> ${dir}`); writeExport(dir, await contents, teacher.tokenizerFile); }
       const m = loadExportedModel(dir);
-      cands.push({ model, method, file: m.path, m });
+      cands.push({ model, method, file: m.path, m, ...ev, runValue });
     };
     await add('int8 dynamic PTQ', 'int8 weights per channel, int8 activations per tensor at run time', join(p.outDir, 'models', 'int8-dynamic-ptq'), int8Contents(teacher.params, teacher.config, src));
     await add('ternary PTQ', 'teacher weights ternarized, 8-bit activations, no training', join(p.outDir, 'models', 'ternary-ptq'), ternaryContents(teacher.params, teacher.config, QUANT_DEFAULTS, src));
-    for (const run of p.students) {
-      const exportDir = join(run, 'export');
-      if (!existsSync(join(exportDir, MODEL_FILE))) {
-        o.log(`exporting ${join(run, 'student')} -> ${exportDir}`);
-        await exportStudent(join(run, 'student'), exportDir);
+    const metric = mainMetric(p.task);
+    for (const s of p.students) {
+      if (!exportMatches(s.exportDir, s.dir)) {
+        o.log(`exporting ${s.dir} -> ${s.exportDir}`);
+        await exportStudent(s.dir, s.exportDir);
       }
-      await add(`KD-QAT ${basename(run)}`, 'ternary KD-QAT student, packed', exportDir);
+      await add(`KD-QAT ${s.label}`, 'ternary KD-QAT student, packed', s.exportDir, undefined, s.score?.metrics[metric] ?? null);
     }
     return await benchmarkModels(cands, p.dev, p.task, o);
   } finally { for (const c of cands) c.m.dispose(); }

@@ -6,6 +6,7 @@ import { loadBertDir } from '../model/checkpoint.js';
 import { QUANT_DEFAULTS, type QuantConfig } from '../quant/plan.js';
 import { payloadBytes, writeExport } from './format.js';
 import { ternaryContents } from './ptq.js';
+import { studentScore } from '../train/students.js';
 
 /** The student's quantizer settings (kdqat.json "quant"); throws a message naming the problem. */
 export function studentQuant(studentDir: string): QuantConfig {
@@ -22,12 +23,16 @@ export function studentQuant(studentDir: string): QuantConfig {
 
 export interface ExportResult { path: string; bytes: number; payloadBytes: number; ternaryParams: number; fpParams: number; scales: number }
 
+/** Where a run's student is exported by default: <run>/export (the best student), <run>/export-last (the final weights). */
+export const exportDirOf = (run: string, which: 'best' | 'last'): string => join(run, which === 'best' ? 'export' : 'export-last');
+
 /** Write the packed ternary model of `studentDir` into `outDir` (model.safetensors, config.json, tokenizer). */
 export async function exportStudent(studentDir: string, outDir: string, source: Record<string, unknown> = {}): Promise<ExportResult> {
   const quant = studentQuant(studentDir);
   const m = loadBertDir(studentDir);
   try {
-    const c = await ternaryContents(m.params, m.config, quant, { student: studentDir, ...source });
+    const scored = studentScore(studentDir);
+    const c = await ternaryContents(m.params, m.config, quant, { student: studentDir, ...(scored ? { scored } : {}), ...source });
     const { path, bytes } = writeExport(outDir, c, m.tokenizerFile);
     const q = Object.values(c.quantized);
     return { path, bytes, payloadBytes: payloadBytes(c), ternaryParams: q.reduce((a, t) => a + t.ints.length, 0),

@@ -153,7 +153,12 @@ function plotSpecs(outDir: string, rows: RunRow[], perSeed: RunRow[], metric: st
 export async function writeTaskReport(outDir: string, o: { title: string; grid?: string; task?: string }): Promise<{ csv: string; md: string; html: string; rows: RunRow[] }> {
   const dir = join(outDir, 'report');
   const { rows, metric, runs, notes: taskNotes } = collectRuns(outDir, o.task);
-  if (!rows.length) throw new UserError(`${outDir}: no finished runs${o.task ? ` of ${o.task}` : ''} (no */metrics.json) to report${taskNotes.length ? ` (${taskNotes.join(' ')})` : ''}`);
+  if (!rows.length) {
+    // a sweep's --out folder holds the runs in <out>/<task>/: name them
+    const inner = existsSync(outDir) ? readdirSync(outDir).filter((d) => { try { getTask(d); } catch { return false; } return (!o.task || getTask(d).name === getTask(o.task).name) && collectRuns(join(outDir, d), o.task).rows.length > 0; }) : [];
+    const hint = inner.length ? `; it looks like a sweep's --out folder: its runs are in ${inner.map((d) => join(outDir, d)).join(', ')} (pass --dir ${join(outDir, inner[0])})` : '';
+    throw new UserError(`${outDir}: no finished runs${o.task ? ` of ${o.task}` : ''} (no */metrics.json) to report${taskNotes.length ? ` (${taskNotes.join(' ')})` : ''}${hint}`);
+  }
   const table = fromRows(rows);
   const csv = join(dir, 'results.csv'), md = join(dir, 'results.md');
   atomicWrite(csv, toCsv(table));

@@ -21,7 +21,8 @@ import { PROJECT_ROOT, provenance } from '../util/provenance.js';
 import type { RunConfig } from './config.js';
 import { clearState, resumeStep } from './state.js';
 import { teacherWarning } from './teacher-health.js';
-import { coeffsOf, runTraining, type ProgressInfo, type TrainingOutcome } from './trainer.js';
+import { coeffsOf, runTraining, type EvalRecord, type ProgressInfo, type TrainingOutcome } from './trainer.js';
+import { STUDENT_DIRS, type EvalSettings, type StudentScore, type Which } from './students.js';
 import { evaluate } from './evaluate.js';
 import { checkModelForTask, checkRunDir, effectiveConfig, filesSha256, readModelInfo, runIdentity, teacherConfig, teacherSha256, type RunIdentity } from './identity.js';
 import { UserError } from '../util/errors.js';
@@ -211,10 +212,31 @@ async function qatLocked(o: QatOptions, id: RunIdentity, teacher: LoadedModel, d
   const t0 = performance.now();
   const out = await runTraining({ mode: 'qat', cfg: o.cfg, runDir, model: teacher.config, init: teacher.params, teacher: teacher.params, task: data.task,
     train: data.train, dev: data.dev, batchSize: data.batchSize, evalEvery: data.evalEvery, onProgress: o.onProgress, log });
-  const metrics = summary(out, o.cfg, performance.now() - t0, { configHash: id.hash, run: basename(runDir), preset: o.cfg.kd.preset, coeffs: coeffsOf(o.cfg), teacher: { dir: tdir, metrics: teacherEval.metrics, selection: teacherEval.selection, ...(teacherWarn ? { warning: teacherWarn } : {}), provenance: teacher.provenance ?? null } });
-  await saveBertDir(join(runDir, 'student'), teacher.config, out.params, { kind: 'student', quant: o.cfg.quant, teacher: tdir, task: data.task.name, ...provenance() });
+  // the students kept (docs/students.md): student/ = the best evaluation's weights, student-last/ = the final ones,
+  // each with the evaluation that scored it
+  const evalSettings: EvalSettings = { split: 'dev', batchSize: data.batchSize, maxSeqLen: data.maxSeqLen, evalLimit: o.cfg.data.evalLimit, dynamicPadding: o.cfg.data.dynamicPadding, examples: data.dev.n };
+  const scored = (which: Which, r: EvalRecord): StudentScore => ({ which, step: r.step, metrics: r.metrics as Record<string, number>, selection: r.selection, eval: evalSettings });
+  const final = out.final!;
+  let bestScore: StudentScore, bestParams: Record<string, tf.Tensor>, ownBest = false;
+  if (out.best && out.bestWeights) {
+    bestScore = scored('best', out.best);
+    bestParams = Object.fromEntries([...out.bestWeights].map(([n, t]) => [n, tf.tensor(Float32Array.from(t.data), t.shape, 'float32')]));
+    ownBest = true;
+  } else { // resumed from an older kdqat's checkpoint, whose best weights were not kept: student/ is the final weights
+    log(`${runDir}: the weights of the best evaluation (step ${out.best?.step}) were not kept (resumed from an older checkpoint); student/ holds the final weights, scored at step ${final.step}`);
+    bestScore = scored('last', final);
+    bestParams = out.params;
+  }
+  const metrics = summary(out, o.cfg, performance.now() - t0, {
+    final, students: { best: { dir: STUDENT_DIRS.best, ...bestScore }, last: { dir: STUDENT_DIRS.last, ...scored('last', final) } },
+    configHash: id.hash, run: basename(runDir), preset: o.cfg.kd.preset, coeffs: coeffsOf(o.cfg), teacher: { dir: tdir, metrics: teacherEval.metrics, selection: teacherEval.selection, ...(teacherWarn ? { warning: teacherWarn } : {}), provenance: teacher.provenance ?? null } });
   const tokFile = teacher.tokenizerFile!;
-  atomicWrite(join(runDir, 'student', basename(tokFile)), readFileSync(tokFile));
+  for (const [which, params, score] of [['best', bestParams, bestScore], ['last', out.params, scored('last', final)]] as const) {
+    const dir = join(runDir, STUDENT_DIRS[which]);
+    await saveBertDir(dir, teacher.config, params, { kind: 'student', quant: o.cfg.quant, teacher: tdir, task: data.task.name, scored: score, ...provenance() });
+    atomicWrite(join(dir, basename(tokFile)), readFileSync(tokFile));
+  }
+  if (ownBest) tf.dispose(Object.values(bestParams));
   atomicWriteJson(mpath, metrics); // the completion marker: written last
   clearState(runDir);
   tf.dispose(Object.values(out.params));

@@ -89,6 +89,23 @@ export function resumeStep(runDir: string, log: (s: string) => void = () => {}):
   return usable(runDir, log, false)?.entry.step ?? null;
 }
 
+const bestPath = (runDir: string) => join(runDir, 'state', 'best.safetensors');
+
+/** Keep the weights of a run's best evaluation so far (state/best.safetensors, its step in the metadata). */
+export function saveBestWeights(runDir: string, tensors: Record<string, WriteTensor>, step: number): void {
+  atomicWrite(bestPath(runDir), serializeSafetensors(tensors, { 'kdqat.best_step': String(step) }));
+}
+
+/** The kept best weights when they are those of evaluation step `step` (else null: absent, damaged or another step). */
+export function loadBestWeights(runDir: string, step: number): Map<string, { shape: number[]; data: ArrayLike<number> }> | null {
+  const p = bestPath(runDir);
+  if (!existsSync(p)) return null;
+  try {
+    const f = parseSafetensors(readFileSync(p), p);
+    return f.metadata['kdqat.best_step'] === String(step) ? f.tensors : null;
+  } catch { return null; }
+}
+
 /** Remove resumption state once a run is complete and its results are written. */
 export function clearState(runDir: string): void {
   rmSync(join(runDir, 'state'), { recursive: true, force: true });

@@ -16,7 +16,7 @@ import { mse, type Coeffs, type Term } from '../kd/losses.js';
 import { kdCoeffs, prepareCompression, stepSeeds, type CompressionHandle } from '../api/compression.js';
 import { atomicWrite } from '../util/fsx.js';
 import type { WriteTensor } from '../util/safetensors.js';
-import { clearState, loadState, saveState, type SavedState } from './state.js';
+import { clearState, loadBestWeights, loadState, saveBestWeights, saveState, type SavedState } from './state.js';
 import { faultPoint } from '../util/fault.js';
 import { BertAdam, ADAM_DEFAULTS } from './bertadam.js';
 import { disposeBatch, makeBatch, stepsPerEpoch, trainBatchIndices } from './batches.js';
@@ -51,6 +51,14 @@ export interface TrainingOutcome {
   params: Record<string, tf.Variable>;
   best: EvalRecord | null;
   last: EvalRecord | null;
+  /**
+   * KD-QAT: the evaluation of the weights after the final step (`params`). The reference's last evaluation is a
+   * step earlier (global_step == t_total - 1), so unless one fell on the final step this is an extra evaluation,
+   * logged as `final` and kept out of best/last.
+   */
+  final: EvalRecord | null;
+  /** KD-QAT: the weights of the best evaluation (as file tensors), or null when unavailable (a run resumed from an older kdqat's checkpoint) */
+  bestWeights: Map<string, { shape: number[]; data: ArrayLike<number> }> | null;
   steps: number;
   tTotal: number;
   trainTokens: number;
@@ -122,11 +130,24 @@ export async function runTraining(spec: TrainerSpec): Promise<TrainingOutcome> {
   }
   const log = (o: object) => { appendFileSync(logPath, JSON.stringify(o) + '\n'); logLines++; };
 
+  // KD-QAT keeps the weights of its best evaluation (state/best.safetensors, written when the best changes)
+  const keepBest = spec.mode === 'qat';
+  const snapshot = async (): Promise<Record<string, WriteTensor>> => {
+    const t: Record<string, WriteTensor> = {};
+    for (const [n, v] of Object.entries(vars)) t[n] = { dtype: 'F32', shape: v.shape, data: (await v.data()) as Float32Array };
+    return t;
+  };
+  // a resumed run's best weights: the file when it holds the checkpoint's best step, or the checkpoint's own weights
+  // when the best was scored at the checkpoint's step; a later best (written after the checkpoint) is scored again
+  if (keepBest && saved && best && !loadBestWeights(runDir, (best as EvalRecord).step) && (best as EvalRecord).step === step) saveBestWeights(runDir, await snapshot(), step);
   const doEval = async (): Promise<EvalRecord> => {
     const r: EvalResult = await evaluate(vars, model, spec.dev, task, spec.batchSize, hooks, cfg.data.dynamicPadding);
     const rec = { step, metrics: r.metrics, selection: r.selection };
     lastPredicted = r.predicted;
-    if (!best || r.selection > best.selection) best = rec;
+    if (!best || r.selection > best.selection) {
+      best = rec;
+      if (keepBest) saveBestWeights(runDir, await snapshot(), step);
+    }
     last = rec;
     log({ step, eval: r.metrics, selection: r.selection });
     return rec;
@@ -178,9 +199,21 @@ export async function runTraining(spec: TrainerSpec): Promise<TrainingOutcome> {
   }
   handle?.onTrainEnd();
   if (!last) await doEval(); // a run shorter than one eval interval still reports a dev metric
+  let final: EvalRecord | null = null, bestWeights: TrainingOutcome['bestWeights'] = null;
+  if (keepBest) {
+    const l = last as EvalRecord | null;
+    if (l && l.step === step) final = l;
+    else { // the extra evaluation of the final weights: recorded, outside the reference's best/last selection
+      const r = await evaluate(vars, model, spec.dev, task, spec.batchSize, hooks, cfg.data.dynamicPadding);
+      final = { step, metrics: r.metrics, selection: r.selection };
+      log({ step, final: r.metrics, selection: r.selection });
+    }
+    const b = best as EvalRecord | null;
+    bestWeights = b ? loadBestWeights(runDir, b.step) : null;
+  }
   opt.dispose();
   handle?.balancer.dispose();
-  return { params: vars, best, last, steps: step, tTotal, trainTokens, trainSeconds, resumedFrom, lastPredicted };
+  return { params: vars, best, last, final, bestWeights, steps: step, tTotal, trainTokens, trainSeconds, resumedFrom, lastPredicted };
 }
 
 
