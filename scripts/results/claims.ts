@@ -52,7 +52,8 @@ export function studyData(name: string): StudyData | null {
   const floorRows = existsSync(join(dir, 'floor.json')) ? readJson<{ rows: { model: string; value: number }[] }>(join(dir, 'floor.json')).rows : [];
   const analysis = existsSync(join(dir, 'analysis/results.json')) ? claimAnalysis(readJson<AnalysisResults>(join(dir, 'analysis/results.json'))) : null;
   return {
-    study: name, task: teacher.task, metric, teacher: teacher.best?.metrics[metric] ?? Number.NaN,
+    // the teacher as the students saw it: the weights they distilled from (a teacher folder keeps its final weights)
+    study: name, task: teacher.task, metric, teacher: runs.find((m) => m.teacher)?.teacher?.metrics[metric] ?? teacher.last?.metrics[metric] ?? Number.NaN,
     floor: floorRows.find((r) => r.model === 'ternary PTQ')?.value ?? null, reduced: prov.reduced,
     majority: existsSync(join(dir, 'majority.json')) ? readJson<{ value: number }>(join(dir, 'majority.json')).value : null,
     runs: runs.map((m) => ({ run: m.run ?? '', preset: m.preset ?? '', seed: m.seed, map: m.coeffs.map, output: m.coeffs.output, best: m.best?.metrics[metric] ?? Number.NaN, last: m.last?.metrics[metric] ?? Number.NaN })),
@@ -77,7 +78,7 @@ export function presetsTable(d: StudyData): string {
   return [
     `| ${d.task} (best dev ${m}) | mean | sd | ${seeds.map((x) => `seed ${x}`).join(' | ')} |`, `|---|---:|---:|${seeds.map(() => '---:').join('|')}|`,
     `| majority class (no model) | ${f4(d.majority)} | | ${seeds.map(() => '').join(' | ')} |`,
-    `| FP teacher | ${f4(d.teacher)} | | ${seeds.map(() => '').join(' | ')} |`,
+    `| FP teacher (the weights distilled from) | ${f4(d.teacher)} | | ${seeds.map(() => '').join(' | ')} |`,
     `| ternary PTQ (no training) | ${f4(d.floor)} | | ${seeds.map(() => '').join(' | ')} |`,
     ...Object.entries(s).map(([p, st]) => `| ${p} | ${f4(st.mean)} | ${f4(st.sd)} | ${seeds.map((x) => f4(d.runs.find((r) => r.preset === p && r.seed === x && (p !== 'map+output' || (r.map === 1 && r.output === 1)))?.best)).join(' | ')} |`),
   ].join('\n');

@@ -121,7 +121,7 @@ function study(f: Folder): string {
   const t = f.teacher, tm = metricOf(t);
   return [
     madeLine(f), ...(f.prov.reduced ? ['', `**Reduced recipe**: ${f.prov.reduced}.`] : []), '',
-    `Teacher fine-tuned **from scratch** (${t.steps} steps): dev ${tm.toUpperCase()} ${f4(t.best?.metrics[tm])} best (step ${t.best?.step}), ${f4(t.last?.metrics[tm])} at the last evaluation. ` + wallLine(f), '',
+    `Teacher fine-tuned **from scratch** (${t.steps} steps): dev ${tm.toUpperCase()} ${f4(t.best?.metrics[tm])} best (step ${t.best?.step}), ${f4(t.last?.metrics[tm])} at the last evaluation; the students distil from its final weights (the FP teacher row below). ` + wallLine(f), '',
     presetsTable(d),
   ].join('\n');
 }
