@@ -40,8 +40,9 @@ runMain('results', async () => {
     const did = e.prepare?.(dry);
     if (did) console.error(`results ${e.name}: ${did}`);
     const commands: CommandRecord[] = [];
-    for (const [cli, args] of e.commands) {
+    for (const [cli, args, done] of e.commands) {
       const command = `npm run ${cli} -- ${args.join(' ')}`;
+      if (done?.()) { console.error(`results ${e.name}: done already, not run again: ${command}`); continue; }
       console.error(`results ${e.name}: ${dry ? 'would run' : 'running'} ${command}`);
       if (dry) continue;
       const argv = [process.execPath, '--import', 'tsx', join(PROJECT_ROOT, 'src/cli', `${cli}.ts`), ...args];

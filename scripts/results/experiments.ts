@@ -38,8 +38,8 @@ export interface Experiment {
   seeds?: number[];
   /** Idempotent work before the commands (e.g. reusing another experiment's teacher); returns what it did. */
   prepare?: (dry: boolean) => string | null;
-  /** CLI name and arguments, run as `npm run <name> -- <args>` (src/cli/<name>.ts). */
-  commands: [string, string[]][];
+  /** CLI name and arguments, run as `npm run <name> -- <args>` (src/cli/<name>.ts); a third element says when it is done already. */
+  commands: [string, string[], (() => boolean)?][];
 }
 
 /** The recipe flags a study may set for its teacher or its runs (values are numbers). */
@@ -95,7 +95,7 @@ export function readStudy(name: string, dir = join(PROJECT_ROOT, STUDIES)): Expe
   if (!BLOCKS.includes(block)) throw new UserError(`${file}: "block" must be one of ${BLOCKS.join(', ')}, got "${block}"`);
   const out = (...p: string[]) => join(OUT, name, ...p);
   const sweepDir = out(task), teacherDir = out('teachers', bert, task);
-  const commands: [string, string[]][] = [];
+  const commands: Experiment['commands'] = [];
   const teacher = checkKeys(file, 'teacher', s.teacher, ['madeBy', 'from', 'recipe']);
   let teacherOf: string | undefined, prepare: Experiment['prepare'];
   if (teacher.from !== undefined) {
@@ -103,7 +103,9 @@ export function readStudy(name: string, dir = join(PROJECT_ROOT, STUDIES)): Expe
     const from = join(OUT, teacherOf, 'teachers', bert, task);
     prepare = (dry) => reuseTeacher(from, teacherDir, dry);
   } else if (teacher.recipe !== undefined) {
-    commands.push(['finetune', ['--task', task, '--bert', bert, ...recipeFlags(file, 'teacher.recipe', teacher.recipe, RECIPE_FLAGS), ...ONE, '--out', teacherDir]]);
+    // finetune keeps (and refuses to redo) a finished teacher: a second call of the study goes on to the runs
+    commands.push(['finetune', ['--task', task, '--bert', bert, ...recipeFlags(file, 'teacher.recipe', teacher.recipe, RECIPE_FLAGS), ...ONE, '--out', teacherDir],
+      () => existsSync(join(PROJECT_ROOT, teacherDir, 'metrics.json'))]);
   } else if (teacher.madeBy !== 'sweep') throw new UserError(`${file}: "teacher" needs "recipe" (fine-tuned first), "from" (another study's) or "madeBy": "sweep"`);
   const sweep = checkKeys(file, 'sweep', s.sweep, ['grid', 'recipe', 'report']);
   commands.push(['sweep', ['--task', task, '--grid', str(file, 'sweep.grid', sweep.grid), ...recipeFlags(file, 'sweep.recipe', sweep.recipe, RECIPE_FLAGS), ...RUN, '--out', out(), ...(sweep.report === false ? ['--no-report'] : [])]]);
