@@ -1,5 +1,5 @@
 /**
- * npm run results [-- --only NAME[,NAME]] [--dry-run] [--allow-dirty]
+ * npm run results [-- --only NAME[,NAME]] [--dry-run] [--allow-dirty] [--write-only]
  *
  * Runs the studies of experiments/studies/*.json at the current commit, keeps their files in
  * experiments/results/<name>/ (each run's metrics.json, the teacher's, results tables, reports, analyses,
@@ -24,18 +24,19 @@ const FLAGS = {
   only: { type: 'string', help: 'comma-separated studies to run (default: every file in experiments/studies/)' },
   'dry-run': { type: 'boolean', help: 'print what would run and be written, run nothing' },
   'allow-dirty': { type: 'boolean', help: 'run with tracked changes in the tree (recorded in PROVENANCE)' },
+  'write-only': { type: 'boolean', help: 'run no study: rewrite the claims (docs/results.md, experiments/results/claims/) and the README blocks from the kept folders' },
 } as const;
 
 runMain('results', async () => {
-  const v = parseFlags(FLAGS, 'npm run results -- [--only NAME[,NAME]] [--dry-run] [--allow-dirty]');
+  const v = parseFlags(FLAGS, 'npm run results -- [--only NAME[,NAME]] [--dry-run] [--allow-dirty] [--write-only]');
   const all = experiments();
   const names = typeof v.only === 'string' ? v.only.split(',').map((s) => s.trim()) : all.map((e) => e.name);
   for (const n of names) if (!all.some((e) => e.name === n)) throw new UsageError(`--only: unknown experiment "${n}"${didYouMean(n, all.map((e) => e.name))} (known: ${all.map((e) => e.name).join(', ')})`);
-  const dry = v['dry-run'] === true, allowDirty = v['allow-dirty'] === true;
+  const dry = v['dry-run'] === true, allowDirty = v['allow-dirty'] === true, writeOnly = v['write-only'] === true;
   const git = gitState();
-  if (git.dirty && !allowDirty && !dry) throw new UsageError(`the tree has tracked changes (${git.changed.join(', ')}): commit them first, or pass --allow-dirty (recorded)`);
+  if (git.dirty && !allowDirty && !dry && !writeOnly) throw new UsageError(`the tree has tracked changes (${git.changed.join(', ')}): commit them first, or pass --allow-dirty (recorded)`);
   console.error(`results: git ${git.commit}${git.dirty ? ' (dirty)' : ''}; experiments ${names.join(', ')}${dry ? ' (dry run)' : ''}`);
-  for (const e of all.filter((x) => names.includes(x.name))) {
+  for (const e of all.filter((x) => names.includes(x.name) && !writeOnly)) {
     console.error(`\nresults ${e.name}: ${e.what}${e.reduced ? ` [reduced recipe: ${e.reduced}]` : ''}`);
     const did = e.prepare?.(dry);
     if (did) console.error(`results ${e.name}: ${did}`);

@@ -38,6 +38,7 @@ function claimAnalysis(r: AnalysisResults): ClaimAnalysis {
     rangeError: per(rangeError),
     topEigen: Object.fromEntries(Object.entries(hess).map(([id, h]) => [id, h.perExample.map((e) => Math.max(...e.eigenvalues.map(Math.abs)))])),
     hessianExamples: Math.max(0, ...Object.values(hess).map((h) => h.perExample.length)),
+    unscored: students.filter((m) => !(m as { score?: unknown }).score).map((m) => m.label),
   };
 }
 
@@ -144,7 +145,10 @@ function resultsDoc(studies: StudyData[], claims: Claim[], tasks: string[], figu
     '## Teacher, floor and presets', '',
     ...studies.flatMap((d) => [presetsTable(d), '', `Recipe: ${d.reduced ? `**reduced**: ${d.reduced}` : 'the reference\'s'}. Study \`experiments/studies/${d.study}.json\`, kept files \`${RESULTS}/${d.study}/\`.`, '', mixingTable(d), '']),
     '## What this study cannot show', '',
-    ...LIMITS.map((l) => `- ${l}`), '',
+    ...LIMITS.map((l) => `- ${l}`),
+    ...studies.map((d) => `- ${d.task}: the room KD-QAT has to show a difference is the teacher's ${f4(d.teacher)} minus the ternary PTQ floor's ${f4(d.floor)} = ${f4(d.teacher - (d.floor ?? Number.NaN))} (the majority class scores ${f4(d.majority)}): what the presets recover, and so how far apart they can be, is of that size.`),
+    ...studies.filter((d) => d.analysis?.unscored.length).map((d) => `- ${d.task}: the analysed students (${d.analysis!.unscored.join(', ')}) are their runs' final weights, which no evaluation scored: the runs were made before kdqat kept each run's best weights, so the analyses are not of the weights whose metric the tables show.`),
+    '',
     '## Figures', '',
     ...figures.map((f) => `![${f.title}](../${CLAIMS_DIR}/figures/${f.name}.png)`), '',
     `The same page with the figures embedded: \`${CLAIMS_DIR}/index.html\`. Each study's sweep report and analysis report are in its kept folder.`, '',

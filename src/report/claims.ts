@@ -26,6 +26,8 @@ export interface ClaimAnalysis {
   /** per model (teacher too): the largest |eigenvalue| of each Hessian example's spectrum */
   topEigen: Record<string, number[]>;
   hessianExamples: number;
+  /** students whose analysed weights no evaluation scored (runs made before the best weights were kept: their final weights) */
+  unscored: string[];
 }
 
 export interface StudyData {
