@@ -19,10 +19,10 @@ test('Student t critical values match the tables, and intervals resolve only cle
   t.throws(() => comparePaired([1], [1, 2]));
 });
 
-const runs = (task: string, means: Record<string, number>, jitter: number[]): ClaimRun[] =>
+const runs = (means: Record<string, number>, jitter: number[]): ClaimRun[] =>
   Object.entries(means).flatMap(([preset, m]) => [42, 52, 62].map((seed, i) => ({ run: `${preset}_s${seed}`, preset, seed, map: 1, output: 1, best: m + jitter[i], last: m })));
 const study = (task: string, means: Record<string, number>, jitter = [0.001, -0.001, 0]): StudyData =>
-  ({ study: task, task, metric: 'acc', teacher: 0.82, floor: 0.5, majority: 0.5, reduced: null, runs: runs(task, means, jitter), analysis: null });
+  ({ study: task, task, metric: 'acc', teacher: 0.82, floor: 0.5, majority: 0.5, reduced: null, runs: runs(means, jitter), analysis: null });
 
 test('verdicts: consistent, not consistent, and not resolved inside the spread', (t) => {
   const a = study('sst-2', { ternarybert: 0.70, map: 0.75, output: 0.72, 'map+output': 0.76 });

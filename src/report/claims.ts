@@ -7,7 +7,6 @@
 import { compareGroups, comparePaired, mean, sd, type Difference } from './stats.js';
 
 export const PRESETS = ['ternarybert', 'map', 'output', 'map+output'] as const;
-export type Preset = (typeof PRESETS)[number];
 export type Verdict = 'consistent' | 'not consistent' | 'not resolved at this scale';
 
 /** One KD-QAT run as the claims need it. */
@@ -91,7 +90,7 @@ const cell = (verdict: Verdict, cs: (Comparison | null)[], measured: string[] = 
 };
 
 /** The preferred one of map and output on a task: +1 map, -1 output, 0 not resolved. */
-const preference = (c: Comparison | null) => (c && c.resolved ? Math.sign(c.diff) : 0);
+const preference = (c: Comparison | null) => (c?.resolved ? Math.sign(c.diff) : 0);
 
 /** The six claims over the studies (one per task). */
 export function testClaims(studies: StudyData[]): Claim[] {
