@@ -6,14 +6,15 @@
  */
 import test from 'ava';
 import { spawn } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describeRange, joinNegativeValues, parseFlags, UsageError, type FlagSpec, type NumRange } from '../src/cli/common.js';
 import { ROOT } from './helpers/env.js';
 import { sandbox } from './helpers/cli.js';
 
-const COMMANDS = readdirSync(join(ROOT, 'src/cli')).filter((f) => f.endsWith('.ts') && !['common.ts', 'progress-line.ts', 'slurm-flags.ts'].includes(f)).map((f) => f.slice(0, -3));
+// every command: a file of src/cli/ that runs a main (not the shared modules)
+const COMMANDS = readdirSync(join(ROOT, 'src/cli')).filter((f) => f.endsWith('.ts') && /^runMain\(/m.test(readFileSync(join(ROOT, 'src/cli', f), 'utf8'))).map((f) => f.slice(0, -3));
 
 /** String flags that take no number (names, paths, lists, JSON, words): every other string flag must have a range. */
 const NOT_NUMERIC = new Set(['task', 'teacher', 'students', 'labels', 'exp', 'sample', 'inputs', 'tokenizer', 'out', 'token-types', 'norm-wo', 'hessian-models',

@@ -6,7 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import { availableParallelism } from 'node:os';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeSync } from 'node:fs';
 import { resolveConfig, ConfigError, TRAIN_DEFAULTS, type RunConfig } from '../train/config.js';
 import { explainBackendError, initBackend, type BackendInfo } from '../backend/backend.js';
 import { didYouMean, UserError } from '../util/errors.js';
@@ -86,7 +86,8 @@ export class UsageError extends UserError {
  */
 export function parseFlags(spec: FlagSpec, usage: string, argv = process.argv.slice(2), notApplicable: Record<string, string> = {}): Record<string, string | boolean | undefined> {
   // the flag table as JSON, nothing else (test/numeric-flags.test.ts walks every command's table with it)
-  if (process.env.KDQAT_DUMP_FLAGS === '1') { console.log(JSON.stringify({ usage, spec })); process.exit(0); }
+  // (written synchronously: console.log on a pipe followed by process.exit can lose the text)
+  if (process.env.KDQAT_DUMP_FLAGS === '1') { writeSync(1, `${JSON.stringify({ usage, spec })}\n`); process.exit(0); }
   if (argv.includes('--help') || argv.includes('-h')) { console.log(helpText(spec, usage)); process.exit(0); }
   argv = joinNegativeValues(spec, argv);
   const cmd = /npm run (\S+)/.exec(usage)?.[1];

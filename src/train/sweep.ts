@@ -116,8 +116,9 @@ export function signalChildren(signal: NodeJS.Signals): void {
 export function runChild(run: PlannedRun, backend: string | undefined, onProgress: (p: ChildProgress) => void, threads?: number): Promise<void> {
   return new Promise((res, rej) => {
     const [node, ...args] = qatCommand(run, backend, threads);
-    // its own process group: a Ctrl-C at the terminal reaches the sweep only, which forwards it (signalChildren) once
-    const child = spawn(node, [...args, '--exit-on-stdin-close'], { cwd: PROJECT_ROOT, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    // the sweep's process group (the fault suite kills a sweep with its runs); a terminal's Ctrl-C reaches a run
+    // directly and again through signalChildren: the second only makes it say that it waits for its save
+    const child = spawn(node, [...args, '--exit-on-stdin-close'], { cwd: PROJECT_ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
     liveChildren.add(child);
     child.on('exit', () => liveChildren.delete(child));
     let buf = '';
