@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { availableParallelism } from 'node:os';
 import { readFileSync, writeSync } from 'node:fs';
 import { resolveConfig, ConfigError, TRAIN_DEFAULTS, type RunConfig } from '../train/config.js';
+import { checkGlueDir, resolveGlueDir } from '../data/tasks.js';
 import { explainBackendError, initBackend, type BackendInfo } from '../backend/backend.js';
 import { didYouMean, UserError } from '../util/errors.js';
 import { Interrupted, stoppedExitCode } from '../train/stop.js';
@@ -183,7 +184,11 @@ export function runConfigFromFlags(v: Record<string, string | boolean | undefine
   set('quant', 'weightBits', num(v, 'weight-bits', 'int'));
   if (v['gt-regression-labels']) set('kd', 'gtRegressionUsesLabels', true);
   for (const k of Object.keys(over)) if (over[k] && typeof over[k] === 'object' && Object.keys(over[k] as object).length === 0) delete over[k];
-  return resolveConfig(over as Record<string, unknown>);
+  const cfg = resolveConfig(over as Record<string, unknown>);
+  // a GLUE folder named by the user that is missing or a task folder: said now, before any other work
+  const gd = cfg.data.glueDir;
+  checkGlueDir(resolveGlueDir(gd), gd ? `--data-dir ${gd}` : process.env.GLUE_DIR ? `GLUE_DIR=${process.env.GLUE_DIR}` : null);
+  return cfg;
 }
 
 /** --config-json: the whole resolved run config that a sweep passes to the runs and teacher jobs it starts. */

@@ -40,7 +40,7 @@ export const RECIPE_COLUMNS = ['train_limit', 'eval_limit', 'epochs', 'max_steps
  * Finished runs under outDir, one row each, ordered by preset, coefficients, recipe and seed. Runs of another task
  * than `task` are left out (and said so in `notes`); without `task`, runs of several tasks are an error.
  */
-export function collectRuns(outDir: string, task?: string): { rows: RunRow[]; metric: string; runs: RunMetrics[]; notes: string[] } {
+export function collectRuns(outDir: string, task?: string): { rows: RunRow[]; metric: string; runs: RunMetrics[]; notes: string[]; teachers?: number } {
   let runs: RunMetrics[] = [];
   const notes: string[] = [];
   for (const d of existsSync(outDir) ? readdirSync(outDir).sort() : []) {
@@ -55,6 +55,15 @@ export function collectRuns(outDir: string, task?: string): { rows: RunRow[]; me
   } else if (tasks.length > 1) throw new UserError(`${outDir} holds runs of several tasks (${tasks.join(', ')}): a report is of one task; pass --task`);
   if (!runs.length) return { rows: [], metric: '', runs, notes };
   const metric = mainMetric(getTask(runs[0].task));
+  // the teacher of each run: its weights' hash (config.json identity), else its folder and dev metric
+  const teachers = new Map<string, string[]>();
+  for (const r of runs) {
+    let source: unknown;
+    try { source = JSON.parse(readFileSync(join(outDir, r.run, 'config.json'), 'utf8')).identity?.source; } catch { /* an older run: no identity */ }
+    const desc = `${r.teacher.dir ?? 'a teacher'} (${typeof source === 'string' ? `${source}, ` : ''}dev ${metric} ${Number((r.teacher.metrics?.[metric] ?? NaN).toFixed(4))})`;
+    teachers.set(desc, [...(teachers.get(desc) ?? []), r.run]);
+  }
+  if (teachers.size > 1) notes.push(`The runs distil from ${teachers.size} different teachers: ${[...teachers].map(([d, rs]) => `${d} for ${rs.join(', ')}`).join('; ')}. "teacher" and "gap" are each run's own; no single teacher line is drawn.`);
   const pick = (m: Record<string, number> | undefined) => (m ? m[metric] ?? NaN : NaN);
   const rows = runs.map((r): RunRow => {
     const c = r.config ? effectiveConfig(r.config) : null;
@@ -70,7 +79,7 @@ export function collectRuns(outDir: string, task?: string): { rows: RunRow[]; me
   });
   const key = (r: RunRow) => RECIPE_COLUMNS.map((c) => String(r[c])).join('|');
   rows.sort((a, b) => a.preset.localeCompare(b.preset) || a.map_coeff - b.map_coeff || a.output_coeff - b.output_coeff || key(a).localeCompare(key(b)) || a.seed - b.seed);
-  return { rows, metric, runs, notes };
+  return { rows, metric, runs, notes, teachers: teachers.size };
 }
 
 const GROUP_COLUMNS = ['preset', 'map_coeff', 'output_coeff', ...RECIPE_COLUMNS];
@@ -112,11 +121,11 @@ export function seedSummary(rows: RunRow[]): { summary: Record<string, unknown>[
 }
 
 /** Plots of a set of runs (rows from collectRuns; logs read from the run folders). */
-function plotSpecs(outDir: string, rows: RunRow[], perSeed: RunRow[], metric: string, title: string): Record<string, VlSpec> {
+function plotSpecs(outDir: string, rows: RunRow[], perSeed: RunRow[], metric: string, title: string, severalTeachers = false): Record<string, VlSpec> {
   const specs: Record<string, VlSpec> = {};
   const width = 700; // with the axis and the legend or reference label about the page's 1086 px content width
   const teacher = rows.find((r) => Number.isFinite(r.teacher))?.teacher;
-  const reference = teacher !== undefined ? { value: teacher, label: `FP teacher ${teacher.toFixed(3)}` } : undefined;
+  const reference = teacher !== undefined && !severalTeachers ? { value: teacher, label: `FP teacher ${teacher.toFixed(3)}` } : undefined;
   // several recipes (limits, epochs, ...): one bar per preset and recipe, never one average over both
   const SHORT: Record<string, string> = { train_limit: 'train', eval_limit: 'eval', epochs: 'ep', max_steps: 'steps', max_seq_len: 'len', batch: 'batch', lr: 'lr' };
   const varying = RECIPE_COLUMNS.filter((c) => new Set(perSeed.map((x) => x[c])).size > 1);
@@ -141,7 +150,7 @@ function plotSpecs(outDir: string, rows: RunRow[], perSeed: RunRow[], metric: st
       if (!line) continue;
       const e = JSON.parse(line);
       if (e.eval) dev.push({ step: e.step, run: r.run, value: e.eval[metric] });
-      else loss.push({ step: e.step, run: r.run, loss: e.loss });
+      else if (typeof e.loss === 'number') loss.push({ step: e.step, run: r.run, loss: e.loss }); // not the final weights' evaluation ("final")
     }
   }
   if (loss.length) specs['loss'] = lossCurves({ data: loss, term: 'run', value: 'loss', seriesTitle: 'run', logY: 'auto', smooth: Math.max(1, Math.round(Math.max(...loss.map((e) => e.step as number)) / 40)), width, title: `${title}: total KD loss over training`, xTitle: 'step', yTitle: 'KD loss' });
@@ -152,7 +161,7 @@ function plotSpecs(outDir: string, rows: RunRow[], perSeed: RunRow[], metric: st
 /** Write report/{results.csv, results.md, *.svg, *.png, index.html} for the runs in outDir. */
 export async function writeTaskReport(outDir: string, o: { title: string; grid?: string; task?: string }): Promise<{ csv: string; md: string; html: string; rows: RunRow[] }> {
   const dir = join(outDir, 'report');
-  const { rows, metric, runs, notes: taskNotes } = collectRuns(outDir, o.task);
+  const { rows, metric, runs, notes: taskNotes, teachers } = collectRuns(outDir, o.task);
   if (!rows.length) {
     // a sweep's --out folder holds the runs in <out>/<task>/: name them
     const inner = existsSync(outDir) ? readdirSync(outDir).filter((d) => { try { getTask(d); } catch { return false; } return (!o.task || getTask(d).name === getTask(o.task).name) && collectRuns(join(outDir, d), o.task).rows.length > 0; }) : [];
@@ -178,7 +187,7 @@ export async function writeTaskReport(outDir: string, o: { title: string; grid?:
     { kind: 'table', title: 'Runs', table, digits: 4 },
     { kind: 'table', title: 'Mean over seeds', table: summary, digits: 4 },
   ];
-  for (const [name, spec] of Object.entries(plotSpecs(outDir, rows, perSeed, metric, o.title))) {
+  for (const [name, spec] of Object.entries(plotSpecs(outDir, rows, perSeed, metric, o.title, (teachers ?? 1) > 1))) {
     const r = await renderPlot(spec, join(dir, name));
     sections.push({ kind: 'plot', svg: r.svgText });
   }
