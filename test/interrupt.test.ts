@@ -7,7 +7,7 @@
  */
 import test from 'ava';
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { makeTeacherDir } from './helpers/teacher.js';
@@ -17,12 +17,6 @@ import { SWEEP_ARGS, sweepEnv } from './helpers/sweep.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const frozen = (pid: number) => { try { return readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '')[0] === 'T'; } catch { return false; } };
-/** the run processes (qat) a sweep started (not tsx's esbuild service) */
-export const runsOf = (pid: number) => readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number).filter((p) => {
-  try {
-    return Number(readFileSync(`/proc/${p}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[1]) === pid && readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('cli/qat.ts');
-  } catch { return false; }
-});
 /** wake a frozen process group (the fault froze the whole group: tsx's esbuild service too) */
 const wake = (pgid: number) => process.kill(-pgid, 'SIGCONT');
 

@@ -1,5 +1,5 @@
 /**
- * Self-attention map distances between a student and a teacher (method.md 7a, the reference's Exp1 notebook),
+ * Self-attention map distances between a student and a teacher (docs/method.md §7a, the reference's Exp1 notebook),
  * one value per head, vectorised over rows and key pairs. P are the pre-dropout softmax maps of ONE example,
  * [H, n, n] (rows = queries, columns = keys), n = the positions used (the example's seq_length, or all T).
  *

@@ -1,5 +1,5 @@
 /**
- * Exact Hessian-vector products of the reference's Hessian loss (method.md 7b), by double backprop through the
+ * Exact Hessian-vector products of the reference's Hessian loss (docs/method.md §7b), by double backprop through the
  * model, STE quantizers included:
  *   L(theta) = CE(logits, labels) (mean over the batch; regression: MSE(logits[:,0], labels))
  *              + l2 * sum_p ||p||_2  (non-squared Frobenius norms of ALL parameters; l2 = 0.01), eval mode.

@@ -236,7 +236,7 @@ export function normHeatmapSpec(r: AnalysisResults): Spec | null {
   const label = (id: string) => r.meta.models.find((m) => m.id === id)?.label ?? id;
   const panels: string[] = [];
   const first = Object.values(r.norms.heads)[0];
-  if (!first || !first.prob.length) return null;
+  if (!first?.prob.length) return null;
   const L = first.prob.length, H = first.prob[0].length;
   for (const [id, v] of Object.entries(r.norms.heads)) {
     panels.push(label(id));

@@ -1,5 +1,5 @@
 /**
- * Hessian spectra of the analysis driver (method.md 7b, the reference's Exp2 notebook): per dev example (batch 1)
+ * Hessian spectra of the analysis driver (docs/method.md §7b, the reference's Exp2 notebook): per dev example (batch 1)
  * or over all of them (dataset mode), for the teacher and/or the students, the top-n eigenvalues of the Hessian
  * loss by PyHessian's power iteration (default) or by Lanczos; optionally the Hutchinson trace and the top
  * eigenvalue of each parameter group.

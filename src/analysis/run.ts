@@ -1,5 +1,5 @@
 /**
- * The analysis driver behind `npm run analyze`: runs the selected experiments (method.md 7a-7d) over dev examples,
+ * The analysis driver behind `npm run analyze`: runs the selected experiments (docs/method.md §7a-7d) over dev examples,
  * one example at a time (batch 1, sliced to its seq_length as the reference's notebooks do), and returns plain
  * JSON-able results. Models: the FP teacher, the students (with their quantizers), and for the distance
  * experiment also "quantized" = the teacher's weights in the quantized model without QAT (the notebook's student_Q).

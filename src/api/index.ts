@@ -14,7 +14,7 @@ export {
 export { makeBalancer, BALANCER_KINDS, type BalancerConfig, type LossBalancer } from './balancers.js';
 export { quantize, type QuantizedStudent, type StudentHooks } from './quantize.js';
 export { save, restore, restoreInto, type RestoredStudent, type RestoreOptions, type QuantizerState } from './save.js';
-export { type StudentScore, type EvalSettings } from '../train/students.js';
+export type { StudentScore, EvalSettings } from '../train/students.js';
 // one call per step for a loop that needs nothing between the hooks: kdStep({ handle, optimizer }, batch)
 export { kdStep, type HandleStepContext, type StepResult } from '../train/step.js';
 

@@ -1,7 +1,7 @@
 /**
  * npm run analyze -- --task rte --teacher models/tiny/rte --students output/tiny/rte/map_s42,output/tiny/rte/output_s42
  *                    [--exp distance,hessian,range,norms] [--examples N] [--out DIR] [--inputs inputs.safetensors]
- * The reference's analysis notebooks (method.md 7): attention-map distances, Hessian spectra, attention-output
+ * The reference's analysis notebooks (docs/method.md §7): attention-map distances, Hessian spectra, attention-output
  * ranges, norm-based analysis, on dev examples one at a time (batch 1, sliced to seq_length). Writes
  * results.json, plots/*.{svg,png} and report.html into --out.
  */
@@ -80,7 +80,7 @@ runMain('analyze', async () => {
   // models, tokenizer (token classes), examples
   const which = (() => { try { return parseWhich(v.which); } catch (e) { throw new UsageError((e as Error).message); } })();
   const students = (typeof v.students === 'string' ? v.students.split(',').map((x) => x.trim()).filter(Boolean) : []).map((s) => {
-    let st;
+    let st: ReturnType<typeof resolveStudent>;
     try { st = resolveStudent(s, which); } catch (e) { throw new UsageError(`--students: ${(e as Error).message}`); }
     if (st.note) console.error(`analyze: note: ${st.note}`);
     return st.dir;
@@ -145,7 +145,7 @@ runMain('analyze', async () => {
   console.error(`analyze ${task.name}: ${examples.length} dev examples (${sample}, seed ${seed}), models ${models.map((m) => m.label).join(' | ')}, experiments ${exps.join(',')}, backend ${info.backend}`);
   let bar: Progress | undefined, barWhat = '';
   let fwdStart = 0;
-  let res;
+  let res: Awaited<ReturnType<typeof runAnalysis>>;
   try { res = await runAnalysis(models, examples, {
     task: task.name, experiments: exps, tokenTypes,
     norms: { wo, token: normToken, classIds },

@@ -48,7 +48,7 @@ const positive = (v: Record<string, unknown>, k: string, d: number): number => {
 runMain('benchmark', async () => {
   const v = parseFlags(FLAGS, 'npm run benchmark -- --task <t> --teacher <dir> --students <run,...> [--out DIR]');
   if (typeof v.task !== 'string') throw new UsageError('--task is required');
-  let task;
+  let task: ReturnType<typeof getTask>;
   try { task = getTask(v.task); } catch (e) { throw new UsageError((e as Error).message); }
   if (typeof v.teacher !== 'string') throw new UsageError('--teacher is required (the FP teacher directory, e.g. models/tiny/rte)');
   const teacherDir = resolve(v.teacher);
@@ -62,7 +62,7 @@ runMain('benchmark', async () => {
   const students = (typeof v.students === 'string' ? v.students.split(',') : []).map((s) => s.trim()).filter(Boolean).map((s): BenchStudent => {
     const path = existsSync(s) ? resolve(s) : join(runsRoot, s);
     if (!existsSync(path)) throw new UsageError(`--students: "${s}" is neither a folder nor a run under ${runsRoot}`);
-    let st;
+    let st: ReturnType<typeof resolveStudent>;
     try { st = resolveStudent(path, which); studentQuant(st.dir); } catch (e) { throw new UsageError(`--students: ${(e as Error).message}`); }
     if (st.note) console.error(`benchmark: note: ${st.note}`);
     const cfg = join(st.dir, 'config.json');

@@ -207,6 +207,7 @@ export function initBackendFromFlags(v: Record<string, unknown>, opts: { quiet?:
 const USER_ERRORS = ['UserError', 'UsageError', 'DataError', 'CheckpointError', 'SafetensorsError', 'ConfigError', 'LockError', 'ZipError', 'AnalysisInputError', 'SlurmError'];
 
 /** Run a CLI main; input/usage/config errors print their message only, other errors their stack. */
+// biome-ignore lint/suspicious/noConfusingVoidType: a main may return nothing (exit 0) or an exit code
 export function runMain(name: string, main: () => Promise<number | void>): void {
   // exit only once stdout and stderr are flushed: a pipe's pending writes (a summary line) must not be dropped
   const exit = (code: number) => process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));

@@ -28,7 +28,7 @@ runMain('export', async () => {
   const v = parseFlags(FLAGS, 'npm run export -- --student <run> [--which best|last] [--out DIR]');
   if (typeof v.student !== 'string') throw new UsageError('--student is required (a KD-QAT run folder, or its student/ folder)');
   if (!existsSync(v.student)) throw new UsageError(`--student ${v.student}: no such directory`);
-  let st;
+  let st: ReturnType<typeof resolveStudent>;
   try { st = resolveStudent(v.student, parseWhich(v.which)); studentQuant(st.dir); } catch (e) { throw new UsageError(`--student: ${(e as Error).message}`); }
   const student = st.dir;
   const run = st.run ?? dirname(student);

@@ -34,7 +34,7 @@ runMain('qat', async () => {
     process.stdin.on('close', orphaned); process.stdin.on('end', orphaned); process.stdin.resume();
     setInterval(() => { if (process.ppid !== ppid) orphaned(); }, 200).unref();
   }
-  let cfg;
+  let cfg: ReturnType<typeof runConfigFromJson>;
   if (typeof v['config-json'] === 'string') cfg = runConfigFromJson(v['config-json']);
   else {
     const coeffs: Record<string, number> = {};

@@ -1,6 +1,6 @@
 /**
  * From FP32 weights to the quantized contents of an export file (src/export/format.ts):
- *   - ternaryContents: the student's weight quantizers (TWN, method.md 1.1) applied to a set of weights: the latent
+ *   - ternaryContents: the student's weight quantizers (TWN, docs/method.md §1.1) applied to a set of weights: the latent
  *     weights of a KD-QAT student, or the FP teacher's (ternary post-training quantization, no training);
  *   - int8Contents: dynamic int8 post-training quantization as torch.quantization.quantize_dynamic does for every
  *     nn.Linear (weights int8 per output channel; activations quantized per tensor at run time, int8Linear).

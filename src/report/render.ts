@@ -59,7 +59,7 @@ function withDefaults(spec: VlSpec): VlSpec {
 
 /** Compile a vega-lite spec and render it to an SVG string (headless, no canvas). */
 export async function specToSvg(spec: VlSpec): Promise<string> {
-  let compiled;
+  let compiled: ReturnType<typeof vl.compile>['spec'];
   try {
     compiled = vl.compile(withDefaults(spec) as unknown as vl.TopLevelSpec).spec;
   } catch (e) {

@@ -130,7 +130,7 @@ function plotSpecs(outDir: string, rows: RunRow[], perSeed: RunRow[], metric: st
   const SHORT: Record<string, string> = { train_limit: 'train', eval_limit: 'eval', epochs: 'ep', max_steps: 'steps', max_seq_len: 'len', batch: 'batch', lr: 'lr' };
   const varying = RECIPE_COLUMNS.filter((c) => new Set(perSeed.map((x) => x[c])).size > 1);
   const bars = perSeed.map((r) => ({ ...r, config: varying.length ? `${r.preset} (${varying.map((c) => `${SHORT[c]} ${r[c]}`).join(', ')})` : r.preset }));
-  specs['presets'] = barChart({ data: bars, category: 'config', value: 'best', spread: 'minmax', reference, labelFormat: '.3f',
+  specs.presets = barChart({ data: bars, category: 'config', value: 'best', spread: 'minmax', reference, labelFormat: '.3f',
     width, title: `${title}: best dev ${metric} per KD configuration`, subtitle: 'bars: mean over seeds, whiskers: min..max', xTitle: 'KD configuration', yTitle: `best dev ${metric}`, zeroY: false });
   // sweep arms of the mixing grid: map=1 with output varying, output=1 with map varying
   const mix = perSeed.filter((r) => r.preset === 'map+output');
@@ -139,7 +139,7 @@ function plotSpecs(outDir: string, rows: RunRow[], perSeed: RunRow[], metric: st
     ...mix.filter((r) => r.output_coeff === 1).map((r) => ({ arm: 'output=1, map coeff varies', coeff: r.map_coeff, best: r.best })),
   ];
   if (new Set(arms.map((a) => a.coeff)).size > 1) {
-    specs['mixing'] = lineBand({ data: arms, x: 'coeff', y: 'best', series: 'arm', seriesTitle: 'sweep arm', spread: 'minmax', reference,
+    specs.mixing = lineBand({ data: arms, x: 'coeff', y: 'best', series: 'arm', seriesTitle: 'sweep arm', spread: 'minmax', reference,
       width, title: `${title}: dev ${metric} vs loss coefficient`, subtitle: 'line: mean over seeds, band: min..max', xTitle: 'coefficient of the varied term', yTitle: `best dev ${metric}` });
   }
   const loss: Record<string, unknown>[] = [], dev: Record<string, unknown>[] = [];
@@ -153,8 +153,8 @@ function plotSpecs(outDir: string, rows: RunRow[], perSeed: RunRow[], metric: st
       else if (typeof e.loss === 'number') loss.push({ step: e.step, run: r.run, loss: e.loss }); // not the final weights' evaluation ("final")
     }
   }
-  if (loss.length) specs['loss'] = lossCurves({ data: loss, term: 'run', value: 'loss', seriesTitle: 'run', logY: 'auto', smooth: Math.max(1, Math.round(Math.max(...loss.map((e) => e.step as number)) / 40)), width, title: `${title}: total KD loss over training`, xTitle: 'step', yTitle: 'KD loss' });
-  if (dev.length) specs['dev'] = indexLines({ data: dev, x: 'step', y: 'value', series: 'run', points: true, yFormat: '.4~f', width, title: `${title}: dev ${metric} at each evaluation`, xTitle: 'step', yTitle: `dev ${metric}` });
+  if (loss.length) specs.loss = lossCurves({ data: loss, term: 'run', value: 'loss', seriesTitle: 'run', logY: 'auto', smooth: Math.max(1, Math.round(Math.max(...loss.map((e) => e.step as number)) / 40)), width, title: `${title}: total KD loss over training`, xTitle: 'step', yTitle: 'KD loss' });
+  if (dev.length) specs.dev = indexLines({ data: dev, x: 'step', y: 'value', series: 'run', points: true, yFormat: '.4~f', width, title: `${title}: dev ${metric} at each evaluation`, xTitle: 'step', yTitle: `dev ${metric}` });
   return specs;
 }
 

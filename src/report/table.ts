@@ -8,7 +8,6 @@
  */
 import * as aq from 'arquero';
 import type { ColumnTable } from 'arquero';
-import { atomicWrite } from '../util/fsx.js';
 
 export type Row = Record<string, unknown>;
 export type TableLike = ColumnTable | readonly Row[];
@@ -147,9 +146,4 @@ export function summarize(t: TableLike, opts: { by: string[]; values: string[]; 
   const grouped = opts.by.length > 0 ? tab.groupby(...opts.by) : tab;
   const out = grouped.rollup(roll as Parameters<ColumnTable['rollup']>[0]);
   return opts.by.length > 0 ? out.orderby(...opts.by) : out;
-}
-
-/** Write a table as CSV atomically. */
-export function writeCsv(path: string, t: TableLike, opts: { digits?: Digits } = {}): void {
-  atomicWrite(path, toCsv(t, opts));
 }

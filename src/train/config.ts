@@ -11,7 +11,7 @@ import { BALANCER_KINDS, type BalancerConfig } from '../api/balancers.js';
 export interface DataConfig {
   /** GLUE root (null: --data-dir, then GLUE_DIR, then data/glue) */
   glueDir: string | null;
-  /** null = the task's reference default (method.md section 5) */
+  /** null = the task's reference default (docs/method.md §5) */
   maxSeqLen: number | null;
   batchSize: number | null;
   /** keep only the first N training / dev examples (CPU-sized work); null = all */

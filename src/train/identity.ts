@@ -64,7 +64,7 @@ export function filesSha256(files: string[]): string {
     h.update(`\0${basename(f)}\0`);
     if (!existsSync(f)) continue;
     const fd = openSync(f, 'r');
-    try { for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0;) h.update(buf.subarray(0, n)); } finally { closeSync(fd); }
+    try { for (let n: number; (n = readSync(fd, buf, 0, buf.length, null)) > 0;) h.update(buf.subarray(0, n)); } finally { closeSync(fd); }
   }
   return h.digest('hex');
 }

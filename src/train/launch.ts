@@ -96,7 +96,7 @@ export async function runLocal(plan: SweepPlan, jobs: number, backend: string | 
   progress.end();
   const stop = stopRequested();
   if (stop) {
-    const saved = failures.map((e) => /^run (\S+) failed[^]*interrupted at step (\d+): saved/.exec(e.message)).filter((m) => m !== null).map((m) => `${m[1]} at step ${m[2]}`);
+    const saved = failures.map((e) => /^run (\S+) failed[\s\S]*interrupted at step (\d+): saved/.exec(e.message)).filter((m) => m !== null).map((m) => `${m[1]} at step ${m[2]}`);
     const other = failures.length - saved.length;
     throw new Interrupted(`interrupted: ${saved.length ? `${saved.join(', ')} saved` : 'no run was under way'}${other ? `; ${other} other run(s) failed` : ''}; run the same command to resume`, stop);
   }

@@ -41,7 +41,7 @@ export function assertNoActiveArray(outDir: string): void {
   const rec = readRecord(outDir);
   for (const id of [rec?.teacherJobId, rec?.jobId]) {
     if (!id) continue;
-    let q;
+    let q: ReturnType<typeof squeue>;
     try { q = squeue(id); } catch (e) { console.error(`sweep: warning: cannot ask Slurm whether job ${id} of ${outDir} still runs (${(e as Error).message})`); return; }
     if (q.some((e) => activeState(e.state))) throw new LockError(`Slurm job ${id} of this sweep (${outDir}) is still queued or running: follow it with --wait, see --status, or cancel it with scancel ${id}`);
   }

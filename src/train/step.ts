@@ -4,10 +4,10 @@
  * student variable (and the balancer's), BertAdam update.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { BertOutputs, Batch, QuantHooks } from '../model/bert.js';
+import type { QuantHooks } from '../model/bert.js';
 import type { BertConfig } from '../model/config.js';
 import type { Coeffs, KdOptions, Term } from '../kd/losses.js';
-import { createHandle, disposeOutputs, teacherOutputs, type CompressionHandle, type StepInputs } from '../api/compression.js';
+import { createHandle, disposeOutputs, type CompressionHandle, type StepInputs } from '../api/compression.js';
 import { makeBalancer } from '../api/balancers.js';
 import { QUANT_DEFAULTS } from '../quant/plan.js';
 import { KD_DEFAULTS } from './config.js';
@@ -35,7 +35,6 @@ export interface KdStepContext {
 export interface HandleStepContext { handle: CompressionHandle; optimizer: BertAdam }
 
 /** Teacher outputs in eval mode; the caller disposes them (tf.dispose on the returned object). */
-export const teacherForward = (ctx: Pick<KdStepContext, 'config' | 'teacher'>, batch: Batch): BertOutputs => teacherOutputs(ctx.teacher, ctx.config, batch);
 
 function handleOf(c: KdStepContext): CompressionHandle {
   return createHandle({

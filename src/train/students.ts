@@ -9,7 +9,6 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { UserError } from '../util/errors.js';
 
 export type Which = 'best' | 'last';
-export const WHICH: readonly Which[] = ['best', 'last'];
 export const STUDENT_DIRS: Record<Which, string> = { best: 'student', last: 'student-last' };
 
 /** How a run evaluated on dev: what a re-evaluation must match to give the same predictions. */

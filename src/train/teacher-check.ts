@@ -12,6 +12,7 @@ export interface TeacherRecipe { trainLimit: number | null; epochs: number; maxS
 
 export interface TeacherInfo { dir: string; recipe: TeacherRecipe | null; metric: string | null }
 
+// biome-ignore lint/suspicious/noExplicitAny: recorded JSON of teachers and runs of any kdqat version, read field by field
 const readJson = (p: string): Record<string, any> | null => { try { return existsSync(p) ? JSON.parse(readFileSync(p, 'utf8')) : null; } catch { return null; } };
 
 /** A teacher folder's recorded recipe and dev metric (null each when not recorded, e.g. a teacher made elsewhere). */

@@ -16,13 +16,13 @@ import { mse, type Coeffs, type Term } from '../kd/losses.js';
 import { kdCoeffs, prepareCompression, stepSeeds, type CompressionHandle } from '../api/compression.js';
 import { atomicWrite } from '../util/fsx.js';
 import type { WriteTensor } from '../util/safetensors.js';
-import { clearState, loadBestWeights, loadState, saveBestWeights, saveState, type SavedState } from './state.js';
+import { loadBestWeights, loadState, saveBestWeights, saveState, type SavedState } from './state.js';
 import { faultPoint } from '../util/fault.js';
 import { BertAdam, ADAM_DEFAULTS } from './bertadam.js';
 import { disposeBatch, makeBatch, stepsPerEpoch, trainBatchIndices } from './batches.js';
 import { evaluate, type EvalResult } from './evaluate.js';
 import type { RunConfig } from './config.js';
-import { kdStep, toVariables, teacherForward } from './step.js';
+import { kdStep, toVariables } from './step.js';
 import { markSaving, stopRequested, TrainingStopped } from './stop.js';
 
 export interface TrainerSpec {
@@ -217,4 +217,3 @@ export async function runTraining(spec: TrainerSpec): Promise<TrainingOutcome> {
 }
 
 
-export { teacherForward };
