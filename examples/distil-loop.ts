@@ -12,10 +12,35 @@
 import * as tf from '@tensorflow/tfjs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { prepareCompression, disposeOutputs, save, BertAdam, ADAM_DEFAULTS, loadBertDir, readSafetensors, initBackend, type BertConfig, type Params, type StepInputs } from 'kdqat';
+import {
+  prepareCompression,
+  disposeOutputs,
+  save,
+  BertAdam,
+  ADAM_DEFAULTS,
+  loadBertDir,
+  readSafetensors,
+  initBackend,
+  type BertConfig,
+  type Params,
+  type StepInputs,
+} from 'kdqat';
 
-export async function distil(model: BertConfig, teacher: Params, batches: StepInputs[], steps: number, out: string): Promise<number[]> {
-  const kd = prepareCompression({ model, student: teacher, teacher, quant: { weightBits: 2 }, distillation: { preset: 'map+output' }, seed: 42 });
+export async function distil(
+  model: BertConfig,
+  teacher: Params,
+  batches: StepInputs[],
+  steps: number,
+  out: string,
+): Promise<number[]> {
+  const kd = prepareCompression({
+    model,
+    student: teacher,
+    teacher,
+    quant: { weightBits: 2 },
+    distillation: { preset: 'map+output' },
+    seed: 42,
+  });
   const opt = new BertAdam({ ...ADAM_DEFAULTS, lr: 5e-3, tTotal: steps });
   const losses: number[] = [];
   kd.onTrainBegin({ totalSteps: steps });
@@ -50,15 +75,25 @@ export function fixtureBatch(dir: string, regression: boolean): StepInputs {
   const int2 = (k: string) => tf.tensor2d(Int32Array.from(get(k).data), get(k).shape as [number, number], 'int32');
   return {
     batch: { inputIds: int2('input_ids'), tokenTypeIds: int2('token_type_ids'), attentionMask: int2('attention_mask') },
-    kd: { labels: regression ? tf.tensor1d(Float32Array.from(get('labels').data)) : tf.tensor1d(Int32Array.from(get('labels').data), 'int32'), seqLengths: tf.tensor1d(Int32Array.from(get('seq_lengths').data), 'int32') },
+    kd: {
+      labels: regression
+        ? tf.tensor1d(Float32Array.from(get('labels').data))
+        : tf.tensor1d(Int32Array.from(get('labels').data), 'int32'),
+      seqLengths: tf.tensor1d(Int32Array.from(get('seq_lengths').data), 'int32'),
+    },
   };
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const [dir, steps = '20', out = 'student.safetensors'] = process.argv.slice(2);
-  if (!dir) { console.error('usage: distil-loop <teacher dir with inputs.safetensors> [steps] [out.safetensors]'); process.exit(2); }
+  if (!dir) {
+    console.error('usage: distil-loop <teacher dir with inputs.safetensors> [steps] [out.safetensors]');
+    process.exit(2);
+  }
   await initBackend(undefined, { quiet: true });
   const t = loadBertDir(dir);
   const losses = await distil(t.config, t.params, [fixtureBatch(dir, t.config.num_labels === 1)], Number(steps), out);
-  console.log(`KD loss ${losses[0].toFixed(4)} -> ${losses[losses.length - 1].toFixed(4)} in ${losses.length} steps; student saved to ${out}`);
+  console.log(
+    `KD loss ${losses[0].toFixed(4)} -> ${losses[losses.length - 1].toFixed(4)} in ${losses.length} steps; student saved to ${out}`,
+  );
 }

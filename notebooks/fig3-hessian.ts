@@ -16,8 +16,12 @@
 import { runFigure } from './common.js';
 
 await runFigure({
-  name: 'fig3-hessian', experiment: 'hessian', defaultExamples: 32, plots: ['hessian-density', 'hessian-layers'],
-  usage: 'npx tsx notebooks/fig3-hessian.ts --task <t> --run-dir <output/bert/task> [--seed 42] [--examples N] [--method power|lanczos] [--params REGEX]',
+  name: 'fig3-hessian',
+  experiment: 'hessian',
+  defaultExamples: 32,
+  plots: ['hessian-density', 'hessian-layers'],
+  usage:
+    'npx tsx notebooks/fig3-hessian.ts --task <t> --run-dir <output/bert/task> [--seed 42] [--examples N] [--method power|lanczos] [--params REGEX]',
   extraFlags: { method: 'power|lanczos', params: 'regex' },
   tweak: (o, f) => {
     if (f.method === 'lanczos' || f.method === 'power') o.hessian.method = f.method;

@@ -13,7 +13,10 @@
 import { runFigure } from './common.js';
 
 await runFigure({
-  name: 'fig4-map-distance', experiment: 'distance', defaultExamples: 1, quantizedTeacher: true,
+  name: 'fig4-map-distance',
+  experiment: 'distance',
+  defaultExamples: 1,
+  quantizedTeacher: true,
   plots: ['distance-ranking-loss', 'distance-cover-length', 'distance-row-kl'],
   usage: 'npx tsx notebooks/fig4-map-distance.ts --task <t> --run-dir <output/bert/task> [--seed 42] [--examples N]',
 });

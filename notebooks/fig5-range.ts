@@ -11,6 +11,9 @@
 import { runFigure } from './common.js';
 
 await runFigure({
-  name: 'fig5-range', experiment: 'range', defaultExamples: 1, plots: ['range-min-max'],
+  name: 'fig5-range',
+  experiment: 'range',
+  defaultExamples: 1,
+  plots: ['range-min-max'],
   usage: 'npx tsx notebooks/fig5-range.ts --task <t> --run-dir <output/bert/task> [--seed 42]',
 });

@@ -13,6 +13,8 @@
 import { runFigure } from './common.js';
 
 await runFigure({
-  name: 'fig6-norms', experiment: 'norms', plots: ['norm-curves', 'norm-heatmaps'],
+  name: 'fig6-norms',
+  experiment: 'norms',
+  plots: ['norm-curves', 'norm-heatmaps'],
   usage: 'npx tsx notebooks/fig6-norms.ts --task <t> --run-dir <output/bert/task> [--seed 42] [--examples N]',
 });

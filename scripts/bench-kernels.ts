@@ -18,27 +18,58 @@ import { BRIDGED_KERNELS, enableWasmBridge } from '../src/backend/wasm-bridge.js
 
 const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(name);
-const opt = (name: string, dflt: number) => { const i = args.indexOf(name); return i >= 0 ? Number(args[i + 1]) : dflt; };
+const opt = (name: string, dflt: number) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? Number(args[i + 1]) : dflt;
+};
 const REPS = opt('--reps', 5);
-if (!Number.isInteger(REPS) || REPS < 1) throw new Error(`--reps must be a positive integer, got ${args[args.indexOf('--reps') + 1]}`);
+if (!Number.isInteger(REPS) || REPS < 1)
+  throw new Error(`--reps must be a positive integer, got ${args[args.indexOf('--reps') + 1]}`);
 
-const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+};
 
 /** median ms of f over REPS runs after a warm-up (wasm kernels run synchronously inside the op call) */
 function timeMs(f: () => void, reps = REPS): number {
   f();
   const ts: number[] = [];
-  for (let r = 0; r < reps; r++) { const t0 = performance.now(); f(); ts.push(performance.now() - t0); }
+  for (let r = 0; r < reps; r++) {
+    const t0 = performance.now();
+    f();
+    ts.push(performance.now() - t0);
+  }
   return median(ts);
 }
 
-interface Product { label: string; a: number[]; b: number[]; ta: boolean; tb: boolean; flops: number }
+interface Product {
+  label: string;
+  a: number[];
+  b: number[];
+  ta: boolean;
+  tb: boolean;
+  flops: number;
+}
 
 /** The products of one encoder layer's forward and backward pass at batch B, sequence T, hidden D, head size 64. */
 function products(B: number, T: number, D: number): Product[] {
-  const M = B * T, H = D / 64, BH = B * H, dh = 64, F = 4 * D;
-  const p = (label: string, a: number[], b: number[], ta: boolean, tb: boolean, m: number, k: number, n: number, batch = 1): Product =>
-    ({ label, a, b, ta, tb, flops: 2 * m * k * n * batch });
+  const M = B * T,
+    H = D / 64,
+    BH = B * H,
+    dh = 64,
+    F = 4 * D;
+  const p = (
+    label: string,
+    a: number[],
+    b: number[],
+    ta: boolean,
+    tb: boolean,
+    m: number,
+    k: number,
+    n: number,
+    batch = 1,
+  ): Product => ({ label, a, b, ta, tb, flops: 2 * m * k * n * batch });
   return [
     p(`x W        [${M},${D}]x[${D},${D}]`, [M, D], [D, D], false, false, M, D, D),
     p(`dY W^T     [${M},${D}]x[${D},${D}]^T`, [M, D], [D, D], false, true, M, D, D),
@@ -58,7 +89,8 @@ function products(B: number, T: number, D: number): Product[] {
  * each step (quantized, updated), and the stock kernel would otherwise reuse the XNNPACK weights it packed for b.
  */
 function benchProduct(pr: Product): { stock: number; ours: number; err: number } {
-  const a = tf.randomNormal(pr.a), b = tf.randomNormal(pr.b);
+  const a = tf.randomNormal(pr.a),
+    b = tf.randomNormal(pr.b);
   const gf: Record<string, number> = {};
   const outs: Record<string, Float32Array> = {};
   for (const v of ['stock', 'ours'] as const) {
@@ -71,19 +103,31 @@ function benchProduct(pr: Product): { stock: number; ours: number; err: number }
     outs[v] = tf.tidy(() => tf.matMul(a, b, pr.ta, pr.tb).dataSync() as Float32Array);
   }
   useKernel('wasm', 'BatchMatMul', 'ours');
-  let d = 0, n = 0;
-  for (let i = 0; i < outs.ours.length; i++) { d += (outs.ours[i] - outs.stock[i]) ** 2; n += outs.stock[i] ** 2; }
-  a.dispose(); b.dispose();
+  let d = 0,
+    n = 0;
+  for (let i = 0; i < outs.ours.length; i++) {
+    d += (outs.ours[i] - outs.stock[i]) ** 2;
+    n += outs.stock[i] ** 2;
+  }
+  a.dispose();
+  b.dispose();
   return { stock: gf.stock, ours: gf.ours, err: Math.sqrt(d / n) };
 }
 
 /** A small BERT encoder: params and a loss (mean squared output), forward + backward through every product kind. */
 export function encoderStep(B: number, T: number, D: number, layers: number, V = 30522) {
-  const H = D / 64, dh = 64, F = 4 * D;
+  const H = D / 64,
+    dh = 64,
+    F = 4 * D;
   const init = (shape: number[]) => tf.mul(tf.randomNormal(shape), 0.02);
   const params: tf.Tensor[] = [init([V, D])];
-  for (let l = 0; l < layers; l++) params.push(init([D, 3 * D]), init([D, D]), init([D, F]), init([F, D]), tf.ones([D]), tf.ones([D]));
-  const ids = tf.tensor2d(Int32Array.from({ length: B * T }, (_, i) => (i * 7919) % V), [B, T], 'int32');
+  for (let l = 0; l < layers; l++)
+    params.push(init([D, 3 * D]), init([D, D]), init([D, F]), init([F, D]), tf.ones([D]), tf.ones([D]));
+  const ids = tf.tensor2d(
+    Int32Array.from({ length: B * T }, (_, i) => (i * 7919) % V),
+    [B, T],
+    'int32',
+  );
   const ln = (x: tf.Tensor, g: tf.Tensor) => {
     const d = tf.sub(x, tf.mean(x, -1, true));
     return tf.mul(tf.mul(d, tf.rsqrt(tf.add(tf.mean(tf.square(d), -1, true), 1e-12))), g);
@@ -104,33 +148,63 @@ export function encoderStep(B: number, T: number, D: number, layers: number, V =
     return tf.mean(tf.square(x)) as tf.Scalar;
   };
   const g = tf.grads(loss);
-  return { run: () => tf.tidy(() => { g(params).forEach(t => t.dataSync()); }), dispose: () => { tf.dispose(params); ids.dispose(); } };
+  return {
+    run: () =>
+      tf.tidy(() => {
+        g(params).forEach((t) => t.dataSync());
+      }),
+    dispose: () => {
+      tf.dispose(params);
+      ids.dispose();
+    },
+  };
 }
 
 async function main() {
   const info = await initBackend('wasm', { quiet: true });
-  const cases = flag('--quick') ? [[16, 128, 128]] : [[16, 128, 128], [32, 128, 128], [16, 128, 256], [32, 128, 256]];
-  console.log(`wasm backend, ${info.threads} thread(s), ${info.machine.cores}x ${info.machine.cpus}; load average ${loadavg().map(v => v.toFixed(2)).join(' ')}`);
+  const cases = flag('--quick')
+    ? [[16, 128, 128]]
+    : [
+        [16, 128, 128],
+        [32, 128, 128],
+        [16, 128, 256],
+        [32, 128, 256],
+      ];
+  console.log(
+    `wasm backend, ${info.threads} thread(s), ${info.machine.cores}x ${info.machine.cpus}; load average ${loadavg()
+      .map((v) => v.toFixed(2))
+      .join(' ')}`,
+  );
   console.log(`median of ${REPS} runs (stock: ${Math.min(REPS, 3)})\n`);
-  console.log(`${'B,T,D'.padEnd(12)} ${'product'.padEnd(38)} ${'stock GF/s'.padStart(10)} ${'ours GF/s'.padStart(10)} ${'speed-up'.padStart(8)}  rel.diff`);
+  console.log(
+    `${'B,T,D'.padEnd(12)} ${'product'.padEnd(38)} ${'stock GF/s'.padStart(10)} ${'ours GF/s'.padStart(10)} ${'speed-up'.padStart(8)}  rel.diff`,
+  );
   for (const [B, T, D] of cases) {
     for (const pr of products(B, T, D)) {
       const r = benchProduct(pr);
-      console.log(`${`${B},${T},${D}`.padEnd(12)} ${pr.label.padEnd(38)} ${r.stock.toFixed(2).padStart(10)} ${r.ours.toFixed(2).padStart(10)} ${(r.ours / r.stock).toFixed(1).padStart(7)}x  ${r.err.toExponential(1)}`);
+      console.log(
+        `${`${B},${T},${D}`.padEnd(12)} ${pr.label.padEnd(38)} ${r.stock.toFixed(2).padStart(10)} ${r.ours.toFixed(2).padStart(10)} ${(r.ours / r.stock).toFixed(1).padStart(7)}x  ${r.err.toExponential(1)}`,
+      );
     }
   }
   if (!flag('--no-step')) {
     const [B, T, D, L] = [32, 128, 128, 2];
-    console.log(`\nencoder forward+backward, ${L} layers, hidden ${D}, ${D / 64} heads, FF ${4 * D}, batch ${B}x${T}, vocab 30522:`);
+    console.log(
+      `\nencoder forward+backward, ${L} layers, hidden ${D}, ${D / 64} heads, FF ${4 * D}, batch ${B}x${T}, vocab 30522:`,
+    );
     const step = encoderStep(B, T, D, L);
     const ms: Record<string, number> = {};
     // every kernel we replaced (UnsortedSegmentSum has no stock wasm kernel: ours in both runs)
-    const replaced = ourKernels('wasm').filter(k => k.replaced).map(k => k.kernelName);
+    const replaced = ourKernels('wasm')
+      .filter((k) => k.replaced)
+      .map((k) => k.kernelName);
     console.log(`  (stock: tfjs' own ${replaced.join(', ')})`);
     for (const v of ['stock', 'ours'] as const) {
       for (const k of replaced) useKernel('wasm', k, v);
       ms[v] = timeMs(step.run, v === 'stock' ? 1 : Math.min(REPS, 3));
-      console.log(`  ${v.padEnd(6)} ${ms[v].toFixed(0).padStart(7)} ms/step  ${(B * T / ms[v] * 1000).toFixed(0).padStart(6)} tokens/s`);
+      console.log(
+        `  ${v.padEnd(6)} ${ms[v].toFixed(0).padStart(7)} ms/step  ${(((B * T) / ms[v]) * 1000).toFixed(0).padStart(6)} tokens/s`,
+      );
     }
     for (const k of replaced) useKernel('wasm', k, 'ours');
     console.log(`  speed-up ${(ms.stock / ms.ours).toFixed(1)}x`);
@@ -146,7 +220,9 @@ async function main() {
     for (const v of ['stock', 'ours'] as const) {
       for (const k of BRIDGED_KERNELS) useKernel('cpu', k, v);
       ms[v] = timeMs(step.run, 1);
-      console.log(`  ${v === 'stock' ? 'tfjs cpu kernels' : 'wasm-bridged   '} ${ms[v].toFixed(0).padStart(7)} ms/step  ${(B * T / ms[v] * 1000).toFixed(0).padStart(6)} tokens/s`);
+      console.log(
+        `  ${v === 'stock' ? 'tfjs cpu kernels' : 'wasm-bridged   '} ${ms[v].toFixed(0).padStart(7)} ms/step  ${(((B * T) / ms[v]) * 1000).toFixed(0).padStart(6)} tokens/s`,
+      );
     }
     console.log(`  speed-up ${(ms.stock / ms.ours).toFixed(1)}x`);
     step.dispose();

@@ -25,8 +25,12 @@ let pieces = 0;
 for (const e of ex.examples) pieces += tok.encode(e.textA).a.length;
 const tTok = (performance.now() - t) / 1000;
 console.log(`read ${ex.examples.length} SST-2 train rows: ${(tRead / 1000).toFixed(2)} s`);
-console.log(`tokenise: ${tTok.toFixed(2)} s (${Math.round(ex.examples.length / tTok)} sentences/s, ${pieces} word pieces)`);
+console.log(
+  `tokenise: ${tTok.toFixed(2)} s (${Math.round(ex.examples.length / tTok)} sentences/s, ${pieces} word pieces)`,
+);
 
 t = performance.now();
 const g = loadGlueSplit({ task: 'sst-2', split: 'train', glueDir, tokenizer: tok, cache: false });
-console.log(`loadGlueSplit (read + tokenise + features, T=${g.features.T}, no cache): ${((performance.now() - t) / 1000).toFixed(2)} s for ${g.features.n} examples`);
+console.log(
+  `loadGlueSplit (read + tokenise + features, T=${g.features.T}, no cache): ${((performance.now() - t) / 1000).toFixed(2)} s for ${g.features.n} examples`,
+);

@@ -23,7 +23,11 @@ const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('
 function strip(m: Record<string, unknown>): Record<string, unknown> {
   const o = { ...m };
   for (const k of TIMING) delete o[k];
-  if (o.teacher && typeof o.teacher === 'object') { const t = { ...(o.teacher as Record<string, unknown>) }; delete t.provenance; o.teacher = t; }
+  if (o.teacher && typeof o.teacher === 'object') {
+    const t = { ...(o.teacher as Record<string, unknown>) };
+    delete t.provenance;
+    o.teacher = t;
+  }
   return o;
 }
 
@@ -31,14 +35,48 @@ async function record(out: string, backend: string, work: string): Promise<void>
   rmSync(work, { recursive: true, force: true });
   const models = join(work, 'models');
   await makeTeacherDir(join(models, 'testbert', 'rte'));
-  const env = { ...process.env, KDQAT_MODELS: models, KDQAT_OUTPUT: join(work, 'out'), GLUE_DIR, KDQAT_CACHE_DIR: join(work, '.cache') };
-  const args = ['--import', 'tsx', 'src/cli/sweep.ts', '--task', 'rte', '--bert', 'testbert', '--grid', 'smoke', '--train-limit', '64', '--eval-limit', '24',
-    '--max-seq-len', '32', '--batch-size', '8', '--max-steps', '6', '--eval-every', '3', '--lr', '1e-3', '--no-report', '--backend', backend];
+  const env = {
+    ...process.env,
+    KDQAT_MODELS: models,
+    KDQAT_OUTPUT: join(work, 'out'),
+    GLUE_DIR,
+    KDQAT_CACHE_DIR: join(work, '.cache'),
+  };
+  const args = [
+    '--import',
+    'tsx',
+    'src/cli/sweep.ts',
+    '--task',
+    'rte',
+    '--bert',
+    'testbert',
+    '--grid',
+    'smoke',
+    '--train-limit',
+    '64',
+    '--eval-limit',
+    '24',
+    '--max-seq-len',
+    '32',
+    '--batch-size',
+    '8',
+    '--max-steps',
+    '6',
+    '--eval-every',
+    '3',
+    '--lr',
+    '1e-3',
+    '--no-report',
+    '--backend',
+    backend,
+  ];
   const r = spawnSync(process.execPath, args, { cwd: ROOT, env, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`sweep failed:\n${r.stderr}`);
   const task = join(work, 'out', 'testbert', 'rte');
   const runs: Record<string, unknown> = {};
-  for (const run of readdirSync(task).filter((d) => existsSync(join(task, d, 'metrics.json'))).sort()) {
+  for (const run of readdirSync(task)
+    .filter((d) => existsSync(join(task, d, 'metrics.json')))
+    .sort()) {
     runs[run] = {
       studentWeightsSha256: sha(join(task, run, 'student', 'model.safetensors')),
       logSha256: sha(join(task, run, 'log.jsonl')),
@@ -51,19 +89,46 @@ async function record(out: string, backend: string, work: string): Promise<void>
 }
 
 function compare(a: string, b: string): number {
-  const A = JSON.parse(readFileSync(a, 'utf8')), B = JSON.parse(readFileSync(b, 'utf8'));
-  if (A.backend !== B.backend) { console.log(`different backends: ${A.backend} vs ${B.backend}`); return 1; }
-  const sa = JSON.stringify(A.runs), sb = JSON.stringify(B.runs);
-  if (Object.keys(A.runs).length === 0) { console.log('no runs recorded'); return 1; }
-  if (sa === sb) { console.log(`identical: ${Object.keys(A.runs).join(', ')} (${A.commit.slice(0, 7)} vs ${B.commit.slice(0, 7)}, ${A.backend}): weights sha256, log.jsonl sha256 and metrics to every digit`); return 0; }
+  const A = JSON.parse(readFileSync(a, 'utf8')),
+    B = JSON.parse(readFileSync(b, 'utf8'));
+  if (A.backend !== B.backend) {
+    console.log(`different backends: ${A.backend} vs ${B.backend}`);
+    return 1;
+  }
+  const sa = JSON.stringify(A.runs),
+    sb = JSON.stringify(B.runs);
+  if (Object.keys(A.runs).length === 0) {
+    console.log('no runs recorded');
+    return 1;
+  }
+  if (sa === sb) {
+    console.log(
+      `identical: ${Object.keys(A.runs).join(', ')} (${A.commit.slice(0, 7)} vs ${B.commit.slice(0, 7)}, ${A.backend}): weights sha256, log.jsonl sha256 and metrics to every digit`,
+    );
+    return 0;
+  }
   for (const run of new Set([...Object.keys(A.runs), ...Object.keys(B.runs)])) {
-    if (JSON.stringify(A.runs[run]) !== JSON.stringify(B.runs[run])) console.log(`DIFFERENT: ${run}\n  ${JSON.stringify(A.runs[run])}\n  ${JSON.stringify(B.runs[run])}`);
+    if (JSON.stringify(A.runs[run]) !== JSON.stringify(B.runs[run]))
+      console.log(`DIFFERENT: ${run}\n  ${JSON.stringify(A.runs[run])}\n  ${JSON.stringify(B.runs[run])}`);
   }
   return 1;
 }
 
 const [cmd, ...rest] = process.argv.slice(2);
-const opt = (k: string, d: string) => { const i = rest.indexOf(k); return i >= 0 ? rest[i + 1] : d; };
-if (cmd === 'record' && rest[0]) await record(resolve(rest[0]), opt('--backend', 'cpu'), resolve(opt('--work', join(tmpdir(), `kdqat-bitid-${opt('--backend', 'cpu')}`))));
+const opt = (k: string, d: string) => {
+  const i = rest.indexOf(k);
+  return i >= 0 ? rest[i + 1] : d;
+};
+if (cmd === 'record' && rest[0])
+  await record(
+    resolve(rest[0]),
+    opt('--backend', 'cpu'),
+    resolve(opt('--work', join(tmpdir(), `kdqat-bitid-${opt('--backend', 'cpu')}`))),
+  );
 else if (cmd === 'compare' && rest[1]) process.exit(compare(rest[0], rest[1]));
-else { console.error('usage: tsx scripts/bit-identity.ts record OUT.json [--backend cpu|wasm] [--work DIR] | compare A.json B.json'); process.exit(2); }
+else {
+  console.error(
+    'usage: tsx scripts/bit-identity.ts record OUT.json [--backend cpu|wasm] [--work DIR] | compare A.json B.json',
+  );
+  process.exit(2);
+}

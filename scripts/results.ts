@@ -24,18 +24,35 @@ const FLAGS = {
   only: { type: 'string', help: 'comma-separated studies to run (default: every file in experiments/studies/)' },
   'dry-run': { type: 'boolean', help: 'print what would run and be written, run nothing' },
   'allow-dirty': { type: 'boolean', help: 'run with tracked changes in the tree (recorded in PROVENANCE)' },
-  'write-only': { type: 'boolean', help: 'run no study: rewrite the claims (docs/results.md, experiments/results/claims/) and the README blocks from the kept folders' },
+  'write-only': {
+    type: 'boolean',
+    help: 'run no study: rewrite the claims (docs/results.md, experiments/results/claims/) and the README blocks from the kept folders',
+  },
 } as const;
 
 runMain('results', async () => {
   const v = parseFlags(FLAGS, 'npm run results -- [--only NAME[,NAME]] [--dry-run] [--allow-dirty] [--write-only]');
   const all = experiments();
   const names = typeof v.only === 'string' ? v.only.split(',').map((s) => s.trim()) : all.map((e) => e.name);
-  for (const n of names) if (!all.some((e) => e.name === n)) throw new UsageError(`--only: unknown experiment "${n}"${didYouMean(n, all.map((e) => e.name))} (known: ${all.map((e) => e.name).join(', ')})`);
-  const dry = v['dry-run'] === true, allowDirty = v['allow-dirty'] === true, writeOnly = v['write-only'] === true;
+  for (const n of names)
+    if (!all.some((e) => e.name === n))
+      throw new UsageError(
+        `--only: unknown experiment "${n}"${didYouMean(
+          n,
+          all.map((e) => e.name),
+        )} (known: ${all.map((e) => e.name).join(', ')})`,
+      );
+  const dry = v['dry-run'] === true,
+    allowDirty = v['allow-dirty'] === true,
+    writeOnly = v['write-only'] === true;
   const git = gitState();
-  if (git.dirty && !allowDirty && !dry && !writeOnly) throw new UsageError(`the tree has tracked changes (${git.changed.join(', ')}): commit them first, or pass --allow-dirty (recorded)`);
-  console.error(`results: git ${git.commit}${git.dirty ? ' (dirty)' : ''}; experiments ${names.join(', ')}${dry ? ' (dry run)' : ''}`);
+  if (git.dirty && !allowDirty && !dry && !writeOnly)
+    throw new UsageError(
+      `the tree has tracked changes (${git.changed.join(', ')}): commit them first, or pass --allow-dirty (recorded)`,
+    );
+  console.error(
+    `results: git ${git.commit}${git.dirty ? ' (dirty)' : ''}; experiments ${names.join(', ')}${dry ? ' (dry run)' : ''}`,
+  );
   for (const e of all.filter((x) => names.includes(x.name) && !writeOnly)) {
     console.error(`\nresults ${e.name}: ${e.what}${e.reduced ? ` [reduced recipe: ${e.reduced}]` : ''}`);
     const did = e.prepare?.(dry);
@@ -43,22 +60,37 @@ runMain('results', async () => {
     const commands: CommandRecord[] = [];
     for (const [cli, args, done] of e.commands) {
       const command = `npm run ${cli} -- ${args.join(' ')}`;
-      if (done?.()) { console.error(`results ${e.name}: done already, not run again: ${command}`); continue; }
+      if (done?.()) {
+        console.error(`results ${e.name}: done already, not run again: ${command}`);
+        continue;
+      }
       console.error(`results ${e.name}: ${dry ? 'would run' : 'running'} ${command}`);
       if (dry) continue;
       const argv = [process.execPath, '--import', 'tsx', join(PROJECT_ROOT, 'src/cli', `${cli}.ts`), ...args];
-      const t0 = Date.now(), startedAt = new Date(t0).toISOString();
+      const t0 = Date.now(),
+        startedAt = new Date(t0).toISOString();
       const r = spawnSync(argv[0], argv.slice(1), { cwd: PROJECT_ROOT, stdio: 'inherit' });
       const exit = r.status ?? 1;
       commands.push({ command, argv: argv.slice(3), startedAt, wallSec: (Date.now() - t0) / 1000, exit });
-      if (exit !== 0) { console.error(`results ${e.name}: ${command} failed (${r.signal ?? `exit ${exit}`}); nothing of ${e.name} was written`); return exit; }
+      if (exit !== 0) {
+        console.error(
+          `results ${e.name}: ${command} failed (${r.signal ?? `exit ${exit}`}); nothing of ${e.name} was written`,
+        );
+        return exit;
+      }
     }
-    if (dry) { console.error(`results ${e.name}: would write ${RESULTS}/${e.name}/ and the README block results:${e.name}`); continue; }
+    if (dry) {
+      console.error(`results ${e.name}: would write ${RESULTS}/${e.name}/ and the README block results:${e.name}`);
+      continue;
+    }
     console.error(`results ${e.name}: wrote ${collect(e, { argv: process.argv.slice(2), git, allowDirty, commands })}`);
   }
   if (dry) return;
   const claimed = await writeClaims(all.filter((e) => e.block === 'study').map((e) => e.name));
-  if (claimed.length) console.error(`results: claims of ${claimed.map((d) => d.study).join(', ')} written to ${RESULTS_DOC} and experiments/results/claims/`);
+  if (claimed.length)
+    console.error(
+      `results: claims of ${claimed.map((d) => d.study).join(', ')} written to ${RESULTS_DOC} and experiments/results/claims/`,
+    );
   // every block: those of folders kept earlier too (the same files give the same text), pending where none is
   const { text, updated } = regenerate(readReadme(), all);
   atomicWrite(readmePath(), text);

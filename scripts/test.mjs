@@ -14,16 +14,26 @@ const extra = process.argv.slice(2);
 
 function run(label, cmd, args, parse, extraEnv = {}) {
   console.log(`\n=== ${label}: ${cmd} ${args.join(' ')}`);
-  const r = spawnSync(cmd, args, { cwd: root, env: { ...env, ...extraEnv }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 28 });
+  const r = spawnSync(cmd, args, {
+    cwd: root,
+    env: { ...env, ...extraEnv },
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 1 << 28,
+  });
   process.stdout.write(r.stdout ?? '');
   const counts = parse(r.stdout ?? '');
-  if (!counts) { console.log(`${label}: could not read its summary (exit ${r.status})`); return { passed: 0, failed: 1 }; }
+  if (!counts) {
+    console.log(`${label}: could not read its summary (exit ${r.status})`);
+    return { passed: 0, failed: 1 };
+  }
   if (r.status !== 0 && counts.failed === 0) counts.failed = 1; // a crash after the summary still fails
   return counts;
 }
 
 const tapCounts = (out) => {
-  const p = /^# pass (\d+)/m.exec(out), f = /^# fail (\d+)/m.exec(out);
+  const p = /^# pass (\d+)/m.exec(out),
+    f = /^# fail (\d+)/m.exec(out);
   return p ? { passed: Number(p[1]), failed: f ? Number(f[1]) : 0 } : null;
 };
 const verifyCounts = (out) => {
@@ -34,13 +44,35 @@ const verifyCounts = (out) => {
 const tsx = ['--import', 'tsx'];
 const parts = [
   run('unit tests', 'npx', ['ava', '--tap', ...extra], tapCounts),
-  run('verify (native)', process.execPath, [...tsx, 'src/cli/verify.ts', '--fixtures', env.KDQAT_FIXTURES, '--backend', 'native'], verifyCounts),
-  run('verify (wasm)', process.execPath, [...tsx, 'src/cli/verify.ts', '--fixtures', env.KDQAT_FIXTURES, '--backend', 'wasm'], verifyCounts),
+  run(
+    'verify (native)',
+    process.execPath,
+    [...tsx, 'src/cli/verify.ts', '--fixtures', env.KDQAT_FIXTURES, '--backend', 'native'],
+    verifyCounts,
+  ),
+  run(
+    'verify (wasm)',
+    process.execPath,
+    [...tsx, 'src/cli/verify.ts', '--fixtures', env.KDQAT_FIXTURES, '--backend', 'wasm'],
+    verifyCounts,
+  ),
   // pure-JS cpu kernels (KDQAT_CPU_BRIDGE=0), so this run is independent of the wasm module
-  run('verify (cpu)', process.execPath, [...tsx, 'src/cli/verify.ts', '--fixtures', env.KDQAT_FIXTURES, '--backend', 'cpu'], verifyCounts, { KDQAT_CPU_BRIDGE: '0' }),
+  run(
+    'verify (cpu)',
+    process.execPath,
+    [...tsx, 'src/cli/verify.ts', '--fixtures', env.KDQAT_FIXTURES, '--backend', 'cpu'],
+    verifyCounts,
+    { KDQAT_CPU_BRIDGE: '0' },
+  ),
   // tfjs's own cpu kernels and none of kdqat's (src/backend/plain.ts): every standard-op fallback, as tfjs-node runs them
-  run('verify (plain)', process.execPath, [...tsx, 'src/cli/verify.ts', '--fixtures', env.KDQAT_FIXTURES, '--backend', 'plain'], verifyCounts),
+  run(
+    'verify (plain)',
+    process.execPath,
+    [...tsx, 'src/cli/verify.ts', '--fixtures', env.KDQAT_FIXTURES, '--backend', 'plain'],
+    verifyCounts,
+  ),
 ];
-const passed = parts.reduce((a, p) => a + p.passed, 0), failed = parts.reduce((a, p) => a + p.failed, 0);
+const passed = parts.reduce((a, p) => a + p.passed, 0),
+  failed = parts.reduce((a, p) => a + p.failed, 0);
 console.log(`\n${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);

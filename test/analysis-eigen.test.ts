@@ -2,7 +2,14 @@ import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend/backend.js';
 import { registerSecondOrderGradients } from '../src/analysis/second-order.js';
-import { hutchinsonTrace, lanczos, powerIteration, symEigenvalues, topByMagnitude, type HvOperator } from '../src/analysis/eigen.js';
+import {
+  hutchinsonTrace,
+  lanczos,
+  powerIteration,
+  symEigenvalues,
+  topByMagnitude,
+  type HvOperator,
+} from '../src/analysis/eigen.js';
 
 test.before(async () => {
   await initBackend(process.env.KDQAT_BACKEND ?? 'cpu', { quiet: true });
@@ -12,20 +19,32 @@ test.before(async () => {
 /** deterministic pseudo-random numbers (mulberry32) */
 function rng(seed: number): () => number {
   let a = seed >>> 0;
-  return () => { a = (a + 0x6d2b79f5) >>> 0; let t = a; t = Math.imul(t ^ (t >>> 15), t | 1); t ^= t + Math.imul(t ^ (t >>> 7), t | 61); return ((t ^ (t >>> 14)) >>> 0) / 4294967296; };
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }
 
 /** Q diag(lambda) Q^T with Q a random orthogonal matrix (Gram-Schmidt of random columns); Q returned column-wise */
 function symmetricWith(lambda: number[], seed: number): { A: number[][]; Q: number[][] } {
-  const n = lambda.length, r = rng(seed);
+  const n = lambda.length,
+    r = rng(seed);
   const Q: number[][] = [];
   for (let k = 0; k < n; k++) {
     let v = Array.from({ length: n }, () => r() - 0.5);
-    for (const q of Q) { const d = v.reduce((s, x, i) => s + x * q[i], 0); v = v.map((x, i) => x - d * q[i]); }
+    for (const q of Q) {
+      const d = v.reduce((s, x, i) => s + x * q[i], 0);
+      v = v.map((x, i) => x - d * q[i]);
+    }
     const nv = Math.hypot(...v);
     Q.push(v.map((x) => x / nv));
   }
-  const A = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => Q.reduce((s, q, k) => s + lambda[k] * q[i] * q[j], 0)));
+  const A = Array.from({ length: n }, (_, i) =>
+    Array.from({ length: n }, (_, j) => Q.reduce((s, q, k) => s + lambda[k] * q[i] * q[j], 0)),
+  );
   return { A, Q };
 }
 
@@ -42,10 +61,13 @@ function quadraticHv(A: number[][]): { hv: HvOperator; shapes: number[][] } {
     return tf.mul(0.5, tf.sum(tf.mul(x, tf.matMul(At, x)))) as tf.Scalar;
   };
   const x0 = [tf.randomNormal([3], 0, 1, 'float32', 5), tf.randomNormal([n - 3], 0, 1, 'float32', 6)];
-  const hv: HvOperator = (v) => tf.tidy(() => tf.grads((a: tf.Tensor, b: tf.Tensor) => {
-    const [ga, gb] = tf.grads(f)([a, b]);
-    return tf.add(tf.sum(tf.mul(ga, v[0])), tf.sum(tf.mul(gb, v[1]))) as tf.Scalar;
-  })(x0));
+  const hv: HvOperator = (v) =>
+    tf.tidy(() =>
+      tf.grads((a: tf.Tensor, b: tf.Tensor) => {
+        const [ga, gb] = tf.grads(f)([a, b]);
+        return tf.add(tf.sum(tf.mul(ga, v[0])), tf.sum(tf.mul(gb, v[1]))) as tf.Scalar;
+      })(x0),
+    );
   return { hv, shapes };
 }
 
@@ -57,7 +79,9 @@ test('power iteration with deflation finds the top eigenpairs by magnitude of a 
   const { hv, shapes } = quadraticHv(A);
   const r = powerIteration(hv, shapes, { topN: 3, maxIter: 1000, tol: 1e-9, seed: 3 });
   t.deepEqual(r.converged, [true, true, true]);
-  [10, -8, 5].forEach((l, i) => t.true(Math.abs(r.eigenvalues[i] - l) < 1e-3 * Math.abs(l), `lambda_${i} = ${r.eigenvalues[i]}, expected ${l}`));
+  [10, -8, 5].forEach((l, i) =>
+    t.true(Math.abs(r.eigenvalues[i] - l) < 1e-3 * Math.abs(l), `lambda_${i} = ${r.eigenvalues[i]}, expected ${l}`),
+  );
   // eigenvectors: unit vectors parallel to the known ones (up to sign) and mutually orthogonal
   const vs = r.eigenvectors.map(flat);
   vs.forEach((v, i) => {
@@ -73,7 +97,10 @@ test('power iteration follows PyHessian: tolerance stop keeps the previous estim
   const { A } = symmetricWith([4, 3.9, 1, 0.5, 0.1], 2); // nearly equal top pair: slow convergence
   const { hv, shapes } = quadraticHv(A);
   let calls = 0;
-  const counted: HvOperator = (v) => { calls++; return hv(v); };
+  const counted: HvOperator = (v) => {
+    calls++;
+    return hv(v);
+  };
   const r = powerIteration(counted, shapes, { topN: 1, maxIter: 7, tol: 1e-12, seed: 1 });
   t.is(calls, 7);
   t.deepEqual(r.iterations, [7]);
@@ -82,7 +109,13 @@ test('power iteration follows PyHessian: tolerance stop keeps the previous estim
   tf.dispose(r.eigenvectors.flat());
   // with a loose tolerance it stops as soon as the relative change is below tol
   const seen: number[] = [];
-  const r2 = powerIteration(hv, shapes, { topN: 1, maxIter: 100, tol: 1e-2, seed: 1, onIter: (_k, _i, l) => seen.push(l) });
+  const r2 = powerIteration(hv, shapes, {
+    topN: 1,
+    maxIter: 100,
+    tol: 1e-2,
+    seed: 1,
+    onIter: (_k, _i, l) => seen.push(l),
+  });
   t.true(r2.converged[0]);
   const k = seen.length;
   t.true(Math.abs(seen[k - 1] - seen[k - 2]) / (Math.abs(seen[k - 2]) + 1e-6) < 1e-2);
@@ -112,15 +145,22 @@ test('Hutchinson trace: exact for a diagonal Hessian, unbiased for a dense one',
   const r2 = hutchinsonTrace(dense.hv, dense.shapes, { maxIter: 300, tol: 0, seed: 1 });
   t.is(r2.samples.length, 300);
   let off = 0;
-  A.forEach((row, i) => row.forEach((a, j) => { if (i !== j) off += a * a; }));
-  const sd = Math.sqrt(2 * off / 300);
+  A.forEach((row, i) =>
+    row.forEach((a, j) => {
+      if (i !== j) off += a * a;
+    }),
+  );
+  const sd = Math.sqrt((2 * off) / 300);
   t.true(Math.abs(r2.trace - 4.7) < 4 * sd + 1e-6, `trace ${r2.trace}, sd ${sd}`);
 });
 
 test('Lanczos recovers the extreme eigenvalues, and the dense Jacobi solver is exact', (t) => {
   const lambda = [7, -6.9, 3, 2, 1, 0.5, -0.5, 0.1, 0.05, -3];
   const { A } = symmetricWith(lambda, 11);
-  t.deepEqual(symEigenvalues(A).map((x) => Number(x.toFixed(6))), [...lambda].sort((a, b) => a - b).map((x) => Number(x.toFixed(6))));
+  t.deepEqual(
+    symEigenvalues(A).map((x) => Number(x.toFixed(6))),
+    [...lambda].sort((a, b) => a - b).map((x) => Number(x.toFixed(6))),
+  );
   const { hv, shapes } = quadraticHv(A);
   const { ritz, steps } = lanczos(hv, shapes, { maxSteps: 10, seed: 2 });
   t.is(steps, 10);

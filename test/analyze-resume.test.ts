@@ -17,17 +17,66 @@ test('analyze: Ctrl-C keeps the finished parts, the same command resumes from th
   await makeTeacherDir(teacher);
   const out = join(sb.base, 'analysis');
   // four spectra of 300 Hv products each (tolerance 0: power iteration never stops early), so there is time to interrupt
-  const args = ['--task', 'rte', '--teacher', teacher, '--exp', 'range,hessian', '--examples', '4', '--sample', 'first', '--hessian-examples', '4', '--hessian-models', 'teacher',
-    '--hessian-method', 'power', '--hessian-tol', '0', '--hessian-iters', '100', '--no-plots', '--data-dir', GLUE_DIR, '--out', out, '--backend', 'cpu'];
+  const args = [
+    '--task',
+    'rte',
+    '--teacher',
+    teacher,
+    '--exp',
+    'range,hessian',
+    '--examples',
+    '4',
+    '--sample',
+    'first',
+    '--hessian-examples',
+    '4',
+    '--hessian-models',
+    'teacher',
+    '--hessian-method',
+    'power',
+    '--hessian-tol',
+    '0',
+    '--hessian-iters',
+    '100',
+    '--no-plots',
+    '--data-dir',
+    GLUE_DIR,
+    '--out',
+    out,
+    '--backend',
+    'cpu',
+  ];
   const partial = join(out, 'partial.json');
-  const spectra = () => { try { return (JSON.parse(readFileSync(partial, 'utf8')).hessian?.teacher ?? []).length as number; } catch { return 0; } };
+  const spectra = () => {
+    try {
+      return (JSON.parse(readFileSync(partial, 'utf8')).hessian?.teacher ?? []).length as number;
+    } catch {
+      return 0;
+    }
+  };
 
-  const child = spawn(process.execPath, ['--import', pathToFileURL(join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href, join(ROOT, 'src/cli/analyze.ts'), ...args], { env: sb.env });
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      pathToFileURL(join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href,
+      join(ROOT, 'src/cli/analyze.ts'),
+      ...args,
+    ],
+    { env: sb.env },
+  );
   let stderr = '';
-  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
   const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
   let sent = false;
-  const poll = setInterval(() => { if (!sent && spectra() >= 1) { sent = true; child.kill('SIGINT'); } }, 50);
+  const poll = setInterval(() => {
+    if (!sent && spectra() >= 1) {
+      sent = true;
+      child.kill('SIGINT');
+    }
+  }, 50);
   const code = await exited;
   clearInterval(poll);
   t.true(sent, `the analysis ended before a spectrum was kept: ${stderr}`);
@@ -42,7 +91,10 @@ test('analyze: Ctrl-C keeps the finished parts, the same command resumes from th
 
   const again = cli('analyze', args, sb.env);
   t.is(again.status, 0, again.stderr);
-  t.regex(again.stderr, new RegExp(`resuming the interrupted analysis in .*: forward experiments done, ${k} Hessian spectra done`));
+  t.regex(
+    again.stderr,
+    new RegExp(`resuming the interrupted analysis in .*: forward experiments done, ${k} Hessian spectra done`),
+  );
   t.regex(again.stderr, /forward experiments \(range\): kept from the interrupted analysis/);
   t.regex(again.stderr, new RegExp(`hessian: ${4 - k} of 4 spectra to compute`));
   const res = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));

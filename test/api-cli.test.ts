@@ -13,9 +13,16 @@ import { prepareCompression, disposeOutputs, BertAdam, ADAM_DEFAULTS } from '../
 import { makeTeacherDir } from './helpers/teacher.js';
 import { ROOT, GLUE_DIR } from './helpers/env.js';
 
-test.before(async () => { await initBackend('cpu', { quiet: true }); });
+test.before(async () => {
+  await initBackend('cpu', { quiet: true });
+});
 
-const N = 40, BS = 8, T = 32, STEPS = 5, LR = 1e-3, SEED = 42;
+const N = 40,
+  BS = 8,
+  T = 32,
+  STEPS = 5,
+  LR = 1e-3,
+  SEED = 42;
 
 test('the CLI (npm run qat) and a user loop on the API give the same loss and KD terms on the same steps, to the bit', async (t) => {
   const base = mkdtempSync(join(tmpdir(), 'kdqat-cli-api-'));
@@ -23,17 +30,66 @@ test('the CLI (npm run qat) and a user loop on the API give the same loss and KD
   await makeTeacherDir(tdir); // dropout 0.1: the dropout seed stream of each step is compared too
   const env = { ...process.env, GLUE_DIR, KDQAT_CACHE_DIR: join(base, '.cache') };
   const runDir = join(base, 'run');
-  const cli = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/qat.ts', '--task', 'rte', '--teacher', tdir, '--preset', 'map+output', '--seed', String(SEED),
-    '--train-limit', String(N), '--eval-limit', '8', '--max-seq-len', String(T), '--batch-size', String(BS), '--max-steps', String(STEPS), '--eval-every', '100',
-    '--lr', String(LR), '--backend', 'cpu', '--run-dir', runDir], { cwd: ROOT, env, encoding: 'utf8' });
+  const cli = spawnSync(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'src/cli/qat.ts',
+      '--task',
+      'rte',
+      '--teacher',
+      tdir,
+      '--preset',
+      'map+output',
+      '--seed',
+      String(SEED),
+      '--train-limit',
+      String(N),
+      '--eval-limit',
+      '8',
+      '--max-seq-len',
+      String(T),
+      '--batch-size',
+      String(BS),
+      '--max-steps',
+      String(STEPS),
+      '--eval-every',
+      '100',
+      '--lr',
+      String(LR),
+      '--backend',
+      'cpu',
+      '--run-dir',
+      runDir,
+    ],
+    { cwd: ROOT, env, encoding: 'utf8' },
+  );
   t.is(cli.status, 0, cli.stderr);
-  const cliSteps = readFileSync(join(runDir, 'log.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((r) => 'loss' in r);
+  const cliSteps = readFileSync(join(runDir, 'log.jsonl'), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l))
+    .filter((r) => 'loss' in r);
 
   // the same run as a user's own loop: same data, batches, optimizer settings and seed
   process.env.KDQAT_CACHE_DIR = join(base, '.cache');
   const teacher = loadBertDir(tdir);
-  const train = loadGlueSplit({ task: 'rte', split: 'train', tokenizer: loadTokenizer(teacher.tokenizerFile!), glueDir: GLUE_DIR, maxSeqLen: T, limit: N }).features;
-  const kd = prepareCompression({ model: teacher.config, student: teacher.params, teacher: teacher.params, distillation: { preset: 'map+output' }, seed: SEED });
+  const train = loadGlueSplit({
+    task: 'rte',
+    split: 'train',
+    tokenizer: loadTokenizer(teacher.tokenizerFile!),
+    glueDir: GLUE_DIR,
+    maxSeqLen: T,
+    limit: N,
+  }).features;
+  const kd = prepareCompression({
+    model: teacher.config,
+    student: teacher.params,
+    teacher: teacher.params,
+    distillation: { preset: 'map+output' },
+    seed: SEED,
+  });
   const opt = new BertAdam({ ...ADAM_DEFAULTS, lr: LR, tTotal: Math.ceil(stepsPerEpoch(N, BS) * 3) });
   const api: { step: number; loss: number; terms: Record<string, number>; lr: number }[] = [];
   kd.onTrainBegin({ totalSteps: STEPS });
@@ -43,7 +99,10 @@ test('the CLI (npm run qat) and a user loop on the API give the same loss and KD
     const lr = opt.lrAt();
     kd.onStepBegin(step);
     const te = kd.teacherForward(tb.batch);
-    const { value, grads } = tf.variableGrads(() => kd.onAfterComputeLoss(tb, kd.studentForward(tb.batch), null, te), kd.trainableVariables());
+    const { value, grads } = tf.variableGrads(
+      () => kd.onAfterComputeLoss(tb, kd.studentForward(tb.batch), null, te),
+      kd.trainableVariables(),
+    );
     disposeOutputs(te);
     opt.apply(kd.student, kd.onBeforeOptimizerStep(grads));
     tf.dispose(grads);
@@ -57,5 +116,7 @@ test('the CLI (npm run qat) and a user loop on the API give the same loss and KD
   t.is(cliSteps.length, STEPS);
   t.deepEqual(api, cliSteps);
   t.true(api[STEPS - 1].loss !== api[0].loss);
-  kd.dispose(); opt.dispose(); tf.dispose(Object.values(teacher.params));
+  kd.dispose();
+  opt.dispose();
+  tf.dispose(Object.values(teacher.params));
 });

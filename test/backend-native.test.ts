@@ -12,7 +12,12 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 function probe(code: string, env: Record<string, string | undefined>) {
   const e = { ...process.env, ...env };
   for (const k of Object.keys(e)) if (e[k] === undefined) delete e[k];
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: root, env: e as NodeJS.ProcessEnv, encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+    cwd: root,
+    env: e as NodeJS.ProcessEnv,
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   return { status: r.status, out: r.stdout, err: r.stderr };
 }
 const CHOOSE = (requested = 'undefined', threads = 'undefined') => `

@@ -11,7 +11,7 @@ import { BERT_ADAM } from '../src/train/bertadam.js';
 import { STE_MASK, SYM_QUANT } from '../src/quant/fused.js';
 import { HV_L2 } from '../src/analysis/second-order.js';
 
-test.serial('plain: exactly tfjs\'s cpu kernels, none of kdqat\'s fused kernels, replacements or bridges', async (t) => {
+test.serial("plain: exactly tfjs's cpu kernels, none of kdqat's fused kernels, replacements or bridges", async (t) => {
   const info = await initBackend('plain', { quiet: true });
   t.is(info.backend, 'plain');
   t.is(tf.getBackend(), 'plain');
@@ -19,13 +19,40 @@ test.serial('plain: exactly tfjs\'s cpu kernels, none of kdqat\'s fused kernels,
   t.is(plain.length, plainKernelCount());
   t.true(plain.length > 100, `${plain.length} kernels`);
   for (const k of [BERT_ADAM, SYM_QUANT, STE_MASK, HV_L2]) t.true(tf.getKernel(k, 'plain') === undefined, k);
-  t.deepEqual(ourKernels('plain'), [], 'no kernel of ours replaces or adds to plain\'s');
+  t.deepEqual(ourKernels('plain'), [], "no kernel of ours replaces or adds to plain's");
   // kdqat's scatter-add replaced cpu's UnsortedSegmentSum (registered at init): plain keeps tfjs's own
-  t.true(tf.getKernel('UnsortedSegmentSum', 'plain')?.kernelFunc !== tf.getKernel('UnsortedSegmentSum', 'cpu')?.kernelFunc);
+  t.true(
+    tf.getKernel('UnsortedSegmentSum', 'plain')?.kernelFunc !== tf.getKernel('UnsortedSegmentSum', 'cpu')?.kernelFunc,
+  );
   t.true(ourKernels('cpu').some((k) => k.kernelName === 'UnsortedSegmentSum'));
-  t.true(stockKernel('cpu', 'UnsortedSegmentSum') !== undefined && tf.getKernel('UnsortedSegmentSum', 'plain')?.kernelFunc === stockKernel('cpu', 'UnsortedSegmentSum')?.kernelFunc, 'tfjs\'s own');
+  t.true(
+    stockKernel('cpu', 'UnsortedSegmentSum') !== undefined &&
+      tf.getKernel('UnsortedSegmentSum', 'plain')?.kernelFunc === stockKernel('cpu', 'UnsortedSegmentSum')?.kernelFunc,
+    "tfjs's own",
+  );
   // the embedding gradient (gather -> UnsortedSegmentSum) runs on tfjs's kernel and is right
-  const table = tf.variable(tf.tensor2d([[1, 2], [3, 4], [5, 6]]));
-  const g = tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.gather(x, tf.tensor1d([2, 0, 2], 'int32')), tf.tensor2d([[1, 1], [2, 2], [3, 3]]))))(table);
-  t.deepEqual(await g.array(), [[2, 2], [0, 0], [4, 4]]);
+  const table = tf.variable(
+    tf.tensor2d([
+      [1, 2],
+      [3, 4],
+      [5, 6],
+    ]),
+  );
+  const g = tf.grad((x: tf.Tensor) =>
+    tf.sum(
+      tf.mul(
+        tf.gather(x, tf.tensor1d([2, 0, 2], 'int32')),
+        tf.tensor2d([
+          [1, 1],
+          [2, 2],
+          [3, 3],
+        ]),
+      ),
+    ),
+  )(table);
+  t.deepEqual(await g.array(), [
+    [2, 2],
+    [0, 0],
+    [4, 4],
+  ]);
 });

@@ -3,7 +3,9 @@ import { assertFitsBackend, explainBackendError, initBackend, backendInfo } from
 import { estimateTrainBytes } from '../src/train/runs.js';
 import { BERT_PRESETS, BERT_DEFAULTS, bertConfigFrom } from '../src/model/config.js';
 
-test.before(async () => { await initBackend('wasm', { quiet: true }); });
+test.before(async () => {
+  await initBackend('wasm', { quiet: true });
+});
 
 test('on wasm, a model that cannot fit the 4 GiB heap fails before training with the alternatives named', (t) => {
   t.is(backendInfo().backend, 'wasm');

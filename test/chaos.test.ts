@@ -16,17 +16,33 @@ test('KDQAT_FAULT: the documented forms parse, anything else is a clear error', 
   t.is(parseFault(undefined), null);
   t.is(parseFault(''), null);
   t.deepEqual(parseFault('kill@write:latest.json#2'), { action: 'kill', site: 'write', name: 'latest.json', nth: 2 });
-  t.deepEqual(parseFault('enospc@write:state.safetensors'), { action: 'enospc', site: 'write', name: 'state.safetensors', nth: 1 });
+  t.deepEqual(parseFault('enospc@write:state.safetensors'), {
+    action: 'enospc',
+    site: 'write',
+    name: 'state.safetensors',
+    nth: 1,
+  });
   t.deepEqual(parseFault('kill@step:7'), { action: 'kill', site: 'step', name: null, nth: 7 });
   t.deepEqual(parseFault('stop@eval:2'), { action: 'stop', site: 'eval', name: null, nth: 2 });
-  for (const bad of ['kill', 'kill@write', 'enospc@step:3', 'kill@step:x', 'boom@step:1', 'stop@write:a.json']) t.throws(() => parseFault(bad), { message: /is not a fault/ }, bad);
+  for (const bad of ['kill', 'kill@write', 'enospc@step:3', 'kill@step:x', 'boom@step:1', 'stop@write:a.json'])
+    t.throws(() => parseFault(bad), { message: /is not a fault/ }, bad);
 });
 
 test('the seeded kill points are the same for a seed and cover every kind of point', (t) => {
   t.deepEqual(killPoints(14, 10), killPoints(14, 10));
   t.notDeepEqual(killPoints(14, 10), killPoints(15, 10));
-  const kinds = new Set(killPoints(14, 10).map((k) => k.replace(/[:#]\d+$/, '').replace(/(results\.(csv|md)|index\.html)/, 'report')));
-  t.deepEqual([...kinds].sort(), ['kill@eval', 'kill@step', 'kill@write:latest.json', 'kill@write:metrics.json', 'kill@write:model.safetensors', 'kill@write:report', 'kill@write:state.safetensors']);
+  const kinds = new Set(
+    killPoints(14, 10).map((k) => k.replace(/[:#]\d+$/, '').replace(/(results\.(csv|md)|index\.html)/, 'report')),
+  );
+  t.deepEqual([...kinds].sort(), [
+    'kill@eval',
+    'kill@step',
+    'kill@write:latest.json',
+    'kill@write:metrics.json',
+    'kill@write:model.safetensors',
+    'kill@write:report',
+    'kill@write:state.safetensors',
+  ]);
 });
 
 test('reduced fault suite: killed, starved and corrupted runs lose nothing; bad inputs are refused and write nothing', async (t) => {

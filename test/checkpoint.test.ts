@@ -10,7 +10,9 @@ import { bertConfigJson } from '../src/model/config.js';
 import { readSafetensors, serializeSafetensors, writeSafetensors, type WriteTensor } from '../src/util/safetensors.js';
 import { FIXTURES, modelFixtures, tinyConfig } from './helpers/env.js';
 
-test.before(async () => { await initBackend('cpu', { quiet: true }); });
+test.before(async () => {
+  await initBackend('cpu', { quiet: true });
+});
 const tmp = () => mkdtempSync(join(tmpdir(), 'kdqat-ckpt-'));
 
 test('save -> load round trip is lossless (every tensor bit-identical) and keeps config', async (t) => {
@@ -57,18 +59,29 @@ test('a truncated model.safetensors names the file and the tensor', (t) => {
 });
 
 test('a mis-shaped tensor names the key, the shape found and the shape expected', (t) => {
-  const dir = fixtureCopy((ts) => { const k = 'bert.encoder.layer.0.attention.self.key.weight'; const [a, b] = ts[k].shape; ts[k] = { dtype: 'F32', shape: [a, b - 1], data: new Float32Array(a * (b - 1)) }; });
+  const dir = fixtureCopy((ts) => {
+    const k = 'bert.encoder.layer.0.attention.self.key.weight';
+    const [a, b] = ts[k].shape;
+    ts[k] = { dtype: 'F32', shape: [a, b - 1], data: new Float32Array(a * (b - 1)) };
+  });
   const e = t.throws(() => loadBertDir(dir));
   t.regex(e!.message, /bert\.encoder\.layer\.0\.attention\.self\.key\.weight/);
   t.regex(e!.message, /shape \[\d+,\d+\] but config\.json implies \[\d+,\d+\]/);
 });
 
 test('missing and unexpected tensors are errors naming them; a missing head can be initialised on request', (t) => {
-  const miss = fixtureCopy((ts) => { delete ts['bert.encoder.layer.1.output.dense.bias']; });
+  const miss = fixtureCopy((ts) => {
+    delete ts['bert.encoder.layer.1.output.dense.bias'];
+  });
   t.regex(t.throws(() => loadBertDir(miss))!.message, /missing tensors: bert\.encoder\.layer\.1\.output\.dense\.bias/);
-  const extra = fixtureCopy((ts) => { ts['bert.encoder.layer.9.foo'] = { dtype: 'F32', shape: [2], data: [1, 2] }; });
+  const extra = fixtureCopy((ts) => {
+    ts['bert.encoder.layer.9.foo'] = { dtype: 'F32', shape: [2], data: [1, 2] };
+  });
   t.regex(t.throws(() => loadBertDir(extra))!.message, /unexpected tensors.*layer\.9\.foo/);
-  const nohead = fixtureCopy((ts) => { delete ts['classifier.weight']; delete ts['classifier.bias']; });
+  const nohead = fixtureCopy((ts) => {
+    delete ts['classifier.weight'];
+    delete ts['classifier.bias'];
+  });
   t.regex(t.throws(() => loadBertDir(nohead))!.message, /classifier\.weight/);
   const m = loadBertDir(nohead, { initMissingHead: { seed: 1 } });
   t.truthy(m.params['classifier.weight']);
@@ -79,8 +92,12 @@ test('Hugging Face naming variants: no "bert." prefix, gamma/beta, pre-training 
   const dir = fixtureCopy((ts) => {
     for (const k of Object.keys(ts)) {
       if (!k.startsWith('bert.')) continue;
-      const n = k.slice(5).replace(/LayerNorm\.weight$/, 'LayerNorm.gamma').replace(/LayerNorm\.bias$/, 'LayerNorm.beta');
-      ts[n] = ts[k]; delete ts[k];
+      const n = k
+        .slice(5)
+        .replace(/LayerNorm\.weight$/, 'LayerNorm.gamma')
+        .replace(/LayerNorm\.bias$/, 'LayerNorm.beta');
+      ts[n] = ts[k];
+      delete ts[k];
     }
     ts['cls.predictions.bias'] = { dtype: 'F32', shape: [3], data: [0, 0, 0] };
   });
@@ -98,8 +115,12 @@ test('config errors name the file and the key', (t) => {
 });
 
 test('safetensors: header overflow and bad offsets are reported, writer output parses back', (t) => {
-  const buf = serializeSafetensors({ a: { dtype: 'F32', shape: [2, 2], data: [1, 2, 3, 4] }, b: { dtype: 'I32', shape: [3], data: [7, 8, 9] } }, { k: 'v' });
-  const bad = Buffer.from(buf); bad.writeBigUInt64LE(BigInt(buf.length), 0);
+  const buf = serializeSafetensors(
+    { a: { dtype: 'F32', shape: [2, 2], data: [1, 2, 3, 4] }, b: { dtype: 'I32', shape: [3], data: [7, 8, 9] } },
+    { k: 'v' },
+  );
+  const bad = Buffer.from(buf);
+  bad.writeBigUInt64LE(BigInt(buf.length), 0);
   const { parseSafetensors } = require_();
   t.regex(t.throws(() => parseSafetensors(bad, 'x.safetensors'))!.message, /x\.safetensors: header length/);
   const ok = parseSafetensors(buf, 'y');
@@ -109,7 +130,9 @@ test('safetensors: header overflow and bad offsets are reported, writer output p
 });
 
 import * as st from '../src/util/safetensors.js';
-function require_() { return st; }
+function require_() {
+  return st;
+}
 
 import { assertFitsBackend, explainBackendError, WASM_HEAP_BYTES } from '../src/backend/backend.js';
 import { estimateTrainBytes } from '../src/train/runs.js';

@@ -12,12 +12,28 @@ import { jobsFlag, parseFlags, TRAIN_FLAGS } from '../src/cli/common.js';
 import { closest, editDistance } from '../src/util/errors.js';
 import { makeTeacherDir } from './helpers/teacher.js';
 
-const COMMANDS = ['qat', 'finetune', 'sweep', 'report', 'analyze', 'bench', 'verify', 'glue:download', 'export', 'benchmark'];
+const COMMANDS = [
+  'qat',
+  'finetune',
+  'sweep',
+  'report',
+  'analyze',
+  'bench',
+  'verify',
+  'glue:download',
+  'export',
+  'benchmark',
+];
 const noStack = (s: string) => !/\n\s+at /.test(s);
 
 test('--help and -h print the help of every command and do nothing else', (t) => {
   const sb = sandbox();
-  const watched = () => ({ ...snapshot(sb.base), ...snapshot(join(ROOT, 'bench-results')), ...snapshot(join(ROOT, 'output')), ...snapshot(join(ROOT, 'models')) });
+  const watched = () => ({
+    ...snapshot(sb.base),
+    ...snapshot(join(ROOT, 'bench-results')),
+    ...snapshot(join(ROOT, 'output')),
+    ...snapshot(join(ROOT, 'models')),
+  });
   const before = watched();
   for (const cmd of COMMANDS) {
     for (const args of [['--help'], ['--task', 'rte', '-h']]) {
@@ -36,7 +52,12 @@ test('a misspelt flag is one line naming the closest flag and the help, exit 2, 
     const r = cli(cmd, ['--task', 'rte', '--trian-limit', '10'], sb.env);
     t.is(r.status, 2, cmd);
     t.is(r.stderr.trim().split('\n').length, 1, r.stderr);
-    t.regex(r.stderr, new RegExp(`^${cmd}: unknown flag --trian-limit; did you mean --train-limit\\? \\(npm run ${cmd} -- --help lists the flags\\)`));
+    t.regex(
+      r.stderr,
+      new RegExp(
+        `^${cmd}: unknown flag --trian-limit; did you mean --train-limit\\? \\(npm run ${cmd} -- --help lists the flags\\)`,
+      ),
+    );
   }
   const b = cli('bench', ['--bogus'], sb.env, sb.base);
   t.is(b.status, 2);
@@ -52,18 +73,31 @@ test('the suggestion function and the parser', (t) => {
   t.is(closest('onyl', ['only', 'dry-run']), 'only', 'two swapped letters are one typo');
   t.is(editDistance('onyl', 'only'), 1);
   t.is(editDistance('kitten', 'sitting'), 3);
-  t.throws(() => parseFlags(TRAIN_FLAGS, 'npm run x -- ...', ['--task', 'rte', 'extra']), { message: /unexpected argument "extra"/ });
+  t.throws(() => parseFlags(TRAIN_FLAGS, 'npm run x -- ...', ['--task', 'rte', 'extra']), {
+    message: /unexpected argument "extra"/,
+  });
   t.throws(() => parseFlags(TRAIN_FLAGS, 'npm run x -- ...', ['--lr']), { message: /--lr/ });
-  t.throws(() => parseFlags(TRAIN_FLAGS, 'npm run x -- ...', ['--weight-bits', '4'], { 'weight-bits': 'QAT only' }), { message: /--weight-bits does not apply to x: QAT only/ });
-  t.deepEqual(parseFlags(TRAIN_FLAGS, 'npm run x -- ...', ['--task', 'rte', '--dynamic-padding']), { task: 'rte', 'dynamic-padding': true });
+  t.throws(() => parseFlags(TRAIN_FLAGS, 'npm run x -- ...', ['--weight-bits', '4'], { 'weight-bits': 'QAT only' }), {
+    message: /--weight-bits does not apply to x: QAT only/,
+  });
+  t.deepEqual(parseFlags(TRAIN_FLAGS, 'npm run x -- ...', ['--task', 'rte', '--dynamic-padding']), {
+    task: 'rte',
+    'dynamic-padding': true,
+  });
 });
 
 test('--jobs above the core count warns', (t) => {
   const said: string[] = [];
-  t.is(jobsFlag({ jobs: '4096' }, (s) => said.push(s)), 4096);
+  t.is(
+    jobsFlag({ jobs: '4096' }, (s) => said.push(s)),
+    4096,
+  );
   t.regex(said.join(''), /--jobs 4096 is more than the \d+ cores/);
   said.length = 0;
-  t.is(jobsFlag({}, (s) => said.push(s)), undefined);
+  t.is(
+    jobsFlag({}, (s) => said.push(s)),
+    undefined,
+  );
   t.deepEqual(said, []);
   t.throws(() => jobsFlag({ jobs: '0' }), { message: /at least 1/ });
 });
@@ -122,6 +156,9 @@ test('finetune: QAT-only flags and config sections are errors; an existing teach
   t.is(r.status, 2);
   t.regex(r.stderr, /holds a teacher already; it is kept\. Pass --overwrite/);
   t.deepEqual(snapshot(tdir), before);
-  t.regex(cli('finetune', ['--help'], sb.env).stdout, /--lr\s+peak learning rate \(default 1e-4 for a preset trained from scratch, 2e-5 from pretrained weights\)/);
+  t.regex(
+    cli('finetune', ['--help'], sb.env).stdout,
+    /--lr\s+peak learning rate \(default 1e-4 for a preset trained from scratch, 2e-5 from pretrained weights\)/,
+  );
   t.regex(readFileSync(join(ROOT, '.gitignore'), 'utf8'), /^\/bench-results\/history\/$/m);
 });

@@ -17,7 +17,9 @@ function setup(): { glueDir: string; cache: string } {
   writeFileSync(join(root, 'glue', 'RTE', 'dev.tsv'), RTE);
   return { glueDir: join(root, 'glue'), cache: join(root, 'cache') };
 }
-test.after.always(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
+test.after.always(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 
 test('second load hits the cache and returns identical features', (t) => {
   const { glueDir, cache } = setup();
@@ -27,7 +29,8 @@ test('second load hits the cache and returns identical features', (t) => {
   t.is(b.cache?.hit, true);
   t.is(describeSplit(b), 'rte dev: 2 examples, T=8 (2 rows read, 0 rejected), cache hit');
   t.is(b.cache?.path, a.cache?.path);
-  for (const k of ['inputIds', 'tokenTypeIds', 'attentionMask', 'seqLengths', 'labels'] as const) t.deepEqual(Array.from(b.features[k]), Array.from(a.features[k]), k);
+  for (const k of ['inputIds', 'tokenTypeIds', 'attentionMask', 'seqLengths', 'labels'] as const)
+    t.deepEqual(Array.from(b.features[k]), Array.from(a.features[k]), k);
   t.deepEqual([b.features.n, b.features.T], [2, 8]);
   t.deepEqual(b.stats, a.stats);
   t.deepEqual(Array.from(a.features.inputIds.subarray(0, 8)), [2, 5, 6, 7, 3, 7, 3, 0]);
@@ -44,7 +47,10 @@ test('a changed max length, file content or tokenizer gives a different cache en
   t.is(longer.features.T, 10);
   const tok2 = tokenizerFromVocabText([...VOCAB, 'extra'].join('\n'));
   t.is(loadGlueSplit({ task: 'rte', split: 'dev', glueDir, tokenizer: tok2, maxSeqLen: 8, cache }).cache?.hit, false);
-  t.is(loadGlueSplit({ task: 'rte', split: 'dev', glueDir, tokenizer: tok, maxSeqLen: 8, cache, limit: 1 }).features.n, 1);
+  t.is(
+    loadGlueSplit({ task: 'rte', split: 'dev', glueDir, tokenizer: tok, maxSeqLen: 8, cache, limit: 1 }).features.n,
+    1,
+  );
   writeFileSync(join(glueDir, 'RTE', 'dev.tsv'), RTE + '2\tc\tc\tentailment\n');
   const changed = loadGlueSplit({ task: 'rte', split: 'dev', glueDir, tokenizer: tok, maxSeqLen: 8, cache });
   t.is(changed.cache?.hit, false);

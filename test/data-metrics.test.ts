@@ -1,6 +1,16 @@
 import test from 'ava';
 import {
-  accuracy, computeMetrics, f1Binary, mainMetric, matthewsCorr, pearson, rankAverage, recordedScore, selectionMetric, selectionValue, spearman,
+  accuracy,
+  computeMetrics,
+  f1Binary,
+  mainMetric,
+  matthewsCorr,
+  pearson,
+  rankAverage,
+  recordedScore,
+  selectionMetric,
+  selectionValue,
+  spearman,
 } from '../src/data/metrics.js';
 
 const close = (a: number, b: number) => Math.abs(a - b) < 1e-12;
@@ -39,7 +49,8 @@ test('Pearson and Spearman (average ranks for ties)', (t) => {
 });
 
 test('computeMetrics: per-task keys as the reference', (t) => {
-  const p = [1, 1, 1, 0], l = [1, 1, 0, 0];
+  const p = [1, 1, 1, 0],
+    l = [1, 1, 0, 0];
   t.deepEqual(Object.keys(computeMetrics('cola', p, l)), ['mcc']);
   const m = computeMetrics('mrpc', p, l);
   t.deepEqual(m, { acc: 0.75, f1: 0.8, acc_and_f1: 0.775 });
@@ -50,7 +61,15 @@ test('computeMetrics: per-task keys as the reference', (t) => {
 });
 
 test('main metric and best-checkpoint selection (mrpc/qqp select on acc only)', (t) => {
-  t.deepEqual(['cola', 'sts-b', 'mrpc', 'qqp', 'mnli', 'mnli-mm', 'sst-2'].map(mainMetric), ['mcc', 'corr', 'acc_and_f1', 'acc_and_f1', 'acc', 'acc', 'acc']);
+  t.deepEqual(['cola', 'sts-b', 'mrpc', 'qqp', 'mnli', 'mnli-mm', 'sst-2'].map(mainMetric), [
+    'mcc',
+    'corr',
+    'acc_and_f1',
+    'acc_and_f1',
+    'acc',
+    'acc',
+    'acc',
+  ]);
   t.deepEqual(['cola', 'sts-b', 'mrpc', 'qqp', 'qnli'].map(selectionMetric), ['mcc', 'corr', 'acc', 'acc', 'acc']);
   const m = { acc: 0.75, f1: 0.8, acc_and_f1: 0.775 };
   t.is(selectionValue('mrpc', m), 0.75);

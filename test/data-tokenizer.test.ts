@@ -12,7 +12,24 @@ const FIXTURES = resolve(process.env.KDQAT_FIXTURES ?? join(PROJECT_ROOT, '..', 
 const bert = loadTokenizer(join(FIXTURES, 'glue', 'vocab.txt'));
 
 /** tiny vocab: ids are line numbers */
-const TINY = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'un', '##aff', '##able', 'a', '##a', 'b', 'c', 'd', 'e', ',', 'x'];
+const TINY = [
+  '[PAD]',
+  '[UNK]',
+  '[CLS]',
+  '[SEP]',
+  '[MASK]',
+  'un',
+  '##aff',
+  '##able',
+  'a',
+  '##a',
+  'b',
+  'c',
+  'd',
+  'e',
+  ',',
+  'x',
+];
 const tiny = tokenizerFromVocabText(TINY.join('\n') + '\n', 'tiny-vocab.txt');
 
 // Expected pieces below come from a Python port of the reference pytorch_pretrained_bert BertTokenizer.
@@ -34,7 +51,19 @@ test('control / zero-width characters removed, odd whitespace splits', (t) => {
 });
 
 test('never_split: a whitespace-delimited [SEP] is one token, an embedded one is punctuation', (t) => {
-  t.deepEqual(bert.tokenize('a [SEP] b a[SEP]b [sep]'), ['a', '[SEP]', 'b', 'a', '[', 'sep', ']', 'b', '[', 'sep', ']']);
+  t.deepEqual(bert.tokenize('a [SEP] b a[SEP]b [sep]'), [
+    'a',
+    '[SEP]',
+    'b',
+    'a',
+    '[',
+    'sep',
+    ']',
+    'b',
+    '[',
+    'sep',
+    ']',
+  ]);
 });
 
 test('WordPiece: greedy longest match with ## continuation, [UNK] for undecomposable words', (t) => {
@@ -55,7 +84,10 @@ test('special ids and fingerprints', (t) => {
   t.deepEqual(tiny.special, { cls: 2, sep: 3, pad: 0, unk: 1 });
   t.not(tiny.fingerprint, bert.fingerprint);
   t.is(tiny.fingerprint, tokenizerFromVocabText(TINY.join('\n') + '\n').fingerprint);
-  t.throws(() => tokenizerFromVocabText('a\nb\n', 'bad.txt'), { instanceOf: DataError, message: /bad\.txt: vocabulary lacks the special token \[UNK\]/ });
+  t.throws(() => tokenizerFromVocabText('a\nb\n', 'bad.txt'), {
+    instanceOf: DataError,
+    message: /bad\.txt: vocabulary lacks the special token \[UNK\]/,
+  });
 });
 
 test('loadTokenizer: directory with vocab.txt, directory with tokenizer.json, missing', (t) => {
@@ -64,9 +96,18 @@ test('loadTokenizer: directory with vocab.txt, directory with tokenizer.json, mi
   writeFileSync(join(dir, 'vocab.txt'), TINY.join('\n'));
   t.deepEqual(loadTokenizer(dir).encode('a, b', 'unaffable'), { a: [8, 14, 10], b: [5, 6, 7] });
   const json = {
-    version: '1.0', added_tokens: [], normalizer: { type: 'BertNormalizer', lowercase: true, clean_text: true, handle_chinese_chars: true },
-    pre_tokenizer: { type: 'BertPreTokenizer' }, post_processor: null, decoder: null,
-    model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', vocab: Object.fromEntries(TINY.map((w, i) => [w, i])) },
+    version: '1.0',
+    added_tokens: [],
+    normalizer: { type: 'BertNormalizer', lowercase: true, clean_text: true, handle_chinese_chars: true },
+    pre_tokenizer: { type: 'BertPreTokenizer' },
+    post_processor: null,
+    decoder: null,
+    model: {
+      type: 'WordPiece',
+      unk_token: '[UNK]',
+      continuing_subword_prefix: '##',
+      vocab: Object.fromEntries(TINY.map((w, i) => [w, i])),
+    },
   };
   writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(json));
   const fromJson = loadTokenizer(dir);
@@ -76,12 +117,26 @@ test('loadTokenizer: directory with vocab.txt, directory with tokenizer.json, mi
 });
 
 test('longest-first pair truncation (ties shorten b)', (t) => {
-  const a = [1, 2, 3, 4, 5], b = [6, 7];
+  const a = [1, 2, 3, 4, 5],
+    b = [6, 7];
   truncatePair(a, b, 5);
-  t.deepEqual([a, b], [[1, 2, 3], [6, 7]]);
-  const c = [1, 2, 3], d = [4, 5, 6];
+  t.deepEqual(
+    [a, b],
+    [
+      [1, 2, 3],
+      [6, 7],
+    ],
+  );
+  const c = [1, 2, 3],
+    d = [4, 5, 6];
   truncatePair(c, d, 4);
-  t.deepEqual([c, d], [[1, 2], [4, 5]]);
+  t.deepEqual(
+    [c, d],
+    [
+      [1, 2],
+      [4, 5],
+    ],
+  );
 });
 
 const ex = (textA: string, textB: string | null, label = 1): Example => ({ textA, textB, label, line: 0 });
@@ -89,7 +144,8 @@ const ex = (textA: string, textB: string | null, label = 1): Example => ({ textA
 test('features: [CLS] a [SEP] b [SEP], pair truncation to T-3, padding, segments, lengths', (t) => {
   // a = 5 pieces, b = 2 pieces, T = 8 -> a cut to 3
   const f = buildFeatures([ex('a b c d e', 'x x'), ex('a b c d e f g h', null, 0)], tiny, 8, 'classification');
-  t.is(f.n, 2); t.is(f.T, 8);
+  t.is(f.n, 2);
+  t.is(f.T, 8);
   t.deepEqual(Array.from(f.inputIds.subarray(0, 8)), [2, 8, 10, 11, 3, 15, 15, 3]);
   t.deepEqual(Array.from(f.tokenTypeIds.subarray(0, 8)), [0, 0, 0, 0, 0, 1, 1, 1]);
   t.deepEqual(Array.from(f.attentionMask.subarray(0, 8)), [1, 1, 1, 1, 1, 1, 1, 1]);
@@ -107,5 +163,8 @@ test('features: padding with 0, empty text_b is a single sentence, empty-token b
   t.deepEqual(Array.from(f.attentionMask), [1, 1, 1, 0, 0, 0, /**/ 1, 1, 1, 0, 0, 0, /**/ 1, 1, 1, 1, 1, 0]);
   t.deepEqual(Array.from(f.seqLengths), [3, 3, 5]);
   t.true(f.labels instanceof Float32Array);
-  t.throws(() => buildFeatures([ex('a', null)], tiny, 2, 'classification'), { instanceOf: DataError, message: /max_seq_length/ });
+  t.throws(() => buildFeatures([ex('a', null)], tiny, 2, 'classification'), {
+    instanceOf: DataError,
+    message: /max_seq_length/,
+  });
 });

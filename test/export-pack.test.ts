@@ -5,7 +5,10 @@ import { readSafetensors, writeSafetensors } from '../src/util/safetensors.js';
 import { mulberry32 } from '../src/train/batches.js';
 import { tmp } from './helpers/export.js';
 
-const randomTernary = (n: number, seed: number): Int8Array => { const r = mulberry32(seed); return Int8Array.from({ length: n }, () => Math.floor(r() * 3) - 1); };
+const randomTernary = (n: number, seed: number): Int8Array => {
+  const r = mulberry32(seed);
+  return Int8Array.from({ length: n }, () => Math.floor(r() * 3) - 1);
+};
 
 test('2-bit packing round trip of random ternary tensors of odd sizes (not multiples of 4), in memory and through a safetensors file', (t) => {
   const dir = tmp();
@@ -14,14 +17,22 @@ test('2-bit packing round trip of random ternary tensors of odd sizes (not multi
     const packed = packTernary(v);
     t.is(packed.length, Math.ceil(n / 4), `n=${n}`);
     t.is(packedBytes(n), packed.length);
-    t.deepEqual(Array.from(unpackTernary(packed, n)), Array.from(v, (x) => x + 0), `n=${n}`);
+    t.deepEqual(
+      Array.from(unpackTernary(packed, n)),
+      Array.from(v, (x) => x + 0),
+      `n=${n}`,
+    );
     // the unused high bits of the last byte stay 0
     if (n % 4) t.is(packed[packed.length - 1] >> (2 * (n % 4)), 0, `n=${n}`);
     const path = join(dir, `t${n}.safetensors`);
     writeSafetensors(path, { w: { dtype: 'U8', shape: [packed.length], data: packed } });
     const back = readSafetensors(path).tensors.get('w')!;
     t.is(back.dtype, 'U8');
-    t.deepEqual(Array.from(unpackTernary(back.data, n)), Array.from(v, (x) => x + 0), `file n=${n}`);
+    t.deepEqual(
+      Array.from(unpackTernary(back.data, n)),
+      Array.from(v, (x) => x + 0),
+      `file n=${n}`,
+    );
   }
 });
 

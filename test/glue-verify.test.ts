@@ -12,12 +12,21 @@ const FIXTURES = resolve(process.env.KDQAT_FIXTURES ?? join(PROJECT_ROOT, '..', 
 const GLUE_DIR = resolve(process.env.GLUE_DIR ?? join(PROJECT_ROOT, '..', 'shared', 'glue'));
 const quiet = () => new Report(() => {});
 const tmp: string[] = [];
-test.after.always(() => { for (const d of tmp) rmSync(d, { recursive: true, force: true }); });
+test.after.always(() => {
+  for (const d of tmp) rmSync(d, { recursive: true, force: true });
+});
 
 test('verifyGlue: every glue fixture matches exactly', async (t) => {
   const r = quiet();
   await verifyGlue(FIXTURES, r, { glueDir: GLUE_DIR });
-  t.is(r.failed, 0, r.lines.filter((l) => !l.ok).map((l) => `${l.fixture} ${l.key} ${l.note ?? l.error}`).join('\n'));
+  t.is(
+    r.failed,
+    0,
+    r.lines
+      .filter((l) => !l.ok)
+      .map((l) => `${l.fixture} ${l.key} ${l.note ?? l.error}`)
+      .join('\n'),
+  );
   t.deepEqual(r.notChecked, []);
   const files = new Set(r.lines.map((l) => l.fixture));
   t.true(files.has('glue/RTE.dev') && files.has('glue/STS-B.dev') && files.has('glue/glue-features.dev'));
@@ -53,7 +62,10 @@ test('verifyGlue fails on a missing GLUE dir and on a changed feature, skips unk
   const r2 = quiet();
   await verifyGlue(fx, r2, { glueDir: GLUE_DIR });
   const bad = r2.lines.filter((l) => !l.ok);
-  t.deepEqual(bad.map((l) => [l.key, l.error]), [['input_ids', 1]]);
+  t.deepEqual(
+    bad.map((l) => [l.key, l.error]),
+    [['input_ids', 1]],
+  );
   t.regex(bad[0].note ?? '', /example 5 \(TSV line 7\)/);
   t.deepEqual(r2.notChecked.map((n) => n.key).sort(), ['metadata.extra', 'mystery']);
 });

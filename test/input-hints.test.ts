@@ -32,7 +32,12 @@ test('a --data-dir pointed at a task folder gets a hint naming the folder to giv
   const r = cli('finetune', [...ARGS, '--out', join(sb.base, 't'), '--data-dir', join(GLUE_DIR, 'RTE')], sb.env);
   t.is(r.status, 2, r.stderr);
   t.is(r.stderr.trim().split('\n').length, 1, r.stderr);
-  t.regex(r.stderr, new RegExp(`looks like a task folder \\(it is named RTE\\); point it at the GLUE folder holding the task folders, e\\.g\\. ${GLUE_DIR}`));
+  t.regex(
+    r.stderr,
+    new RegExp(
+      `looks like a task folder \\(it is named RTE\\); point it at the GLUE folder holding the task folders, e\\.g\\. ${GLUE_DIR}`,
+    ),
+  );
   // a folder of another name holding train.tsv / dev.tsv itself
   const flat = join(sb.base, 'rte-data');
   mkdirSync(flat);
@@ -42,14 +47,34 @@ test('a --data-dir pointed at a task folder gets a hint naming the folder to giv
   t.regex(f.stderr, /looks like a task folder \(it holds train\.tsv\/dev\.tsv\)/);
 });
 
-test('report --dir at a sweep\'s --out folder names the task folder inside it', (t) => {
+test("report --dir at a sweep's --out folder names the task folder inside it", (t) => {
   const sb = sandbox('kdqat-hints-');
   const out = join(sb.base, 'smoke');
   const run = join(out, 'rte', 'map_s42');
   mkdirSync(run, { recursive: true });
-  writeFileSync(join(run, 'metrics.json'), JSON.stringify({ task: 'rte', run: 'map_s42', preset: 'map', coeffs: { map: 1, output: 1 }, seed: 42, best: { step: 1, metrics: { acc: 0.5 }, selection: 0.5 }, last: null, steps: 1, teacher: { metrics: { acc: 0.6 } }, wallTimeSec: 1, trainTokensPerSec: 1 }));
+  writeFileSync(
+    join(run, 'metrics.json'),
+    JSON.stringify({
+      task: 'rte',
+      run: 'map_s42',
+      preset: 'map',
+      coeffs: { map: 1, output: 1 },
+      seed: 42,
+      best: { step: 1, metrics: { acc: 0.5 }, selection: 0.5 },
+      last: null,
+      steps: 1,
+      teacher: { metrics: { acc: 0.6 } },
+      wallTimeSec: 1,
+      trainTokensPerSec: 1,
+    }),
+  );
   const r = cli('report', ['--dir', out], sb.env);
   t.is(r.status, 2, r.stderr);
   t.is(r.stderr.trim().split('\n').length, 1, r.stderr);
-  t.regex(r.stderr, new RegExp(`looks like a sweep's --out folder: its runs are in ${join(out, 'rte')} \\(pass --dir ${join(out, 'rte')}\\)`));
+  t.regex(
+    r.stderr,
+    new RegExp(
+      `looks like a sweep's --out folder: its runs are in ${join(out, 'rte')} \\(pass --dir ${join(out, 'rte')}\\)`,
+    ),
+  );
 });

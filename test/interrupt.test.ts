@@ -16,7 +16,13 @@ import { cli, sandbox } from './helpers/cli.js';
 import { SWEEP_ARGS, sweepEnv } from './helpers/sweep.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const frozen = (pid: number) => { try { return readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '')[0] === 'T'; } catch { return false; } };
+const frozen = (pid: number) => {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '')[0] === 'T';
+  } catch {
+    return false;
+  }
+};
 /** wake a frozen process group (the fault froze the whole group: tsx's esbuild service too) */
 const wake = (pgid: number) => process.kill(-pgid, 'SIGCONT');
 
@@ -24,9 +30,23 @@ const wake = (pgid: number) => process.kill(-pgid, 'SIGCONT');
  * Start a CLI in its own process group (the fault freezes that group), wait until `ready()` says the moment has come
  * (by default: the process froze itself), call `act(pid)`, and collect its exit.
  */
-async function interrupted(cmd: string, args: string[], env: NodeJS.ProcessEnv, act: (pid: number) => Promise<void>, ready?: (pid: number) => boolean) {
-  const c = spawn(process.execPath, ['--import', pathToFileURL(join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href, join(ROOT, 'src/cli', `${cmd}.ts`), ...args],
-    { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+async function interrupted(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  act: (pid: number) => Promise<void>,
+  ready?: (pid: number) => boolean,
+) {
+  const c = spawn(
+    process.execPath,
+    [
+      '--import',
+      pathToFileURL(join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href,
+      join(ROOT, 'src/cli', `${cmd}.ts`),
+      ...args,
+    ],
+    { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
+  );
   let stderr = '';
   c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   c.stdout.resume();
@@ -37,12 +57,40 @@ async function interrupted(cmd: string, args: string[], env: NodeJS.ProcessEnv, 
   while (!done && !(ready ?? frozen)(c.pid!) && Date.now() - t0 < 240_000) await sleep(50);
   if (!done) await act(c.pid!);
   const status = await exited;
-  try { wake(c.pid!); } catch { /* the group is gone */ }
+  try {
+    wake(c.pid!);
+  } catch {
+    /* the group is gone */
+  }
   return { status, stderr };
 }
 
-const QAT = (teacher: string, runDir: string) => ['--task', 'rte', '--teacher', teacher, '--preset', 'output', '--train-limit', '48', '--eval-limit', '24',
-  '--max-seq-len', '32', '--batch-size', '8', '--epochs', '3', '--eval-every', '4', '--lr', '1e-3', '--backend', 'cpu', '--run-dir', runDir];
+const QAT = (teacher: string, runDir: string) => [
+  '--task',
+  'rte',
+  '--teacher',
+  teacher,
+  '--preset',
+  'output',
+  '--train-limit',
+  '48',
+  '--eval-limit',
+  '24',
+  '--max-seq-len',
+  '32',
+  '--batch-size',
+  '8',
+  '--epochs',
+  '3',
+  '--eval-every',
+  '4',
+  '--lr',
+  '1e-3',
+  '--backend',
+  'cpu',
+  '--run-dir',
+  runDir,
+];
 const noStack = /\n\s+at /;
 
 test('qat: SIGINT and a second signal pending with it: saved at the step boundary, one line, exit 128 + the first signal, no lock left; the same command resumes with identical results', async (t) => {
@@ -71,7 +119,7 @@ test('qat: SIGINT and a second signal pending with it: saved at the step boundar
   const step = Number(m![1]);
   t.is(step, 7, 'the step in which it froze ends, then it stops');
   t.notRegex(r.stderr, noStack);
-  t.false(existsSync(join(dir, '.run.lock')), 'the run folder\'s lock was released');
+  t.false(existsSync(join(dir, '.run.lock')), "the run folder's lock was released");
   t.true(existsSync(join(dir, 'state', 'latest.json')));
   t.false(existsSync(join(dir, 'metrics.json')));
 
@@ -79,11 +127,16 @@ test('qat: SIGINT and a second signal pending with it: saved at the step boundar
   t.is(again.status, 0, again.stderr);
   t.notRegex(again.stderr, /stale/i);
   t.regex(again.stderr, new RegExp(`resuming \\S+ from step ${step}`));
-  const a = JSON.parse(readFileSync(join(sb.out, 'full', 'metrics.json'), 'utf8')), b = JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8'));
+  const a = JSON.parse(readFileSync(join(sb.out, 'full', 'metrics.json'), 'utf8')),
+    b = JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8'));
   t.is(b.resumedFromStep, step);
   t.deepEqual(b.best, a.best);
   t.deepEqual(b.last, a.last);
-  t.is(readFileSync(join(dir, 'log.jsonl'), 'utf8'), readFileSync(join(sb.out, 'full', 'log.jsonl'), 'utf8'), 'every step loss and evaluation as uninterrupted');
+  t.is(
+    readFileSync(join(dir, 'log.jsonl'), 'utf8'),
+    readFileSync(join(sb.out, 'full', 'log.jsonl'), 'utf8'),
+    'every step loss and evaluation as uninterrupted',
+  );
 });
 
 test('finetune: SIGHUP saves and exits 129 in one line; SIGTERM 143; the same command resumes', async (t) => {
@@ -92,12 +145,41 @@ test('finetune: SIGHUP saves and exits 129 in one line; SIGTERM 143; the same co
   const teacher = join(sb.models, 'testbert', 'rte');
   await makeTeacherDir(teacher);
   const out = join(sb.base, 'teacher');
-  const args = ['--task', 'rte', '--bert', teacher, '--out', out, '--train-limit', '48', '--eval-limit', '24', '--max-seq-len', '32', '--batch-size', '8', '--epochs', '2', '--eval-every', '4', '--backend', 'cpu'];
-  for (const [sig, code, at] of [['SIGHUP', 129, 3], ['SIGTERM', 143, 6]] as const) {
-    const r = await interrupted('finetune', args, { ...sb.env, KDQAT_FAULT: `stop@step:${at - (sig === 'SIGTERM' ? 3 : 0)}` }, async (pid) => {
-      process.kill(pid, sig);
-      wake(pid);
-    });
+  const args = [
+    '--task',
+    'rte',
+    '--bert',
+    teacher,
+    '--out',
+    out,
+    '--train-limit',
+    '48',
+    '--eval-limit',
+    '24',
+    '--max-seq-len',
+    '32',
+    '--batch-size',
+    '8',
+    '--epochs',
+    '2',
+    '--eval-every',
+    '4',
+    '--backend',
+    'cpu',
+  ];
+  for (const [sig, code, at] of [
+    ['SIGHUP', 129, 3],
+    ['SIGTERM', 143, 6],
+  ] as const) {
+    const r = await interrupted(
+      'finetune',
+      args,
+      { ...sb.env, KDQAT_FAULT: `stop@step:${at - (sig === 'SIGTERM' ? 3 : 0)}` },
+      async (pid) => {
+        process.kill(pid, sig);
+        wake(pid);
+      },
+    );
     t.is(r.status, code, r.stderr);
     t.is(r.stderr.split('\n').filter((l) => /interrupted at step/.test(l)).length, 1, r.stderr);
     t.regex(r.stderr, new RegExp(`^finetune: interrupted at step ${at}: saved; run the same command to resume`, 'm'));
@@ -118,19 +200,40 @@ test('sweep: SIGINT goes on to the runs under way; each saves; the sweep release
   const env = sweepEnv(models, sb.out);
   const args = [...SWEEP_ARGS.map((a, i, all) => (all[i - 1] === '--epochs' ? '20' : a)), '--jobs', '2'];
   const task = join(sb.out, 'testbert', 'rte');
-  const steps = (run: string) => { try { return readFileSync(join(task, run, 'log.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"loss"')).length; } catch { return 0; } };
-  const r = await interrupted('sweep', args, env, async (pid) => { process.kill(pid, 'SIGINT'); }, () => steps('map_s42') >= 2 && steps('output_s42') >= 2);
+  const steps = (run: string) => {
+    try {
+      return readFileSync(join(task, run, 'log.jsonl'), 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('"loss"')).length;
+    } catch {
+      return 0;
+    }
+  };
+  const r = await interrupted(
+    'sweep',
+    args,
+    env,
+    async (pid) => {
+      process.kill(pid, 'SIGINT');
+    },
+    () => steps('map_s42') >= 2 && steps('output_s42') >= 2,
+  );
   t.is(r.status, 130, r.stderr);
   const lines = r.stderr.split('\n').filter((l) => /^sweep: interrupted/.test(l));
   t.is(lines.length, 1, r.stderr);
-  t.regex(lines[0], /^sweep: interrupted: (map|output)_s42 at step \d+, (map|output)_s42 at step \d+ saved; run the same command to resume$/);
+  t.regex(
+    lines[0],
+    /^sweep: interrupted: (map|output)_s42 at step \d+, (map|output)_s42 at step \d+ saved; run the same command to resume$/,
+  );
   t.notRegex(r.stderr, noStack);
-  t.false(existsSync(join(task, '.sweep.lock')), 'the sweep folder\'s lock was released');
-  for (const run of ['map_s42', 'output_s42']) t.false(existsSync(join(task, run, '.run.lock')), `${run}: lock released`);
+  t.false(existsSync(join(task, '.sweep.lock')), "the sweep folder's lock was released");
+  for (const run of ['map_s42', 'output_s42'])
+    t.false(existsSync(join(task, run, '.run.lock')), `${run}: lock released`);
   const saved = Object.fromEntries([...lines[0].matchAll(/(\w+_s42) at step (\d+)/g)].map((m) => [m[1], Number(m[2])]));
 
   const again = cli('sweep', args, env);
   t.is(again.status, 0, again.stderr);
   t.notRegex(again.stderr, /stale/i);
-  for (const run of ['map_s42', 'output_s42']) t.is(JSON.parse(readFileSync(join(task, run, 'metrics.json'), 'utf8')).resumedFromStep, saved[run], run);
+  for (const run of ['map_s42', 'output_s42'])
+    t.is(JSON.parse(readFileSync(join(task, run, 'metrics.json'), 'utf8')).resumedFromStep, saved[run], run);
 });

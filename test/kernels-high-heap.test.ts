@@ -32,7 +32,11 @@ test.serial('kernels give the same results on tensors above 2 GiB in the wasm he
     const [x, b] = make();
     for (const [name, f] of cases) {
       const y = tf.tidy(() => f(x, b));
-      for (const [what, z] of [['input', x], ['output', y]] as const) t.true(offset(z) >= 2 ** 31, `precondition: ${name} ${what} at ${offset(z)}`);
+      for (const [what, z] of [
+        ['input', x],
+        ['output', y],
+      ] as const)
+        t.true(offset(z) >= 2 ** 31, `precondition: ${name} ${what} at ${offset(z)}`);
       high.push(Float32Array.from(y.dataSync()));
       y.dispose();
     }
@@ -41,8 +45,12 @@ test.serial('kernels give the same results on tensors above 2 GiB in the wasm he
     filler.dispose();
   }
   for (const [i, [name, f]] of cases.entries()) {
-    const [ref] = await runOn('cpu', () => { const [x, b] = make(); return f(x, b); });
-    if (/sum|matMul/.test(name)) t.true(relErr(high[i], ref.values) < 1e-6, `${name}: rel err ${relErr(high[i], ref.values)}`);
+    const [ref] = await runOn('cpu', () => {
+      const [x, b] = make();
+      return f(x, b);
+    });
+    if (/sum|matMul/.test(name))
+      t.true(relErr(high[i], ref.values) < 1e-6, `${name}: rel err ${relErr(high[i], ref.values)}`);
     else t.deepEqual(Array.from(high[i]), Array.from(ref.values), name);
   }
 });

@@ -11,7 +11,10 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 /** Run an ES-module snippet under tsx in a fresh process; returns its exit status, stdout and stderr. */
 function probe(code: string, env: Record<string, string>) {
   const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
-    cwd: root, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 180_000,
+    cwd: root,
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+    timeout: 180_000,
   });
   return { status: r.status, signal: r.signal, out: r.stdout, err: r.stderr };
 }
@@ -44,7 +47,10 @@ for (const threads of [1, 2]) {
 }
 
 test('KDQAT_WASM_THREADS rejects a bad value with a clear error', (t) => {
-  const r = probe(`const { initBackend } = await import('./src/backend/backend.ts'); await initBackend('wasm', { quiet: true });`, { KDQAT_WASM_THREADS: 'two' });
+  const r = probe(
+    `const { initBackend } = await import('./src/backend/backend.ts'); await initBackend('wasm', { quiet: true });`,
+    { KDQAT_WASM_THREADS: 'two' },
+  );
   t.not(r.status, 0);
   t.regex(r.err, /KDQAT_WASM_THREADS must be an integer in 1\.\.8, got "two"/);
 });

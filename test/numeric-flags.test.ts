@@ -9,26 +9,85 @@ import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { describeRange, joinNegativeValues, parseFlags, UsageError, type FlagSpec, type NumRange } from '../src/cli/common.js';
+import {
+  describeRange,
+  joinNegativeValues,
+  parseFlags,
+  UsageError,
+  type FlagSpec,
+  type NumRange,
+} from '../src/cli/common.js';
 import { ROOT } from './helpers/env.js';
 import { sandbox } from './helpers/cli.js';
 
 // every command: a file of src/cli/ that runs a main (not the shared modules)
-const COMMANDS = readdirSync(join(ROOT, 'src/cli')).filter((f) => f.endsWith('.ts') && /^runMain\(/m.test(readFileSync(join(ROOT, 'src/cli', f), 'utf8'))).map((f) => f.slice(0, -3));
+const COMMANDS = readdirSync(join(ROOT, 'src/cli'))
+  .filter((f) => f.endsWith('.ts') && /^runMain\(/m.test(readFileSync(join(ROOT, 'src/cli', f), 'utf8')))
+  .map((f) => f.slice(0, -3));
 
 /** String flags that take no number (names, paths, lists, JSON, words): every other string flag must have a range. */
-const NOT_NUMERIC = new Set(['task', 'teacher', 'students', 'labels', 'exp', 'sample', 'inputs', 'tokenizer', 'out', 'token-types', 'norm-wo', 'hessian-models',
-  'hessian-mode', 'hessian-method', 'hessian-loss', 'hessian-params', 'data-dir', 'config', 'backend', 'configs', 'only', 'work', 'glue-dir', 'student',
-  'bert', 'vocab', 'config-json', 'tasks', 'url-base', 'mrpc-url-base', 'preset', 'coeffs', 'run-dir', 'dir', 'grid', 'launcher', 'partition', 'time', 'mem',
-  'sbatch-arg', 'fixtures']);
+const NOT_NUMERIC = new Set([
+  'task',
+  'teacher',
+  'students',
+  'labels',
+  'exp',
+  'sample',
+  'inputs',
+  'tokenizer',
+  'out',
+  'token-types',
+  'norm-wo',
+  'hessian-models',
+  'hessian-mode',
+  'hessian-method',
+  'hessian-loss',
+  'hessian-params',
+  'data-dir',
+  'config',
+  'backend',
+  'configs',
+  'only',
+  'work',
+  'glue-dir',
+  'student',
+  'bert',
+  'vocab',
+  'config-json',
+  'tasks',
+  'url-base',
+  'mrpc-url-base',
+  'preset',
+  'coeffs',
+  'run-dir',
+  'dir',
+  'grid',
+  'launcher',
+  'partition',
+  'time',
+  'mem',
+  'sbatch-arg',
+  'fixtures',
+]);
 
-const run = (cmd: string, args: string[], env: NodeJS.ProcessEnv) => new Promise<{ status: number | null; stdout: string; stderr: string }>((res) => {
-  const c = spawn(process.execPath, ['--import', pathToFileURL(join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href, join(ROOT, 'src/cli', `${cmd}.ts`), ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '', stderr = '';
-  c.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  c.on('exit', (status) => res({ status, stdout, stderr }));
-});
+const run = (cmd: string, args: string[], env: NodeJS.ProcessEnv) =>
+  new Promise<{ status: number | null; stdout: string; stderr: string }>((res) => {
+    const c = spawn(
+      process.execPath,
+      [
+        '--import',
+        pathToFileURL(join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href,
+        join(ROOT, 'src/cli', `${cmd}.ts`),
+        ...args,
+      ],
+      { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stdout = '',
+      stderr = '';
+    c.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    c.on('exit', (status) => res({ status, stdout, stderr }));
+  });
 
 /** values outside `r` (each must be refused), and one inside (accepted) */
 function probes(r: NumRange): { bad: string[]; good: string } {
@@ -47,7 +106,8 @@ test('every command: each numeric flag has a range; values outside it are one li
   t.timeout(300_000);
   const env = { ...sandbox('kdqat-numflags-').env, KDQAT_DUMP_FLAGS: '1' };
   const tables: { cmd: string; usage: string; spec: FlagSpec }[] = [];
-  for (const cmd of COMMANDS) { // one at a time: each start loads tfjs
+  for (const cmd of COMMANDS) {
+    // one at a time: each start loads tfjs
     const r = await run(cmd, [], env);
     t.is(r.status, 0, `${cmd}: ${r.stderr}`);
     tables.push({ cmd, ...JSON.parse(r.stdout.trim().split('\n').pop()!) });
@@ -57,14 +117,21 @@ test('every command: each numeric flag has a range; values outside it are one li
   for (const { cmd, usage, spec } of tables) {
     for (const [flag, f] of Object.entries(spec)) {
       if (f.type !== 'string') continue;
-      if (!f.num) { t.true(NOT_NUMERIC.has(flag), `${cmd} --${flag}: a string flag without a range (add num: {...} or list it in NOT_NUMERIC)`); continue; }
-      const { bad, good } = probes(f.num);
-      for (const value of bad) for (const argv of [[`--${flag}`, value], [`--${flag}=${value}`]]) {
-        const e = t.throws(() => parseFlags(spec, usage, argv), undefined, `${cmd} ${argv.join(' ')}`);
-        t.true(e instanceof UsageError, `${cmd} ${argv.join(' ')}: ${e?.message}`);
-        t.is(e?.message, `--${flag} must be ${describeRange(f.num)}, got "${value}"`);
-        checked++;
+      if (!f.num) {
+        t.true(
+          NOT_NUMERIC.has(flag),
+          `${cmd} --${flag}: a string flag without a range (add num: {...} or list it in NOT_NUMERIC)`,
+        );
+        continue;
       }
+      const { bad, good } = probes(f.num);
+      for (const value of bad)
+        for (const argv of [[`--${flag}`, value], [`--${flag}=${value}`]]) {
+          const e = t.throws(() => parseFlags(spec, usage, argv), undefined, `${cmd} ${argv.join(' ')}`);
+          t.true(e instanceof UsageError, `${cmd} ${argv.join(' ')}: ${e?.message}`);
+          t.is(e?.message, `--${flag} must be ${describeRange(f.num)}, got "${value}"`);
+          checked++;
+        }
       t.is(parseFlags(spec, usage, [`--${flag}`, good])[flag], good, `${cmd} --${flag} ${good} is allowed`);
     }
   }
@@ -86,9 +153,17 @@ test('end to end: qat --epochs -1, qat --map-coeff -1, sweep --jobs -2, analyze 
   const sb = sandbox('kdqat-numflags-e2e-');
   const cases: [string, string[], RegExp][] = [
     ['qat', ['--task', 'rte', '--teacher', 'x', '--epochs', '-1'], /^qat: --epochs must be a number > 0, got "-1"$/],
-    ['qat', ['--task', 'rte', '--teacher', 'x', '--map-coeff', '-1'], /^qat: --map-coeff must be a number >= 0, got "-1"$/],
+    [
+      'qat',
+      ['--task', 'rte', '--teacher', 'x', '--map-coeff', '-1'],
+      /^qat: --map-coeff must be a number >= 0, got "-1"$/,
+    ],
     ['sweep', ['--task', 'rte', '--jobs', '-2'], /^sweep: --jobs must be an integer >= 1, got "-2"$/],
-    ['analyze', ['--task', 'rte', '--teacher', 'x', '--hessian-tol', '-1'], /^analyze: --hessian-tol must be a number > 0, got "-1"$/],
+    [
+      'analyze',
+      ['--task', 'rte', '--teacher', 'x', '--hessian-tol', '-1'],
+      /^analyze: --hessian-tol must be a number > 0, got "-1"$/,
+    ],
   ];
   for (const [cmd, args, re] of cases) {
     const r = await run(cmd, args, sb.env);

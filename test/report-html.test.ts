@@ -10,7 +10,10 @@ import { fromRows } from '../src/report/table.js';
 const dir = mkdtempSync(join(tmpdir(), 'kdqat-html-'));
 test.after.always(() => rmSync(dir, { recursive: true, force: true }));
 
-const data = [{ arm: 'kd', acc: 0.8512 }, { arm: 'no kd', acc: 0.8 }];
+const data = [
+  { arm: 'kd', acc: 0.8512 },
+  { arm: 'no kd', acc: 0.8 },
+];
 
 test('page holds every section, embeds plots as data URIs, no external URLs', async (t) => {
   const spec = barChart({ data, category: 'arm', value: 'acc', title: 'Accuracy <by> arm' });
@@ -20,7 +23,10 @@ test('page holds every section, embeds plots as data URIs, no external URLs', as
     subtitle: 'task `sst-2`',
     sections: [
       { kind: 'heading', text: 'Results' },
-      { kind: 'text', text: 'Mean over **3 seeds**, see [the CSV](results.csv) and [upstream](https://example.com/x).\n\n- one\n- two *em*' },
+      {
+        kind: 'text',
+        text: 'Mean over **3 seeds**, see [the CSV](results.csv) and [upstream](https://example.com/x).\n\n- one\n- two *em*',
+      },
       { kind: 'table', title: 'Summary table', table: fromRows(data), digits: 3 },
       { kind: 'table', title: 'Rows table', table: [{ k: '<b>', v: 2 }] },
       { kind: 'plot', title: 'Bar from spec', spec, caption: 'dashed: teacher' },
@@ -55,12 +61,21 @@ test('page holds every section, embeds plots as data URIs, no external URLs', as
 });
 
 test('plot section needs exactly one source', async (t) => {
-  await t.throwsAsync(buildHtml({ title: 'x', sections: [{ kind: 'plot', title: 'p' }] }), { message: /plot section "p" needs exactly one of spec, svg, png, file \(got 0\)/ });
-  await t.throwsAsync(buildHtml({ title: 'x', sections: [{ kind: 'plot', png: new Uint8Array([1, 2, 3, 4]) }] }), { message: /not a PNG/ });
+  await t.throwsAsync(buildHtml({ title: 'x', sections: [{ kind: 'plot', title: 'p' }] }), {
+    message: /plot section "p" needs exactly one of spec, svg, png, file \(got 0\)/,
+  });
+  await t.throwsAsync(buildHtml({ title: 'x', sections: [{ kind: 'plot', png: new Uint8Array([1, 2, 3, 4]) }] }), {
+    message: /not a PNG/,
+  });
 });
 
 test('markdown-ish text is escaped and structured', (t) => {
-  t.is(markdownToHtml('# Title\nline one\nline two\n\n1. a\n2. b\n\n```\nx < 1\n```'),
-    '<h2>Title</h2>\n<p>line one line two</p>\n<ol><li>a</li><li>b</li></ol>\n<pre><code>x &lt; 1</code></pre>');
-  t.is(markdownToHtml('<script>alert(1)</script> `a*b*c`'), '<p>&lt;script&gt;alert(1)&lt;/script&gt; <code>a*b*c</code></p>');
+  t.is(
+    markdownToHtml('# Title\nline one\nline two\n\n1. a\n2. b\n\n```\nx < 1\n```'),
+    '<h2>Title</h2>\n<p>line one line two</p>\n<ol><li>a</li><li>b</li></ol>\n<pre><code>x &lt; 1</code></pre>',
+  );
+  t.is(
+    markdownToHtml('<script>alert(1)</script> `a*b*c`'),
+    '<p>&lt;script&gt;alert(1)&lt;/script&gt; <code>a*b*c</code></p>',
+  );
 });

@@ -9,7 +9,9 @@ import { makeTeacherDir } from './helpers/teacher.js';
 import { ROOT } from './helpers/env.js';
 import { runSweep, sweepEnv, sweepResults, SWEEP_ARGS } from './helpers/sweep.js';
 
-test.before(async () => { await initBackend('cpu', { quiet: true }); });
+test.before(async () => {
+  await initBackend('cpu', { quiet: true });
+});
 
 test('a sweep killed with SIGKILL mid-run resumes and ends with exactly the results of an uninterrupted sweep', async (t) => {
   const base = mkdtempSync(join(tmpdir(), 'kdqat-sweep-'));
@@ -23,10 +25,15 @@ test('a sweep killed with SIGKILL mid-run resumes and ends with exactly the resu
 
   // interrupted: kill the whole sweep as soon as the first run has written a mid-run checkpoint
   const outB = join(base, 'outB');
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/sweep.ts', ...SWEEP_ARGS], { cwd: ROOT, env: sweepEnv(models, outB), stdio: 'ignore' });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/sweep.ts', ...SWEEP_ARGS], {
+    cwd: ROOT,
+    env: sweepEnv(models, outB),
+    stdio: 'ignore',
+  });
   const runDir = join(outB, 'testbert', 'rte', 'map_s42');
   const t0 = Date.now();
-  while (!existsSync(join(runDir, 'state', 'latest.json')) && Date.now() - t0 < 240_000) await new Promise((r) => setTimeout(r, 50));
+  while (!existsSync(join(runDir, 'state', 'latest.json')) && Date.now() - t0 < 240_000)
+    await new Promise((r) => setTimeout(r, 50));
   t.true(existsSync(join(runDir, 'state', 'latest.json')), 'the first run never checkpointed');
   child.kill('SIGKILL');
   await new Promise((r) => child.once('exit', r));
@@ -53,7 +60,10 @@ test('two sweeps on the same output folder: the second stops with a clear messag
   // a run folder of another configuration: --force-new would move it aside, but not while another sweep holds the folder
   const held = join(dir, 'map_s42');
   mkdirSync(held, { recursive: true });
-  writeFileSync(join(held, 'config.json'), JSON.stringify({ configHash: '0000000000000000', identity: { mode: 'qat' } }));
+  writeFileSync(
+    join(held, 'config.json'),
+    JSON.stringify({ configHash: '0000000000000000', identity: { mode: 'qat' } }),
+  );
   const release = acquireLock(dir);
   try {
     const r = runSweep(sweepEnv(join(out, 'models'), out));
@@ -64,6 +74,8 @@ test('two sweeps on the same output folder: the second stops with a clear messag
     t.regex(f.stderr, /another sweep \(pid \d+, started .*\) is writing to/);
     t.true(existsSync(join(held, 'config.json')), 'nothing was moved aside in the locked folder');
     t.false(existsSync(join(dir, '.replaced')));
-  } finally { release(); }
+  } finally {
+    release();
+  }
   t.false(existsSync(join(dir, '.sweep.lock')));
 });

@@ -10,14 +10,23 @@ import { kdStep, toVariables } from '../src/train/step.js';
 import { bertForward } from '../src/model/bert.js';
 import { FIXTURES, modelFixtures } from './helpers/env.js';
 
-test.before(async () => { await initBackend('cpu', { quiet: true }); });
+test.before(async () => {
+  await initBackend('cpu', { quiet: true });
+});
 
-const fixture = () => { const n = modelFixtures()[0]; return loadModelFixture(join(FIXTURES, 'models', n), n); };
+const fixture = () => {
+  const n = modelFixtures()[0];
+  return loadModelFixture(join(FIXTURES, 'models', n), n);
+};
 
 function context(fx: ReturnType<typeof fixture>, preset: string, lr: number, tTotal: number) {
   return {
-    config: fx.config, teacher: fx.params, student: toVariables(fx.params), hooks: makeQuantHooks(QUANT_DEFAULTS),
-    coeffs: presetCoeffs(preset), kdOptions: { regression: fx.regression, gtRegressionUsesLabels: false },
+    config: fx.config,
+    teacher: fx.params,
+    student: toVariables(fx.params),
+    hooks: makeQuantHooks(QUANT_DEFAULTS),
+    coeffs: presetCoeffs(preset),
+    kdOptions: { regression: fx.regression, gtRegressionUsesLabels: false },
     optimizer: new BertAdam({ ...ADAM_DEFAULTS, lr, tTotal }),
   };
 }
@@ -37,7 +46,8 @@ test('training with the map+output preset lowers the KD loss over steps', async 
   const losses: number[] = [];
   for (let i = 0; i < 25; i++) losses.push((await kdStep(ctx, { batch: fx.batch, kd: fx.kd })).loss);
   t.is(losses[0], losses[1], 'the first update has lr 0 (warmup_linear at step 0)');
-  const head = losses.slice(0, 3).reduce((a, b) => a + b) / 3, tail = losses.slice(-3).reduce((a, b) => a + b) / 3;
+  const head = losses.slice(0, 3).reduce((a, b) => a + b) / 3,
+    tail = losses.slice(-3).reduce((a, b) => a + b) / 3;
   t.true(tail < 0.7 * head, `loss went from ${head} to ${tail}`);
 });
 
@@ -56,7 +66,8 @@ test('per-tensor gradient clipping: a huge gradient moves a parameter by lr * m/
   const p = { w: tf.variable(tf.tensor1d([1, 1]), true, 'clip-test-w') };
   const opt = new BertAdam({ ...ADAM_DEFAULTS, lr: 0.1, weightDecay: 0, tTotal: -1 });
   opt.apply(p, { w: tf.tensor1d([300, 400]) }); // norm 500 -> clipped to norm 1: [0.6, 0.8]
-  const m = opt.state.m.w.dataSync(), v = opt.state.v.w.dataSync();
+  const m = opt.state.m.w.dataSync(),
+    v = opt.state.v.w.dataSync();
   t.true(Math.abs(m[0] - 0.1 * 0.6) < 1e-6 && Math.abs(m[1] - 0.1 * 0.8) < 1e-6);
   t.true(Math.abs(v[1] - 0.001 * 0.64) < 1e-7);
   const w = p.w.dataSync();

@@ -8,18 +8,52 @@ import { verifyModels } from '../src/verify/models.js';
 import { readSafetensors, writeSafetensors, type WriteTensor } from '../src/util/safetensors.js';
 import { makeFixture } from '../scripts/make-fixture.js';
 
-test.before(async () => { await initBackend('cpu', { quiet: true }); });
+test.before(async () => {
+  await initBackend('cpu', { quiet: true });
+});
 
 test('verify runs on fixture sets of shapes it has never seen (3 layers, 3 heads, 5 labels; regression) and catches a wrong value', async (t) => {
   const out = mkdtempSync(join(tmpdir(), 'kdqat-fx-'));
-  await makeFixture(out, { name: 'odd-cls', layers: 3, hidden: 24, heads: 3, ff: 40, labels: 5, batch: 3, seq: 10, vocab: 50, seed: 3 });
-  await makeFixture(out, { name: 'odd-reg', layers: 1, hidden: 20, heads: 5, ff: 12, labels: 1, batch: 2, seq: 7, vocab: 30, seed: 4 });
+  await makeFixture(out, {
+    name: 'odd-cls',
+    layers: 3,
+    hidden: 24,
+    heads: 3,
+    ff: 40,
+    labels: 5,
+    batch: 3,
+    seq: 10,
+    vocab: 50,
+    seed: 3,
+  });
+  await makeFixture(out, {
+    name: 'odd-reg',
+    layers: 1,
+    hidden: 20,
+    heads: 5,
+    ff: 12,
+    labels: 1,
+    batch: 2,
+    seq: 7,
+    vocab: 30,
+    seed: 4,
+  });
   const quiet = () => {};
   const r1 = new Report(quiet);
   await verifyModels(out, r1);
-  t.is(r1.failed, 0, r1.lines.filter((l) => !l.ok).map((l) => `${l.fixture} ${l.key} ${l.note ?? l.error}`).join('\n'));
+  t.is(
+    r1.failed,
+    0,
+    r1.lines
+      .filter((l) => !l.ok)
+      .map((l) => `${l.fixture} ${l.key} ${l.note ?? l.error}`)
+      .join('\n'),
+  );
   t.true(r1.passed > 300);
-  t.deepEqual(r1.notChecked.map((n) => `${n.fixture} ${n.key}`), ['odd-cls future.unknown', 'odd-reg future.unknown']);
+  t.deepEqual(
+    r1.notChecked.map((n) => `${n.fixture} ${n.key}`),
+    ['odd-cls future.unknown', 'odd-reg future.unknown'],
+  );
   // corrupt one trained parameter of the reference: verify must fail exactly that key
   const refPath = join(out, 'models', 'odd-cls', 'reference.safetensors');
   const f = readSafetensors(refPath);
@@ -30,5 +64,8 @@ test('verify runs on fixture sets of shapes it has never seen (3 layers, 3 heads
   writeSafetensors(refPath, ts, f.metadata);
   const r2 = new Report(quiet);
   await verifyModels(out, r2);
-  t.deepEqual(r2.lines.filter((l) => !l.ok).map((l) => l.key), [key]);
+  t.deepEqual(
+    r2.lines.filter((l) => !l.ok).map((l) => l.key),
+    [key],
+  );
 });

@@ -19,27 +19,55 @@ import { computeMetrics, mainMetric } from '../../src/data/metrics.js';
  * What predicting the dev set's most frequent label scores (the level a teacher must clear to have learnt anything),
  * from the task's dev TSV (GLUE_DIR, else data/glue).
  */
-export function majorityBaseline(task: string): { devExamples: number; labelCounts: Record<string, number>; majorityLabel: number; metric: string; value: number } {
+export function majorityBaseline(task: string): {
+  devExamples: number;
+  labelCounts: Record<string, number>;
+  majorityLabel: number;
+  metric: string;
+  value: number;
+} {
   const set = readExamples({ task, split: 'dev' });
   const labels = set.examples.map((e) => e.label);
   const counts = new Map<number, number>();
   for (const l of labels) counts.set(l, (counts.get(l) ?? 0) + 1);
   const majorityLabel = [...counts].sort((a, b) => b[1] - a[1] || a[0] - b[0])[0][0];
   const metric = mainMetric(set.task);
-  const value = computeMetrics(set.task, labels.map(() => majorityLabel), labels)[metric];
-  return { devExamples: labels.length, labelCounts: Object.fromEntries([...counts].sort((a, b) => a[0] - b[0])), majorityLabel, metric, value };
+  const value = computeMetrics(
+    set.task,
+    labels.map(() => majorityLabel),
+    labels,
+  )[metric];
+  return {
+    devExamples: labels.length,
+    labelCounts: Object.fromEntries([...counts].sort((a, b) => a[0] - b[0])),
+    majorityLabel,
+    metric,
+    value,
+  };
 }
 
 export const RESULTS = 'experiments/results';
 const KEPT_EXT = /\.(png|html|json|md|csv)$/;
 
-export interface CommandRecord { command: string; argv: string[]; startedAt: string; wallSec: number; exit: number }
-export interface Invocation { argv: string[]; git: ReturnType<typeof gitState>; allowDirty: boolean; commands: CommandRecord[] }
+export interface CommandRecord {
+  command: string;
+  argv: string[];
+  startedAt: string;
+  wallSec: number;
+  exit: number;
+}
+export interface Invocation {
+  argv: string[];
+  git: ReturnType<typeof gitState>;
+  allowDirty: boolean;
+  commands: CommandRecord[];
+}
 
 const TEXT_EXT = /\.(html|json|md|csv)$/;
 
 /** Every string of a JSON value with the project's absolute paths made relative (committed files name no machine's folders). */
-const relativePaths = <T>(v: T): T => JSON.parse(JSON.stringify(v), (_k, x) => (typeof x === 'string' ? projectRelative(x) : x));
+const relativePaths = <T>(v: T): T =>
+  JSON.parse(JSON.stringify(v), (_k, x) => (typeof x === 'string' ? projectRelative(x) : x));
 
 /** A kept file: text with the project's absolute paths made relative (as the runs and reports wrote them), images as they are. */
 function copyFile(src: string, to: string): void {
@@ -50,9 +78,13 @@ function copyFile(src: string, to: string): void {
 function copyKept(from: string, to: string): void {
   const src = join(PROJECT_ROOT, from);
   if (!existsSync(src)) throw new UserError(`${from} is missing: did the experiment's commands finish?`);
-  if (!statSync(src).isDirectory()) { copyFile(src, to); return; }
+  if (!statSync(src).isDirectory()) {
+    copyFile(src, to);
+    return;
+  }
   mkdirSync(to, { recursive: true });
-  for (const f of readdirSync(src)) if (KEPT_EXT.test(f) && statSync(join(src, f)).isFile()) copyFile(join(src, f), join(to, f));
+  for (const f of readdirSync(src))
+    if (KEPT_EXT.test(f) && statSync(join(src, f)).isFile()) copyFile(join(src, f), join(to, f));
 }
 
 /** The runs an experiment documents (its seeds only, when the sweep folder holds more). */
@@ -61,31 +93,72 @@ export function experimentRuns(e: Experiment): Map<string, Metrics> {
   return new Map([...all].filter(([, m]) => !e.seeds || e.seeds.includes(m.seed)));
 }
 
-function provenanceJson(e: Experiment, inv: Invocation, teacher: Metrics, runs: Map<string, Metrics>): Record<string, unknown> {
+function provenanceJson(
+  e: Experiment,
+  inv: Invocation,
+  teacher: Metrics,
+  runs: Map<string, Metrics>,
+): Record<string, unknown> {
   const all = [teacher, ...runs.values()];
-  const rec = (m: Metrics) => ({ commit: m.provenance.git?.commit, dirty: m.provenance.git?.dirty, date: m.provenance.date, wallTimeSec: m.wallTimeSec, backend: m.provenance.backend, threads: m.provenance.threads, resumedFromStep: m.resumedFromStep });
+  const rec = (m: Metrics) => ({
+    commit: m.provenance.git?.commit,
+    dirty: m.provenance.git?.dirty,
+    date: m.provenance.date,
+    wallTimeSec: m.wallTimeSec,
+    backend: m.provenance.backend,
+    threads: m.provenance.threads,
+    resumedFromStep: m.resumedFromStep,
+  });
   return {
-    experiment: e.name, what: e.what, reduced: e.reduced ?? null,
-    generated: { date: new Date().toISOString(), by: `npm run results -- ${inv.argv.join(' ')}`.trim(), git: inv.git, allowDirty: inv.allowDirty },
-    machine: machine(), settings: SETTINGS, packages: packageVersions(),
+    experiment: e.name,
+    what: e.what,
+    reduced: e.reduced ?? null,
+    generated: {
+      date: new Date().toISOString(),
+      by: `npm run results -- ${inv.argv.join(' ')}`.trim(),
+      git: inv.git,
+      allowDirty: inv.allowDirty,
+    },
+    machine: machine(),
+    settings: SETTINGS,
+    packages: packageVersions(),
     commands: inv.commands,
-    made: { commits: distinctProv(all, (p) => p.git), backends: distinctProv(all, (p) => [p.backend, p.threads]), versions: distinctProv(all, (p) => p.versions), machines: distinctProv(all, (p) => p.machine) },
-    teacherOf: e.teacherOf ?? null, wall: wallTimes(e.teacherOf ? null : teacher, [...runs.values()]),
-    teacher: rec(teacher), runs: Object.fromEntries([...runs].map(([n, m]) => [n, rec(m)])),
+    made: {
+      commits: distinctProv(all, (p) => p.git),
+      backends: distinctProv(all, (p) => [p.backend, p.threads]),
+      versions: distinctProv(all, (p) => p.versions),
+      machines: distinctProv(all, (p) => p.machine),
+    },
+    teacherOf: e.teacherOf ?? null,
+    wall: wallTimes(e.teacherOf ? null : teacher, [...runs.values()]),
+    teacher: rec(teacher),
+    runs: Object.fromEntries([...runs].map(([n, m]) => [n, rec(m)])),
   };
 }
 
 /** A distinct-values list of PROVENANCE.json as text: commits as "abc1234 (clean)", other values as compact JSON. */
-const listText = (xs: string[], commits = false): string => xs.map((x) => {
-  const v = JSON.parse(x);
-  return commits && v ? `${String(v.commit).slice(0, 7)} (${v.dirty ? 'dirty' : 'clean'})` : Array.isArray(v) ? v.join(', ') : JSON.stringify(v).replace(/"/g, '').replace(/,/g, ', ');
-}).join('; ');
+const listText = (xs: string[], commits = false): string =>
+  xs
+    .map((x) => {
+      const v = JSON.parse(x);
+      return commits && v
+        ? `${String(v.commit).slice(0, 7)} (${v.dirty ? 'dirty' : 'clean'})`
+        : Array.isArray(v)
+          ? v.join(', ')
+          : JSON.stringify(v).replace(/"/g, '').replace(/,/g, ', ');
+    })
+    .join('; ');
 
 // biome-ignore lint/suspicious/noExplicitAny: PROVENANCE.json as read back, written by this script
 function provenanceMd(p: Record<string, any>): string {
-  const m = p.machine, w = p.wall;
+  const m = p.machine,
+    w = p.wall;
   return [
-    `# ${p.experiment}: provenance`, '', `${p.what}.`, ...(p.reduced ? ['', `**Reduced recipe**: ${p.reduced}.`] : []), '',
+    `# ${p.experiment}: provenance`,
+    '',
+    `${p.what}.`,
+    ...(p.reduced ? ['', `**Reduced recipe**: ${p.reduced}.`] : []),
+    '',
     `- written by \`${p.generated.by}\` on ${p.generated.date} at git ${p.generated.git.commit}${p.generated.git.dirty ? ` (**dirty**: ${p.generated.git.changed.join(', ')}; --allow-dirty)` : ' (clean)'}`,
     `- runs and teacher made at git ${listText(p.made.commits, true)}`,
     `- machine: ${m.cpuModel} (family ${m.cpuFamily}, model ${m.cpuModelNumber}; ${m.simd.join(', ')}), ${m.cores} cores, ${m.memGiB} GiB, node ${m.node}, ${m.platform}`,
@@ -103,7 +176,9 @@ export function collect(e: Experiment, inv: Invocation): string {
   const teacher = teacherMetrics(join(PROJECT_ROOT, e.teacherDir));
   const runs = experimentRuns(e);
   if (!runs.size) throw new UserError(`${e.sweepDir}: no finished runs`);
-  const dest = join(PROJECT_ROOT, RESULTS, e.name), tmp = `${dest}.${process.pid}.tmp`, old = `${dest}.${process.pid}.old`;
+  const dest = join(PROJECT_ROOT, RESULTS, e.name),
+    tmp = `${dest}.${process.pid}.tmp`,
+    old = `${dest}.${process.pid}.old`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(join(tmp, 'runs'), { recursive: true });
   for (const [name, m] of runs) atomicWriteJson(join(tmp, 'runs', `${name}.metrics.json`), relativePaths(m));

@@ -6,12 +6,27 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../../src/util/errors.js';
 
-export interface Prov { git?: { commit: string; dirty: boolean }; backend?: string; threads?: number; versions?: Record<string, string>; machine?: Record<string, unknown>; date?: string }
+export interface Prov {
+  git?: { commit: string; dirty: boolean };
+  backend?: string;
+  threads?: number;
+  versions?: Record<string, string>;
+  machine?: Record<string, unknown>;
+  date?: string;
+}
 export interface Metrics {
-  run?: string; task: string; seed: number; preset?: string;
-  best: { step: number; metrics: Record<string, number> } | null; last: { step: number; metrics: Record<string, number> } | null;
-  steps: number; wallTimeSec: number; resumedFromStep: number | null; config: { train: { epochs: number }; data: { trainLimit: number | null; evalLimit: number | null } };
-  teacher?: { metrics: Record<string, number> }; provenance: Prov;
+  run?: string;
+  task: string;
+  seed: number;
+  preset?: string;
+  best: { step: number; metrics: Record<string, number> } | null;
+  last: { step: number; metrics: Record<string, number> } | null;
+  steps: number;
+  wallTimeSec: number;
+  resumedFromStep: number | null;
+  config: { train: { epochs: number }; data: { trainLimit: number | null; evalLimit: number | null } };
+  teacher?: { metrics: Record<string, number> };
+  provenance: Prov;
 }
 
 export const readJson = <T>(p: string): T => JSON.parse(readFileSync(p, 'utf8')) as T;
@@ -29,23 +44,41 @@ export function finishedRuns(dir: string): Map<string, Metrics> {
 
 export function teacherMetrics(dir: string): Metrics {
   const p = join(dir, 'metrics.json');
-  if (!existsSync(p)) throw new UserError(`no teacher metrics at ${p}: the experiment has not run (or its teacher was made elsewhere)`);
+  if (!existsSync(p))
+    throw new UserError(`no teacher metrics at ${p}: the experiment has not run (or its teacher was made elsewhere)`);
   return readJson<Metrics>(p);
 }
 
 /** End time of a run (its provenance date, written with metrics.json) and start (end - wall time), in ms. */
-const span = (m: Metrics): [number, number] => { const end = Date.parse(m.provenance.date ?? ''); return [end - m.wallTimeSec * 1000, end]; };
+const span = (m: Metrics): [number, number] => {
+  const end = Date.parse(m.provenance.date ?? '');
+  return [end - m.wallTimeSec * 1000, end];
+};
 
 /** Wall times: the teacher's, each run's, the runs' span (first start to last end) and the whole (teacher start to last
  * end; null when the runs started more than 5 minutes after the teacher ended: made in another sitting, not one command). */
-export function wallTimes(teacher: Metrics | null, runs: Metrics[]): { teacherSec: number | null; runSec: number[]; runsSpanSec: number; wholeSec: number | null; runsFrom: string; runsTo: string } {
+export function wallTimes(
+  teacher: Metrics | null,
+  runs: Metrics[],
+): {
+  teacherSec: number | null;
+  runSec: number[];
+  runsSpanSec: number;
+  wholeSec: number | null;
+  runsFrom: string;
+  runsTo: string;
+} {
   const spans = runs.map(span);
-  const start = Math.min(...spans.map((s) => s[0])), end = Math.max(...spans.map((s) => s[1]));
+  const start = Math.min(...spans.map((s) => s[0])),
+    end = Math.max(...spans.map((s) => s[1]));
   const t = teacher ? span(teacher) : null;
   return {
-    teacherSec: teacher ? teacher.wallTimeSec : null, runSec: runs.map((r) => r.wallTimeSec),
-    runsSpanSec: (end - start) / 1000, wholeSec: t && start - t[1] <= 300_000 ? (end - t[0]) / 1000 : null,
-    runsFrom: new Date(start).toISOString(), runsTo: new Date(end).toISOString(),
+    teacherSec: teacher ? teacher.wallTimeSec : null,
+    runSec: runs.map((r) => r.wallTimeSec),
+    runsSpanSec: (end - start) / 1000,
+    wholeSec: t && start - t[1] <= 300_000 ? (end - t[0]) / 1000 : null,
+    runsFrom: new Date(start).toISOString(),
+    runsTo: new Date(end).toISOString(),
   };
 }
 
@@ -55,7 +88,8 @@ export function distinctProv(ms: Metrics[], f: (p: Prov) => unknown): string[] {
 }
 
 export const fmtDuration = (sec: number): string => {
-  const m = Math.floor(sec / 60), s = Math.round(sec - 60 * m);
+  const m = Math.floor(sec / 60),
+    s = Math.round(sec - 60 * m);
   return m >= 60 ? `${Math.floor(m / 60)} h ${m % 60} min` : m > 0 ? `${m} min ${s} s` : `${s} s`;
 };
 
@@ -68,6 +102,7 @@ export function std(xs: number[]): number | null {
 
 /** Seconds during which two time spans (ISO dates) overlap. */
 export function overlapSec(a: [string, string], b: [string, string]): number {
-  const lo = Math.max(Date.parse(a[0]), Date.parse(b[0])), hi = Math.min(Date.parse(a[1]), Date.parse(b[1]));
+  const lo = Math.max(Date.parse(a[0]), Date.parse(b[0])),
+    hi = Math.min(Date.parse(a[1]), Date.parse(b[1]));
   return Math.max(0, (hi - lo) / 1000);
 }

@@ -37,12 +37,14 @@ export function rankingLoss(s: tf.Tensor3D, t: tf.Tensor3D): tf.Tensor1D {
   const parts: tf.Tensor1D[] = [];
   for (let r0 = 0; r0 < n; r0 += rowsPerChunk) {
     const R = Math.min(rowsPerChunk, n - r0);
-    parts.push(tf.tidy(() => {
-      const rows = (x: tf.Tensor3D) => tf.reshape(tf.slice(x, [0, r0, 0], [H, R, n]), [H * R, n]) as tf.Tensor2D;
-      const terms = tf.relu(tf.mul(pairDiff(rows(s), true), tf.sign(pairDiff(rows(t), false)))); // [H*R, n-1, n-1]
-      // staged sums (keys, then i, then rows): a single float32 sum over H * n^3 terms loses ~1e-3 at n = 140
-      return tf.sum(tf.reshape(tf.sum(tf.sum(terms, 2), 1), [H, R]), 1) as tf.Tensor1D;
-    }));
+    parts.push(
+      tf.tidy(() => {
+        const rows = (x: tf.Tensor3D) => tf.reshape(tf.slice(x, [0, r0, 0], [H, R, n]), [H * R, n]) as tf.Tensor2D;
+        const terms = tf.relu(tf.mul(pairDiff(rows(s), true), tf.sign(pairDiff(rows(t), false)))); // [H*R, n-1, n-1]
+        // staged sums (keys, then i, then rows): a single float32 sum over H * n^3 terms loses ~1e-3 at n = 140
+        return tf.sum(tf.reshape(tf.sum(tf.sum(terms, 2), 1), [H, R]), 1) as tf.Tensor1D;
+      }),
+    );
   }
   const out = parts.length === 1 ? parts[0] : tf.tidy(() => tf.addN(parts) as tf.Tensor1D);
   if (parts.length > 1) tf.dispose(parts);
@@ -80,7 +82,8 @@ export function coverLengthRatio(s: tf.Tensor3D, t: tf.Tensor3D, topK = 5): tf.T
 export function rowKl(s: tf.Tensor3D, t: tf.Tensor3D): tf.Tensor1D {
   const n = s.shape[1];
   return tf.tidy(() => {
-    const ps = tf.maximum(s, 1e-8), pt = tf.maximum(t, 1e-8);
+    const ps = tf.maximum(s, 1e-8),
+      pt = tf.maximum(t, 1e-8);
     return tf.div(tf.sum(tf.mul(pt, tf.sub(tf.log(pt), tf.log(ps))), [1, 2]), n) as tf.Tensor1D;
   });
 }
@@ -96,19 +99,27 @@ export interface HeadDistances {
  * All three metrics for every layer and head of one example. probs: per-layer [B,H,T,T]; example b;
  * n = positions used (the first n rows and columns).
  */
-export async function headDistances(student: tf.Tensor4D[], teacher: tf.Tensor4D[], b: number, n: number): Promise<HeadDistances> {
+export async function headDistances(
+  student: tf.Tensor4D[],
+  teacher: tf.Tensor4D[],
+  b: number,
+  n: number,
+): Promise<HeadDistances> {
   const out: HeadDistances = { rankingLoss: [], coverLengthRatio: [], rowKl: [] };
   for (let l = 0; l < student.length; l++) {
     const [, H, T] = student[l].shape;
     if (n > T || n < 1) throw new Error(`headDistances: n = ${n} outside [1, ${T}]`);
     const m = tf.tidy(() => {
       const cut = (p: tf.Tensor4D) => tf.reshape(tf.slice(p, [b, 0, 0, 0], [1, H, n, n]), [H, n, n]) as tf.Tensor3D;
-      const s = cut(student[l]), t = cut(teacher[l]);
+      const s = cut(student[l]),
+        t = cut(teacher[l]);
       return tf.stack([rankingLoss(s, t), coverLengthRatio(s, t), rowKl(s, t)]);
     });
     const v = (await m.array()) as number[][];
     m.dispose();
-    out.rankingLoss.push(v[0]); out.coverLengthRatio.push(v[1]); out.rowKl.push(v[2]);
+    out.rankingLoss.push(v[0]);
+    out.coverLengthRatio.push(v[1]);
+    out.rowKl.push(v[2]);
   }
   return out;
 }

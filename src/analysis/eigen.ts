@@ -15,7 +15,13 @@ export type Vec = tf.Tensor[];
 export type HvOperator = (v: Vec) => Vec;
 
 export function dot(a: Vec, b: Vec): number {
-  return tf.tidy(() => a.map((x, i) => tf.sum(tf.mul(x, b[i]))).reduce((s, t) => tf.add(s, t)).dataSync()[0]);
+  return tf.tidy(
+    () =>
+      a
+        .map((x, i) => tf.sum(tf.mul(x, b[i])))
+        .reduce((s, t) => tf.add(s, t))
+        .dataSync()[0],
+  );
 }
 
 /** v / (||v|| + 1e-6), PyHessian's normalization */
@@ -39,10 +45,10 @@ export function orthnormal(w: Vec, list: Vec[]): Vec {
 }
 
 export interface PowerOptions {
-  topN?: number;      // default 1
-  maxIter?: number;   // default 100
-  tol?: number;       // default 1e-3
-  seed?: number;      // default 0: the start vectors are N(0,1) with seeds derived from it
+  topN?: number; // default 1
+  maxIter?: number; // default 100
+  tol?: number; // default 1e-3
+  seed?: number; // default 0: the start vectors are N(0,1) with seeds derived from it
   /** called after every Hv product (progress) */
   onIter?: (k: number, iter: number, lambda: number) => void;
 }
@@ -64,7 +70,8 @@ export function powerIteration(hv: HvOperator, shapes: number[][], opts: PowerOp
     let v = normalization(r);
     tf.dispose(r);
     let eigenvalue: number | null = null;
-    let iters = 0, converged = false;
+    let iters = 0,
+      converged = false;
     for (let it = 0; it < maxIter; it++) {
       const w = orthnormal(v, res.eigenvectors);
       tf.dispose(v);
@@ -76,8 +83,10 @@ export function powerIteration(hv: HvOperator, shapes: number[][], opts: PowerOp
       iters++;
       opts.onIter?.(k, it, lambda);
       if (eigenvalue === null) eigenvalue = lambda;
-      else if (Math.abs(eigenvalue - lambda) / (Math.abs(eigenvalue) + 1e-6) < tol) { converged = true; break; }
-      else eigenvalue = lambda;
+      else if (Math.abs(eigenvalue - lambda) / (Math.abs(eigenvalue) + 1e-6) < tol) {
+        converged = true;
+        break;
+      } else eigenvalue = lambda;
     }
     res.eigenvalues.push(eigenvalue ?? NaN);
     res.eigenvectors.push(v);
@@ -87,18 +96,36 @@ export function powerIteration(hv: HvOperator, shapes: number[][], opts: PowerOp
   return res;
 }
 
-export interface TraceResult { trace: number; samples: number[]; converged: boolean }
+export interface TraceResult {
+  trace: number;
+  samples: number[];
+  converged: boolean;
+}
 
 /**
  * Hutchinson trace estimate, PyHessian's hessian.trace: v_i = +-1 (Rademacher), sample v^T H v; stop when the
  * running mean changes by less than tol relatively (|mean_k - mean_{k-1}| / (|mean_{k-1}| + 1e-6)).
  */
-export function hutchinsonTrace(hv: HvOperator, shapes: number[][], opts: { maxIter?: number; tol?: number; seed?: number } = {}): TraceResult {
+export function hutchinsonTrace(
+  hv: HvOperator,
+  shapes: number[][],
+  opts: { maxIter?: number; tol?: number; seed?: number } = {},
+): TraceResult {
   const { maxIter = 100, tol = 1e-3, seed = 0 } = opts;
   const samples: number[] = [];
   let trace = 0;
   for (let it = 0; it < maxIter; it++) {
-    const v = shapes.map((s, i) => tf.tidy(() => tf.sub(tf.mul(tf.cast(tf.greaterEqual(tf.randomUniform(s, 0, 1, 'float32', seed * 7919 + it * 1009 + i), 0.5), 'float32'), 2), 1)));
+    const v = shapes.map((s, i) =>
+      tf.tidy(() =>
+        tf.sub(
+          tf.mul(
+            tf.cast(tf.greaterEqual(tf.randomUniform(s, 0, 1, 'float32', seed * 7919 + it * 1009 + i), 0.5), 'float32'),
+            2,
+          ),
+          1,
+        ),
+      ),
+    );
     const h = hv(v);
     samples.push(dot(h, v));
     tf.dispose([...v, ...h]);
@@ -116,12 +143,17 @@ export function hutchinsonTrace(hv: HvOperator, shapes: number[][], opts: { maxI
  * the top eigenvalues have nearly equal magnitude (the fixture check uses it to confirm the reference's
  * power-iteration results; PyHessian's SLQ density uses the same recurrence).
  */
-export function lanczos(hv: HvOperator, shapes: number[][], opts: { maxSteps: number; seed?: number; tol?: number; stableK?: number }): { ritz: number[]; steps: number } {
+export function lanczos(
+  hv: HvOperator,
+  shapes: number[][],
+  opts: { maxSteps: number; seed?: number; tol?: number; stableK?: number },
+): { ritz: number[]; steps: number } {
   const { maxSteps, seed = 0, tol = 0, stableK = 2 } = opts;
   const r = shapes.map((s, i) => tf.randomNormal(s, 0, 1, 'float32', seed * 7919 + 77 + i));
   const basis: Vec[] = [normalization(r)];
   tf.dispose(r);
-  const alpha: number[] = [], beta: number[] = [];
+  const alpha: number[] = [],
+    beta: number[] = [];
   let ritz: number[] = [];
   const history: number[][] = [];
   for (let j = 0; j < maxSteps; j++) {
@@ -130,9 +162,22 @@ export function lanczos(hv: HvOperator, shapes: number[][], opts: { maxSteps: nu
     alpha.push(dot(w, q));
     ritz = symTridiagEigenvalues(alpha, beta);
     history.push(topByMagnitude(ritz, stableK));
-    const stable = tol > 0 && history.length >= 4 && history.slice(-4, -1).every((h) => h.length === stableK &&
-      h.every((x, i) => Math.abs(x - history[history.length - 1][i]) <= tol * Math.abs(history[history.length - 1][i])));
-    if (stable || j === maxSteps - 1) { tf.dispose(w); break; }
+    const stable =
+      tol > 0 &&
+      history.length >= 4 &&
+      history
+        .slice(-4, -1)
+        .every(
+          (h) =>
+            h.length === stableK &&
+            h.every(
+              (x, i) => Math.abs(x - history[history.length - 1][i]) <= tol * Math.abs(history[history.length - 1][i]),
+            ),
+        );
+    if (stable || j === maxSteps - 1) {
+      tf.dispose(w);
+      break;
+    }
     // full reorthogonalisation, twice for stability: w -= sum_k (w.q_k) q_k
     for (let pass = 0; pass < 2; pass++) {
       for (const u of basis) {
@@ -143,7 +188,10 @@ export function lanczos(hv: HvOperator, shapes: number[][], opts: { maxSteps: nu
       }
     }
     const b = Math.sqrt(dot(w, w));
-    if (b < 1e-10) { tf.dispose(w); break; } // invariant subspace: T_j is exact
+    if (b < 1e-10) {
+      tf.dispose(w);
+      break;
+    } // invariant subspace: T_j is exact
     beta.push(b);
     basis.push(tf.tidy(() => w.map((x) => tf.div(x, b))));
     tf.dispose(w);
@@ -155,8 +203,11 @@ export function lanczos(hv: HvOperator, shapes: number[][], opts: { maxSteps: nu
 /** Eigenvalues (ascending) of the symmetric tridiagonal matrix diag(a), offdiag(b), by Jacobi rotations (small m). */
 export function symTridiagEigenvalues(a: number[], b: number[]): number[] {
   const n = a.length;
-  if (b.length < n - 1) throw new Error(`symTridiagEigenvalues: ${n} diagonal entries need ${n - 1} off-diagonal ones, got ${b.length}`);
-  const A = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => (i === j ? a[i] : Math.abs(i - j) === 1 ? b[Math.min(i, j)] : 0)));
+  if (b.length < n - 1)
+    throw new Error(`symTridiagEigenvalues: ${n} diagonal entries need ${n - 1} off-diagonal ones, got ${b.length}`);
+  const A = Array.from({ length: n }, (_, i) =>
+    Array.from({ length: n }, (_, j) => (i === j ? a[i] : Math.abs(i - j) === 1 ? b[Math.min(i, j)] : 0)),
+  );
   return symEigenvalues(A);
 }
 
@@ -173,14 +224,19 @@ export function symEigenvalues(M: number[][]): number[] {
         if (Math.abs(A[p][q]) < 1e-300) continue;
         const theta = (A[q][q] - A[p][p]) / (2 * A[p][q]);
         const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-        const c = 1 / Math.sqrt(t * t + 1), s = t * c;
+        const c = 1 / Math.sqrt(t * t + 1),
+          s = t * c;
         for (let k = 0; k < n; k++) {
-          const akp = A[k][p], akq = A[k][q];
-          A[k][p] = c * akp - s * akq; A[k][q] = s * akp + c * akq;
+          const akp = A[k][p],
+            akq = A[k][q];
+          A[k][p] = c * akp - s * akq;
+          A[k][q] = s * akp + c * akq;
         }
         for (let k = 0; k < n; k++) {
-          const apk = A[p][k], aqk = A[q][k];
-          A[p][k] = c * apk - s * aqk; A[q][k] = s * apk + c * aqk;
+          const apk = A[p][k],
+            aqk = A[q][k];
+          A[p][k] = c * apk - s * aqk;
+          A[q][k] = s * apk + c * aqk;
         }
       }
     }

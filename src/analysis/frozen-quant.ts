@@ -15,8 +15,8 @@ import type { Params, QuantHooks } from '../model/bert.js';
 import { makeQuantHooks, type QuantConfig } from '../quant/plan.js';
 import { steMask } from '../quant/fused.js';
 
-const custom = (f: (...args: never[]) => unknown) => tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0]) as unknown;
-
+const custom = (f: (...args: never[]) => unknown) =>
+  tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0]) as unknown;
 
 export class FrozenWeightQuant {
   private readonly frozen = new Map<string, { value: tf.Tensor; mask: tf.Tensor | null }>();
@@ -25,16 +25,28 @@ export class FrozenWeightQuant {
    * rather than passed as inputs: no zero gradients of two [30522, D] tables per backward pass.
    */
   private ste(w: tf.Tensor, value: tf.Tensor, mask: tf.Tensor): tf.Tensor {
-    return (custom((_w: tf.Tensor) => ({ value: value.clone(), gradFunc: (dy: tf.Tensor) => [tf.mul(dy, mask)] })) as (w: tf.Tensor) => tf.Tensor)(w);
+    return (
+      custom((_w: tf.Tensor) => ({ value: value.clone(), gradFunc: (dy: tf.Tensor) => [tf.mul(dy, mask)] })) as (
+        w: tf.Tensor,
+      ) => tf.Tensor
+    )(w);
   }
 
   /** withGrad: record the STE masks and use twice-differentiable products (gradients / Hv products) */
-  constructor(private readonly cfg: QuantConfig, params: Params, private readonly withGrad: boolean) {
+  constructor(
+    private readonly cfg: QuantConfig,
+    params: Params,
+    private readonly withGrad: boolean,
+  ) {
     const hooks = makeQuantHooks(cfg);
     for (const [n, w] of Object.entries(params)) {
       const q = hooks.weightQuantizer(n);
       // a per-row quantizer (the word embeddings) is applied to the looked-up rows by the live hook instead
-      if (q && !q.rowwise) this.frozen.set(n, { value: q.quantize(w), mask: withGrad ? tf.grad((x: tf.Tensor) => tf.sum(q.apply(x)))(w) : null });
+      if (q && !q.rowwise)
+        this.frozen.set(n, {
+          value: q.quantize(w),
+          mask: withGrad ? tf.grad((x: tf.Tensor) => tf.sum(q.apply(x)))(w) : null,
+        });
     }
   }
 
@@ -65,7 +77,8 @@ export class FrozenWeightQuant {
           // Q_a(x) @ op(Q_b(y)): dQa = dy @ op(Q_b)^T, dQb = Q_a^T dy (or dy^T Q_a when transposed), times the STE masks;
           // Q_a, Q_b recomputed from the saved inputs so that the outer tape sees their dependence on x and y
           gradFunc: (dy: tf.Tensor, [xs, ys]: tf.Tensor[]) => {
-            const oa = operand(pa, xs), ob = operand(pb, ys);
+            const oa = operand(pa, xs),
+              ob = operand(pb, ys);
             const dqa = tf.matMul(dy, ob.q, false, !transposeB);
             const dqb = transposeB ? tf.matMul(dy, oa.q, true, false) : tf.matMul(oa.q, dy, true, false);
             return [oa.mask(dqa), ob.mask(dqb)];

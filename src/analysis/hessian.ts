@@ -22,7 +22,15 @@ import { makeQuantHooks, WORD_EMBEDDINGS, type QuantConfig } from '../quant/plan
 import { FrozenWeightQuant } from './frozen-quant.js';
 import { RetainedGraph } from './retained-graph.js';
 import { HV_L2, logSoftmax2, registerSecondOrderGradients } from './second-order.js';
-import { hutchinsonTrace, powerIteration, type HvOperator, type PowerOptions, type PowerResult, type TraceResult, type Vec } from './eigen.js';
+import {
+  hutchinsonTrace,
+  powerIteration,
+  type HvOperator,
+  type PowerOptions,
+  type PowerResult,
+  type TraceResult,
+  type Vec,
+} from './eigen.js';
 
 export interface HessianBatch {
   batch: Batch;
@@ -81,7 +89,15 @@ export class BertHessian {
     this.shapes = this.names.map((n) => s.params[n].shape);
     this.regression = s.config.num_labels === 1;
     const normMin = s.normMin ?? 0;
-    this.nonzero = new Set(Object.keys(s.params).filter((n) => tf.tidy(() => (normMin > 0 ? tf.norm(s.params[n]).dataSync()[0] > normMin : tf.any(tf.notEqual(s.params[n], 0)).dataSync()[0] === 1))));
+    this.nonzero = new Set(
+      Object.keys(s.params).filter((n) =>
+        tf.tidy(() =>
+          normMin > 0
+            ? tf.norm(s.params[n]).dataSync()[0] > normMin
+            : tf.any(tf.notEqual(s.params[n], 0)).dataSync()[0] === 1,
+        ),
+      ),
+    );
     // ||p|| and ||p||^3 of the fixed point theta_0, once (hvL2 needs them on every product)
     for (const n of this.names) {
       if (!this.nonzero.has(n)) continue;
@@ -109,7 +125,9 @@ export class BertHessian {
     return frozen && this.frozen ? this.frozen.hooks() : makeQuantHooks(this.s.quant);
   }
 
-  get numParams(): number { return this.shapes.reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0); }
+  get numParams(): number {
+    return this.shapes.reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0);
+  }
 
   /** the task loss (CE / MSE) at params p (all parameters) for one batch, or with the word-embedding rows given; scalar */
   taskLossAt(p: Params, b: HessianBatch, frozenWeights = false, wordRows?: tf.Tensor): tf.Scalar {
@@ -122,7 +140,9 @@ export class BertHessian {
     let l = this.taskLossAt(p, b);
     const l2 = this.s.l2 ?? 0.01;
     if (l2) {
-      const norms = Object.keys(p).filter((n) => this.nonzero.has(n)).map((n) => tf.sqrt(tf.sum(tf.mul(p[n], p[n]))));
+      const norms = Object.keys(p)
+        .filter((n) => this.nonzero.has(n))
+        .map((n) => tf.sqrt(tf.sum(tf.mul(p[n], p[n]))));
       l = tf.add(l, tf.mul(tf.addN(norms), l2));
     }
     return l;
@@ -130,13 +150,17 @@ export class BertHessian {
 
   private withSubset(xs: tf.Tensor[]): Params {
     const p: Params = { ...this.s.params };
-    this.names.forEach((n, i) => { p[n] = xs[i]; });
+    this.names.forEach((n, i) => {
+      p[n] = xs[i];
+    });
     return p;
   }
 
   /** loss value and gradient (subset) for one batch */
   gradient(b: HessianBatch): { loss: number; grads: Vec } {
-    const { value, grads } = tf.valueAndGrads((...xs: tf.Tensor[]) => this.loss(this.withSubset(xs), b))(this.names.map((n) => this.s.params[n]));
+    const { value, grads } = tf.valueAndGrads((...xs: tf.Tensor[]) => this.loss(this.withSubset(xs), b))(
+      this.names.map((n) => this.s.params[n]),
+    );
     const loss = value.dataSync()[0];
     value.dispose();
     return { loss, grads };
@@ -149,16 +173,22 @@ export class BertHessian {
    * final Hv of W is a dense [V,D] tensor, not the inner gradient and its product with v.
    */
   private innerGrads(xs: tf.Tensor[], b: HessianBatch): tf.Tensor[] {
-    const iw = this.rowIndex, pad = this.s.config.pad_token_id ?? 0;
+    const iw = this.rowIndex,
+      pad = this.s.config.pad_token_id ?? 0;
     if (iw < 0) return tf.grads((...zs: tf.Tensor[]) => this.taskLossAt(this.withSubset(zs), b, true))(xs);
     const ys = xs.map((x, i) => (i === iw ? embeddingLookup(x, b.batch.inputIds, pad) : x));
-    return tf.grads((...zs: tf.Tensor[]) => this.taskLossAt(this.withSubset(zs.map((z, i) => (i === iw ? xs[iw] : z))), b, true, zs[iw]))(ys);
+    return tf.grads((...zs: tf.Tensor[]) =>
+      this.taskLossAt(this.withSubset(zs.map((z, i) => (i === iw ? xs[iw] : z))), b, true, zs[iw]),
+    )(ys);
   }
 
   /** v as the cotangent of innerGrads: v_p, and for the word embeddings v_W[ids] with the pad positions zeroed */
   private cotangent(v: Vec, b: HessianBatch): Vec {
-    const iw = this.rowIndex, ids = b.batch.inputIds;
-    return v.map((x, i) => (i === iw ? tf.mul(tf.gather(x, ids), tf.expandDims(nonPadMask(ids, this.s.config.pad_token_id ?? 0), -1)) : x));
+    const iw = this.rowIndex,
+      ids = b.batch.inputIds;
+    return v.map((x, i) =>
+      i === iw ? tf.mul(tf.gather(x, ids), tf.expandDims(nonPadMask(ids, this.s.config.pad_token_id ?? 0), -1)) : x,
+    );
   }
 
   /** exact Hv of the task loss of one batch: grad_theta (grad_theta CE . v) (the L2 term is added analytically) */
@@ -166,12 +196,16 @@ export class BertHessian {
     const params = this.names.map((n) => this.s.params[n]);
     if (this.retain && this.s.batches.length === 1 && b === this.s.batches[0]) {
       // one batch (PyHessian's single-batch mode): one forward and first backward, replayed for every v
-      this.graph ??= new RetainedGraph(params, () => tf.concat(this.innerGrads(params, b).map((g) => tf.reshape(g, [-1]))));
+      this.graph ??= new RetainedGraph(params, () =>
+        tf.concat(this.innerGrads(params, b).map((g) => tf.reshape(g, [-1]))),
+      );
       return tf.tidy(() => this.graph!.vjp(tf.concat(this.cotangent(v, b).map((c) => tf.reshape(c, [-1])))));
     }
     return tf.tidy(() => {
       const ct = this.cotangent(v, b);
-      return tf.grads((...xs: tf.Tensor[]) => tf.addN(this.innerGrads(xs, b).map((g, i) => tf.sum(tf.mul(g, ct[i])))) as tf.Scalar)(params);
+      return tf.grads(
+        (...xs: tf.Tensor[]) => tf.addN(this.innerGrads(xs, b).map((g, i) => tf.sum(tf.mul(g, ct[i])))) as tf.Scalar,
+      )(params);
     });
   }
 
@@ -183,14 +217,23 @@ export class BertHessian {
   private addHvL2(acc: Vec, v: Vec): Vec {
     const l2 = this.s.l2 ?? 0.01;
     const fused = tf.getKernel(HV_L2, tf.getBackend()) !== undefined;
-    const out = tf.tidy(() => this.names.map((n, i) => {
-      const norm = this.norms.get(n);
-      if (!l2 || !norm) return tf.clone(acc[i]);
-      const p = this.s.params[n];
-      if (fused) return tf.engine().runKernel(HV_L2, { acc: acc[i], v: v[i], p }, { l2, nrm: norm.nrmValue, nrm3: norm.nrm3Value }) as tf.Tensor;
-      const pv = tf.sum(tf.mul(p, v[i]));
-      return tf.add(acc[i], tf.mul(tf.sub(tf.div(v[i], norm.nrm), tf.mul(p, tf.div(pv, norm.nrm3))), l2));
-    }));
+    const out = tf.tidy(() =>
+      this.names.map((n, i) => {
+        const norm = this.norms.get(n);
+        if (!l2 || !norm) return tf.clone(acc[i]);
+        const p = this.s.params[n];
+        if (fused)
+          return tf
+            .engine()
+            .runKernel(
+              HV_L2,
+              { acc: acc[i], v: v[i], p },
+              { l2, nrm: norm.nrmValue, nrm3: norm.nrm3Value },
+            ) as tf.Tensor;
+        const pv = tf.sum(tf.mul(p, v[i]));
+        return tf.add(acc[i], tf.mul(tf.sub(tf.div(v[i], norm.nrm), tf.mul(p, tf.div(pv, norm.nrm3))), l2));
+      }),
+    );
     tf.dispose(acc);
     return out;
   }
@@ -230,7 +273,8 @@ export class BertHessian {
 /** Parameter-name regexes of the per-layer subsets: embeddings, each encoder layer, pooler + classifier. */
 export function layerSubsets(c: BertConfig): { name: string; re: RegExp }[] {
   const out = [{ name: 'embeddings', re: /^bert\.embeddings\./ }];
-  for (let l = 0; l < c.num_hidden_layers; l++) out.push({ name: `layer.${l}`, re: new RegExp(`^bert\\.encoder\\.layer\\.${l}\\.`) });
+  for (let l = 0; l < c.num_hidden_layers; l++)
+    out.push({ name: `layer.${l}`, re: new RegExp(`^bert\\.encoder\\.layer\\.${l}\\.`) });
   out.push({ name: 'head', re: /^(bert\.pooler\.|classifier\.)/ });
   return out;
 }

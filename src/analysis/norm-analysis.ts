@@ -17,7 +17,11 @@ import type { LayerNorms } from '../model/norms.js';
 export const TOKEN_CLASSES = ['CLS', 'SEP', 'punct', 'other', 'all'] as const;
 export type TokenClass = (typeof TOKEN_CLASSES)[number];
 
-export interface TokenClassIds { cls: number; sep: number; punct: number[] }
+export interface TokenClassIds {
+  cls: number;
+  sep: number;
+  punct: number[];
+}
 
 /** BERT uncased vocabulary ids: [CLS] 101, [SEP] 102, "," 1010, "." 1012 */
 export const BERT_UNCASED_IDS: TokenClassIds = { cls: 101, sep: 102, punct: [1010, 1012] };
@@ -35,8 +39,16 @@ export function classMasks(ids: ArrayLike<number>, c: TokenClassIds): Record<Tok
   return m;
 }
 
-export interface HeadNormValues { prob: number[][]; fx: number[][]; afx: number[][] } // [L][H]
-export interface ClassNormValues { alpha: number[]; fx: number[]; sumAfx: number[] }   // [L]; NaN when K is empty
+export interface HeadNormValues {
+  prob: number[][];
+  fx: number[][];
+  afx: number[][];
+} // [L][H]
+export interface ClassNormValues {
+  alpha: number[];
+  fx: number[];
+  sumAfx: number[];
+} // [L]; NaN when K is empty
 
 export interface ExampleNorms {
   token: number;
@@ -45,15 +57,26 @@ export interface ExampleNorms {
 }
 
 /** probs: per-layer [1,H,n,n]; norms: per-layer LayerNorms with B = 1; ids: the n token ids; token: index s. */
-export async function exampleNorms(probs: tf.Tensor4D[], norms: LayerNorms[], ids: ArrayLike<number>, token: number, c: TokenClassIds): Promise<ExampleNorms> {
+export async function exampleNorms(
+  probs: tf.Tensor4D[],
+  norms: LayerNorms[],
+  ids: ArrayLike<number>,
+  token: number,
+  c: TokenClassIds,
+): Promise<ExampleNorms> {
   const L = probs.length;
   const [, H, n] = probs[0].shape;
   if (ids.length !== n) throw new Error(`exampleNorms: ${ids.length} ids for maps of ${n} tokens`);
   if (token < 0 || token >= n) throw new Error(`exampleNorms: token index ${token} outside [0, ${n})`);
   const masks = classMasks(ids, c);
   const heads: HeadNormValues = { prob: [], fx: [], afx: [] };
-  const classes = Object.fromEntries(TOKEN_CLASSES.map((k) => [k, { alpha: [], fx: [], sumAfx: [] }])) as unknown as Record<TokenClass, ClassNormValues>;
-  const K = tf.tensor2d(TOKEN_CLASSES.map((k) => Array.from(masks[k])), [TOKEN_CLASSES.length, n]); // [C,n]
+  const classes = Object.fromEntries(
+    TOKEN_CLASSES.map((k) => [k, { alpha: [], fx: [], sumAfx: [] }]),
+  ) as unknown as Record<TokenClass, ClassNormValues>;
+  const K = tf.tensor2d(
+    TOKEN_CLASSES.map((k) => Array.from(masks[k])),
+    [TOKEN_CLASSES.length, n],
+  ); // [C,n]
   const counts = TOKEN_CLASSES.map((k) => masks[k].reduce((a, b) => a + b, 0));
   for (let l = 0; l < L; l++) {
     const t = tf.tidy(() => {
@@ -62,8 +85,8 @@ export async function exampleNorms(probs: tf.Tensor4D[], norms: LayerNorms[], id
       const afx = tf.reshape(norms[l].afx, [H, n, n]);
       const safx = tf.reshape(norms[l].sumAfx, [n, n]);
       const headRow = tf.stack([
-        tf.mean(tf.reshape(tf.slice(a, [0, 0, token], [H, n, 1]), [H, n]), 1),           // mean_i alpha_{i,s}
-        tf.reshape(tf.slice(fx, [0, token], [H, 1]), [H]),                                 // ||f(x_s)||
+        tf.mean(tf.reshape(tf.slice(a, [0, 0, token], [H, n, 1]), [H, n]), 1), // mean_i alpha_{i,s}
+        tf.reshape(tf.slice(fx, [0, token], [H, 1]), [H]), // ||f(x_s)||
         tf.norm(tf.reshape(tf.slice(afx, [0, token, 0], [H, 1, n]), [H, n]), 'euclidean', 1), // ||alpha_{s,.} f||
       ]); // [3,H]
       // class sums over keys j: alpha summed over h,i -> [n]; fx summed over h -> [n]; sumAfx summed over i -> [n]
@@ -73,7 +96,9 @@ export async function exampleNorms(probs: tf.Tensor4D[], norms: LayerNorms[], id
     });
     const [hr, cs] = (await Promise.all(t.map((x) => x.array()))) as [number[][], number[][]];
     tf.dispose(t);
-    heads.prob.push(hr[0]); heads.fx.push(hr[1]); heads.afx.push(hr[2]);
+    heads.prob.push(hr[0]);
+    heads.fx.push(hr[1]);
+    heads.afx.push(hr[2]);
     TOKEN_CLASSES.forEach((k, ci) => {
       const cnt = counts[ci];
       classes[k].alpha.push(cnt ? cs[0][ci] / (H * n * cnt) : NaN);

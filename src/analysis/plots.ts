@@ -10,7 +10,16 @@ export type Spec = Record<string, unknown>;
 
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
 const FONT = { font: 'DejaVu Sans' };
-const CONFIG = { config: { ...FONT, view: { stroke: '#ddd' }, axis: { labelFont: FONT.font, titleFont: FONT.font }, legend: { labelFont: FONT.font, titleFont: FONT.font, symbolOpacity: 1, labelLimit: 0 }, header: { labelFont: FONT.font, titleFont: FONT.font }, title: { font: FONT.font } } };
+const CONFIG = {
+  config: {
+    ...FONT,
+    view: { stroke: '#ddd' },
+    axis: { labelFont: FONT.font, titleFont: FONT.font },
+    legend: { labelFont: FONT.font, titleFont: FONT.font, symbolOpacity: 1, labelLimit: 0 },
+    header: { labelFont: FONT.font, titleFont: FONT.font },
+    title: { font: FONT.font },
+  },
+};
 
 /** Colours of the models other than the teacher (grey), in the order of r.meta.models. */
 const MODEL_COLOURS = ['#1f77b4', '#ff7f0e', '#d62728', '#2ca02c', '#9467bd', '#8c564b', '#e377c2', '#17becf'];
@@ -22,7 +31,10 @@ const MODEL_COLOURS = ['#1f77b4', '#ff7f0e', '#d62728', '#2ca02c', '#9467bd', '#
 export function modelScale(r: AnalysisResults, present: Iterable<unknown>): { domain: string[]; range: string[] } {
   const has = new Set(present);
   let k = 0;
-  const all = r.meta.models.map((m) => ({ label: m.label, colour: m.role === 'teacher' ? '#7f7f7f' : MODEL_COLOURS[k++ % MODEL_COLOURS.length] }));
+  const all = r.meta.models.map((m) => ({
+    label: m.label,
+    colour: m.role === 'teacher' ? '#7f7f7f' : MODEL_COLOURS[k++ % MODEL_COLOURS.length],
+  }));
   const shown = all.filter((m) => has.has(m.label));
   return { domain: shown.map((m) => m.label), range: shown.map((m) => m.colour) };
 }
@@ -32,7 +44,11 @@ const legendWidth = (labels: string[]) => 30 + 7 * Math.max(0, ...labels.map((l)
 /** The report page's content is 1086 px wide: a figure's plot area, axes and legend stay within ~1000 px. */
 const PAGE = 1000;
 
-const METRIC_TITLES: Record<string, string> = { rankingLoss: 'Ranking loss (sum)', coverLengthRatio: 'Cover length ratio (top-5)', rowKl: 'Row KL (map loss per head)' };
+const METRIC_TITLES: Record<string, string> = {
+  rankingLoss: 'Ranking loss (sum)',
+  coverLengthRatio: 'Cover length ratio (top-5)',
+  rowKl: 'Row KL (map loss per head)',
+};
 
 /** Figure 4: one line per student over head index (layer * H + head), mean over examples with a +-1 std band. */
 export function distanceSpec(r: AnalysisResults, metric: 'rankingLoss' | 'coverLengthRatio' | 'rowKl'): Spec | null {
@@ -40,25 +56,63 @@ export function distanceSpec(r: AnalysisResults, metric: 'rankingLoss' | 'coverL
   const rows: Record<string, unknown>[] = [];
   for (const [id, d] of Object.entries(r.distance.models)) {
     const label = r.meta.models.find((m) => m.id === id)?.label ?? id;
-    d[metric].mean.forEach((layer, l) => layer.forEach((mean, h) => {
-      const sd = d[metric].std[l][h];
-      // the three distances are non-negative: the band is clipped to the quantity's domain
-      rows.push({ model: label, head: l * layer.length + h, layer: l, h, mean, lo: Math.max(0, mean - sd), hi: mean + sd });
-    }));
+    d[metric].mean.forEach((layer, l) =>
+      layer.forEach((mean, h) => {
+        const sd = d[metric].std[l][h];
+        // the three distances are non-negative: the band is clipped to the quantity's domain
+        rows.push({
+          model: label,
+          head: l * layer.length + h,
+          layer: l,
+          h,
+          mean,
+          lo: Math.max(0, mean - sd),
+          hi: mean + sd,
+        });
+      }),
+    );
   }
   const n = r.distance.examples;
   const scale = modelScale(r, labelsOf(rows));
   return {
-    $schema: SCHEMA, ...CONFIG, width: 640, height: 260,
-    title: { text: `${METRIC_TITLES[metric]} vs teacher, per head`, subtitle: `${r.meta.task}: mean over ${n} dev example${n === 1 ? '' : 's'}${n > 1 ? ', band = +-1 std (clipped at 0)' : ''}` },
+    $schema: SCHEMA,
+    ...CONFIG,
+    width: 640,
+    height: 260,
+    title: {
+      text: `${METRIC_TITLES[metric]} vs teacher, per head`,
+      subtitle: `${r.meta.task}: mean over ${n} dev example${n === 1 ? '' : 's'}${n > 1 ? ', band = +-1 std (clipped at 0)' : ''}`,
+    },
     data: { values: rows },
     encoding: {
-      x: { field: 'head', type: 'quantitative', title: 'head index (layer x heads + head)', axis: { tickMinStep: 1, format: 'd' } },
+      x: {
+        field: 'head',
+        type: 'quantitative',
+        title: 'head index (layer x heads + head)',
+        axis: { tickMinStep: 1, format: 'd' },
+      },
       color: { field: 'model', type: 'nominal', title: null, scale },
     },
     layer: [
-      ...(n > 1 ? [{ mark: { type: 'area', opacity: 0.12 }, encoding: { y: { field: 'lo', type: 'quantitative', title: METRIC_TITLES[metric] }, y2: { field: 'hi' }, color: { field: 'model', type: 'nominal', scale } } }] : []),
-      { mark: { type: 'line', point: { size: 20 } }, encoding: { y: { field: 'mean', type: 'quantitative', title: METRIC_TITLES[metric] }, tooltip: [{ field: 'model' }, { field: 'layer' }, { field: 'h' }, { field: 'mean', format: '.4g' }] } },
+      ...(n > 1
+        ? [
+            {
+              mark: { type: 'area', opacity: 0.12 },
+              encoding: {
+                y: { field: 'lo', type: 'quantitative', title: METRIC_TITLES[metric] },
+                y2: { field: 'hi' },
+                color: { field: 'model', type: 'nominal', scale },
+              },
+            },
+          ]
+        : []),
+      {
+        mark: { type: 'line', point: { size: 20 } },
+        encoding: {
+          y: { field: 'mean', type: 'quantitative', title: METRIC_TITLES[metric] },
+          tooltip: [{ field: 'model' }, { field: 'layer' }, { field: 'h' }, { field: 'mean', format: '.4g' }],
+        },
+      },
     ],
   };
 }
@@ -69,7 +123,10 @@ export function hessianDensitySpec(r: AnalysisResults): Spec | null {
   const rows: Record<string, unknown>[] = [];
   for (const [id, h] of Object.entries(r.hessian.models)) {
     const label = r.meta.models.find((m) => m.id === id)?.label ?? id;
-    for (const e of h.perExample) for (const v of e.eigenvalues) if (Number.isFinite(v) && v !== 0) rows.push({ model: label, value: v, sign: v < 0 ? 'Negative Max Eigenvalue' : 'Positive Max Eigenvalue' });
+    for (const e of h.perExample)
+      for (const v of e.eigenvalues)
+        if (Number.isFinite(v) && v !== 0)
+          rows.push({ model: label, value: v, sign: v < 0 ? 'Negative Max Eigenvalue' : 'Positive Max Eigenvalue' });
   }
   const color = { field: 'model', type: 'nominal', title: null, scale: modelScale(r, labelsOf(rows)) };
   const signs = ['Negative Max Eigenvalue', 'Positive Max Eigenvalue'].filter((s) => rows.some((x) => x.sign === s));
@@ -85,23 +142,55 @@ export function hessianDensitySpec(r: AnalysisResults): Spec | null {
     const f = log ? 'log' : 'value';
     // the density's extent reaches a little past the outermost eigenvalues: curves fall off instead of ending cut
     const xs = rows.filter((x) => x.sign === sign).map((x) => x[f] as number);
-    const lo = Math.min(...xs), hi = Math.max(...xs), pad = Math.max(0.15 * (hi - lo), 1e-3 * Math.max(Math.abs(lo), Math.abs(hi), 1));
+    const lo = Math.min(...xs),
+      hi = Math.max(...xs),
+      pad = Math.max(0.15 * (hi - lo), 1e-3 * Math.max(Math.abs(lo), Math.abs(hi), 1));
     const density = { density: f, groupby: ['model'], steps: 200, extent: [lo - pad, hi + pad], as: [f, 'density'] };
-    const xEnc = { field: f, type: 'quantitative', title: log ? `${sign.startsWith('Neg') ? '|eigenvalue|' : 'eigenvalue'} (log scale)` : 'eigenvalue',
-      ...(log ? { axis: { tickMinStep: 1, labelExpr: "'1e' + format(datum.value, 'd')" } } : { axis: { format: '~g' } }) };
+    const xEnc = {
+      field: f,
+      type: 'quantitative',
+      title: log ? `${sign.startsWith('Neg') ? '|eigenvalue|' : 'eigenvalue'} (log scale)` : 'eigenvalue',
+      ...(log
+        ? { axis: { tickMinStep: 1, labelExpr: "'1e' + format(datum.value, 'd')" } }
+        : { axis: { format: '~g' } }),
+    };
     return {
-      width, height: 200, title: sign,
+      width,
+      height: 200,
+      title: sign,
       transform: [{ filter: { field: 'sign', equal: sign } }],
       layer: [
-        { transform: [density], mark: { type: 'area', opacity: 0.2 }, encoding: { x: { ...xEnc, scale: { nice: false, zero: false } }, y: { field: 'density', type: 'quantitative', title: log ? 'Density (of log10)' : 'Density', stack: null }, color } },
-        { transform: [density], mark: { type: 'line', strokeWidth: 1.5 }, encoding: { x: { field: f, type: 'quantitative' }, y: { field: 'density', type: 'quantitative' }, color } },
-        { mark: { type: 'tick', thickness: 1, size: 8, opacity: 0.7 }, encoding: { x: { field: f, type: 'quantitative' }, y: { value: 196 }, color } },
+        {
+          transform: [density],
+          mark: { type: 'area', opacity: 0.2 },
+          encoding: {
+            x: { ...xEnc, scale: { nice: false, zero: false } },
+            y: { field: 'density', type: 'quantitative', title: log ? 'Density (of log10)' : 'Density', stack: null },
+            color,
+          },
+        },
+        {
+          transform: [density],
+          mark: { type: 'line', strokeWidth: 1.5 },
+          encoding: { x: { field: f, type: 'quantitative' }, y: { field: 'density', type: 'quantitative' }, color },
+        },
+        {
+          mark: { type: 'tick', thickness: 1, size: 8, opacity: 0.7 },
+          encoding: { x: { field: f, type: 'quantitative' }, y: { value: 196 }, color },
+        },
       ],
     };
   };
   return {
-    $schema: SCHEMA, ...CONFIG,
-    title: { text: 'Hessian eigenvalue spectra', subtitle: [`${r.meta.task}: top-${r.hessian.settings.topN} eigenvalues per example (${r.hessian.settings.mode} mode)`, `loss: ${hessianLossText(r.hessian.settings)}`] },
+    $schema: SCHEMA,
+    ...CONFIG,
+    title: {
+      text: 'Hessian eigenvalue spectra',
+      subtitle: [
+        `${r.meta.task}: top-${r.hessian.settings.topN} eigenvalues per example (${r.hessian.settings.mode} mode)`,
+        `loss: ${hessianLossText(r.hessian.settings)}`,
+      ],
+    },
     data: { values: rows },
     hconcat: signs.map(panel),
   };
@@ -114,7 +203,8 @@ export function hessianLayersSpec(r: AnalysisResults): Spec | null {
   for (const [id, h] of Object.entries(r.hessian.models)) {
     const label = r.meta.models.find((m) => m.id === id)?.label ?? id;
     const acc = new Map<string, number[]>();
-    for (const e of h.perExample) for (const [k, v] of Object.entries(e.layers ?? {})) acc.set(k, [...(acc.get(k) ?? []), v]);
+    for (const e of h.perExample)
+      for (const [k, v] of Object.entries(e.layers ?? {})) acc.set(k, [...(acc.get(k) ?? []), v]);
     for (const [k, vs] of acc) rows.push({ model: label, subset: k, value: vs.reduce((a, b) => a + b, 0) / vs.length });
   }
   if (!rows.length) return null;
@@ -126,14 +216,25 @@ export function hessianLayersSpec(r: AnalysisResults): Spec | null {
   const ticks = [...(rows.some((x) => (x.value as number) < 0) ? decades.map((d) => -d).reverse() : []), 0, ...decades];
   const scale = modelScale(r, labelsOf(rows));
   return {
-    $schema: SCHEMA, ...CONFIG, width: Math.min(760, PAGE - 90 - legendWidth(scale.domain)), height: 260,
-    title: { text: 'Top Hessian eigenvalue per parameter group', subtitle: `mean over examples; each group differentiated alone (diagonal block)${wide ? '; symmetric-log axis' : ''}` },
+    $schema: SCHEMA,
+    ...CONFIG,
+    width: Math.min(760, PAGE - 90 - legendWidth(scale.domain)),
+    height: 260,
+    title: {
+      text: 'Top Hessian eigenvalue per parameter group',
+      subtitle: `mean over examples; each group differentiated alone (diagonal block)${wide ? '; symmetric-log axis' : ''}`,
+    },
     data: { values: rows },
     mark: 'bar',
     encoding: {
       x: { field: 'subset', type: 'nominal', sort: order, title: null, axis: { labelAngle: 0 } },
       xOffset: { field: 'model', sort: scale.domain },
-      y: { field: 'value', type: 'quantitative', title: 'top eigenvalue', ...(wide ? { scale: { type: 'symlog' }, axis: { values: ticks, format: '.0e' } } : {}) },
+      y: {
+        field: 'value',
+        type: 'quantitative',
+        title: 'top eigenvalue',
+        ...(wide ? { scale: { type: 'symlog' }, axis: { values: ticks, format: '.0e' } } : {}),
+      },
       color: { field: 'model', type: 'nominal', title: null, scale },
     },
   };
@@ -146,10 +247,20 @@ export function rangeSpec(r: AnalysisResults): Spec | null {
   for (const [id, m] of Object.entries(r.range.models)) {
     const meta = r.meta.models.find((x) => x.id === id);
     const label = meta?.label ?? id;
-    m.min.forEach((mins, l) => mins.forEach((v, t) => {
-      rows.push({ model: label, layer: `layer ${l}`, l, token: t, value: v, stat: 'min', series: `${label} min` });
-      rows.push({ model: label, layer: `layer ${l}`, l, token: t, value: m.max[l][t], stat: 'max', series: `${label} max` });
-    }));
+    m.min.forEach((mins, l) =>
+      mins.forEach((v, t) => {
+        rows.push({ model: label, layer: `layer ${l}`, l, token: t, value: v, stat: 'min', series: `${label} min` });
+        rows.push({
+          model: label,
+          layer: `layer ${l}`,
+          l,
+          token: t,
+          value: m.max[l][t],
+          stat: 'max',
+          series: `${label} max`,
+        });
+      }),
+    );
   }
   const teacher = r.meta.models.find((m) => m.role === 'teacher')?.label;
   const L = r.range.models[Object.keys(r.range.models)[0]].min.length;
@@ -159,20 +270,34 @@ export function rangeSpec(r: AnalysisResults): Spec | null {
   let k = 0;
   const widths = scale.domain.map((m) => (m === teacher ? 1.3 : Math.max(0.9, 2.8 - 0.9 * k++)));
   return {
-    $schema: SCHEMA, ...CONFIG,
-    title: { text: 'Attention output dynamic range (min / max over the hidden dim)', subtitle: `${r.meta.task}: dev example #${r.range.exampleIndex} (${r.range.tokens.length} tokens)` },
+    $schema: SCHEMA,
+    ...CONFIG,
+    title: {
+      text: 'Attention output dynamic range (min / max over the hidden dim)',
+      subtitle: `${r.meta.task}: dev example #${r.range.exampleIndex} (${r.range.tokens.length} tokens)`,
+    },
     data: { values: rows },
     facet: { field: 'layer', type: 'nominal', title: null, sort: Array.from({ length: L }, (_, l) => `layer ${l}`) },
     columns: cols,
     spec: {
-      width: Math.max(160, Math.floor((PAGE - legendWidth(scale.domain)) / cols) - 60), height: 170,
+      width: Math.max(160, Math.floor((PAGE - legendWidth(scale.domain)) / cols) - 60),
+      height: 170,
       mark: { type: 'line' },
       encoding: {
         x: { field: 'token', type: 'quantitative', title: 'token index', axis: { format: 'd', tickMinStep: 1 } },
         y: { field: 'value', type: 'quantitative', title: 'value' },
         color: { field: 'model', type: 'nominal', title: null, sort: scale.domain, scale },
-        strokeWidth: { field: 'model', type: 'nominal', title: null, sort: scale.domain, scale: { type: 'ordinal', domain: scale.domain, range: widths } },
-        strokeDash: { condition: { test: `datum.model === ${JSON.stringify(teacher ?? '')}`, value: [4, 3] }, value: [1, 0] },
+        strokeWidth: {
+          field: 'model',
+          type: 'nominal',
+          title: null,
+          sort: scale.domain,
+          scale: { type: 'ordinal', domain: scale.domain, range: widths },
+        },
+        strokeDash: {
+          condition: { test: `datum.model === ${JSON.stringify(teacher ?? '')}`, value: [4, 3] },
+          value: [1, 0],
+        },
         detail: { field: 'series' },
       },
     },
@@ -180,7 +305,11 @@ export function rangeSpec(r: AnalysisResults): Spec | null {
   };
 }
 
-const NORM_TITLES: Record<string, string> = { alpha: 'Avg. alpha', fx: 'Avg. ||f(x)||', sumAfx: 'Avg. ||sum alpha f(x)||' };
+const NORM_TITLES: Record<string, string> = {
+  alpha: 'Avg. alpha',
+  fx: 'Avg. ||f(x)||',
+  sumAfx: 'Avg. ||sum alpha f(x)||',
+};
 
 /** Figure 6: |teacher - student| per layer for each token class, one curve per student. */
 export function normCurvesSpec(r: AnalysisResults): Spec | null {
@@ -190,22 +319,54 @@ export function normCurvesSpec(r: AnalysisResults): Spec | null {
     const label = r.meta.models.find((m) => m.id === id)?.label ?? id;
     for (const cls of TOKEN_CLASSES) {
       const c = byClass[cls];
-      for (const q of ['alpha', 'fx', 'sumAfx'] as const) c[q].forEach((v, l) => { if (v !== null && Number.isFinite(v)) rows.push({ model: label, cls, quantity: NORM_TITLES[q], layer: l, value: v }); });
+      for (const q of ['alpha', 'fx', 'sumAfx'] as const)
+        c[q].forEach((v, l) => {
+          if (v !== null && Number.isFinite(v))
+            rows.push({ model: label, cls, quantity: NORM_TITLES[q], layer: l, value: v });
+        });
     }
   }
   return {
-    $schema: SCHEMA, ...CONFIG,
-    title: { text: 'Norm-based analysis: |teacher - student| per layer and token class', subtitle: `${r.meta.task}: mean over ${r.norms.examplesUsed} examples${r.norms.token === 'sep' ? ' with [SEP]' : ''}; W_O ${r.norms.wo}` },
+    $schema: SCHEMA,
+    ...CONFIG,
+    title: {
+      text: 'Norm-based analysis: |teacher - student| per layer and token class',
+      subtitle: `${r.meta.task}: mean over ${r.norms.examplesUsed} examples${r.norms.token === 'sep' ? ' with [SEP]' : ''}; W_O ${r.norms.wo}`,
+    },
     data: { values: rows },
     // three columns (quantities) by five rows (token classes): narrow enough for the page not to scale it down
-    facet: { column: { field: 'quantity', type: 'nominal', title: null, sort: Object.values(NORM_TITLES), header: { labelFontSize: 13, labelFontWeight: 'bold' } }, row: { field: 'cls', type: 'nominal', title: null, sort: [...TOKEN_CLASSES], header: { labelFontSize: 13, labelFontWeight: 'bold', labelAngle: 0, labelAlign: 'left' } } },
+    facet: {
+      column: {
+        field: 'quantity',
+        type: 'nominal',
+        title: null,
+        sort: Object.values(NORM_TITLES),
+        header: { labelFontSize: 13, labelFontWeight: 'bold' },
+      },
+      row: {
+        field: 'cls',
+        type: 'nominal',
+        title: null,
+        sort: [...TOKEN_CLASSES],
+        header: { labelFontSize: 13, labelFontWeight: 'bold', labelAngle: 0, labelAlign: 'left' },
+      },
+    },
     spec: {
-      width: 150, height: 90,
+      width: 150,
+      height: 90,
       mark: { type: 'line', point: true },
       encoding: {
         x: { field: 'layer', type: 'quantitative', title: 'layer', axis: { tickMinStep: 1, format: 'd' } },
         // small differences (1e-5, 1e-9) in exponent notation instead of 0.000005
-        y: { field: 'value', type: 'quantitative', title: '|T - S|', axis: { labelExpr: "datum.value !== 0 && abs(datum.value) < 1e-3 ? format(datum.value, '.1~e') : format(datum.value, '.2~g')" } },
+        y: {
+          field: 'value',
+          type: 'quantitative',
+          title: '|T - S|',
+          axis: {
+            labelExpr:
+              "datum.value !== 0 && abs(datum.value) < 1e-3 ? format(datum.value, '.1~e') : format(datum.value, '.2~g')",
+          },
+        },
         color: { field: 'model', type: 'nominal', title: null, scale: modelScale(r, labelsOf(rows)) },
       },
     },
@@ -220,10 +381,13 @@ export function normCurvesSpec(r: AnalysisResults): Spec | null {
  */
 export function legendFormat(rows: Record<string, unknown>[]): string {
   const by = new Map<unknown, number[]>();
-  for (const x of rows) by.set(`${x.panel}|${x.quantity}`, [...(by.get(`${x.panel}|${x.quantity}`) ?? []), x.value as number]);
+  for (const x of rows)
+    by.set(`${x.panel}|${x.quantity}`, [...(by.get(`${x.panel}|${x.quantity}`) ?? []), x.value as number]);
   let digits = 2;
   for (const vs of by.values()) {
-    const lo = Math.min(...vs), hi = Math.max(...vs), mag = Math.max(Math.abs(lo), Math.abs(hi));
+    const lo = Math.min(...vs),
+      hi = Math.max(...vs),
+      mag = Math.max(Math.abs(lo), Math.abs(hi));
     if (hi > lo && mag > 0) digits = Math.max(digits, Math.min(6, Math.ceil(Math.log10(mag / (hi - lo))) + 1));
   }
   return `.${digits}~g`;
@@ -232,39 +396,81 @@ export function legendFormat(rows: Record<string, unknown>[]): string {
 export function normHeatmapSpec(r: AnalysisResults): Spec | null {
   if (!r.norms) return null;
   const rows: Record<string, unknown>[] = [];
-  const put = (panel: string, q: string, grid: number[][]) => grid.forEach((hs, l) => hs.forEach((v, h) => rows.push({ panel, quantity: q, layer: l, head: h, value: v })));
+  const put = (panel: string, q: string, grid: number[][]) =>
+    grid.forEach((hs, l) => hs.forEach((v, h) => rows.push({ panel, quantity: q, layer: l, head: h, value: v })));
   const label = (id: string) => r.meta.models.find((m) => m.id === id)?.label ?? id;
   const panels: string[] = [];
   const first = Object.values(r.norms.heads)[0];
   if (!first?.prob.length) return null;
-  const L = first.prob.length, H = first.prob[0].length;
+  const L = first.prob.length,
+    H = first.prob[0].length;
   for (const [id, v] of Object.entries(r.norms.heads)) {
     panels.push(label(id));
-    put(label(id), 'PROB', v.prob); put(label(id), '||f(x)||', v.fx); put(label(id), '||alpha f(x)||', v.afx);
+    put(label(id), 'PROB', v.prob);
+    put(label(id), '||f(x)||', v.fx);
+    put(label(id), '||alpha f(x)||', v.afx);
   }
   for (const [id, v] of Object.entries(r.norms.headDiffs)) {
     const p = `|T - S| ${label(id)}`;
     panels.push(p);
-    put(p, 'PROB', v.prob); put(p, '||f(x)||', v.fx); put(p, '||alpha f(x)||', v.afx);
+    put(p, 'PROB', v.prob);
+    put(p, '||f(x)||', v.fx);
+    put(p, '||alpha f(x)||', v.afx);
   }
   return {
-    $schema: SCHEMA, ...CONFIG,
-    title: { text: `Per-head norms at token ${r.norms.token === 'sep' ? 'first [SEP]' : `#${r.norms.token}`}`, subtitle: `${r.meta.task}: mean over ${r.norms.examplesUsed} examples; each panel has its own colour scale` },
+    $schema: SCHEMA,
+    ...CONFIG,
+    title: {
+      text: `Per-head norms at token ${r.norms.token === 'sep' ? 'first [SEP]' : `#${r.norms.token}`}`,
+      subtitle: `${r.meta.task}: mean over ${r.norms.examplesUsed} examples; each panel has its own colour scale`,
+    },
     data: { values: rows },
     facet: {
-      row: { field: 'panel', type: 'nominal', title: null, sort: panels, header: { labelAngle: 0, labelAlign: 'left', labelLimit: 0, labelFontWeight: 'bold' } },
-      column: { field: 'quantity', type: 'nominal', title: null, sort: ['PROB', '||f(x)||', '||alpha f(x)||'], header: { labelFontWeight: 'bold' } },
+      row: {
+        field: 'panel',
+        type: 'nominal',
+        title: null,
+        sort: panels,
+        header: { labelAngle: 0, labelAlign: 'left', labelLimit: 0, labelFontWeight: 'bold' },
+      },
+      column: {
+        field: 'quantity',
+        type: 'nominal',
+        title: null,
+        sort: ['PROB', '||f(x)||', '||alpha f(x)||'],
+        header: { labelFontWeight: 'bold' },
+      },
     },
     spec: {
-      width: Math.max(100, 14 * H), height: Math.max(80, 10 * L),
+      width: Math.max(100, 14 * H),
+      height: Math.max(80, 10 * L),
       encoding: {
         x: { field: 'head', type: 'ordinal', title: 'head', axis: { labelAngle: 0 } },
         y: { field: 'layer', type: 'ordinal', title: 'layer', sort: 'descending' },
       },
       layer: [
-        { mark: 'rect', encoding: { color: { field: 'value', type: 'quantitative', scale: { scheme: L * H <= 48 ? { name: 'blues', extent: [0.05, 0.65] } : 'blues' }, title: null, legend: { gradientLength: 70, format: legendFormat(rows), labelFontSize: 9 } }, tooltip: [{ field: 'layer' }, { field: 'head' }, { field: 'value', format: '.4g' }] } },
+        {
+          mark: 'rect',
+          encoding: {
+            color: {
+              field: 'value',
+              type: 'quantitative',
+              scale: { scheme: L * H <= 48 ? { name: 'blues', extent: [0.05, 0.65] } : 'blues' },
+              title: null,
+              legend: { gradientLength: 70, format: legendFormat(rows), labelFontSize: 9 },
+            },
+            tooltip: [{ field: 'layer' }, { field: 'head' }, { field: 'value', format: '.4g' }],
+          },
+        },
         // values written into the cells when the grid is small enough to read them
-        ...(L * H <= 48 ? [{ mark: { type: 'text', fontSize: 9 }, encoding: { text: { field: 'value', format: '.2e' }, color: { value: '#222' } } }] : []),
+        ...(L * H <= 48
+          ? [
+              {
+                mark: { type: 'text', fontSize: 9 },
+                encoding: { text: { field: 'value', format: '.2e' }, color: { value: '#222' } },
+              },
+            ]
+          : []),
       ],
     },
     resolve: { scale: { color: 'independent' }, legend: { color: 'independent' } },

@@ -22,7 +22,8 @@ export async function attentionOutputRange(attnOutput: tf.Tensor3D[], b: number,
     });
     const v = (await m.array()) as number[][];
     m.dispose();
-    out.min.push(v[0]); out.max.push(v[1]);
+    out.min.push(v[0]);
+    out.max.push(v[1]);
   }
   return out;
 }

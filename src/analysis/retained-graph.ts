@@ -32,7 +32,10 @@ export class RetainedGraph {
   private readonly all: TapeNode[];
   readonly y: tf.Tensor;
 
-  constructor(private readonly xs: tf.Tensor[], f: () => tf.Tensor) {
+  constructor(
+    private readonly xs: tf.Tensor[],
+    f: () => tf.Tensor,
+  ) {
     const eng = tf.engine() as unknown as EngineTape;
     if (eng.state.gradientDepth !== 0) throw new Error('RetainedGraph: cannot be recorded inside another gradient');
     eng.startTape();
@@ -51,7 +54,8 @@ export class RetainedGraph {
 
   /** dy [y.shape] -> dy^T (dy / dx) for each x (zeros where y does not depend on x) */
   vjp(dy: tf.Tensor): tf.Tensor[] {
-    if (!tf.util.arraysEqual(dy.shape, this.y.shape)) throw new Error(`RetainedGraph.vjp: dy [${dy.shape}] does not match y [${this.y.shape}]`);
+    if (!tf.util.arraysEqual(dy.shape, this.y.shape))
+      throw new Error(`RetainedGraph.vjp: dy [${dy.shape}] does not match y [${this.y.shape}]`);
     return tf.tidy(() => {
       const acc = new Map<number, tf.Tensor>([[this.y.id, dy]]);
       for (let i = this.nodes.length - 1; i >= 0; i--) {
@@ -96,7 +100,10 @@ function between(tape: TapeNode[], xs: tf.Tensor[], y: tf.Tensor): TapeNode[] {
       nodeToY.add(node.id);
     }
   }
-  return tape.filter((n) => nodeFromX.has(n.id) && nodeToY.has(n.id)).map((n) => ({
-    ...n, inputs: Object.fromEntries(Object.entries(n.inputs).filter(([, t]) => fromX.has(t.id))),
-  }));
+  return tape
+    .filter((n) => nodeFromX.has(n.id) && nodeToY.has(n.id))
+    .map((n) => ({
+      ...n,
+      inputs: Object.fromEntries(Object.entries(n.inputs).filter(([, t]) => fromX.has(t.id))),
+    }));
 }

@@ -26,14 +26,17 @@ export function registerSecondOrderGradients(): void {
   done = true;
   registerExtraGradients();
   const warn = console.warn;
-  console.warn = (...a: unknown[]) => { if (!String(a[0]).startsWith('Overriding the gradient')) warn(...a); };
+  console.warn = (...a: unknown[]) => {
+    if (!String(a[0]).startsWith('Overriding the gradient')) warn(...a);
+  };
   try {
     // comparison / logical ops are piecewise constant: float32 zeros, replacing tfjs's own where it has one
     registerZeroGradients(true);
     // UnsortedSegmentSum (the gradient of every Gather): dx = dy[max(ids, 0)] * 1[ids >= 0]; tfjs's own masks with a
     // broadcast LogicalAnd and Where, which run op by op on the cpu kernels (20 ms of a tiny 8 x 128 Hv product)
     tf.registerGradient({
-      kernelName: 'UnsortedSegmentSum', inputsToSave: ['segmentIds'],
+      kernelName: 'UnsortedSegmentSum',
+      inputsToSave: ['segmentIds'],
       gradFunc: (dy, saved) => ({
         x: () => {
           const ids = tf.cast(saved[0], 'int32');
@@ -44,20 +47,37 @@ export function registerSecondOrderGradients(): void {
       }),
     });
     // d exp(x) = exp(x) dx
-    tf.registerGradient({ kernelName: 'Exp', inputsToSave: ['x'], gradFunc: (dy, saved) => ({ x: () => tf.mul(dy as tf.Tensor, tf.exp(saved[0])) }) });
+    tf.registerGradient({
+      kernelName: 'Exp',
+      inputsToSave: ['x'],
+      gradFunc: (dy, saved) => ({ x: () => tf.mul(dy as tf.Tensor, tf.exp(saved[0])) }),
+    });
     // d tanh(x) = (1 - tanh(x)^2) dx
     tf.registerGradient({
-      kernelName: 'Tanh', inputsToSave: ['x'],
-      gradFunc: (dy, saved) => ({ x: () => { const y = tf.tanh(saved[0]); return tf.mul(dy as tf.Tensor, tf.sub(1, tf.mul(y, y))); } }),
+      kernelName: 'Tanh',
+      inputsToSave: ['x'],
+      gradFunc: (dy, saved) => ({
+        x: () => {
+          const y = tf.tanh(saved[0]);
+          return tf.mul(dy as tf.Tensor, tf.sub(1, tf.mul(y, y)));
+        },
+      }),
     });
     // d sigmoid(x) = s (1 - s) dx
     tf.registerGradient({
-      kernelName: 'Sigmoid', inputsToSave: ['x'],
-      gradFunc: (dy, saved) => ({ x: () => { const s = tf.sigmoid(saved[0]); return tf.mul(dy as tf.Tensor, tf.mul(s, tf.sub(1, s))); } }),
+      kernelName: 'Sigmoid',
+      inputsToSave: ['x'],
+      gradFunc: (dy, saved) => ({
+        x: () => {
+          const s = tf.sigmoid(saved[0]);
+          return tf.mul(dy as tf.Tensor, tf.mul(s, tf.sub(1, s)));
+        },
+      }),
     });
     // softmax: dx = y * (dy - sum(dy * y, dim))
     tf.registerGradient({
-      kernelName: 'Softmax', inputsToSave: ['logits'],
+      kernelName: 'Softmax',
+      inputsToSave: ['logits'],
       gradFunc: (dy, saved, attrs) => ({
         logits: () => {
           const dim = (attrs as unknown as { dim: number }).dim;

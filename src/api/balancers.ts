@@ -21,7 +21,10 @@ export type BalancerConfig =
 export const BALANCER_KINDS = ['static', 'modelopt-static', 'uncertainty'] as const;
 
 export type LossTerms = Partial<Record<Term, tf.Scalar>>;
-export interface StateTensor { shape: number[]; data: Float32Array }
+export interface StateTensor {
+  shape: number[];
+  data: Float32Array;
+}
 
 export interface LossBalancer {
   readonly config: BalancerConfig;
@@ -56,7 +59,10 @@ const noState = {
 
 function staticBalancer(): LossBalancer {
   return {
-    config: { kind: 'static' }, needsStudentLoss: false, ...noState, weights: () => ({}),
+    config: { kind: 'static' },
+    needsStudentLoss: false,
+    ...noState,
+    weights: () => ({}),
     combine: (terms, coeffs, studentLoss) => {
       const kd = weightedSum(terms, coeffs);
       return studentLoss ? tf.add(kd, studentLoss) : kd;
@@ -66,7 +72,9 @@ function staticBalancer(): LossBalancer {
 
 function modeloptStatic(w: number): LossBalancer {
   return {
-    config: { kind: 'modelopt-static', kdLossWeight: w }, needsStudentLoss: w < 1, ...noState,
+    config: { kind: 'modelopt-static', kdLossWeight: w },
+    needsStudentLoss: w < 1,
+    ...noState,
     weights: () => ({ kd: w, student: 1 - w }),
     combine: (terms, coeffs, studentLoss) => {
       const kd = tf.mul(weightedSum(terms, coeffs), w) as tf.Scalar;
@@ -87,20 +95,35 @@ function uncertainty(coeffs: Coeffs, lr: number, init: number): LossBalancer {
   };
   make({});
   return {
-    config: { kind: 'uncertainty', lr, init }, needsStudentLoss: false,
-    get variables() { return vars; },
+    config: { kind: 'uncertainty', lr, init },
+    needsStudentLoss: false,
+    get variables() {
+      return vars;
+    },
     combine: (terms, cs, studentLoss) => {
-      const parts: [string, tf.Scalar][] = TERMS.filter((t) => terms[t] && cs[t]).map((t) => [t, cs[t] === 1 ? terms[t]! : tf.mul(terms[t]!, cs[t])]);
+      const parts: [string, tf.Scalar][] = TERMS.filter((t) => terms[t] && cs[t]).map((t) => [
+        t,
+        cs[t] === 1 ? terms[t]! : tf.mul(terms[t]!, cs[t]),
+      ]);
       if (studentLoss) parts.push(['student', studentLoss]);
       if (!parts.length) throw new Error('kdLoss: every loss coefficient is 0; enable at least one term');
       // exp(-s_i) L_i + s_i, summed
-      return parts.map(([t, l]) => tf.add(tf.mul(tf.exp(tf.neg(vars[t])), l), vars[t]) as tf.Scalar).reduce((a, b) => tf.add(a, b));
+      return parts
+        .map(([t, l]) => tf.add(tf.mul(tf.exp(tf.neg(vars[t])), l), vars[t]) as tf.Scalar)
+        .reduce((a, b) => tf.add(a, b));
     },
-    update: (grads) => tf.tidy(() => { for (const [t, g] of Object.entries(grads)) vars[t]?.assign(tf.sub(vars[t], tf.mul(g, lr))); }),
+    update: (grads) =>
+      tf.tidy(() => {
+        for (const [t, g] of Object.entries(grads)) vars[t]?.assign(tf.sub(vars[t], tf.mul(g, lr)));
+      }),
     weights: () => Object.fromEntries(tasks.map((t) => [t, Math.exp(-vars[t].dataSync()[0])])),
-    exportState: () => Object.fromEntries(tasks.map((t) => [t, { shape: [], data: vars[t].dataSync() as Float32Array }])),
+    exportState: () =>
+      Object.fromEntries(tasks.map((t) => [t, { shape: [], data: vars[t].dataSync() as Float32Array }])),
     importState: (state) => make(Object.fromEntries([...state].map(([k, v]) => [k, v.data[0]]))),
-    dispose: () => { for (const v of Object.values(vars)) v.dispose(); vars = {}; },
+    dispose: () => {
+      for (const v of Object.values(vars)) v.dispose();
+      vars = {};
+    },
   };
 }
 

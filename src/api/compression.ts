@@ -6,7 +6,17 @@
 import * as tf from '@tensorflow/tfjs';
 import { bertForward, type Batch, type BertOutputs, type Params } from '../model/bert.js';
 import type { BertConfig } from '../model/config.js';
-import { kdTerms, presetCoeffs, TERMS, TERM_FNS, type Coeffs, type KdBatch, type KdLoss, type KdOptions, type Term } from '../kd/losses.js';
+import {
+  kdTerms,
+  presetCoeffs,
+  TERMS,
+  TERM_FNS,
+  type Coeffs,
+  type KdBatch,
+  type KdLoss,
+  type KdOptions,
+  type Term,
+} from '../kd/losses.js';
 import type { QuantConfig } from '../quant/plan.js';
 import { ConfigError, resolveConfig, type KdConfig } from '../train/config.js';
 import { mulberry32 } from '../train/batches.js';
@@ -14,7 +24,10 @@ import { makeBalancer, type LossBalancer } from './balancers.js';
 import { checkParams, quantizeVariables, type StudentHooks } from './quantize.js';
 
 /** inputs of one step: the model batch and the KD batch (labels, true lengths) */
-export interface StepInputs { batch: Batch; kd: KdBatch }
+export interface StepInputs {
+  batch: Batch;
+  kd: KdBatch;
+}
 
 /** The distillation config: the run config's `kd` section (same keys and validation) plus the task kind. */
 export interface DistillationConfig extends Partial<KdConfig> {
@@ -47,7 +60,12 @@ export interface CompressionCallbacks {
   /** before the step's forward passes: fixes the step's dropout seeds (step k of the run, default: the next one) */
   onStepBegin(step: number): void;
   /** inside the gradient function, after the handle computed the loss to differentiate (loss: the user's own, or null) */
-  onAfterComputeLoss(inputs: StepInputs, studentOutputs: BertOutputs, loss: tf.Scalar | null, teacherOutputs: BertOutputs): void;
+  onAfterComputeLoss(
+    inputs: StepInputs,
+    studentOutputs: BertOutputs,
+    loss: tf.Scalar | null,
+    teacherOutputs: BertOutputs,
+  ): void;
   /** after the gradients, before the optimizer, once the balancer learned from its own: the student's gradients by parameter name */
   onBeforeOptimizerStep(grads: Record<string, tf.Tensor>): void;
   /** after the optimizer step: the step's KD term values are read and its tensors freed */
@@ -58,7 +76,11 @@ export interface CompressionCallbacks {
   onTrainEnd(): void;
 }
 
-export interface StepEnd { step: number; terms: Partial<Record<Term, number>>; weights: Record<string, number> }
+export interface StepEnd {
+  step: number;
+  terms: Partial<Record<Term, number>>;
+  weights: Record<string, number>;
+}
 
 export interface CompressionHandle {
   readonly model: BertConfig;
@@ -81,12 +103,22 @@ export interface CompressionHandle {
   /** student outputs (quantized, STE); train mode uses this step's dropout seeds. Call inside the gradient function */
   studentForward(batch: Batch, opts?: { training?: boolean; nextSeed?: () => number }): BertOutputs;
   /** ModelOpt's compute_kd_loss: total = balancer(student loss, c_t L_t(student, teacher, kd)); scalars */
-  computeKdLoss(studentOutputs: BertOutputs, teacherOutputs: BertOutputs, kd: KdBatch, studentLoss?: tf.Scalar | null): KdLoss;
+  computeKdLoss(
+    studentOutputs: BertOutputs,
+    teacherOutputs: BertOutputs,
+    kd: KdBatch,
+    studentLoss?: tf.Scalar | null,
+  ): KdLoss;
   onTrainBegin(info?: { totalSteps?: number }): void;
   onEpochBegin(epoch?: number): void;
   onStepBegin(step?: number): void;
   /** loss = your student's own loss or null; returns the total to differentiate (keep its terms for onStepEnd) */
-  onAfterComputeLoss(inputs: StepInputs, studentOutputs: BertOutputs, loss: tf.Scalar | null | undefined, teacherOutputs: BertOutputs): tf.Scalar;
+  onAfterComputeLoss(
+    inputs: StepInputs,
+    studentOutputs: BertOutputs,
+    loss: tf.Scalar | null | undefined,
+    teacherOutputs: BertOutputs,
+  ): tf.Scalar;
   /** grads from tf.variableGrads (keyed by variable name); returns the student's, keyed by parameter name */
   onBeforeOptimizerStep(grads: Record<string, tf.Tensor>): Record<string, tf.Tensor>;
   onStepEnd(): Promise<StepEnd>;
@@ -99,7 +131,9 @@ export interface CompressionHandle {
 
 /** outputs of a full-precision model in eval mode, computed in a tidy (nothing else kept); the caller disposes them */
 export const teacherOutputs = (params: Params, model: BertConfig, batch: Batch): BertOutputs =>
-  tf.tidy(() => bertForward(params, model, batch, { training: false }) as unknown as tf.TensorContainer) as unknown as BertOutputs;
+  tf.tidy(
+    () => bertForward(params, model, batch, { training: false }) as unknown as tf.TensorContainer,
+  ) as unknown as BertOutputs;
 
 /** free every tensor of a forward's outputs (teacherForward's, or a student's computed outside a tidy) */
 export const disposeOutputs = (o: BertOutputs): void => tf.dispose(o as unknown as tf.TensorContainer);
@@ -116,12 +150,18 @@ export function kdCoeffs(kd: KdConfig): Coeffs {
 }
 
 /** Validate and complete the quant and distillation configs exactly as the run config's sections. */
-function resolveCompressionConfig(model: BertConfig, quant: Partial<QuantConfig> = {}, distillation: DistillationConfig = {}): { quant: QuantConfig; distillation: KdConfig & { regression: boolean } } {
+function resolveCompressionConfig(
+  model: BertConfig,
+  quant: Partial<QuantConfig> = {},
+  distillation: DistillationConfig = {},
+): { quant: QuantConfig; distillation: KdConfig & { regression: boolean } } {
   const { regression, ...kd } = distillation;
-  if (regression !== undefined && typeof regression !== 'boolean') throw new ConfigError(`config key "kd.regression" must be true or false, got ${JSON.stringify(regression)}`);
+  if (regression !== undefined && typeof regression !== 'boolean')
+    throw new ConfigError(`config key "kd.regression" must be true or false, got ${JSON.stringify(regression)}`);
   const c = resolveConfig({ quant, kd });
   const coeffs = kdCoeffs(c.kd);
-  if (!TERMS.some((t) => coeffs[t])) throw new ConfigError('config key "kd.coeffs": every KD term coefficient is 0; enable at least one term');
+  if (!TERMS.some((t) => coeffs[t]))
+    throw new ConfigError('config key "kd.coeffs": every KD term coefficient is 0; enable at least one term');
   return { quant: c.quant, distillation: { ...c.kd, regression: regression ?? model.num_labels === 1 } };
 }
 
@@ -134,26 +174,51 @@ export function prepareCompression(o: CompressionOptions): CompressionHandle {
   if (!Number.isInteger(seed)) throw new ConfigError(`config key "seed" must be an integer, got ${seed}`);
   const q = quantizeVariables(o.student, quant, o.name ?? 'student');
   const coeffs = kdCoeffs(distillation);
-  return createHandle({ model: o.model, teacher: o.teacher, student: q.params, hooks: q.hooks, quant, distillation, coeffs, balancer: makeBalancer(distillation.balancer, coeffs), seed });
+  return createHandle({
+    model: o.model,
+    teacher: o.teacher,
+    student: q.params,
+    hooks: q.hooks,
+    quant,
+    distillation,
+    coeffs,
+    balancer: makeBalancer(distillation.balancer, coeffs),
+    seed,
+  });
 }
 
 export interface HandleParts {
-  model: BertConfig; teacher: Params; student: Record<string, tf.Variable>; hooks: StudentHooks; quant: QuantConfig;
-  distillation: KdConfig & { regression: boolean }; coeffs: Coeffs; balancer: LossBalancer; seed: number;
+  model: BertConfig;
+  teacher: Params;
+  student: Record<string, tf.Variable>;
+  hooks: StudentHooks;
+  quant: QuantConfig;
+  distillation: KdConfig & { regression: boolean };
+  coeffs: Coeffs;
+  balancer: LossBalancer;
+  seed: number;
 }
 
 /** The handle around existing parts (prepareCompression makes them; kdStep's plain contexts bring their own). */
 export function createHandle(p: HandleParts): CompressionHandle {
-  const kdOptions: KdOptions = { regression: p.distillation.regression, gtRegressionUsesLabels: p.distillation.gtRegressionUsesLabels };
+  const kdOptions: KdOptions = {
+    regression: p.distillation.regression,
+    gtRegressionUsesLabels: p.distillation.gtRegressionUsesLabels,
+  };
   const listeners: Partial<CompressionCallbacks>[] = [];
   const emit = <K extends keyof CompressionCallbacks>(k: K, ...args: Parameters<CompressionCallbacks[K]>) => {
     for (const l of listeners) (l[k] as ((...a: unknown[]) => void) | undefined)?.(...args);
   };
   const names = Object.keys(p.student);
   const balancerByVar = new Map(Object.entries(p.balancer.variables).map(([k, v]) => [v.name, k]));
-  let step = 0, epoch = 0, seeds: (() => number) | undefined;
+  let step = 0,
+    epoch = 0,
+    seeds: (() => number) | undefined;
   let kept: Partial<Record<Term, tf.Scalar>> = {};
-  const dropKept = () => { tf.dispose(Object.values(kept) as tf.Scalar[]); kept = {}; };
+  const dropKept = () => {
+    tf.dispose(Object.values(kept) as tf.Scalar[]);
+    kept = {};
+  };
 
   const computeKdLoss = (s: BertOutputs, t: BertOutputs, kd: KdBatch, studentLoss: tf.Scalar | null = null): KdLoss => {
     const terms = kdTerms(s, t, kd, p.coeffs, kdOptions);
@@ -163,20 +228,44 @@ export function createHandle(p: HandleParts): CompressionHandle {
   };
 
   const h: CompressionHandle = {
-    model: p.model, student: p.student, teacher: p.teacher, quant: p.quant, distillation: p.distillation, coeffs: p.coeffs,
-    hooks: p.hooks, balancer: p.balancer, seed: p.seed,
-    get step() { return step; },
-    get epoch() { return epoch; },
+    model: p.model,
+    student: p.student,
+    teacher: p.teacher,
+    quant: p.quant,
+    distillation: p.distillation,
+    coeffs: p.coeffs,
+    hooks: p.hooks,
+    balancer: p.balancer,
+    seed: p.seed,
+    get step() {
+      return step;
+    },
+    get epoch() {
+      return epoch;
+    },
     trainableVariables: () => [...names.map((n) => p.student[n]), ...Object.values(p.balancer.variables)],
     teacherForward: (batch) => teacherOutputs(p.teacher, p.model, batch),
     studentForward: (batch, o = {}) => {
       const training = o.training ?? true;
-      return bertForward(p.student, p.model, batch, { training, quant: p.hooks, nextSeed: o.nextSeed ?? (training ? seeds : undefined) });
+      return bertForward(p.student, p.model, batch, {
+        training,
+        quant: p.hooks,
+        nextSeed: o.nextSeed ?? (training ? seeds : undefined),
+      });
     },
     computeKdLoss,
-    onTrainBegin: (info = {}) => { emit('onTrainBegin', info); },
-    onEpochBegin: (e = epoch) => { epoch = e; emit('onEpochBegin', e); },
-    onStepBegin: (k = step) => { step = k; seeds = stepSeeds(p.seed, k); emit('onStepBegin', k); },
+    onTrainBegin: (info = {}) => {
+      emit('onTrainBegin', info);
+    },
+    onEpochBegin: (e = epoch) => {
+      epoch = e;
+      emit('onEpochBegin', e);
+    },
+    onStepBegin: (k = step) => {
+      step = k;
+      seeds = stepSeeds(p.seed, k);
+      emit('onStepBegin', k);
+    },
     onAfterComputeLoss: (inputs, s, loss, t) => {
       const l = computeKdLoss(s, t, inputs.kd, loss ?? null);
       dropKept();
@@ -186,8 +275,14 @@ export function createHandle(p: HandleParts): CompressionHandle {
     },
     onBeforeOptimizerStep: (grads) => {
       const own: Record<string, tf.Tensor> = {};
-      for (const [vn, g] of Object.entries(grads)) { const k = balancerByVar.get(vn); if (k) own[k] = g; }
-      if (Object.keys(own).length) { p.balancer.update(own); tf.dispose(Object.values(own)); }
+      for (const [vn, g] of Object.entries(grads)) {
+        const k = balancerByVar.get(vn);
+        if (k) own[k] = g;
+      }
+      if (Object.keys(own).length) {
+        p.balancer.update(own);
+        tf.dispose(Object.values(own));
+      }
       const byName: Record<string, tf.Tensor> = {};
       for (const n of names) byName[n] = grads[p.student[n].name];
       emit('onBeforeOptimizerStep', byName);
@@ -203,10 +298,22 @@ export function createHandle(p: HandleParts): CompressionHandle {
       emit('onStepEnd', info);
       return info;
     },
-    onEpochEnd: (e = epoch) => { emit('onEpochEnd', e); epoch = e + 1; },
-    onTrainEnd: () => { dropKept(); emit('onTrainEnd'); },
-    addCallbacks: (l) => { listeners.push(l); },
-    dispose: () => { dropKept(); p.balancer.dispose(); for (const v of Object.values(p.student)) v.dispose(); },
+    onEpochEnd: (e = epoch) => {
+      emit('onEpochEnd', e);
+      epoch = e + 1;
+    },
+    onTrainEnd: () => {
+      dropKept();
+      emit('onTrainEnd');
+    },
+    addCallbacks: (l) => {
+      listeners.push(l);
+    },
+    dispose: () => {
+      dropKept();
+      p.balancer.dispose();
+      for (const v of Object.values(p.student)) v.dispose();
+    },
   };
   return h;
 }

@@ -8,8 +8,14 @@
  * docs/library.md documents every hook (when it runs, its arguments) and the rest of this surface.
  */
 export {
-  prepareCompression, disposeOutputs,
-  type CompressionOptions, type CompressionHandle, type CompressionCallbacks, type DistillationConfig, type StepInputs, type StepEnd,
+  prepareCompression,
+  disposeOutputs,
+  type CompressionOptions,
+  type CompressionHandle,
+  type CompressionCallbacks,
+  type DistillationConfig,
+  type StepInputs,
+  type StepEnd,
 } from './compression.js';
 export { makeBalancer, BALANCER_KINDS, type BalancerConfig, type LossBalancer } from './balancers.js';
 export { quantize, type QuantizedStudent, type StudentHooks } from './quantize.js';
@@ -32,6 +38,13 @@ export { loadTokenizer, type GlueTokenizer } from '../data/tokenizer.js';
 export { loadGlueSplit, type LoadGlueOptions, type GlueSplit } from '../data/glue.js';
 export type { Features } from '../data/features.js';
 export { TASKS, TASK_NAMES, getTask, type TaskName, type TaskSpec } from '../data/tasks.js';
-export { makeBatch, evalBatches, trainBatchIndices, stepsPerEpoch, disposeBatch, type TensorBatch } from '../train/batches.js';
+export {
+  makeBatch,
+  evalBatches,
+  trainBatchIndices,
+  stepsPerEpoch,
+  disposeBatch,
+  type TensorBatch,
+} from '../train/batches.js';
 export { TERMS, PRESETS, type Term, type Coeffs, type KdBatch } from '../kd/losses.js';
 export { initBackend, type BackendInfo } from '../backend/backend.js';

@@ -39,14 +39,20 @@ export function checkParams(model: BertConfig, params: Params, what: string): vo
   for (const [n, s] of Object.entries(shapes)) {
     const t = params[n];
     if (!t) throw new CheckpointError(`${what}: missing tensor "${n}"`);
-    if (t.shape.join('x') !== s.join('x')) throw new CheckpointError(`${what}: tensor "${n}" has shape [${t.shape}] but the model config implies [${s}]`);
+    if (t.shape.join('x') !== s.join('x'))
+      throw new CheckpointError(`${what}: tensor "${n}" has shape [${t.shape}] but the model config implies [${s}]`);
   }
   const extra = Object.keys(params).filter((n) => !shapes[n]);
-  if (extra.length) throw new CheckpointError(`${what}: tensors not part of this architecture: ${extra.slice(0, 5).join(', ')}`);
+  if (extra.length)
+    throw new CheckpointError(`${what}: tensors not part of this architecture: ${extra.slice(0, 5).join(', ')}`);
 }
 
 /** Trainable copies of params and the hooks of a resolved QuantConfig. */
-export function quantizeVariables(params: Params, quant: QuantConfig, prefix: string): { params: Record<string, tf.Variable>; hooks: StudentHooks } {
+export function quantizeVariables(
+  params: Params,
+  quant: QuantConfig,
+  prefix: string,
+): { params: Record<string, tf.Variable>; hooks: StudentHooks } {
   const hooks = makeQuantHooks(quant); // compiles the rules first: a bad pattern fails before any variable exists
   return { params: toVariables(params, prefix), hooks };
 }
@@ -61,10 +67,21 @@ export function quantize(model: BertConfig, params: Params, quant: Partial<Quant
 }
 
 /** A QuantizedStudent around tensors it owns (disposed by dispose()). */
-export function quantizedStudent(model: BertConfig, params: Params, quant: QuantConfig, hooks: StudentHooks = makeQuantHooks(quant)): QuantizedStudent {
+export function quantizedStudent(
+  model: BertConfig,
+  params: Params,
+  quant: QuantConfig,
+  hooks: StudentHooks = makeQuantHooks(quant),
+): QuantizedStudent {
   return {
-    model, params, quant, hooks,
-    forward: (batch, o = {}) => bertForward(params, model, batch, { training: o.training ?? false, quant: hooks, nextSeed: o.nextSeed }),
-    dispose: () => { for (const t of Object.values(params)) t.dispose(); },
+    model,
+    params,
+    quant,
+    hooks,
+    forward: (batch, o = {}) =>
+      bertForward(params, model, batch, { training: o.training ?? false, quant: hooks, nextSeed: o.nextSeed }),
+    dispose: () => {
+      for (const t of Object.values(params)) t.dispose();
+    },
   };
 }

@@ -23,26 +23,49 @@ import { checkParams, quantizedStudent, type QuantizedStudent } from './quantize
 
 const SAVE_FORMAT = 'kdqat.compressed.v1';
 
-export interface QuantizerEntry { rule: string; quantizer: QuantizerSpec; scale?: number; statistics: 'per-tensor' | 'per-row' | 'dynamic' }
-export interface QuantizerState { weights: Record<string, QuantizerEntry>; activations: Record<string, QuantizerEntry> }
+export interface QuantizerEntry {
+  rule: string;
+  quantizer: QuantizerSpec;
+  scale?: number;
+  statistics: 'per-tensor' | 'per-row' | 'dynamic';
+}
+export interface QuantizerState {
+  weights: Record<string, QuantizerEntry>;
+  activations: Record<string, QuantizerEntry>;
+}
 
 /** activation quantization points of bertForward: every linear's input, and the four attention operands per layer */
 function actPoints(model: BertConfig): string[] {
-  const linears = Object.entries(paramShapes(model)).filter(([n, s]) => n.endsWith('.weight') && s.length === 2 && !n.includes('embeddings')).map(([n]) => n.replace(/\.weight$/, '.input'));
-  const attn = Array.from({ length: model.num_hidden_layers }, (_, l) => ['query_layer', 'key_layer', 'value_layer', 'attention_probs'].map((p) => `bert.encoder.layer.${l}.attention.self.${p}`)).flat();
+  const linears = Object.entries(paramShapes(model))
+    .filter(([n, s]) => n.endsWith('.weight') && s.length === 2 && !n.includes('embeddings'))
+    .map(([n]) => n.replace(/\.weight$/, '.input'));
+  const attn = Array.from({ length: model.num_hidden_layers }, (_, l) =>
+    ['query_layer', 'key_layer', 'value_layer', 'attention_probs'].map(
+      (p) => `bert.encoder.layer.${l}.attention.self.${p}`,
+    ),
+  ).flat();
   return [...linears, ...attn];
 }
 
 /** Which quantizer every weight and activation point gets, and each per-tensor weight quantizer's scale now. */
 function quantizerState(model: BertConfig, params: Params, quant: QuantConfig): QuantizerState {
-  const weights: Record<string, QuantizerEntry> = {}, activations: Record<string, QuantizerEntry> = {};
-  const wr = compileRules(weightRules(quant)), ar = compileRules(actRules(quant));
+  const weights: Record<string, QuantizerEntry> = {},
+    activations: Record<string, QuantizerEntry> = {};
+  const wr = compileRules(weightRules(quant)),
+    ar = compileRules(actRules(quant));
   for (const name of Object.keys(paramShapes(model))) {
     const m = firstMatch(wr, name);
     if (!m?.q) continue;
     const q = m.q;
-    const scale = q.factor ? tf.tidy(() => q.factor!(tf.clipByValue(params[name], -q.clip, q.clip)).scale.dataSync()[0]) : undefined;
-    weights[name] = { rule: m.rule.pattern, quantizer: m.rule.quantizer, ...(scale !== undefined ? { scale } : {}), statistics: q.rowwise ? 'per-row' : 'per-tensor' };
+    const scale = q.factor
+      ? tf.tidy(() => q.factor!(tf.clipByValue(params[name], -q.clip, q.clip)).scale.dataSync()[0])
+      : undefined;
+    weights[name] = {
+      rule: m.rule.pattern,
+      quantizer: m.rule.quantizer,
+      ...(scale !== undefined ? { scale } : {}),
+      statistics: q.rowwise ? 'per-row' : 'per-tensor',
+    };
   }
   for (const point of actPoints(model)) {
     const m = firstMatch(ar, point);
@@ -58,32 +81,60 @@ const paramsOf = (h: Saveable): Params => ('student' in h ? h.student : h.params
 export async function save(h: Saveable, path: string): Promise<void> {
   const params = paramsOf(h);
   const tensors: Record<string, WriteTensor> = {};
-  for (const [n, t] of Object.entries(params)) tensors[n] = { dtype: 'F32', shape: t.shape, data: (await t.data()) as Float32Array };
+  for (const [n, t] of Object.entries(params))
+    tensors[n] = { dtype: 'F32', shape: t.shape, data: (await t.data()) as Float32Array };
   const handle = 'student' in h ? h : null;
-  for (const [k, t] of Object.entries(handle?.balancer.exportState() ?? {})) tensors[`balancer.${k}`] = { dtype: 'F32', shape: t.shape, data: t.data };
+  for (const [k, t] of Object.entries(handle?.balancer.exportState() ?? {}))
+    tensors[`balancer.${k}`] = { dtype: 'F32', shape: t.shape, data: t.data };
   writeSafetensors(path, tensors, {
-    format: 'pt', producer: 'kdqat', 'kdqat.format': SAVE_FORMAT,
+    format: 'pt',
+    producer: 'kdqat',
+    'kdqat.format': SAVE_FORMAT,
     'kdqat.model': JSON.stringify(h.model),
     'kdqat.quant': JSON.stringify(h.quant),
     'kdqat.quantizer_state': JSON.stringify(quantizerState(h.model, params, h.quant)),
-    ...(handle ? { 'kdqat.distillation': JSON.stringify({ ...handle.distillation, coeffs: handle.coeffs }), 'kdqat.step': String(handle.step) } : {}),
+    ...(handle
+      ? {
+          'kdqat.distillation': JSON.stringify({ ...handle.distillation, coeffs: handle.coeffs }),
+          'kdqat.step': String(handle.step),
+        }
+      : {}),
   });
 }
 
-interface Loaded { model: BertConfig; quant: QuantConfig; params: Params; balancer: Map<string, { shape: number[]; data: Float32Array }>; meta: Record<string, string> }
+interface Loaded {
+  model: BertConfig;
+  quant: QuantConfig;
+  params: Params;
+  balancer: Map<string, { shape: number[]; data: Float32Array }>;
+  meta: Record<string, string>;
+}
 
 function load(path: string, expect?: BertConfig): Loaded {
   const f = readSafetensors(path);
   const meta = f.metadata;
-  if (meta['kdqat.format'] !== SAVE_FORMAT) throw new CheckpointError(`${path}: not a kdqat compressed student (metadata "kdqat.format" is ${JSON.stringify(meta['kdqat.format'] ?? null)}, expected "${SAVE_FORMAT}"; write one with save(handle, path))`);
-  const json = (k: string) => { try { return JSON.parse(meta[k]); } catch { throw new CheckpointError(`${path}: metadata "${k}" is missing or not JSON`); } };
+  if (meta['kdqat.format'] !== SAVE_FORMAT)
+    throw new CheckpointError(
+      `${path}: not a kdqat compressed student (metadata "kdqat.format" is ${JSON.stringify(meta['kdqat.format'] ?? null)}, expected "${SAVE_FORMAT}"; write one with save(handle, path))`,
+    );
+  const json = (k: string) => {
+    try {
+      return JSON.parse(meta[k]);
+    } catch {
+      throw new CheckpointError(`${path}: metadata "${k}" is missing or not JSON`);
+    }
+  };
   const model = bertConfigFrom(json('kdqat.model'), `${path} (metadata kdqat.model)`);
   if (expect) {
     const diff = (Object.keys(model) as (keyof BertConfig)[]).filter((k) => model[k] !== expect[k]);
-    if (diff.length) throw new CheckpointError(`${path}: saved from another architecture: ${diff.map((k) => `${k} ${model[k]} in the file, ${expect[k]} expected`).join('; ')}`);
+    if (diff.length)
+      throw new CheckpointError(
+        `${path}: saved from another architecture: ${diff.map((k) => `${k} ${model[k]} in the file, ${expect[k]} expected`).join('; ')}`,
+      );
   }
   const quant = resolveConfig({ quant: json('kdqat.quant') }).quant;
-  const params: Params = {}, balancer = new Map<string, { shape: number[]; data: Float32Array }>();
+  const params: Params = {},
+    balancer = new Map<string, { shape: number[]; data: Float32Array }>();
   for (const [k, t] of f.tensors) {
     if (k.startsWith('balancer.')) balancer.set(k.slice(9), { shape: t.shape, data: Float32Array.from(t.data) });
     else params[k] = tf.tensor(Float32Array.from(t.data), t.shape, 'float32');
@@ -91,8 +142,14 @@ function load(path: string, expect?: BertConfig): Loaded {
   try {
     checkParams(model, params, path);
     const now = JSON.stringify(quantizerState(model, params, quant));
-    if (now !== meta['kdqat.quantizer_state']) throw new CheckpointError(`${path}: the weights do not reproduce the saved quantizer state (metadata kdqat.quantizer_state); the file was changed after saving`);
-  } catch (e) { tf.dispose(Object.values(params)); throw e; }
+    if (now !== meta['kdqat.quantizer_state'])
+      throw new CheckpointError(
+        `${path}: the weights do not reproduce the saved quantizer state (metadata kdqat.quantizer_state); the file was changed after saving`,
+      );
+  } catch (e) {
+    tf.dispose(Object.values(params));
+    throw e;
+  }
   return { model, quant, params, balancer, meta };
 }
 
@@ -122,15 +179,25 @@ export interface RestoreOptions {
 export function restore(path: string, opts: RestoreOptions = {}): RestoredStudent {
   if (existsSync(path) && statSync(path).isDirectory()) return restoreStudentDir(path, opts);
   let l: Loaded;
-  try { l = load(path, opts.model); } catch (e) {
+  try {
+    l = load(path, opts.model);
+  } catch (e) {
     // the model.safetensors of a student folder written by `npm run qat`: restore the folder
-    if (e instanceof CheckpointError && /not a kdqat compressed student/.test(e.message) && existsSync(join(dirname(path), 'kdqat.json'))) return restoreStudentDir(dirname(path), opts);
+    if (
+      e instanceof CheckpointError &&
+      /not a kdqat compressed student/.test(e.message) &&
+      existsSync(join(dirname(path), 'kdqat.json'))
+    )
+      return restoreStudentDir(dirname(path), opts);
     throw e;
   }
   const s = quantizedStudent(l.model, l.params, l.quant, makeQuantHooks(l.quant));
   return {
-    ...s, distillation: l.meta['kdqat.distillation'] ? JSON.parse(l.meta['kdqat.distillation']) : null,
-    step: l.meta['kdqat.step'] ? Number(l.meta['kdqat.step']) : null, quantizerState: JSON.parse(l.meta['kdqat.quantizer_state']), score: null,
+    ...s,
+    distillation: l.meta['kdqat.distillation'] ? JSON.parse(l.meta['kdqat.distillation']) : null,
+    step: l.meta['kdqat.step'] ? Number(l.meta['kdqat.step']) : null,
+    quantizerState: JSON.parse(l.meta['kdqat.quantizer_state']),
+    score: null,
   };
 }
 
@@ -141,29 +208,55 @@ function restoreStudentDir(path: string, opts: RestoreOptions): RestoredStudent 
   const m = loadBertDir(st.dir);
   if (opts.model) {
     const diff = (Object.keys(m.config) as (keyof BertConfig)[]).filter((k) => m.config[k] !== opts.model![k]);
-    if (diff.length) { tf.dispose(Object.values(m.params)); throw new CheckpointError(`${st.dir}: another architecture: ${diff.map((k) => `${k} ${m.config[k]} in the folder, ${opts.model![k]} expected`).join('; ')}`); }
+    if (diff.length) {
+      tf.dispose(Object.values(m.params));
+      throw new CheckpointError(
+        `${st.dir}: another architecture: ${diff.map((k) => `${k} ${m.config[k]} in the folder, ${opts.model![k]} expected`).join('; ')}`,
+      );
+    }
   }
   const s = quantizedStudent(m.config, m.params, quant, makeQuantHooks(quant));
   const log = opts.log ?? ((x: string) => console.error(x));
-  const metric = typeof m.provenance?.task === 'string' ? mainMetric(m.provenance.task) : st.score ? Object.keys(st.score.metrics)[0] : '';
+  const metric =
+    typeof m.provenance?.task === 'string'
+      ? mainMetric(m.provenance.task)
+      : st.score
+        ? Object.keys(st.score.metrics)[0]
+        : '';
   if (st.note) log(`restore: note: ${st.note}`);
   log(`restore: ${st.score ? describeScore(st.score, metric) : 'no recorded evaluation of these weights'} (${st.dir})`);
-  return { ...s, distillation: null, step: st.score?.step ?? null, quantizerState: quantizerState(m.config, m.params, quant), score: st.score };
+  return {
+    ...s,
+    distillation: null,
+    step: st.score?.step ?? null,
+    quantizerState: quantizerState(m.config, m.params, quant),
+    score: st.score,
+  };
 }
 
 /** The quantizer settings recorded in a student folder's kdqat.json. */
 function studentQuantConfig(dir: string): Partial<QuantConfig> {
   const p = join(dir, 'kdqat.json');
   let prov: { quant?: Partial<QuantConfig> } = {};
-  try { prov = JSON.parse(readFileSync(p, 'utf8')); } catch (e) { throw new CheckpointError(`${dir}: not a kdqat student (${existsSync(p) ? `${p}: ${(e as Error).message}` : 'no kdqat.json with its quantizer settings'})`); }
-  if (!prov.quant || typeof prov.quant !== 'object') throw new CheckpointError(`${p}: no "quant" settings (not a KD-QAT student?)`);
+  try {
+    prov = JSON.parse(readFileSync(p, 'utf8'));
+  } catch (e) {
+    throw new CheckpointError(
+      `${dir}: not a kdqat student (${existsSync(p) ? `${p}: ${(e as Error).message}` : 'no kdqat.json with its quantizer settings'})`,
+    );
+  }
+  if (!prov.quant || typeof prov.quant !== 'object')
+    throw new CheckpointError(`${p}: no "quant" settings (not a KD-QAT student?)`);
   return prov.quant;
 }
 
 /** Load a saved file into an existing handle (its student variables and balancer), e.g. to continue distilling. */
 export function restoreInto(h: CompressionHandle, path: string): void {
   const l = load(path, h.model);
-  if (JSON.stringify(l.quant) !== JSON.stringify(h.quant)) { tf.dispose(Object.values(l.params)); throw new CheckpointError(`${path}: saved with another quantizer config (kdqat.quant ${JSON.stringify(l.quant)})`); }
+  if (JSON.stringify(l.quant) !== JSON.stringify(h.quant)) {
+    tf.dispose(Object.values(l.params));
+    throw new CheckpointError(`${path}: saved with another quantizer config (kdqat.quant ${JSON.stringify(l.quant)})`);
+  }
   for (const [n, v] of Object.entries(h.student)) v.assign(l.params[n]);
   tf.dispose(Object.values(l.params));
   if (l.balancer.size) h.balancer.importState(l.balancer);

@@ -18,14 +18,16 @@ export function segmentSumInto(x: NumArray, ids: Int32Array | Float32Array, numS
   const rows = ids.length;
   if (rows === 0) return;
   const inner = x.length / rows;
-  if (!Number.isInteger(inner)) throw new Error(`UnsortedSegmentSum: x has ${x.length} elements, not a multiple of ${rows} segment ids`);
+  if (!Number.isInteger(inner))
+    throw new Error(`UnsortedSegmentSum: x has ${x.length} elements, not a multiple of ${rows} segment ids`);
   for (let r = 0; r < rows; r++) {
     const s = ids[r];
     if (s < 0) continue;
     if (s >= numSegments || !Number.isInteger(s)) {
       throw new Error(`UnsortedSegmentSum: segment id ${s} at position ${r} is outside [0, ${numSegments})`);
     }
-    const o = s * inner, i0 = r * inner;
+    const o = s * inner,
+      i0 = r * inner;
     for (let j = 0; j < inner; j++) out[o + j] += x[i0 + j];
   }
 }
@@ -35,10 +37,13 @@ export function segmentSumShape(x: TensorInfo, segmentIds: TensorInfo, numSegmen
   const r = segmentIds.shape.length;
   for (let i = 0; i < r; i++) {
     if (x.shape[i] !== segmentIds.shape[i]) {
-      throw new Error(`UnsortedSegmentSum: segmentIds shape [${segmentIds.shape}] must be a prefix of x shape [${x.shape}]`);
+      throw new Error(
+        `UnsortedSegmentSum: segmentIds shape [${segmentIds.shape}] must be a prefix of x shape [${x.shape}]`,
+      );
     }
   }
-  if (!Number.isInteger(numSegments) || numSegments < 0) throw new Error(`UnsortedSegmentSum: numSegments must be a non-negative integer, got ${numSegments}`);
+  if (!Number.isInteger(numSegments) || numSegments < 0)
+    throw new Error(`UnsortedSegmentSum: numSegments must be a non-negative integer, got ${numSegments}`);
   return [numSegments, ...x.shape.slice(r)];
 }
 
@@ -54,7 +59,12 @@ const cpuUnsortedSegmentSum: KernelFunc = ({ inputs, backend, attrs }) => {
   const shape = segmentSumShape(x, segmentIds, numSegments);
   const n = shape.reduce((p, s) => p * s, 1);
   const out = x.dtype === 'int32' ? new Int32Array(n) : new Float32Array(n);
-  segmentSumInto(be.data.get(x.dataId).values as NumArray, be.data.get(segmentIds.dataId).values as Int32Array, numSegments, out);
+  segmentSumInto(
+    be.data.get(x.dataId).values as NumArray,
+    be.data.get(segmentIds.dataId).values as Int32Array,
+    numSegments,
+    out,
+  );
   return be.makeTensorInfo(shape, x.dtype === 'int32' ? 'int32' : 'float32', out);
 };
 

@@ -11,9 +11,30 @@ type F32 = Float32Array;
 /** the addon's functions (native/src/addon.cc); every buffer is checked against the sizes given */
 export interface NativeAddon {
   /** out [max(bA,bB), M, N] = op(a [bA, M, K]) @ op(b [bB, K, N]); op = transpose when ta / tb (operands stored [K,M] / [N,K]) */
-  matmul(a: F32, b: F32, out: F32, batchA: number, batchB: number, M: number, N: number, K: number, ta: boolean, tb: boolean): void;
+  matmul(
+    a: F32,
+    b: F32,
+    out: F32,
+    batchA: number,
+    batchB: number,
+    M: number,
+    N: number,
+    K: number,
+    ta: boolean,
+    tb: boolean,
+  ): void;
   /** the same product on oneDNN's s8 x s8 GEMM (no ta): 0 done (exact), 1 not representable exactly (see gemm.cc) */
-  int8Matmul(a: F32, b: F32, out: F32, batchA: number, batchB: number, M: number, N: number, K: number, tb: boolean): number;
+  int8Matmul(
+    a: F32,
+    b: F32,
+    out: F32,
+    batchA: number,
+    batchB: number,
+    M: number,
+    N: number,
+    K: number,
+    tb: boolean,
+  ): number;
   /** out = f(x) elementwise, f = UNARY[op]; p0, p1: step's alpha or clip's bounds */
   unary(op: number, x: F32, out: F32, p0: number, p1: number): void;
   /** out[i] = f(a[ia], b[ib]) over dims with per-operand element strides (0 = broadcast); comparisons fill a Uint8Array */
@@ -37,7 +58,15 @@ export interface NativeAddon {
   /** softmax over the last axis of x [rows, cols] */
   softmax(x: F32, out: F32, rows: number, cols: number): void;
   /** dst[dstOff + sum i_k ds_k] = src[srcOff + sum i_k ss_k] for every index i < dims (same element type) */
-  copy(src: ArrayBufferView, srcOff: number, dst: ArrayBufferView, dstOff: number, dims: number[], ss: number[], ds: number[]): void;
+  copy(
+    src: ArrayBufferView,
+    srcOff: number,
+    dst: ArrayBufferView,
+    dstOff: number,
+    dims: number[],
+    ss: number[],
+    ds: number[],
+  ): void;
   /** dst [outer, m, inner] = src [outer, n, inner] at rows idx [m]; returns -1, or the position of an index outside [0, n) */
   gather(src: ArrayBufferView, idx: Int32Array, dst: ArrayBufferView, outer: number, n: number, inner: number): number;
   /** out [segments, inner] += x [rows, inner] at rows ids [rows] (negative dropped); returns -1 or the position of an id >= segments */
@@ -47,10 +76,43 @@ export interface NativeAddon {
   version(): string;
 }
 
-export const UNARY = ['Exp', 'Log', 'Erf', 'Tanh', 'Sigmoid', 'Relu', 'Sqrt', 'Rsqrt', 'Square', 'Abs', 'Neg', 'Sign',
-  'Round', 'Floor', 'Reciprocal', 'Step', 'ClipByValue', 'Ceil', 'Log1p'] as const;
-export const BINARY = ['Add', 'Sub', 'Multiply', 'RealDiv', 'Maximum', 'Minimum', 'Pow', 'SquaredDifference',
-  'Greater', 'GreaterEqual', 'Less', 'LessEqual', 'Equal', 'NotEqual'] as const;
+export const UNARY = [
+  'Exp',
+  'Log',
+  'Erf',
+  'Tanh',
+  'Sigmoid',
+  'Relu',
+  'Sqrt',
+  'Rsqrt',
+  'Square',
+  'Abs',
+  'Neg',
+  'Sign',
+  'Round',
+  'Floor',
+  'Reciprocal',
+  'Step',
+  'ClipByValue',
+  'Ceil',
+  'Log1p',
+] as const;
+export const BINARY = [
+  'Add',
+  'Sub',
+  'Multiply',
+  'RealDiv',
+  'Maximum',
+  'Minimum',
+  'Pow',
+  'SquaredDifference',
+  'Greater',
+  'GreaterEqual',
+  'Less',
+  'LessEqual',
+  'Equal',
+  'NotEqual',
+] as const;
 /** binary ops from this index on are comparisons (bool output) */
 export const FIRST_COMPARISON = BINARY.indexOf('Greater');
 export const REDUCE = ['Sum', 'Mean', 'Max', 'Min', 'Prod'] as const;
@@ -61,14 +123,18 @@ let failure: string | undefined;
 /** The addon, or a one-line reason why it is not available. */
 export function loadNativeAddon(): { addon?: NativeAddon; why?: string } {
   if (addon || failure) return { addon, why: failure };
-  const where = process.env.KDQAT_NATIVE_ADDON ? `KDQAT_NATIVE_ADDON=${process.env.KDQAT_NATIVE_ADDON}` : 'kdqat-native (native/)';
+  const where = process.env.KDQAT_NATIVE_ADDON
+    ? `KDQAT_NATIVE_ADDON=${process.env.KDQAT_NATIVE_ADDON}`
+    : 'kdqat-native (native/)';
   try {
     addon = require('kdqat-native') as NativeAddon;
     if (typeof addon.matmul !== 'function') throw new Error('not the kdqat native addon');
   } catch (e) {
     addon = undefined;
     const msg = (e as Error).message.split('\n')[0];
-    const hint = /Cannot find module 'kdqat-native'/.test(msg) ? ' (run `npm install`; it builds native/ with node-gyp and needs libdnnl-dev: bash .ci/install-system.sh)' : '';
+    const hint = /Cannot find module 'kdqat-native'/.test(msg)
+      ? ' (run `npm install`; it builds native/ with node-gyp and needs libdnnl-dev: bash .ci/install-system.sh)'
+      : '';
     failure = `native kernels not loaded from ${where}: ${msg}${hint}`;
   }
   return { addon, why: failure };

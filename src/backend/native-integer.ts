@@ -17,15 +17,26 @@ export const integerStats = { int8: 0, declined: 0 };
 
 /** a [..,M,K] @ op(b) ([..,K,N] / [..,N,K]) as int8 GEMM, or undefined (not integer / not ternary / other batching) */
 function int8MatMul(a: tf.Tensor, b: tf.Tensor, transposeB: boolean): tf.Tensor | undefined {
-  const n = nativeAddon(), be = tf.backend() as unknown as CpuLike;
-  const av = n && f32(be, a as unknown as TensorInfo), bv = n && f32(be, b as unknown as TensorInfo);
+  const n = nativeAddon(),
+    be = tf.backend() as unknown as CpuLike;
+  const av = n && f32(be, a as unknown as TensorInfo),
+    bv = n && f32(be, b as unknown as TensorInfo);
   if (!n || !av || !bv || a.rank < 2 || b.rank < 2) return undefined;
-  const [M, K] = a.shape.slice(-2), N = transposeB ? b.shape[b.rank - 2] : b.shape[b.rank - 1];
-  const batchA = sizeOf(a.shape.slice(0, -2)), batchB = sizeOf(b.shape.slice(0, -2));
-  if ((batchA !== batchB && batchA !== 1 && batchB !== 1) || (transposeB ? b.shape[b.rank - 1] : b.shape[b.rank - 2]) !== K) return undefined;
+  const [M, K] = a.shape.slice(-2),
+    N = transposeB ? b.shape[b.rank - 2] : b.shape[b.rank - 1];
+  const batchA = sizeOf(a.shape.slice(0, -2)),
+    batchB = sizeOf(b.shape.slice(0, -2));
+  if (
+    (batchA !== batchB && batchA !== 1 && batchB !== 1) ||
+    (transposeB ? b.shape[b.rank - 1] : b.shape[b.rank - 2]) !== K
+  )
+    return undefined;
   const outer = batchA >= batchB ? a.shape.slice(0, -2) : b.shape.slice(0, -2);
   const y = take(Float32Array, Math.max(batchA, batchB) * M * N);
-  if (n.int8Matmul(av, bv, y, batchA, batchB, M, N, K, transposeB) !== 0) { integerStats.declined++; return undefined; }
+  if (n.int8Matmul(av, bv, y, batchA, batchB, M, N, K, transposeB) !== 0) {
+    integerStats.declined++;
+    return undefined;
+  }
   integerStats.int8++;
   return tf.tensor(y, [...outer, M, N], 'float32');
 }

@@ -25,7 +25,8 @@ export function take<C extends Ctor>(C: C, n: number, zero = false): InstanceTyp
   const list = free.get(key(C, n));
   const a = list?.pop() as InstanceType<C> | undefined;
   if (a) {
-    pooledBytes -= a.byteLength; poolStats.reused++;
+    pooledBytes -= a.byteLength;
+    poolStats.reused++;
     owned.add(a.buffer as ArrayBuffer);
     if (zero) a.fill(0);
     return a;
@@ -44,11 +45,18 @@ export function escape(v: unknown): void {
 export function give(v: unknown): void {
   if (!(v instanceof Float32Array || v instanceof Int32Array || v instanceof Uint8Array)) return;
   const buf = v.buffer as ArrayBuffer;
-  if (!owned.has(buf) || v.byteOffset !== 0 || v.byteLength !== buf.byteLength || pooledBytes + v.byteLength > POOL_MAX_BYTES) return;
+  if (
+    !owned.has(buf) ||
+    v.byteOffset !== 0 ||
+    v.byteLength !== buf.byteLength ||
+    pooledBytes + v.byteLength > POOL_MAX_BYTES
+  )
+    return;
   owned.delete(buf); // re-added on the next take, so a double dispose cannot hand it out twice
   const k = key(v.constructor, v.length);
   let list = free.get(k);
   if (!list) free.set(k, (list = []));
   list.push(v);
-  pooledBytes += v.byteLength; poolStats.returned++;
+  pooledBytes += v.byteLength;
+  poolStats.returned++;
 }

@@ -9,13 +9,17 @@ export const sizeOf = (shape: readonly number[]): number => shape.reduce((p, s) 
 export function stridesOf(shape: readonly number[]): number[] {
   const s = new Array<number>(shape.length);
   let acc = 1;
-  for (let k = shape.length - 1; k >= 0; k--) { s[k] = acc; acc *= shape[k]; }
+  for (let k = shape.length - 1; k >= 0; k--) {
+    s[k] = acc;
+    acc *= shape[k];
+  }
   return s;
 }
 
 /** strides of an operand of `shape` read at every index of `out` (numpy broadcasting: 0 where it is broadcast) */
 export function broadcastStrides(shape: readonly number[], out: readonly number[]): number[] {
-  const own = stridesOf(shape), off = out.length - shape.length;
+  const own = stridesOf(shape),
+    off = out.length - shape.length;
   return out.map((_d, k) => (k < off || shape[k - off] === 1 ? 0 : own[k - off]));
 }
 
@@ -24,13 +28,16 @@ export function broadcastStrides(shape: readonly number[], out: readonly number[
  * (a contiguous walk, or both 0). Returns at least one dimension.
  */
 export function collapse(dims: readonly number[], strides: number[][]): { dims: number[]; strides: number[][] } {
-  const d: number[] = [], s: number[][] = strides.map(() => []);
+  const d: number[] = [],
+    s: number[][] = strides.map(() => []);
   for (let k = 0; k < dims.length; k++) {
     if (dims[k] === 1) continue;
     const last = d.length - 1;
     if (last >= 0 && strides.every((st, i) => s[i][last] === st[k] * dims[k])) {
       d[last] *= dims[k];
-      strides.forEach((st, i) => { s[i][last] = st[k]; });
+      strides.forEach((st, i) => {
+        s[i][last] = st[k];
+      });
     } else {
       d.push(dims[k]);
       strides.forEach((st, i) => s[i].push(st[k]));

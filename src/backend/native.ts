@@ -43,14 +43,19 @@ export async function registerNativeBackend(): Promise<string | undefined> {
     const body = bodies[k.kernelName];
     tf.registerKernel(body ? nativeKernel(body, k, NATIVE, addon) : cpuKernel(k, NATIVE));
   }
-  for (const [kernelName, body] of Object.entries(nativeOnlyBodies())) tf.registerKernel(nativeKernel(body, { kernelName }, NATIVE, addon));
+  for (const [kernelName, body] of Object.entries(nativeOnlyBodies()))
+    tf.registerKernel(nativeKernel(body, { kernelName }, NATIVE, addon));
   registerFusedGradients();
   registered = addon;
   return undefined;
 }
 
 /** the loaded addon (after registerNativeBackend succeeded) */
-export function nativeAddon(): NativeAddon | undefined { return registered; }
+export function nativeAddon(): NativeAddon | undefined {
+  return registered;
+}
 
 /** Set the native kernels' thread count (OpenMP; oneDNN's products use the same pool). */
-export function setNativeThreads(n: number): void { registered?.setThreads(n); }
+export function setNativeThreads(n: number): void {
+  registered?.setThreads(n);
+}

@@ -17,11 +17,57 @@ import { callStock, initializedBackend, replaceKernel } from './wasm-registry.js
 
 /** cpu kernels routed through wasm (all measured 5-500x slower on cpu than on wasm for BERT-sized tensors) */
 export const BRIDGED_KERNELS = [
-  'BatchMatMul', 'Softmax', 'Slice', 'SplitV', 'Concat', 'Transpose', 'GatherV2', 'Tile', 'Select',
-  'Add', 'Sub', 'Multiply', 'RealDiv', 'Maximum', 'Minimum', 'Pow',
-  'Greater', 'GreaterEqual', 'Less', 'LessEqual', 'Equal', 'NotEqual', 'LogicalAnd', 'LogicalOr', 'LogicalNot',
-  'Exp', 'Log', 'Erf', 'Tanh', 'Sigmoid', 'Relu', 'Sqrt', 'Rsqrt', 'Square', 'Abs', 'Neg', 'Sign', 'Round', 'Floor',
-  'Reciprocal', 'Step', 'ClipByValue', 'Cast', 'Sum', 'Mean', 'Max', 'Min', 'Prod', 'ArgMax', 'OneHot', 'AddN',
+  'BatchMatMul',
+  'Softmax',
+  'Slice',
+  'SplitV',
+  'Concat',
+  'Transpose',
+  'GatherV2',
+  'Tile',
+  'Select',
+  'Add',
+  'Sub',
+  'Multiply',
+  'RealDiv',
+  'Maximum',
+  'Minimum',
+  'Pow',
+  'Greater',
+  'GreaterEqual',
+  'Less',
+  'LessEqual',
+  'Equal',
+  'NotEqual',
+  'LogicalAnd',
+  'LogicalOr',
+  'LogicalNot',
+  'Exp',
+  'Log',
+  'Erf',
+  'Tanh',
+  'Sigmoid',
+  'Relu',
+  'Sqrt',
+  'Rsqrt',
+  'Square',
+  'Abs',
+  'Neg',
+  'Sign',
+  'Round',
+  'Floor',
+  'Reciprocal',
+  'Step',
+  'ClipByValue',
+  'Cast',
+  'Sum',
+  'Mean',
+  'Max',
+  'Min',
+  'Prod',
+  'ArgMax',
+  'OneHot',
+  'AddN',
 ] as const;
 
 /** below this many input elements the copies cost more than the cpu kernel saves */
@@ -56,19 +102,32 @@ function typed(values: TypedArray, t: TensorInfo): TypedArray {
 function bridged(kernelName: string): KernelFunc {
   const fn = (args: KernelArgs): TensorInfo | TensorInfo[] => {
     const wasm = initializedBackend('wasm') as unknown as WasmWithIO | undefined;
-    const list = Array.isArray(args.inputs) ? args.inputs : Object.values(args.inputs).filter((t): t is TensorInfo => t != null);
+    const list = Array.isArray(args.inputs)
+      ? args.inputs
+      : Object.values(args.inputs).filter((t): t is TensorInfo => t != null);
     const cpu = args.backend as CpuBackendLike;
-    if (!wasm || list.some(t => !NUMERIC.has(t.dtype) || !(cpu.data.get(t.dataId).values instanceof Object))
-      || list.reduce((p, t) => p + elems(t), 0) < BRIDGE_MIN_ELEMENTS) {
+    if (
+      !wasm ||
+      list.some((t) => !NUMERIC.has(t.dtype) || !(cpu.data.get(t.dataId).values instanceof Object)) ||
+      list.reduce((p, t) => p + elems(t), 0) < BRIDGE_MIN_ELEMENTS
+    ) {
       return callStock('cpu', kernelName, args);
     }
     const moved = new Map<TensorInfo, TensorInfo>();
     const toWasm = (t: TensorInfo): TensorInfo => {
       let w = moved.get(t);
-      if (!w) { w = { dataId: wasm.write(typed(cpu.data.get(t.dataId).values as TypedArray, t), t.shape, t.dtype), shape: t.shape, dtype: t.dtype }; moved.set(t, w); }
+      if (!w) {
+        w = {
+          dataId: wasm.write(typed(cpu.data.get(t.dataId).values as TypedArray, t), t.shape, t.dtype),
+          shape: t.shape,
+          dtype: t.dtype,
+        };
+        moved.set(t, w);
+      }
       return w;
     };
-    const inputs = Array.isArray(args.inputs) ? args.inputs.map(toWasm)
+    const inputs = Array.isArray(args.inputs)
+      ? args.inputs.map(toWasm)
       : Object.fromEntries(Object.entries(args.inputs).map(([k, t]) => [k, t == null ? t : toWasm(t)]));
     try {
       let out: TensorInfo | TensorInfo[];
@@ -80,7 +139,9 @@ function bridged(kernelName: string): KernelFunc {
       } else {
         const k = tf.getKernel(kernelName, 'wasm');
         if (!k) return callStock('cpu', kernelName, args);
-        out = k.kernelFunc({ inputs: inputs as never, backend: wasm as never, attrs: args.attrs ?? {} }) as TensorInfo | TensorInfo[];
+        out = k.kernelFunc({ inputs: inputs as never, backend: wasm as never, attrs: args.attrs ?? {} }) as
+          | TensorInfo
+          | TensorInfo[];
       }
       const back = (o: TensorInfo): TensorInfo => {
         const values = wasm.readSync(o.dataId); // a copy
@@ -112,9 +173,13 @@ export async function enableWasmBridge(): Promise<boolean> {
       if (!(await tf.setBackend('wasm'))) return false;
       if (active && active !== 'wasm') await tf.setBackend(active);
     }
-  } catch { if (active && tf.getBackend() !== active) await tf.setBackend(active); return false; }
+  } catch {
+    if (active && tf.getBackend() !== active) await tf.setBackend(active);
+    return false;
+  }
   for (const kernelName of BRIDGED_KERNELS) {
-    if (tf.getKernel(kernelName, 'cpu')) replaceKernel({ kernelName, backendName: 'cpu', kernelFunc: bridged(kernelName) });
+    if (tf.getKernel(kernelName, 'cpu'))
+      replaceKernel({ kernelName, backendName: 'cpu', kernelFunc: bridged(kernelName) });
   }
   enabled = true;
   return true;

@@ -15,12 +15,31 @@ export interface WasmModule {
   HEAPF32: Float32Array;
   _malloc(bytes: number): number;
   _free(ptr: number): void;
-  _BatchMatMul(aId: number, aShapePtr: number, aRank: number, bId: number, bShapePtr: number, bRank: number,
-    transposeA: number, transposeB: number, outId: number): void;
-  tfjs: { registerTensor(id: number, size: number, offset: number): void; disposeData(id: number): void; getThreadsCount(): number };
+  _BatchMatMul(
+    aId: number,
+    aShapePtr: number,
+    aRank: number,
+    bId: number,
+    bShapePtr: number,
+    bRank: number,
+    transposeA: number,
+    transposeB: number,
+    outId: number,
+  ): void;
+  tfjs: {
+    registerTensor(id: number, size: number, offset: number): void;
+    disposeData(id: number): void;
+    getThreadsCount(): number;
+  };
 }
 
-export interface WasmTensorData { id: number; memoryOffset: number; shape: number[]; dtype: string; refCount: number }
+export interface WasmTensorData {
+  id: number;
+  memoryOffset: number;
+  shape: number[];
+  dtype: string;
+  refCount: number;
+}
 
 export interface WasmBackendLike {
   wasm: WasmModule;
@@ -60,9 +79,14 @@ export const SHORT_RUN = 16;
  * copies between them are heap.copyWithin calls (no subarray objects; int32 view for float32 too: bits are copied).
  * Byte offsets are unsigned: above 2 GiB, `offset >> 2` would turn negative and write outside the tensor.
  */
-export function heapPair(be: WasmBackendLike, a: TensorInfo, b: TensorInfo): { heap: HeapView; a0: number; b0: number } {
+export function heapPair(
+  be: WasmBackendLike,
+  a: TensorInfo,
+  b: TensorInfo,
+): { heap: HeapView; a0: number; b0: number } {
   const one = a.dtype === 'bool';
-  const heap = one ? be.wasm.HEAPU8 : be.wasm.HEAP32, shift = one ? 0 : 2;
+  const heap = one ? be.wasm.HEAPU8 : be.wasm.HEAP32,
+    shift = one ? 0 : 2;
   return { heap, a0: wasmData(be, a, 'x').memoryOffset >>> shift, b0: wasmData(be, b, 'out').memoryOffset >>> shift };
 }
 

@@ -31,15 +31,23 @@ const wasmUnsortedSegmentSum: KernelFunc = ({ inputs, backend, attrs }) => {
   const { x, segmentIds } = inputs as { x: TensorInfo; segmentIds: TensorInfo };
   const numSegments = (attrs as { numSegments: number }).numSegments;
   const be = backend as unknown as WasmBackendLike;
-  if (x.dtype !== 'float32' && x.dtype !== 'int32') throw new Error(`wasm UnsortedSegmentSum: x must be float32 or int32, got ${x.dtype}`);
-  if (segmentIds.dtype !== 'int32') throw new Error(`wasm UnsortedSegmentSum: segmentIds must be int32, got ${segmentIds.dtype}`);
+  if (x.dtype !== 'float32' && x.dtype !== 'int32')
+    throw new Error(`wasm UnsortedSegmentSum: x must be float32 or int32, got ${x.dtype}`);
+  if (segmentIds.dtype !== 'int32')
+    throw new Error(`wasm UnsortedSegmentSum: segmentIds must be int32, got ${segmentIds.dtype}`);
   const shape = segmentSumShape(x, segmentIds, numSegments);
   const out = be.makeOutput(shape, x.dtype);
   // views are taken after makeOutput: its malloc may grow (and so move) the heap
   const o = be.typedArrayFromHeap(out) as Float32Array | Int32Array;
   o.fill(0);
-  wasmData(be, x, 'x'); wasmData(be, segmentIds, 'segmentIds');
-  segmentSumInto(be.typedArrayFromHeap(x) as Float32Array | Int32Array, be.typedArrayFromHeap(segmentIds) as Int32Array, numSegments, o);
+  wasmData(be, x, 'x');
+  wasmData(be, segmentIds, 'segmentIds');
+  segmentSumInto(
+    be.typedArrayFromHeap(x) as Float32Array | Int32Array,
+    be.typedArrayFromHeap(segmentIds) as Int32Array,
+    numSegments,
+    o,
+  );
   return out;
 };
 
@@ -51,10 +59,12 @@ const wasmUnsortedSegmentSum: KernelFunc = ({ inputs, backend, attrs }) => {
 const wasmCast: KernelFunc = (args) => {
   const { x } = args.inputs as { x: TensorInfo };
   const { dtype } = args.attrs as { dtype: string };
-  if (dtype !== 'bool' || x.dtype === 'bool' || x.dtype === 'string' || x.dtype === 'complex64') return callStock('wasm', 'Cast', args);
+  if (dtype !== 'bool' || x.dtype === 'bool' || x.dtype === 'string' || x.dtype === 'complex64')
+    return callStock('wasm', 'Cast', args);
   const be = args.backend as unknown as WasmBackendLike;
   const out = be.makeOutput(x.shape, 'bool');
-  const xv = be.typedArrayFromHeap(x), ov = be.typedArrayFromHeap(out);
+  const xv = be.typedArrayFromHeap(x),
+    ov = be.typedArrayFromHeap(out);
   for (let i = 0; i < xv.length; i++) ov[i] = xv[i] !== 0 ? 1 : 0;
   return out;
 };
@@ -66,9 +76,13 @@ const wasmClipByValue: KernelFunc = (args) => {
   const { clipValueMin: lo, clipValueMax: hi } = args.attrs as { clipValueMin: number; clipValueMax: number };
   const be = args.backend as unknown as WasmBackendLike;
   const out = be.makeOutput(x.shape, 'int32');
-  const xv = be.typedArrayFromHeap(x), ov = be.typedArrayFromHeap(out);
+  const xv = be.typedArrayFromHeap(x),
+    ov = be.typedArrayFromHeap(out);
   // biome-ignore lint/complexity/useMathMinMax: the ternaries are the kernel (Math.min/max would differ on NaN)
-  for (let i = 0; i < xv.length; i++) { const v = xv[i]; ov[i] = v < lo ? lo : v > hi ? hi : v; }
+  for (let i = 0; i < xv.length; i++) {
+    const v = xv[i];
+    ov[i] = v < lo ? lo : v > hi ? hi : v;
+  }
   return out;
 };
 

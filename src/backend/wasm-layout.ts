@@ -27,12 +27,16 @@ const size = (s: readonly number[]): number => s.reduce((p, v) => p * v, 1);
  * The permutation on merged axis groups: `dims` are the sizes of the groups in input order, `perm` the order of
  * the groups in the output (output group i = input group perm[i]).
  */
-export function simplifyPermutation(shape: readonly number[], perm: readonly number[]): { dims: number[]; perm: number[] } {
+export function simplifyPermutation(
+  shape: readonly number[],
+  perm: readonly number[],
+): { dims: number[]; perm: number[] } {
   const kept = perm.filter((a) => shape[a] !== 1); // output order, size-1 axes dropped
   const groups: number[][] = [];
   for (const a of kept) {
     const g = groups[groups.length - 1];
-    if (g && g[g.length - 1] + 1 === a) g.push(a); else groups.push([a]);
+    if (g && g[g.length - 1] + 1 === a) g.push(a);
+    else groups.push([a]);
   }
   const byInput = [...groups].sort((x, y) => x[0] - y[0]);
   return {
@@ -59,19 +63,23 @@ export function transpose2d(heap: HeapView, src: number, dst: number, batch: num
 
 /** Output = input with groups permuted, the last group in place: one contiguous run of `inner` elements per step. */
 function copyRuns(heap: HeapView, src: number, dst: number, dims: number[], perm: number[]): void {
-  const k = dims.length, inner = dims[k - 1];
+  const k = dims.length,
+    inner = dims[k - 1];
   const inStride = new Array<number>(k).fill(1);
   for (let i = k - 2; i >= 0; i--) inStride[i] = inStride[i + 1] * dims[i + 1];
-  const outDims = perm.slice(0, -1).map((g) => dims[g]), strides = perm.slice(0, -1).map((g) => inStride[g]);
+  const outDims = perm.slice(0, -1).map((g) => dims[g]),
+    strides = perm.slice(0, -1).map((g) => inStride[g]);
   const idx = new Array<number>(k - 1).fill(0);
   const runs = size(outDims);
   let s = src;
   for (let r = 0, d = dst; r < runs; r++, d += inner) {
     heapCopy(heap, s, d, inner);
-    for (let i = k - 2; i >= 0; i--) { // odometer over the output's leading groups, source offset kept in step
+    for (let i = k - 2; i >= 0; i--) {
+      // odometer over the output's leading groups, source offset kept in step
       s += strides[i];
       if (++idx[i] < outDims[i]) break;
-      s -= strides[i] * outDims[i]; idx[i] = 0;
+      s -= strides[i] * outDims[i];
+      idx[i] = 0;
     }
   }
 }
@@ -92,7 +100,10 @@ const transposeKernel: KernelFunc = (args) => {
   const k = dims.length;
   const swapLast2 = k >= 2 && p[k - 1] === k - 2 && p[k - 2] === k - 1 && p.slice(0, -2).every((g, i) => g === i);
   if (k > 1 && p[k - 1] !== k - 1 && !swapLast2) return callStock('wasm', 'Transpose', args);
-  const out = be.makeOutput(perm.map((a) => x.shape[a]), x.dtype);
+  const out = be.makeOutput(
+    perm.map((a) => x.shape[a]),
+    x.dtype,
+  );
   const n = size(x.shape);
   if (n === 0) return out;
   const { heap, a0: src, b0: dst } = heapPair(be, x, out); // after makeOutput: its malloc may grow (and so move) the heap
@@ -107,12 +118,18 @@ const sumKernel: KernelFunc = (args) => {
   const { x } = args.inputs as { x: TensorInfo };
   const { axis, keepDims } = args.attrs as { axis: number | number[]; keepDims: boolean };
   const rank = x.shape.length;
-  const axes = [...new Set((Array.isArray(axis) ? axis : [axis]).map((a) => (a < 0 ? a + rank : a)))].sort((a, b) => a - b);
+  const axes = [...new Set((Array.isArray(axis) ? axis : [axis]).map((a) => (a < 0 ? a + rank : a)))].sort(
+    (a, b) => a - b,
+  );
   const leading = axes.length > 0 && axes.length < rank && axes.every((a, i) => a === i);
   if (x.dtype !== 'float32' || !leading) return callStock('wasm', 'Sum', args);
   const be = args.backend as unknown as WasmBackendLike;
-  const rows = size(x.shape.slice(0, axes.length)), cols = size(x.shape.slice(axes.length));
-  const out = be.makeOutput(keepDims ? x.shape.map((v, i) => (i < axes.length ? 1 : v)) : x.shape.slice(axes.length), 'float32');
+  const rows = size(x.shape.slice(0, axes.length)),
+    cols = size(x.shape.slice(axes.length));
+  const out = be.makeOutput(
+    keepDims ? x.shape.map((v, i) => (i < axes.length ? 1 : v)) : x.shape.slice(axes.length),
+    'float32',
+  );
   const acc = new Float64Array(cols);
   const xv = be.typedArrayFromHeap(x) as Float32Array;
   for (let i = 0, o = 0; i < rows; i++, o += cols) for (let j = 0; j < cols; j++) acc[j] += xv[o + j];

@@ -22,7 +22,6 @@ function copyRun(src: HeapView, s: number, dst: HeapView, d: number, n: number):
   else for (let i = 0; i < n; i++) dst[d + i] = src[s + i];
 }
 
-
 type KernelArgs = { inputs: Record<string, TensorInfo>; backend: unknown; attrs?: NamedAttrMap };
 
 /** out = x[begin : begin + size] (begin/size per dim, size -1 = to the end). */
@@ -38,13 +37,16 @@ function slice(args: KernelArgs): TensorInfo {
   if (n === 0) return out;
   const { heap, a0, b0 } = heapPair(be, x, out);
   const rank = x.shape.length;
-  if (rank === 0) { heap[b0] = heap[a0]; return out; }
+  if (rank === 0) {
+    heap[b0] = heap[a0];
+    return out;
+  }
   const strides = tf.util.computeStrides(x.shape);
   // innermost dims taken whole form one contiguous run together with the first partial dim above them
   let k = rank - 1;
   while (k > 0 && b[k] === 0 && s[k] === x.shape[k]) k--;
   const run = s[k] * (k + 1 < rank ? strides[k] : 1);
-  const base = (i: number) => i < rank - 1 ? strides[i] : 1;
+  const base = (i: number) => (i < rank - 1 ? strides[i] : 1);
   let src0 = a0;
   for (let i = 0; i < rank; i++) src0 += b[i] * base(i);
   const idx = new Array<number>(k).fill(0); // odometer over dims 0..k-1
@@ -53,7 +55,10 @@ function slice(args: KernelArgs): TensorInfo {
     let src = src0;
     for (let i = 0; i < k; i++) src += idx[i] * base(i);
     heapCopy(heap, src, dst, run);
-    for (let i = k - 1; i >= 0; i--) { if (++idx[i] < s[i]) break; idx[i] = 0; }
+    for (let i = k - 1; i >= 0; i--) {
+      if (++idx[i] < s[i]) break;
+      idx[i] = 0;
+    }
   }
   return out;
 }
@@ -66,8 +71,9 @@ function splitV(args: KernelArgs): TensorInfo[] {
   const ax = tf.util.parseAxisParam(axis, x.shape)[0];
   const sizes = tf.backend_util.prepareSplitSize(x as tf.Tensor, numOrSizeSplits, ax);
   const begin = new Array<number>(x.shape.length).fill(0);
-  return sizes.map(n => {
-    const sz = [...x.shape]; sz[ax] = n;
+  return sizes.map((n) => {
+    const sz = [...x.shape];
+    sz[ax] = n;
     const part = slice({ inputs: { x }, backend: args.backend, attrs: { begin: [...begin], size: sz } });
     begin[ax] += n;
     return part;
@@ -86,10 +92,18 @@ function gatherV2(args: KernelArgs): TensorInfo {
   if (x.dtype === 'string' || indices.dtype !== 'int32') return callStock('wasm', 'GatherV2', args);
   const ax = tf.util.parseAxisParam(axis, x.shape)[0];
   const bd = batchDims < 0 ? batchDims + indices.shape.length : batchDims;
-  if (!(bd >= 0 && bd <= ax && bd <= indices.shape.length) || x.shape.slice(0, bd).some((v, i) => v !== indices.shape[i])) {
-    throw new Error(`GatherV2: batchDims ${batchDims} does not fit x [${x.shape}], indices [${indices.shape}], axis ${axis}`);
+  if (
+    !(bd >= 0 && bd <= ax && bd <= indices.shape.length) ||
+    x.shape.slice(0, bd).some((v, i) => v !== indices.shape[i])
+  ) {
+    throw new Error(
+      `GatherV2: batchDims ${batchDims} does not fit x [${x.shape}], indices [${indices.shape}], axis ${axis}`,
+    );
   }
-  const V = x.shape[ax], batch = size(x.shape.slice(0, bd)), outer = size(x.shape.slice(bd, ax)), inner = size(x.shape.slice(ax + 1));
+  const V = x.shape[ax],
+    batch = size(x.shape.slice(0, bd)),
+    outer = size(x.shape.slice(bd, ax)),
+    inner = size(x.shape.slice(ax + 1));
   const outShape = [...x.shape.slice(0, ax), ...indices.shape.slice(bd), ...x.shape.slice(ax + 1)];
   const out = be.makeOutput(outShape, x.dtype);
   const ids = be.typedArrayFromHeap(indices) as Int32Array;
@@ -119,7 +133,7 @@ function replicate(ov: HeapView, start: number, len: number, times: number): voi
     for (let i = len; i < first; i++) ov[start + i] = ov[start + i - len];
     len = first;
   }
-  for (let filled = len; filled < total;) {
+  for (let filled = len; filled < total; ) {
     const n = Math.min(filled, total - filled);
     ov.copyWithin(start + filled, start, start + n);
     filled += n;
@@ -134,12 +148,18 @@ function tile(args: KernelArgs): TensorInfo {
   if (x.dtype === 'string') return callStock('wasm', 'Tile', args);
   const rank = x.shape.length;
   if (reps.length !== rank) throw new Error(`Tile: reps [${reps}] must have one entry per dim of x [${x.shape}]`);
-  const s = x.shape, outShape = s.map((v, i) => v * reps[i]);
+  const s = x.shape,
+    outShape = s.map((v, i) => v * reps[i]);
   const out = be.makeOutput(outShape, x.dtype);
   if (size(outShape) === 0) return out;
-  const xv = be.typedArrayFromHeap(x), ov = be.typedArrayFromHeap(out);
-  if (rank === 0) { ov[0] = xv[0]; return out; }
-  const oStrides = tf.util.computeStrides(outShape), oStride = (i: number) => (i < rank - 1 ? oStrides[i] : 1);
+  const xv = be.typedArrayFromHeap(x),
+    ov = be.typedArrayFromHeap(out);
+  if (rank === 0) {
+    ov[0] = xv[0];
+    return out;
+  }
+  const oStrides = tf.util.computeStrides(outShape),
+    oStride = (i: number) => (i < rank - 1 ? oStrides[i] : 1);
   const last = s[rank - 1];
   // 1. every row of x to its place in tile copy 0, replicated along the last dim
   const rows = size(s.slice(0, -1));
@@ -149,18 +169,25 @@ function tile(args: KernelArgs): TensorInfo {
     for (let i = 0; i < rank - 1; i++) dst += idx[i] * oStride(i);
     copyRun(xv, r * last, ov, dst, last);
     replicate(ov, dst, last, reps[rank - 1]);
-    for (let i = rank - 2; i >= 0; i--) { if (++idx[i] < s[i]) break; idx[i] = 0; }
+    for (let i = rank - 2; i >= 0; i--) {
+      if (++idx[i] < s[i]) break;
+      idx[i] = 0;
+    }
   }
   // 2. from the inner dims outwards: replicate each (already complete) block of dim d reps[d] times
   for (let d = rank - 2; d >= 0; d--) {
     if (reps[d] === 1) continue;
-    const block = s[d] * oStride(d), prefixes = size(s.slice(0, d));
+    const block = s[d] * oStride(d),
+      prefixes = size(s.slice(0, d));
     const pidx = new Array<number>(d).fill(0);
     for (let p = 0; p < prefixes; p++) {
       let start = 0;
       for (let i = 0; i < d; i++) start += pidx[i] * oStride(i);
       replicate(ov, start, block, reps[d]);
-      for (let i = d - 1; i >= 0; i--) { if (++pidx[i] < s[i]) break; pidx[i] = 0; }
+      for (let i = d - 1; i >= 0; i--) {
+        if (++pidx[i] < s[i]) break;
+        pidx[i] = 0;
+      }
     }
   }
   return out;

@@ -33,8 +33,9 @@ export function stockKernel(backendName: string, kernelName: string): KernelConf
 
 /** Kernel names we registered for a backend; `replaced` tells whether tfjs had its own before. */
 export function ourKernels(backendName: string): { kernelName: string; replaced: boolean }[] {
-  return [...ours.values()].filter(c => c.backendName === backendName)
-    .map(c => ({ kernelName: c.kernelName, replaced: stock.has(key(backendName, c.kernelName)) }));
+  return [...ours.values()]
+    .filter((c) => c.backendName === backendName)
+    .map((c) => ({ kernelName: c.kernelName, replaced: stock.has(key(backendName, c.kernelName)) }));
 }
 
 /**
@@ -70,8 +71,14 @@ export function callStock<T>(backendName: string, kernelName: string, args: { ba
   if (!cfg) throw new Error(`no stock ${kernelName} kernel for backend ${backendName}`);
   if (cfg.setupFunc) {
     let s = setUp.get(k);
-    if (!s) { s = new WeakSet(); setUp.set(k, s); }
-    if (!s.has(args.backend as object)) { cfg.setupFunc(args.backend as tf.KernelBackend); s.add(args.backend as object); }
+    if (!s) {
+      s = new WeakSet();
+      setUp.set(k, s);
+    }
+    if (!s.has(args.backend as object)) {
+      cfg.setupFunc(args.backend as tf.KernelBackend);
+      s.add(args.backend as object);
+    }
   }
   return cfg.kernelFunc(args as never) as T;
 }

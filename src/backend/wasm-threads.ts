@@ -47,19 +47,26 @@ function prepareScripts(threads: number): { main: string; worker: string; wasm: 
   const wasm = join(pkgDir, 'dist/tfjs-backend-wasm-threaded-simd.wasm');
   let src = readFileSync(srcPath, 'utf8');
   for (const pat of [POOL, CORES, WORKER]) {
-    if (!src.includes(pat)) throw new Error(`wasm-threads: ${srcPath} does not contain the expected "${pat.slice(0, 40)}..." (tfjs-backend-wasm version changed?)`);
+    if (!src.includes(pat))
+      throw new Error(
+        `wasm-threads: ${srcPath} does not contain the expected "${pat.slice(0, 40)}..." (tfjs-backend-wasm version changed?)`,
+      );
   }
-  src = src.replace(POOL, `var pthreadPoolSize=${threads};`)
+  src = src
+    .replace(POOL, `var pthreadPoolSize=${threads};`)
     .replace(CORES, `function _emscripten_num_logical_cores(){if(ENVIRONMENT_IS_NODE)return ${2 * threads};`)
     // workers inherit the parent's node flags by default (--import tsx, --input-type, ...): they need none
     .replace(WORKER, 'worker=new Worker(pthreadMainJs,{execArgv:[]})');
   // the worker source is a JS string whose "\n" escapes became real newlines inside string literals: re-escape
-  const workerMod = require(join(pkgDir, 'wasm-out/tfjs-backend-wasm-threaded-simd.worker.js')) as { wasmWorkerContents: string };
+  const workerMod = require(join(pkgDir, 'wasm-out/tfjs-backend-wasm-threaded-simd.worker.js')) as {
+    wasmWorkerContents: string;
+  };
   const worker = workerMod.wasmWorkerContents.replace(/\n/g, '\\n');
   const hash = createHash('sha256').update(src).update(worker).digest('hex').slice(0, 16);
   const dir = join(tmpdir(), `kdqat-tfjs-wasm-${hash}`);
   mkdirSync(dir, { recursive: true });
-  const main = join(dir, 'threaded-simd.cjs'), workerPath = join(dir, 'threaded-simd.worker.cjs');
+  const main = join(dir, 'threaded-simd.cjs'),
+    workerPath = join(dir, 'threaded-simd.worker.cjs');
   writeOnce(main, src);
   writeOnce(workerPath, worker);
   return { main, worker: workerPath, wasm };
@@ -71,23 +78,33 @@ function prepareScripts(threads: number): { main: string; worker: string; wasm: 
  * The thread count actually obtained is `getThreadsCount()` of tfjs-backend-wasm after init.
  */
 export async function useThreadedWasm(threads: number): Promise<void> {
-  if (!Number.isInteger(threads) || threads < 1 || threads > 8) throw new Error(`wasm threads must be an integer in 1..8, got ${threads}`);
+  if (!Number.isInteger(threads) || threads < 1 || threads > 8)
+    throw new Error(`wasm threads must be an integer in 1..8, got ${threads}`);
   const tfw = await import('@tensorflow/tfjs-backend-wasm');
-  if (initializedBackend('wasm')) throw new Error('useThreadedWasm: the wasm backend is already initialised; call it before tf.setBackend("wasm")');
+  if (initializedBackend('wasm'))
+    throw new Error('useThreadedWasm: the wasm backend is already initialised; call it before tf.setBackend("wasm")');
   const paths = prepareScripts(threads);
   const factory = require(paths.main) as Factory;
-  const registry = (tf.engine() as unknown as { registryFactory: Record<string, { factory: () => Promise<tf.KernelBackend> }> }).registryFactory;
+  const registry = (
+    tf.engine() as unknown as { registryFactory: Record<string, { factory: () => Promise<tf.KernelBackend> }> }
+  ).registryFactory;
   const stockFactory = registry.wasm?.factory;
   if (!stockFactory) throw new Error('useThreadedWasm: no wasm backend registered');
   threadFailure = undefined;
   tf.removeBackend('wasm');
-  tf.registerBackend('wasm', async () => {
-    try { return await threadedBackend(); } catch (e) {
-      threadFailure = `threaded wasm failed (${(e as Error).message ?? String(e)}); using 1 thread`;
-      tfw.setThreadsCount(1);
-      return stockFactory();
-    }
-  }, 2);
+  tf.registerBackend(
+    'wasm',
+    async () => {
+      try {
+        return await threadedBackend();
+      } catch (e) {
+        threadFailure = `threaded wasm failed (${(e as Error).message ?? String(e)}); using 1 thread`;
+        tfw.setThreadsCount(1);
+        return stockFactory();
+      }
+    },
+    2,
+  );
 
   async function threadedBackend(): Promise<tf.KernelBackend> {
     tfw.setThreadsCount(threads);

@@ -36,7 +36,12 @@ import { BertHessian } from '../analysis/hessian.js';
 
 const SETUPS = { tiny: { batch: 32, seq: 128 }, mini: { batch: 16, seq: 128 }, base: { batch: 8, seq: 128 } } as const;
 /** batch x seq of the hvp case, per config (the PyTorch figures in issue 10 are for these) */
-const HVP_SETUPS: Partial<Record<keyof typeof SETUPS, { batch: number; seq: number }[]>> = { tiny: [{ batch: 1, seq: 64 }, { batch: 8, seq: 128 }] };
+const HVP_SETUPS: Partial<Record<keyof typeof SETUPS, { batch: number; seq: number }[]>> = {
+  tiny: [
+    { batch: 1, seq: 64 },
+    { batch: 8, seq: 128 },
+  ],
+};
 
 const CASES = ['forward', 'train', 'qat', 'hvp', 'hvp-full'];
 export const BENCH_HISTORY = 'bench-results/history/results.json';
@@ -48,11 +53,15 @@ const FLAGS = {
   reps: { type: 'string', help: 'timed repetitions (default 5)', num: { kind: 'int', min: 1 } },
   warmup: { type: 'string', help: 'warm-up steps (default 2)', num: { kind: 'int', min: 0 } },
   out: { type: 'string', help: `JSON history the rows are appended to (default ${BENCH_HISTORY}, not tracked by git)` },
-  profile: { type: 'boolean', help: 'also print where one step\'s time goes, by kernel' },
+  profile: { type: 'boolean', help: "also print where one step's time goes, by kernel" },
 } as const;
 
 /** one more run of fn under tf.profile: kernel milliseconds summed by kernel name, the top `top` printed */
-async function printProfile(label: string, fn: () => Promise<void>, top = Number(process.env.KDQAT_PROFILE_TOP ?? 15)): Promise<void> {
+async function printProfile(
+  label: string,
+  fn: () => Promise<void>,
+  top = Number(process.env.KDQAT_PROFILE_TOP ?? 15),
+): Promise<void> {
   const t0 = performance.now();
   const info = await tf.profile(fn);
   const wall = performance.now() - t0;
@@ -61,80 +70,167 @@ async function printProfile(label: string, fn: () => Promise<void>, top = Number
   for (const k of info.kernels) {
     const key = shapes ? `${k.name} ${JSON.stringify(k.inputShapes)}` : k.name;
     const e = byName.get(key) ?? { ms: 0, calls: 0 };
-    e.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0; e.calls++;
+    e.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+    e.calls++;
     byName.set(key, e);
   }
   const total = [...byName.values()].reduce((a, e) => a + e.ms, 0);
-  console.log(`#   profile of ${label}: ${wall.toFixed(0)} ms wall (profiled), ${total.toFixed(0)} ms in ${info.kernels.length} kernel calls`);
+  console.log(
+    `#   profile of ${label}: ${wall.toFixed(0)} ms wall (profiled), ${total.toFixed(0)} ms in ${info.kernels.length} kernel calls`,
+  );
   for (const [n, e] of [...byName.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, top)) {
-    console.log(`#     ${n.padEnd(shapes ? 60 : 22)}${e.ms.toFixed(1).padStart(9)} ms${(100 * e.ms / total).toFixed(1).padStart(6)}%${String(e.calls).padStart(6)} calls`);
+    console.log(
+      `#     ${n.padEnd(shapes ? 60 : 22)}${e.ms.toFixed(1).padStart(9)} ms${((100 * e.ms) / total).toFixed(1).padStart(6)}%${String(e.calls).padStart(6)} calls`,
+    );
   }
 }
 
 /** one timed case: `fn` runs one step (forward, training step, KD-QAT step or Hv product) of batch x seq tokens */
-interface BenchCase { what: string; fn?: () => Promise<void>; batch: number; seq: number }
+interface BenchCase {
+  what: string;
+  fn?: () => Promise<void>;
+  batch: number;
+  seq: number;
+}
 
-const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
 
 /** random features of n sequences of length T with true lengths in [T/2, T] (vocab 30522, as bert-base-uncased) */
 function randomFeatures(n: number, T: number, vocab: number, seed: number): Features {
   let s = seed;
-  const r = () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32);
-  const ids = new Int32Array(n * T), am = new Int32Array(n * T), sl = new Int32Array(n);
+  const r = () => (s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32;
+  const ids = new Int32Array(n * T),
+    am = new Int32Array(n * T),
+    sl = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     sl[i] = Math.floor(T / 2 + r() * (T / 2));
-    for (let t = 0; t < sl[i]; t++) { ids[i * T + t] = 1 + Math.floor(r() * (vocab - 1)); am[i * T + t] = 1; }
+    for (let t = 0; t < sl[i]; t++) {
+      ids[i * T + t] = 1 + Math.floor(r() * (vocab - 1));
+      am[i * T + t] = 1;
+    }
   }
-  return { inputIds: ids, tokenTypeIds: new Int32Array(n * T), attentionMask: am, seqLengths: sl, labels: Int32Array.from({ length: n }, (_, i) => i % 2), n, T };
+  return {
+    inputIds: ids,
+    tokenTypeIds: new Int32Array(n * T),
+    attentionMask: am,
+    seqLengths: sl,
+    labels: Int32Array.from({ length: n }, (_, i) => i % 2),
+    n,
+    T,
+  };
 }
 
 runMain('bench', async () => {
-  const v = parseFlags(FLAGS, 'npm run bench -- [--backend wasm] [--configs tiny,mini] [--only forward,train,qat] [--reps 5] [--warmup 2] [--profile]');
-  const reps = num(v, 'reps', 'int') ?? 5, warmup = num(v, 'warmup', 'int') ?? 2;
+  const v = parseFlags(
+    FLAGS,
+    'npm run bench -- [--backend wasm] [--configs tiny,mini] [--only forward,train,qat] [--reps 5] [--warmup 2] [--profile]',
+  );
+  const reps = num(v, 'reps', 'int') ?? 5,
+    warmup = num(v, 'warmup', 'int') ?? 2;
   if (reps < 1 || warmup < 0) throw new UsageError('--reps must be at least 1 and --warmup at least 0');
   const only = ((v.only as string | undefined) ?? 'forward,train,qat').split(',');
-  for (const c of only) if (!CASES.includes(c)) throw new UsageError(`--only: unknown bench case "${c}": choose from ${CASES.join(', ')}`);
+  for (const c of only)
+    if (!CASES.includes(c)) throw new UsageError(`--only: unknown bench case "${c}": choose from ${CASES.join(', ')}`);
   const configs = ((v.configs as string | undefined) ?? 'tiny,mini').split(',') as (keyof typeof SETUPS)[];
-  for (const c of configs) if (!SETUPS[c]) throw new UsageError(`--configs: unknown bench config "${c}": choose from ${Object.keys(SETUPS).join(', ')}`);
+  for (const c of configs)
+    if (!SETUPS[c])
+      throw new UsageError(`--configs: unknown bench config "${c}": choose from ${Object.keys(SETUPS).join(', ')}`);
   const out = resolve((v.out as string | undefined) ?? BENCH_HISTORY);
   const info = await initBackendFromFlags(v);
   const rows: Record<string, unknown>[] = [];
-  console.log(`# kdqat bench: backend ${info.backend} (${info.threads} thread${info.threads > 1 ? 's' : ''}), ${info.machine.cores}x ${info.machine.cpus}, ${info.machine.memGiB} GiB, node ${info.machine.node}`);
+  console.log(
+    `# kdqat bench: backend ${info.backend} (${info.threads} thread${info.threads > 1 ? 's' : ''}), ${info.machine.cores}x ${info.machine.cpus}, ${info.machine.memGiB} GiB, node ${info.machine.node}`,
+  );
   console.log(`# median of ${reps} timed repetitions after ${warmup} warm-up; tokens = batch x seq`);
-  console.log(`${'config'.padEnd(8)}${'what'.padEnd(9)}${'batch'.padStart(6)}${'seq'.padStart(5)}${'ms/step'.padStart(10)}${'tokens/s'.padStart(10)}${'min..max tok/s'.padStart(18)}${'peak MB'.padStart(9)}`);
+  console.log(
+    `${'config'.padEnd(8)}${'what'.padEnd(9)}${'batch'.padStart(6)}${'seq'.padStart(5)}${'ms/step'.padStart(10)}${'tokens/s'.padStart(10)}${'min..max tok/s'.padStart(18)}${'peak MB'.padStart(9)}`,
+  );
   for (const name of configs) {
     const setup = SETUPS[name];
     if (!setup) throw new Error(`unknown bench config "${name}": choose tiny, mini or base`);
-    const c = bertConfigFrom({ ...BERT_DEFAULTS, ...BERT_PRESETS[name], vocab_size: 30522, num_labels: 2 }, `bench ${name}`);
+    const c = bertConfigFrom(
+      { ...BERT_DEFAULTS, ...BERT_PRESETS[name], vocab_size: 30522, num_labels: 2 },
+      `bench ${name}`,
+    );
     const teacher = initParams(c, 1);
     const f = randomFeatures(setup.batch, setup.seq, c.vocab_size, 7);
-    const tb = makeBatch(f, Int32Array.from({ length: setup.batch }, (_, i) => i), false);
+    const tb = makeBatch(
+      f,
+      Int32Array.from({ length: setup.batch }, (_, i) => i),
+      false,
+    );
     const cases: Record<string, () => Promise<void>> = {};
-    cases.forward = async () => { const l = tf.tidy(() => bertForward(teacher, c, tb.batch).logits); await l.data(); l.dispose(); };
+    cases.forward = async () => {
+      const l = tf.tidy(() => bertForward(teacher, c, tb.batch).logits);
+      await l.data();
+      l.dispose();
+    };
     const fpVars = toVariables(teacher, 'bench-fp');
     const fpOpt = new BertAdam({ ...ADAM_DEFAULTS, tTotal: 1000 });
     cases.train = async () => {
       const { value, grads } = tf.variableGrads(() => {
         const z = bertForward(fpVars, c, tb.batch, { training: true }).logits;
-        return tf.neg(tf.mean(tf.sum(tf.mul(tf.logSoftmax(z), tf.oneHot(tf.cast(tb.kd.labels, 'int32') as tf.Tensor1D, 2)), -1))) as tf.Scalar;
+        return tf.neg(
+          tf.mean(tf.sum(tf.mul(tf.logSoftmax(z), tf.oneHot(tf.cast(tb.kd.labels, 'int32') as tf.Tensor1D, 2)), -1)),
+        ) as tf.Scalar;
       }, Object.values(fpVars));
       fpOpt.apply(fpVars, Object.fromEntries(Object.entries(fpVars).map(([n, v]) => [n, grads[v.name]])));
-      await value.data(); tf.dispose([value, ...Object.values(grads)]);
+      await value.data();
+      tf.dispose([value, ...Object.values(grads)]);
     };
     const student = toVariables(teacher, 'bench-st');
-    const ctx = { config: c, teacher, student, hooks: makeQuantHooks(QUANT_DEFAULTS), coeffs: presetCoeffs('map+output'), kdOptions: { regression: false, gtRegressionUsesLabels: false }, optimizer: new BertAdam({ ...ADAM_DEFAULTS, tTotal: 1000 }) };
-    cases.qat = async () => { await kdStep(ctx, { batch: tb.batch, kd: tb.kd }); };
+    const ctx = {
+      config: c,
+      teacher,
+      student,
+      hooks: makeQuantHooks(QUANT_DEFAULTS),
+      coeffs: presetCoeffs('map+output'),
+      kdOptions: { regression: false, gtRegressionUsesLabels: false },
+      optimizer: new BertAdam({ ...ADAM_DEFAULTS, tTotal: 1000 }),
+    };
+    cases.qat = async () => {
+      await kdStep(ctx, { batch: tb.batch, kd: tb.kd });
+    };
     const hvpCases: (BenchCase & { dispose: () => void })[] = [];
     for (const what of only.filter((w) => w.startsWith('hvp'))) {
       for (const hs of HVP_SETUPS[name] ?? []) {
-        const hb = makeBatch(randomFeatures(hs.batch, hs.seq, c.vocab_size, 11), Int32Array.from({ length: hs.batch }, (_, i) => i), false);
-        const h = new BertHessian({ params: teacher, config: c, quant: QUANT_DEFAULTS, batches: [{ batch: hb.batch, labels: hb.kd.labels as tf.Tensor1D }], retainGraph: what === 'hvp' });
+        const hb = makeBatch(
+          randomFeatures(hs.batch, hs.seq, c.vocab_size, 11),
+          Int32Array.from({ length: hs.batch }, (_, i) => i),
+          false,
+        );
+        const h = new BertHessian({
+          params: teacher,
+          config: c,
+          quant: QUANT_DEFAULTS,
+          batches: [{ batch: hb.batch, labels: hb.kd.labels as tf.Tensor1D }],
+          retainGraph: what === 'hvp',
+        });
         const v = h.shapes.map((s, i) => tf.randomNormal(s, 0, 1, 'float32', i + 1));
-        hvpCases.push({ what, ...hs, fn: async () => { const hv = h.hv(v); await hv[0].data(); tf.dispose(hv); }, dispose: () => { h.dispose(); tf.dispose(v); disposeBatch(hb); } });
+        hvpCases.push({
+          what,
+          ...hs,
+          fn: async () => {
+            const hv = h.hv(v);
+            await hv[0].data();
+            tf.dispose(hv);
+          },
+          dispose: () => {
+            h.dispose();
+            tf.dispose(v);
+            disposeBatch(hb);
+          },
+        });
       }
     }
-    const runs = only.flatMap((what): BenchCase[] => (what.startsWith('hvp')
-      ? hvpCases.filter((hc) => hc.what === what) : [{ what, fn: cases[what], batch: setup.batch, seq: setup.seq }]));
+    const runs = only.flatMap((what): BenchCase[] =>
+      what.startsWith('hvp')
+        ? hvpCases.filter((hc) => hc.what === what)
+        : [{ what, fn: cases[what], batch: setup.batch, seq: setup.seq }],
+    );
     for (const { what, fn, batch, seq } of runs) {
       if (!fn) throw new Error(`unknown bench case "${what}": choose forward, train, qat, hvp or hvp-full`);
       const tokens = batch * seq;
@@ -143,23 +239,54 @@ runMain('bench', async () => {
       let peak = 0;
       for (let i = 0; i < reps; i++) {
         const t0 = performance.now();
-        if (i === 0) peak = (await tf.profile(async () => { await fn(); })).peakBytes;
+        if (i === 0)
+          peak = (
+            await tf.profile(async () => {
+              await fn();
+            })
+          ).peakBytes;
         else await fn();
         times.push(performance.now() - t0);
       }
       const ms = median(times);
       const tps = tokens / (ms / 1000);
-      const row = { config: name, what, batch, seq, layers: c.num_hidden_layers, hidden: c.hidden_size, msPerStep: ms, tokensPerSec: tps,
-        minTokensPerSec: tokens / (Math.max(...times) / 1000), maxTokensPerSec: tokens / (Math.min(...times) / 1000), peakTensorMB: peak / 2 ** 20, reps, warmup };
+      const row = {
+        config: name,
+        what,
+        batch,
+        seq,
+        layers: c.num_hidden_layers,
+        hidden: c.hidden_size,
+        msPerStep: ms,
+        tokensPerSec: tps,
+        minTokensPerSec: tokens / (Math.max(...times) / 1000),
+        maxTokensPerSec: tokens / (Math.min(...times) / 1000),
+        peakTensorMB: peak / 2 ** 20,
+        reps,
+        warmup,
+      };
       rows.push(row);
       if (v.profile) await printProfile(`${name} ${what}`, fn);
-      console.log(`${name.padEnd(8)}${what.padEnd(9)}${String(batch).padStart(6)}${String(seq).padStart(5)}${ms.toFixed(0).padStart(10)}${tps.toFixed(0).padStart(10)}${`${row.minTokensPerSec.toFixed(0)}..${row.maxTokensPerSec.toFixed(0)}`.padStart(18)}${row.peakTensorMB.toFixed(0).padStart(9)}`);
+      console.log(
+        `${name.padEnd(8)}${what.padEnd(9)}${String(batch).padStart(6)}${String(seq).padStart(5)}${ms.toFixed(0).padStart(10)}${tps.toFixed(0).padStart(10)}${`${row.minTokensPerSec.toFixed(0)}..${row.maxTokensPerSec.toFixed(0)}`.padStart(18)}${row.peakTensorMB.toFixed(0).padStart(9)}`,
+      );
     }
-    disposeBatch(tb); ctx.optimizer.dispose(); fpOpt.dispose(); hvpCases.forEach((hc) => hc.dispose());
+    disposeBatch(tb);
+    ctx.optimizer.dispose();
+    fpOpt.dispose();
+    hvpCases.forEach((hc) => hc.dispose());
     tf.dispose([...Object.values(teacher), ...Object.values(fpVars), ...Object.values(student)]);
   }
   const prev = existsSync(out) ? JSON.parse(readFileSync(out, 'utf8')) : [];
-  prev.push({ date: new Date().toISOString(), git: gitCommit(), backend: info.backend, threads: info.threads, machine: info.machine, versions: info.versions, rows });
+  prev.push({
+    date: new Date().toISOString(),
+    git: gitCommit(),
+    backend: info.backend,
+    threads: info.threads,
+    machine: info.machine,
+    versions: info.versions,
+    rows,
+  });
   atomicWriteJson(out, prev);
   console.log(`# appended to ${out}`);
 });

@@ -14,16 +14,27 @@ import { num, parseFlags, runMain, UsageError, SEED_RANGE } from './common.js';
 const FLAGS = {
   seed: { type: 'string', help: 'seed of the kill points (default 14)', num: SEED_RANGE },
   reduced: { type: 'boolean', help: 'the reduced suite that npm test runs (one run, fewer cases)' },
-  work: { type: 'string', help: 'work folder, made afresh and removed at the end unless --keep (default: a temp folder)' },
+  work: {
+    type: 'string',
+    help: 'work folder, made afresh and removed at the end unless --keep (default: a temp folder)',
+  },
   keep: { type: 'boolean', help: 'keep the work folder' },
-  'glue-dir': { type: 'string', help: 'GLUE copy whose first RTE rows the suite uses (default $GLUE_DIR, else ../shared/glue)' },
+  'glue-dir': {
+    type: 'string',
+    help: 'GLUE copy whose first RTE rows the suite uses (default $GLUE_DIR, else ../shared/glue)',
+  },
 } as const;
 
 runMain('chaos', async () => {
   const v = parseFlags(FLAGS, 'npm run chaos -- [--seed N] [--reduced] [--work DIR] [--keep] [--glue-dir DIR]');
   const seed = num(v, 'seed', 'int') ?? 14;
-  const glue = resolve((v['glue-dir'] as string | undefined) ?? process.env.GLUE_DIR ?? join(PROJECT_ROOT, '../shared/glue'));
-  if (!existsSync(join(glue, 'RTE', 'train.tsv'))) throw new UsageError(`${glue}/RTE/train.tsv not found: point --glue-dir or GLUE_DIR at a GLUE copy (npm run glue:download -- --tasks rte)`);
+  const glue = resolve(
+    (v['glue-dir'] as string | undefined) ?? process.env.GLUE_DIR ?? join(PROJECT_ROOT, '../shared/glue'),
+  );
+  if (!existsSync(join(glue, 'RTE', 'train.tsv')))
+    throw new UsageError(
+      `${glue}/RTE/train.tsv not found: point --glue-dir or GLUE_DIR at a GLUE copy (npm run glue:download -- --tasks rte)`,
+    );
   const work = resolve((v.work as string | undefined) ?? join(tmpdir(), `kdqat-chaos-${process.pid}`));
   const plan = v.reduced ? reducedPlan(seed) : fullPlan(seed);
   const t0 = performance.now();

@@ -2,13 +2,20 @@
 import type { ProgressInfo } from '../train/trainer.js';
 import { Progress } from '../util/progress.js';
 
-export function progressReporter(json: boolean, label: string): { update: (p: ProgressInfo) => void; done: () => void } {
+export function progressReporter(
+  json: boolean,
+  label: string,
+): { update: (p: ProgressInfo) => void; done: () => void } {
   if (json) return { update: (p) => process.stdout.write(`@@progress ${JSON.stringify(p)}\n`), done: () => {} };
   let bar: Progress | undefined;
   return {
     update: (p) => {
       bar ??= new Progress({ total: p.total, label });
-      bar.update(p.step, { loss: p.loss.toPrecision(4), lr: p.lr.toExponential(1), ...(p.evalMetric !== undefined ? { dev: p.evalMetric.toFixed(4) } : {}) });
+      bar.update(p.step, {
+        loss: p.loss.toPrecision(4),
+        lr: p.lr.toExponential(1),
+        ...(p.evalMetric !== undefined ? { dev: p.evalMetric.toFixed(4) } : {}),
+      });
     },
     done: () => bar?.done(),
   };

@@ -7,7 +7,16 @@
 import { stopOnSignals } from '../train/stop.js';
 import { qat } from '../train/runs.js';
 import { TERMS } from '../kd/losses.js';
-import { parseFlags, RUN_FLAGS, runConfigFromFlags, runConfigFromJson, runMain, num, UsageError, initBackendFromFlags } from './common.js';
+import {
+  parseFlags,
+  RUN_FLAGS,
+  runConfigFromFlags,
+  runConfigFromJson,
+  runMain,
+  num,
+  UsageError,
+  initBackendFromFlags,
+} from './common.js';
 import { progressReporter } from './progress-line.js';
 import { qatEnding } from './summary.js';
 
@@ -16,48 +25,85 @@ const FLAGS = {
   teacher: { type: 'string', help: 'teacher directory (models/<bert>/<task>, made by npm run finetune)' },
   preset: { type: 'string', help: 'KD preset: ternarybert, map, output, map+output (default map+output)' },
   'map-coeff': { type: 'string', help: 'attention-map loss coefficient (default 1)', num: { kind: 'float', min: 0 } },
-  'output-coeff': { type: 'string', help: 'attention-output loss coefficient (default 1)', num: { kind: 'float', min: 0 } },
+  'output-coeff': {
+    type: 'string',
+    help: 'attention-output loss coefficient (default 1)',
+    num: { kind: 'float', min: 0 },
+  },
   coeffs: { type: 'string', help: `explicit term coefficients, e.g. "gt=1,score=0.5" (terms: ${TERMS.join(', ')})` },
   'run-dir': { type: 'string', help: 'output folder of this run (default output/<bert>/<task>/<run name>)' },
   'config-json': { type: 'string', help: 'the whole resolved run config as JSON (used by sweep)' },
   'progress-json': { type: 'boolean', help: 'machine-readable progress on stdout (used by sweep)' },
-  'exit-on-stdin-close': { type: 'boolean', help: 'exit when stdin closes (used by sweep: children die with their parent)' },
+  'exit-on-stdin-close': {
+    type: 'boolean',
+    help: 'exit when stdin closes (used by sweep: children die with their parent)',
+  },
 } as const;
 
 runMain('qat', async () => {
   stopOnSignals(); // SIGINT, SIGTERM (Slurm's time limit, preemption, scancel), SIGHUP: checkpoint at the next step, then exit 130/143/129
-  const v = parseFlags(FLAGS, 'npm run qat -- --task <t> --teacher <dir> [--preset p] [--map-coeff a] [--output-coeff b] [--seed s] [...]');
+  const v = parseFlags(
+    FLAGS,
+    'npm run qat -- --task <t> --teacher <dir> [--preset p] [--map-coeff a] [--output-coeff b] [--seed s] [...]',
+  );
   if (v['exit-on-stdin-close']) {
     // a sweep's child: die with the parent (its pipe closes, or we are re-parented), never write on alone
     const ppid = process.ppid;
     const orphaned = () => process.exit(130);
-    process.stdin.on('close', orphaned); process.stdin.on('end', orphaned); process.stdin.resume();
-    setInterval(() => { if (process.ppid !== ppid) orphaned(); }, 200).unref();
+    process.stdin.on('close', orphaned);
+    process.stdin.on('end', orphaned);
+    process.stdin.resume();
+    setInterval(() => {
+      if (process.ppid !== ppid) orphaned();
+    }, 200).unref();
   }
   let cfg: ReturnType<typeof runConfigFromJson>;
   if (typeof v['config-json'] === 'string') cfg = runConfigFromJson(v['config-json']);
   else {
     const coeffs: Record<string, number> = {};
-    if (typeof v.coeffs === 'string') for (const kv of v.coeffs.split(',')) {
-      const [k, val] = kv.split('=');
-      if (!val || !Number.isFinite(Number(val))) throw new UsageError(`--coeffs: "${kv}" is not term=number`);
-      coeffs[k.trim()] = Number(val);
-    }
+    if (typeof v.coeffs === 'string')
+      for (const kv of v.coeffs.split(',')) {
+        const [k, val] = kv.split('=');
+        if (!val || !Number.isFinite(Number(val))) throw new UsageError(`--coeffs: "${kv}" is not term=number`);
+        coeffs[k.trim()] = Number(val);
+      }
     const kd: Record<string, unknown> = {};
     if (v.preset) kd.preset = v.preset;
     if (v['map-coeff'] !== undefined) kd.mapCoeff = num(v, 'map-coeff');
     if (v['output-coeff'] !== undefined) kd.outputCoeff = num(v, 'output-coeff');
     if (Object.keys(coeffs).length) kd.coeffs = coeffs;
-    if (!v.teacher) throw new UsageError('--teacher is required (a directory made by npm run finetune, or a Hugging Face BERT fine-tuned on the task)');
+    if (!v.teacher)
+      throw new UsageError(
+        '--teacher is required (a directory made by npm run finetune, or a Hugging Face BERT fine-tuned on the task)',
+      );
     if (!v.task) throw new UsageError('--task is required');
     cfg = runConfigFromFlags(v, { teacher: v.teacher, ...(Object.keys(kd).length ? { kd } : {}) });
   }
   await initBackendFromFlags(v);
   const progress = progressReporter(v['progress-json'] === true, `qat ${cfg.task} ${cfg.kd.preset} seed ${cfg.seed}`);
-  const r = await qat({ cfg, runDir: v['run-dir'] as string | undefined, forceNew: v['force-new'] === true, onProgress: progress.update, log: (s) => console.error(s) });
+  const r = await qat({
+    cfg,
+    runDir: v['run-dir'] as string | undefined,
+    forceNew: v['force-new'] === true,
+    onProgress: progress.update,
+    log: (s) => console.error(s),
+  });
   progress.done();
-  if (r.skipped) console.error(`qat: ${r.runDir} is complete already, with this configuration (config hash ${r.metrics.configHash ?? 'not recorded'}); nothing to do`);
-  const m = r.metrics as Parameters<typeof qatEnding>[1] & { final?: { step: number; metrics: Record<string, number> }; trainTokensPerSec: number; wallTimeSec: number };
+  if (r.skipped)
+    console.error(
+      `qat: ${r.runDir} is complete already, with this configuration (config hash ${r.metrics.configHash ?? 'not recorded'}); nothing to do`,
+    );
+  const m = r.metrics as Parameters<typeof qatEnding>[1] & {
+    final?: { step: number; metrics: Record<string, number> };
+    trainTokensPerSec: number;
+    wallTimeSec: number;
+  };
   const fin = m.final ? `; final weights (step ${m.final.step}, student-last/) ${JSON.stringify(m.final.metrics)}` : '';
-  console.error(qatEnding(r.runDir, m, `done in ${m.wallTimeSec.toFixed(1)} s (${m.trainTokensPerSec.toFixed(0)} train tokens/s)${fin}`));
+  console.error(
+    qatEnding(
+      r.runDir,
+      m,
+      `done in ${m.wallTimeSec.toFixed(1)} s (${m.trainTokensPerSec.toFixed(0)} train tokens/s)${fin}`,
+    ),
+  );
 });

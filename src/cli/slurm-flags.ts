@@ -6,15 +6,28 @@ import { slurmCli, slurmOptionsProblem, type SlurmOptions } from '../train/slurm
 import { num, UsageError, type FlagSpec } from './common.js';
 
 export const LAUNCH_FLAGS: FlagSpec = {
-  launcher: { type: 'string', help: 'local (default: child processes on this machine) or slurm (one Slurm job array; needs sbatch)' },
+  launcher: {
+    type: 'string',
+    help: 'local (default: child processes on this machine) or slurm (one Slurm job array; needs sbatch)',
+  },
   partition: { type: 'string', help: 'slurm: partition of the jobs' },
   time: { type: 'string', help: 'slurm: time limit per job, e.g. 04:00:00 (a stopped run resumes when resubmitted)' },
   'cpus-per-task': { type: 'string', help: 'slurm: CPUs per job', num: { kind: 'int', min: 1 } },
   mem: { type: 'string', help: 'slurm: memory per job, e.g. 8G' },
   gpus: { type: 'string', help: 'slurm: GPUs per job', num: { kind: 'int', min: 0 } },
-  'sbatch-arg': { type: 'string', multiple: true, help: 'slurm: one more sbatch option, --name=value (repeatable), e.g. --sbatch-arg=--account=nlp' },
-  requeue: { type: 'boolean', help: 'slurm: let Slurm requeue a preempted or failed-node job by itself (it resumes from its checkpoint)' },
-  status: { type: 'boolean', help: 'print the state of each run of the submitted array (pending, running, done, failed), its task id and log; once every run is done, also write the report (unless --no-report)' },
+  'sbatch-arg': {
+    type: 'string',
+    multiple: true,
+    help: 'slurm: one more sbatch option, --name=value (repeatable), e.g. --sbatch-arg=--account=nlp',
+  },
+  requeue: {
+    type: 'boolean',
+    help: 'slurm: let Slurm requeue a preempted or failed-node job by itself (it resumes from its checkpoint)',
+  },
+  status: {
+    type: 'boolean',
+    help: 'print the state of each run of the submitted array (pending, running, done, failed), its task id and log; once every run is done, also write the report (unless --no-report)',
+  },
   wait: { type: 'boolean', help: 'follow the submitted array until it ends (progress line), then write the report' },
 };
 
@@ -29,10 +42,14 @@ const SLURM_ONLY = ['partition', 'time', 'cpus-per-task', 'mem', 'gpus', 'sbatch
 /** Read and validate the launcher flags; with --launcher slurm also checks that sbatch exists. */
 export function launchFromFlags(v: Record<string, unknown>): LaunchMode {
   const launcher = v.launcher ?? 'local';
-  if (launcher !== 'local' && launcher !== 'slurm') throw new UsageError(`--launcher must be local or slurm, got "${String(launcher)}"`);
+  if (launcher !== 'local' && launcher !== 'slurm')
+    throw new UsageError(`--launcher must be local or slurm, got "${String(launcher)}"`);
   const given = SLURM_ONLY.filter((k) => v[k] !== undefined);
   if (v.status) {
-    if (v.launcher !== undefined || v.wait || given.length) throw new UsageError('--status reads the state of the submitted array: use it without --launcher, --wait and Slurm resources');
+    if (v.launcher !== undefined || v.wait || given.length)
+      throw new UsageError(
+        '--status reads the state of the submitted array: use it without --launcher, --wait and Slurm resources',
+      );
     return { mode: 'status' };
   }
   if (launcher === 'local') {
@@ -40,8 +57,12 @@ export function launchFromFlags(v: Record<string, unknown>): LaunchMode {
     return v.wait ? { mode: 'follow' } : { mode: 'local' };
   }
   const opts: SlurmOptions = {
-    partition: v.partition as string | undefined, time: v.time as string | undefined, mem: v.mem as string | undefined,
-    cpusPerTask: num(v, 'cpus-per-task', 'int'), gpus: num(v, 'gpus', 'int'), requeue: v.requeue === true,
+    partition: v.partition as string | undefined,
+    time: v.time as string | undefined,
+    mem: v.mem as string | undefined,
+    cpusPerTask: num(v, 'cpus-per-task', 'int'),
+    gpus: num(v, 'gpus', 'int'),
+    requeue: v.requeue === true,
     extra: (v['sbatch-arg'] as string[] | undefined) ?? [],
   };
   const problem = slurmOptionsProblem(opts);

@@ -18,7 +18,16 @@ import { finetune, OUTPUT_DIR, SCRATCH_LR, teacherDir } from '../train/runs.js';
 import { cliCommand, readGrid } from '../train/sweep.js';
 import { lockSweepFolder, planSweep, runLocal } from '../train/launch.js';
 import { formatStatus, submitSweep, sweepStatus, waitSweep } from '../train/slurm-sweep.js';
-import { jobsFlag, parseFlags, RUN_FLAGS, runConfigFromFlags, runMain, num, UsageError, initBackendFromFlags } from './common.js';
+import {
+  jobsFlag,
+  parseFlags,
+  RUN_FLAGS,
+  runConfigFromFlags,
+  runMain,
+  num,
+  UsageError,
+  initBackendFromFlags,
+} from './common.js';
 import { progressReporter } from './progress-line.js';
 import { STOP_SIGNALS, stopOnSignals } from '../train/stop.js';
 import { backendReady, initBackend } from '../backend/backend.js';
@@ -27,15 +36,36 @@ import { LAUNCH_FLAGS, launchFromFlags } from './slurm-flags.js';
 
 const FLAGS = {
   ...RUN_FLAGS,
-  bert: { type: 'string', help: 'teacher model: a preset (tiny, mini, small, base, large) or a name under models/ (default tiny)' },
+  bert: {
+    type: 'string',
+    help: 'teacher model: a preset (tiny, mini, small, base, large) or a name under models/ (default tiny)',
+  },
   grid: { type: 'string', help: 'grid in experiments/ (name or path; default "default": the four presets at seed 42)' },
-  jobs: { type: 'string', help: 'runs in parallel, each its own process (default 1; more than the cores: a warning); with --launcher slurm the array\'s %limit (default none)', num: { kind: 'int', min: 1 } },
-  out: { type: 'string', help: 'a folder of its own (e.g. a smoke configuration): runs in DIR/<task>/, the teacher in DIR/teachers/<bert>/<task>/ (default output/<bert>/<task>/ and models/<bert>/<task>/)' },
+  jobs: {
+    type: 'string',
+    help: "runs in parallel, each its own process (default 1; more than the cores: a warning); with --launcher slurm the array's %limit (default none)",
+    num: { kind: 'int', min: 1 },
+  },
+  out: {
+    type: 'string',
+    help: 'a folder of its own (e.g. a smoke configuration): runs in DIR/<task>/, the teacher in DIR/teachers/<bert>/<task>/ (default output/<bert>/<task>/ and models/<bert>/<task>/)',
+  },
   vocab: { type: 'string', help: 'vocabulary for a teacher fine-tuned from scratch (default: built from the task)' },
-  'teacher-epochs': { type: 'string', help: 'epochs when the teacher has to be fine-tuned first (default: --epochs)', num: { kind: 'float', above: 0 } },
-  'teacher-lr': { type: 'string', help: `learning rate of that fine-tuning (default --lr, else ${SCRATCH_LR.toExponential()} from scratch, ${TRAIN_DEFAULTS.lr.toExponential()} from pretrained weights)`, num: { kind: 'float', above: 0 } },
+  'teacher-epochs': {
+    type: 'string',
+    help: 'epochs when the teacher has to be fine-tuned first (default: --epochs)',
+    num: { kind: 'float', above: 0 },
+  },
+  'teacher-lr': {
+    type: 'string',
+    help: `learning rate of that fine-tuning (default --lr, else ${SCRATCH_LR.toExponential()} from scratch, ${TRAIN_DEFAULTS.lr.toExponential()} from pretrained weights)`,
+    num: { kind: 'float', above: 0 },
+  },
   'no-report': { type: 'boolean', help: 'skip the results table and plots at the end' },
-  'teacher-ok': { type: 'boolean', help: 'distil from the existing teacher even when its recorded recipe is reduced relative to this sweep\'s (a smaller train limit, fewer epochs, a step cap): default refused' },
+  'teacher-ok': {
+    type: 'boolean',
+    help: "distil from the existing teacher even when its recorded recipe is reduced relative to this sweep's (a smaller train limit, fewer epochs, a step cap): default refused",
+  },
   ...LAUNCH_FLAGS,
 } as const;
 
@@ -46,7 +76,10 @@ function teacherConfig(v: Flags, task: string, bert: string): RunConfig {
   const scratch = BERT_PRESETS[bert] !== undefined;
   const lr = num(v, 'teacher-lr') ?? (v.lr !== undefined ? num(v, 'lr') : scratch ? SCRATCH_LR : undefined);
   const epochs = num(v, 'teacher-epochs') ?? num(v, 'epochs');
-  return runConfigFromFlags({ ...v, task }, { teacher: bert, train: { ...(lr !== undefined ? { lr } : {}), ...(epochs !== undefined ? { epochs } : {}) } });
+  return runConfigFromFlags(
+    { ...v, task },
+    { teacher: bert, train: { ...(lr !== undefined ? { lr } : {}), ...(epochs !== undefined ? { epochs } : {}) } },
+  );
 }
 
 /** Results table and plots of a task's finished runs (unless --no-report). */
@@ -62,15 +95,20 @@ async function report(v: Flags, outDir: string, task: string, bert: string, grid
 runMain('sweep', async () => {
   // SIGINT, SIGTERM, SIGHUP: no new run starts, those under way (and a teacher being fine-tuned here) save and stop
   stopOnSignals(STOP_SIGNALS, 'the runs under way to save their checkpoints');
-  const v = parseFlags(FLAGS, 'npm run sweep -- --task <t>[,<t>...] [--bert tiny] [--grid default] [--jobs N] [--out DIR] [--launcher local|slurm] [--status] [--wait] [...]');
+  const v = parseFlags(
+    FLAGS,
+    'npm run sweep -- --task <t>[,<t>...] [--bert tiny] [--grid default] [--jobs N] [--out DIR] [--launcher local|slurm] [--status] [--wait] [...]',
+  );
   if (typeof v.task !== 'string') throw new UsageError('--task is required (e.g. --task cola or --task rte,mrpc)');
   const tasks = v.task.split(',').map((t) => getTask(t.trim()).name);
   const bert = (v.bert as string | undefined) ?? 'tiny';
   const launch = launchFromFlags(v);
   const jobs = jobsFlag(v, launch.mode === 'local' ? undefined : () => {}); // the core-count warning is for local runs
   const { grid, path: gridPath } = readGrid((v.grid as string | undefined) ?? 'default');
-  const outDirOf = (task: string) => (typeof v.out === 'string' ? resolve(v.out, task) : join(OUTPUT_DIR(), bert, task));
-  const tdirOf = (task: string) => (typeof v.out === 'string' ? resolve(v.out, 'teachers', bert, task) : teacherDir(bert, task));
+  const outDirOf = (task: string) =>
+    typeof v.out === 'string' ? resolve(v.out, task) : join(OUTPUT_DIR(), bert, task);
+  const tdirOf = (task: string) =>
+    typeof v.out === 'string' ? resolve(v.out, 'teachers', bert, task) : teacherDir(bert, task);
   const forceNew = v['force-new'] === true;
   const log = (task: string) => (s: string) => console.error(`sweep ${task}: ${s}`);
   const follow = async (task: string) => {
@@ -87,46 +125,105 @@ runMain('sweep', async () => {
     }
     return;
   }
-  if (launch.mode === 'follow') { for (const task of tasks) await follow(task); return; }
+  if (launch.mode === 'follow') {
+    for (const task of tasks) await follow(task);
+    return;
+  }
   // every configuration resolved, then every sweep folder locked and every run folder checked, before any work: a bad
   // value or a folder holding another configuration stops here, not after a teacher's fine-tuning; nothing is moved
   // aside (--force-new) in a folder that another sweep or a Slurm array is writing
   const configs = tasks.map((task) => {
     const hasTeacher = existsSync(join(tdirOf(task), 'model.safetensors'));
-    return { task, hasTeacher, fcfg: hasTeacher ? null : teacherConfig(v, task, bert), base: runConfigFromFlags({ ...v, task }, { teacher: tdirOf(task) }) };
+    return {
+      task,
+      hasTeacher,
+      fcfg: hasTeacher ? null : teacherConfig(v, task, bert),
+      base: runConfigFromFlags({ ...v, task }, { teacher: tdirOf(task) }),
+    };
   });
   // the teacher each task distils from, said; one fine-tuned with a reduced recipe (e.g. a smoke sweep's) is refused
   // before anything is locked, moved aside (--force-new) or trained, unless --teacher-ok
   for (const c of configs) {
     if (!c.hasTeacher) continue;
     const t = teacherInfo(tdirOf(c.task));
-    console.error(`sweep ${c.task}: teacher ${t.dir} (${t.recipe ? `fine-tuned with ${describeRecipe(t.recipe)}` : 'recipe not recorded'}; dev ${t.metric ?? 'metric not recorded'})`);
+    console.error(
+      `sweep ${c.task}: teacher ${t.dir} (${t.recipe ? `fine-tuned with ${describeRecipe(t.recipe)}` : 'recipe not recorded'}; dev ${t.metric ?? 'metric not recorded'})`,
+    );
     const reduced = t.recipe ? recipeReductions(t.recipe, teacherConfig(v, c.task, bert)) : [];
-    if (reduced.length && v['teacher-ok'] !== true) throw new UsageError(`sweep ${c.task}: the teacher ${t.dir} was fine-tuned with a reduced recipe: ${reduced.join('; ')}. Pass --teacher-ok to distil from it anyway, or fine-tune a full teacher (npm run finetune -- --overwrite, or sweep --out DIR for a folder of its own)`);
-    if (reduced.length) console.error(`sweep ${c.task}: warning: distilling from a teacher of reduced recipe (${reduced.join('; ')}): --teacher-ok`);
+    if (reduced.length && v['teacher-ok'] !== true)
+      throw new UsageError(
+        `sweep ${c.task}: the teacher ${t.dir} was fine-tuned with a reduced recipe: ${reduced.join('; ')}. Pass --teacher-ok to distil from it anyway, or fine-tune a full teacher (npm run finetune -- --overwrite, or sweep --out DIR for a folder of its own)`,
+      );
+    if (reduced.length)
+      console.error(
+        `sweep ${c.task}: warning: distilling from a teacher of reduced recipe (${reduced.join('; ')}): --teacher-ok`,
+      );
   }
   const backend = v.backend as string | undefined;
   const following: string[] = []; // tasks whose array to follow with --wait
   const releases: (() => void)[] = [];
   try {
     for (const { task } of configs) releases.push(lockSweepFolder(outDirOf(task)));
-    const checked = configs.map((c) => ({ ...c, plan: planSweep(grid, c.base, outDirOf(c.task), { teacherReady: c.hasTeacher, forceNew, log: log(c.task) }) }));
+    const checked = configs.map((c) => ({
+      ...c,
+      plan: planSweep(grid, c.base, outDirOf(c.task), { teacherReady: c.hasTeacher, forceNew, log: log(c.task) }),
+    }));
     const info = launch.mode === 'local' ? await initBackendFromFlags(v) : null;
     // GLUE data on first use, fetched here once (not by runs started at once, nor by Slurm array tasks)
-    for (const c of checked) if (c.fcfg || c.plan.pending.length) await ensureGlueTask(c.task, c.base.data.glueDir, log(c.task));
+    for (const c of checked)
+      if (c.fcfg || c.plan.pending.length) await ensureGlueTask(c.task, c.base.data.glueDir, log(c.task));
     for (const { task, fcfg, base, plan: checkedPlan } of checked) {
       let plan = checkedPlan;
-      const tdir = tdirOf(task), outDir = outDirOf(task);
+      const tdir = tdirOf(task),
+        outDir = outDirOf(task);
       const { runs, pending } = plan;
-      const where = launch.mode === 'local' ? `${jobs ?? 1} at a time, backend ${info!.backend}` : `one Slurm job array${jobs ? `, ${jobs} at a time` : ''}`;
-      console.error(`sweep ${task}: grid ${gridPath}: ${runs.length} runs, ${runs.length - pending.length} finished already, ${pending.length} to run (${where})`);
+      const where =
+        launch.mode === 'local'
+          ? `${jobs ?? 1} at a time, backend ${info!.backend}`
+          : `one Slurm job array${jobs ? `, ${jobs} at a time` : ''}`;
+      console.error(
+        `sweep ${task}: grid ${gridPath}: ${runs.length} runs, ${runs.length - pending.length} finished already, ${pending.length} to run (${where})`,
+      );
       if (launch.mode === 'slurm') {
-        if (!pending.length) { await report(v, outDir, task, bert, gridPath); continue; }
+        if (!pending.length) {
+          await report(v, outDir, task, bert, gridPath);
+          continue;
+        }
         if (fcfg) console.error(`sweep: no teacher at ${tdir}: a fine-tune job goes first and the array waits for it`);
-        const teacher = fcfg ? { dir: tdir, command: cliCommand('finetune', ['--config-json', JSON.stringify(fcfg), '--bert', bert, '--out', tdir, ...(v.vocab ? ['--vocab', v.vocab as string] : [])], backend, launch.threads) } : undefined;
-        const rec = submitSweep({ outDir, label: task, plan, opts: launch.opts, throttle: jobs, backend, threads: launch.threads, teacher, invocation: `npm run sweep -- ${process.argv.slice(2).join(' ')}` });
+        const teacher = fcfg
+          ? {
+              dir: tdir,
+              command: cliCommand(
+                'finetune',
+                [
+                  '--config-json',
+                  JSON.stringify(fcfg),
+                  '--bert',
+                  bert,
+                  '--out',
+                  tdir,
+                  ...(v.vocab ? ['--vocab', v.vocab as string] : []),
+                ],
+                backend,
+                launch.threads,
+              ),
+            }
+          : undefined;
+        const rec = submitSweep({
+          outDir,
+          label: task,
+          plan,
+          opts: launch.opts,
+          throttle: jobs,
+          backend,
+          threads: launch.threads,
+          teacher,
+          invocation: `npm run sweep -- ${process.argv.slice(2).join(' ')}`,
+        });
         if (launch.wait) following.push(task);
-        console.error(`sweep ${task}: submitted ${rec.teacherJobId ? `teacher job ${rec.teacherJobId}, then ` : ''}array ${rec.jobId} (tasks ${rec.submittedIds.join(',')})\n  script ${rec.script}\n  logs ${rec.logDir}\n  see: npm run sweep -- --task ${task} --bert ${bert}${typeof v.out === 'string' ? ` --out ${v.out}` : ''} --status   (or --wait)`);
+        console.error(
+          `sweep ${task}: submitted ${rec.teacherJobId ? `teacher job ${rec.teacherJobId}, then ` : ''}array ${rec.jobId} (tasks ${rec.submittedIds.join(',')})\n  script ${rec.script}\n  logs ${rec.logDir}\n  see: npm run sweep -- --task ${task} --bert ${bert}${typeof v.out === 'string' ? ` --out ${v.out}` : ''} --status   (or --wait)`,
+        );
         continue;
       }
       if (fcfg) {

@@ -16,8 +16,14 @@ const FLAGS = {
   fixtures: { type: 'string', help: 'fixture directory (default: $KDQAT_FIXTURES, else ../shared/fixtures)' },
   backend: RUN_FLAGS.backend,
   threads: RUN_FLAGS.threads,
-  'glue-dir': { type: 'string', help: 'GLUE TSVs the glue/ fixtures are rebuilt from (default: $GLUE_DIR, else data/glue, else the glue/ next to the fixtures)' },
-  only: { type: 'string', help: 'comma-separated check groups (forward, qweight, actquant, loss, grad, train, glue, metrics, ...; default all)' },
+  'glue-dir': {
+    type: 'string',
+    help: 'GLUE TSVs the glue/ fixtures are rebuilt from (default: $GLUE_DIR, else data/glue, else the glue/ next to the fixtures)',
+  },
+  only: {
+    type: 'string',
+    help: 'comma-separated check groups (forward, qweight, actquant, loss, grad, train, glue, metrics, ...; default all)',
+  },
 } as const;
 let values: Record<string, string | boolean | undefined> = {};
 const flag = (name: string): string | undefined => values[name] as string | undefined;
@@ -35,7 +41,10 @@ function glueDirFor(fixtures: string): string {
 }
 
 runMain('verify', async () => {
-  values = parseFlags(FLAGS, 'npm run verify -- [--fixtures DIR] [--backend wasm|cpu|node] [--glue-dir DIR] [--only forward,glue,...]');
+  values = parseFlags(
+    FLAGS,
+    'npm run verify -- [--fixtures DIR] [--backend wasm|cpu|node] [--glue-dir DIR] [--only forward,glue,...]',
+  );
   const fixtures = resolve(flag('fixtures') ?? process.env.KDQAT_FIXTURES ?? '../shared/fixtures');
   if (!existsSync(fixtures)) throw new UsageError(`fixture directory ${fixtures} does not exist`);
   const info = await initBackendFromFlags(values);
@@ -46,7 +55,8 @@ runMain('verify', async () => {
   const glueDir = glueDirFor(fixtures);
   if (!only || only.includes('glue')) console.log(`# GLUE TSVs from ${glueDir}`);
   await verifyExtra(fixtures, report, only, glueDir);
-  if (report.notChecked.length) console.log(`# ${report.notChecked.length} fixture keys not checked yet (listed above)`);
+  if (report.notChecked.length)
+    console.log(`# ${report.notChecked.length} fixture keys not checked yet (listed above)`);
   console.log(report.summary().replace(/, \d+ not checked yet$/, ''));
   return report.failed ? 1 : 0;
 });

@@ -33,10 +33,19 @@ export function truncatePair(a: number[], b: number[], maxTotal: number): void {
   }
 }
 
-export function buildFeatures(examples: readonly Example[], tok: GlueTokenizer, maxSeqLen: number, outputMode: OutputMode): Features {
-  if (!Number.isInteger(maxSeqLen) || maxSeqLen < 3) throw new DataError(`max_seq_length must be an integer >= 3, got ${maxSeqLen}`);
-  const n = examples.length, T = maxSeqLen;
-  const inputIds = new Int32Array(n * T), tokenTypeIds = new Int32Array(n * T), attentionMask = new Int32Array(n * T);
+export function buildFeatures(
+  examples: readonly Example[],
+  tok: GlueTokenizer,
+  maxSeqLen: number,
+  outputMode: OutputMode,
+): Features {
+  if (!Number.isInteger(maxSeqLen) || maxSeqLen < 3)
+    throw new DataError(`max_seq_length must be an integer >= 3, got ${maxSeqLen}`);
+  const n = examples.length,
+    T = maxSeqLen;
+  const inputIds = new Int32Array(n * T),
+    tokenTypeIds = new Int32Array(n * T),
+    attentionMask = new Int32Array(n * T);
   const seqLengths = new Int32Array(n);
   const labels = outputMode === 'regression' ? new Float32Array(n) : new Int32Array(n);
   const { cls, sep } = tok.special;

@@ -7,7 +7,8 @@ import { getTask, type MainMetric, type TaskSpec } from './tasks.js';
 type Vec = ArrayLike<number>;
 
 function checkLen(preds: Vec, labels: Vec): number {
-  if (preds.length !== labels.length) throw new Error(`metrics: ${preds.length} predictions but ${labels.length} labels`);
+  if (preds.length !== labels.length)
+    throw new Error(`metrics: ${preds.length} predictions but ${labels.length} labels`);
   return preds.length;
 }
 
@@ -22,10 +23,15 @@ export function accuracy(preds: Vec, labels: Vec): number {
 /** Binary F1 with positive class 1 = 2TP / (2TP + FP + FN); 0 when there is no positive at all (sklearn zero_division). */
 export function f1Binary(preds: Vec, labels: Vec): number {
   const n = checkLen(preds, labels);
-  let tp = 0, fp = 0, fn = 0;
+  let tp = 0,
+    fp = 0,
+    fn = 0;
   for (let i = 0; i < n; i++) {
-    const p = preds[i] === 1, l = labels[i] === 1;
-    if (p && l) tp++; else if (p) fp++; else if (l) fn++;
+    const p = preds[i] === 1,
+      l = labels[i] === 1;
+    if (p && l) tp++;
+    else if (p) fp++;
+    else if (l) fn++;
   }
   const d = 2 * tp + fp + fn;
   return d === 0 ? 0 : (2 * tp) / d;
@@ -34,17 +40,25 @@ export function f1Binary(preds: Vec, labels: Vec): number {
 /** Multiclass Matthews correlation (sklearn): (c*s - sum t_k p_k) / sqrt((s^2 - sum p_k^2)(s^2 - sum t_k^2)); 0 if a factor is 0. */
 export function matthewsCorr(preds: Vec, labels: Vec): number {
   const n = checkLen(preds, labels);
-  const t = new Map<number, number>(), p = new Map<number, number>();
+  const t = new Map<number, number>(),
+    p = new Map<number, number>();
   let correct = 0;
   for (let i = 0; i < n; i++) {
     t.set(labels[i], (t.get(labels[i]) ?? 0) + 1);
     p.set(preds[i], (p.get(preds[i]) ?? 0) + 1);
     if (preds[i] === labels[i]) correct++;
   }
-  let tp = 0, pp = 0, tt = 0;
-  for (const [k, tk] of t) { tp += tk * (p.get(k) ?? 0); tt += tk * tk; }
+  let tp = 0,
+    pp = 0,
+    tt = 0;
+  for (const [k, tk] of t) {
+    tp += tk * (p.get(k) ?? 0);
+    tt += tk * tk;
+  }
   for (const pk of p.values()) pp += pk * pk;
-  const covYtYp = correct * n - tp, covYpYp = n * n - pp, covYtYt = n * n - tt;
+  const covYtYp = correct * n - tp,
+    covYpYp = n * n - pp,
+    covYtYt = n * n - tt;
   if (covYpYp * covYtYt === 0) return 0;
   return covYtYp / Math.sqrt(covYtYt * covYpYp);
 }
@@ -52,11 +66,24 @@ export function matthewsCorr(preds: Vec, labels: Vec): number {
 /** Pearson r = sum (x-mx)(y-my) / (||x-mx|| ||y-my||), clipped to [-1, 1]; NaN if either input is constant (scipy). */
 export function pearson(x: Vec, y: Vec): number {
   const n = checkLen(x, y);
-  let mx = 0, my = 0;
-  for (let i = 0; i < n; i++) { mx += x[i]; my += y[i]; }
-  mx /= n; my /= n;
-  let sxy = 0, sxx = 0, syy = 0;
-  for (let i = 0; i < n; i++) { const a = x[i] - mx, b = y[i] - my; sxy += a * b; sxx += a * a; syy += b * b; }
+  let mx = 0,
+    my = 0;
+  for (let i = 0; i < n; i++) {
+    mx += x[i];
+    my += y[i];
+  }
+  mx /= n;
+  my /= n;
+  let sxy = 0,
+    sxx = 0,
+    syy = 0;
+  for (let i = 0; i < n; i++) {
+    const a = x[i] - mx,
+      b = y[i] - my;
+    sxy += a * b;
+    sxx += a * a;
+    syy += b * b;
+  }
   if (sxx === 0 || syy === 0) return NaN;
   return Math.max(-1, Math.min(1, sxy / (Math.sqrt(sxx) * Math.sqrt(syy))));
 }
@@ -66,7 +93,7 @@ export function rankAverage(x: Vec): Float64Array {
   const n = x.length;
   const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => x[a] - x[b]);
   const r = new Float64Array(n);
-  for (let i = 0; i < n;) {
+  for (let i = 0; i < n; ) {
     let j = i;
     while (j + 1 < n && x[order[j + 1]] === x[order[i]]) j++;
     const avg = (i + j) / 2 + 1;
@@ -88,16 +115,21 @@ export type MetricDict = Record<string, number>;
 export function computeMetrics(task: string | TaskSpec, preds: Vec, labels: Vec): MetricDict {
   const t = typeof task === 'string' ? getTask(task) : task;
   switch (t.name) {
-    case 'cola': return { mcc: matthewsCorr(preds, labels) };
-    case 'mrpc': case 'qqp': {
-      const acc = accuracy(preds, labels), f1 = f1Binary(preds, labels);
+    case 'cola':
+      return { mcc: matthewsCorr(preds, labels) };
+    case 'mrpc':
+    case 'qqp': {
+      const acc = accuracy(preds, labels),
+        f1 = f1Binary(preds, labels);
       return { acc, f1, acc_and_f1: (acc + f1) / 2 };
     }
     case 'sts-b': {
-      const p = pearson(preds, labels), s = spearman(preds, labels);
+      const p = pearson(preds, labels),
+        s = spearman(preds, labels);
       return { pearson: p, spearmanr: s, corr: (p + s) / 2 };
     }
-    default: return { acc: accuracy(preds, labels) };
+    default:
+      return { acc: accuracy(preds, labels) };
   }
 }
 

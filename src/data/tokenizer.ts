@@ -24,7 +24,12 @@ export const TOKENIZER_IMPL_VERSION = 'hf-tokenizers-0.2.0/bert-v2';
 
 export const SPECIAL_TOKENS = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'] as const;
 
-export interface SpecialIds { cls: number; sep: number; pad: number; unk: number }
+export interface SpecialIds {
+  cls: number;
+  sep: number;
+  pad: number;
+  unk: number;
+}
 
 export interface GlueTokenizer {
   /** ids of `a` and of `b` (null when b is null/undefined), no special tokens, no truncation */
@@ -58,19 +63,29 @@ export function bertTokenizerJson(vocab: Map<string, number>): Record<string, un
   return {
     version: '1.0',
     added_tokens: [],
-    normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: true },
+    normalizer: {
+      type: 'BertNormalizer',
+      clean_text: true,
+      handle_chinese_chars: true,
+      strip_accents: null,
+      lowercase: true,
+    },
     pre_tokenizer: { type: 'BertPreTokenizer' },
     post_processor: null,
     decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
     model: {
-      type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100,
+      type: 'WordPiece',
+      unk_token: '[UNK]',
+      continuing_subword_prefix: '##',
+      max_input_chars_per_word: 100,
       vocab: Object.fromEntries(vocab),
     },
   };
 }
 
 /** CJK ideograph blocks above U+FFFF that BERT's _is_chinese_char lists. */
-const ASTRAL_CJK = /[\u{20000}-\u{2A6DF}\u{2A700}-\u{2B73F}\u{2B740}-\u{2B81F}\u{2B820}-\u{2CEAF}\u{2F800}-\u{2FA1F}]/gu;
+const ASTRAL_CJK =
+  /[\u{20000}-\u{2A6DF}\u{2A700}-\u{2B73F}\u{2B740}-\u{2B81F}\u{2B820}-\u{2CEAF}\u{2F800}-\u{2FA1F}]/gu;
 /** Whitespace after BERT's clean_text (space, tab, CR, LF, Zs) plus what Python's str.split() adds (Zl, Zp). */
 const WS = '[ \\t\\n\\r\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]';
 const HAS_NEVER_SPLIT = new RegExp(`(?:^|${WS})\\[(?:UNK|SEP|PAD|CLS|MASK)\\](?=${WS}|$)`);
@@ -85,7 +100,11 @@ function referenceEncoder(lib: (t: string) => number[], vocab: Map<string, numbe
     const out: number[] = [];
     let run = '';
     for (const w of t.split(WS_SPLIT)) {
-      if (never.has(w)) { if (run) out.push(...lib(run)); run = ''; out.push(vocab.get(w)!); } else run += w;
+      if (never.has(w)) {
+        if (run) out.push(...lib(run));
+        run = '';
+        out.push(vocab.get(w)!);
+      } else run += w;
     }
     if (run) out.push(...lib(run));
     return out;
@@ -94,7 +113,10 @@ function referenceEncoder(lib: (t: string) => number[], vocab: Map<string, numbe
 
 function sha256(...parts: (string | Buffer)[]): string {
   const h = createHash('sha256');
-  for (const p of parts) { h.update(p); h.update('\0'); }
+  for (const p of parts) {
+    h.update(p);
+    h.update('\0');
+  }
   return h.digest('hex');
 }
 
@@ -127,8 +149,13 @@ export function tokenizerFromVocabText(text: string, source = 'vocab.txt'): Glue
 }
 
 function readText(path: string): string {
-  try { return readFileSync(path, 'utf8'); }
-  catch (e) { throw new DataError(`cannot read tokenizer file ${path} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`); }
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new DataError(
+      `cannot read tokenizer file ${path} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+    );
+  }
 }
 
 /**
@@ -150,17 +177,27 @@ export function loadTokenizer(dirOrFile: string): GlueTokenizer {
 
   const jsonText = readText(jsonPath!);
   let json: Record<string, unknown>;
-  try { json = JSON.parse(jsonText); }
-  catch (e) { throw new DataError(`${jsonPath}: not valid JSON (${(e as Error).message})`); }
+  try {
+    json = JSON.parse(jsonText);
+  } catch (e) {
+    throw new DataError(`${jsonPath}: not valid JSON (${(e as Error).message})`);
+  }
   const cfgPath = join(dirname(jsonPath!), 'tokenizer_config.json');
   const cfgText = basename(jsonPath!) === 'tokenizer.json' && existsSync(cfgPath) ? readText(cfgPath) : '{}';
   let cfg: Record<string, unknown>;
-  try { cfg = JSON.parse(cfgText); }
-  catch (e) { throw new DataError(`${cfgPath}: not valid JSON (${(e as Error).message})`); }
-  for (const k of ['model', 'normalizer', 'pre_tokenizer', 'post_processor', 'decoder']) if (!(k in json)) json[k] = null;
+  try {
+    cfg = JSON.parse(cfgText);
+  } catch (e) {
+    throw new DataError(`${cfgPath}: not valid JSON (${(e as Error).message})`);
+  }
+  for (const k of ['model', 'normalizer', 'pre_tokenizer', 'post_processor', 'decoder'])
+    if (!(k in json)) json[k] = null;
   if (!Array.isArray(json.added_tokens)) json.added_tokens = [];
   let tok: Tokenizer;
-  try { tok = new Tokenizer(json, cfg); }
-  catch (e) { throw new DataError(`${jsonPath}: cannot build a tokenizer (${(e as Error).message})`); }
+  try {
+    tok = new Tokenizer(json, cfg);
+  } catch (e) {
+    throw new DataError(`${jsonPath}: cannot build a tokenizer (${(e as Error).message})`);
+  }
   return wrap(tok, jsonPath!, sha256(TOKENIZER_IMPL_VERSION, 'tokenizer.json', jsonText, cfgText));
 }

@@ -7,7 +7,11 @@ import { readFileSync } from 'node:fs';
 
 /** Bad or missing input data. `file` and `line` (1-based) are set when the problem has a place. */
 export class DataError extends Error {
-  constructor(message: string, readonly file?: string, readonly line?: number) {
+  constructor(
+    message: string,
+    readonly file?: string,
+    readonly line?: number,
+  ) {
     super(file ? `${file}${line !== undefined ? `:${line}` : ''}: ${message}` : message);
     this.name = 'DataError';
   }
@@ -21,14 +25,16 @@ export const pyStrip = (s: string): string => s.replace(PY_STRIP, '');
 /** Read a file as strict UTF-8; a missing file is a DataError naming the path (and the task when given). */
 export function readUtf8(path: string, what?: string): string {
   let buf: Buffer;
-  try { buf = readFileSync(path); }
-  catch (e) {
+  try {
+    buf = readFileSync(path);
+  } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'file not found' : `cannot read file (${code ?? (e as Error).message})`;
     throw new DataError(`${why}${what ? ` (needed for ${what})` : ''}`, path);
   }
-  try { return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(buf); }
-  catch {
+  try {
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(buf);
+  } catch {
     const loose = buf.toString('utf8');
     const line = loose.slice(0, loose.indexOf('\ufffd')).split(/\r\n|\r|\n/).length;
     throw new DataError('file is not valid UTF-8', path, line);

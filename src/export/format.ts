@@ -22,7 +22,11 @@ export const MODEL_FILE = 'model.safetensors';
 /** ternary: TWN weights + 8-bit activations (KD-QAT student or ternary PTQ); int8-dynamic: torch quantize_dynamic style */
 export type ExportKind = 'ternary' | 'int8-dynamic';
 
-export interface QuantEntry { storage: 'ternary2' | 'int8'; shape: number[]; scale: 'tensor' | 'row' }
+export interface QuantEntry {
+  storage: 'ternary2' | 'int8';
+  shape: number[];
+  scale: 'tensor' | 'row';
+}
 
 export interface ExportMeta {
   format: typeof EXPORT_FORMAT;
@@ -36,17 +40,29 @@ export interface ExportMeta {
 }
 
 /** A quantized tensor in memory: integer values (as numbers) and scales, Q[r, :] = ints[r, :] * scales[r or 0]. */
-export interface QuantTensor { entry: QuantEntry; ints: ArrayLike<number>; scales: Float32Array }
-export interface FpTensor { shape: number[]; data: Float32Array }
+export interface QuantTensor {
+  entry: QuantEntry;
+  ints: ArrayLike<number>;
+  scales: Float32Array;
+}
+export interface FpTensor {
+  shape: number[];
+  data: Float32Array;
+}
 
-export interface ExportContents { meta: ExportMeta; quantized: Record<string, QuantTensor>; fp: Record<string, FpTensor> }
+export interface ExportContents {
+  meta: ExportMeta;
+  quantized: Record<string, QuantTensor>;
+  fp: Record<string, FpTensor>;
+}
 
 const count = (shape: number[]) => shape.reduce((a, d) => a * d, 1);
 
 /** Bytes the contents need without file overhead: ternary 2 bits per value + int8 1 byte + 4 per scale and FP32 value. */
 export function payloadBytes(c: Pick<ExportContents, 'quantized' | 'fp'>): number {
   let b = 0;
-  for (const q of Object.values(c.quantized)) b += (q.entry.storage === 'ternary2' ? count(q.entry.shape) / 4 : count(q.entry.shape)) + 4 * q.scales.length;
+  for (const q of Object.values(c.quantized))
+    b += (q.entry.storage === 'ternary2' ? count(q.entry.shape) / 4 : count(q.entry.shape)) + 4 * q.scales.length;
   for (const f of Object.values(c.fp)) b += 4 * f.data.length;
   return b;
 }
@@ -57,10 +73,12 @@ export function writeExport(dir: string, c: ExportContents, tokenizerFile?: stri
   for (const [name, q] of Object.entries(c.quantized)) {
     if (c.fp[name]) throw new Error(`writeExport: "${name}" is both quantized and FP32`);
     const n = count(q.entry.shape);
-    if (q.ints.length !== n) throw new Error(`writeExport: "${name}" has ${q.ints.length} values, shape [${q.entry.shape}] needs ${n}`);
-    tensors[name] = q.entry.storage === 'ternary2'
-      ? { dtype: 'U8', shape: [packedBytes(n)], data: packTernary(q.ints) }
-      : { dtype: 'I8', shape: q.entry.shape, data: q.ints };
+    if (q.ints.length !== n)
+      throw new Error(`writeExport: "${name}" has ${q.ints.length} values, shape [${q.entry.shape}] needs ${n}`);
+    tensors[name] =
+      q.entry.storage === 'ternary2'
+        ? { dtype: 'U8', shape: [packedBytes(n)], data: packTernary(q.ints) }
+        : { dtype: 'I8', shape: q.entry.shape, data: q.ints };
     tensors[`${name}.scale`] = { dtype: 'F32', shape: [q.scales.length], data: q.scales };
   }
   for (const [name, f] of Object.entries(c.fp)) tensors[name] = { dtype: 'F32', shape: f.shape, data: f.data };
@@ -76,10 +94,18 @@ export function readExport(dir: string): ExportContents & { path: string; bytes:
   const path = join(dir, MODEL_FILE);
   const file = readSafetensors(path);
   let meta: ExportMeta;
-  try { meta = JSON.parse(file.metadata.kdqat ?? 'null'); } catch (e) { throw new Error(`${path}: metadata "kdqat" is not valid JSON (${(e as Error).message})`); }
-  if (!meta || meta.format !== EXPORT_FORMAT) throw new Error(`${path}: not a kdqat export (no "kdqat" metadata of format ${EXPORT_FORMAT}; export a student with npm run export)`);
+  try {
+    meta = JSON.parse(file.metadata.kdqat ?? 'null');
+  } catch (e) {
+    throw new Error(`${path}: metadata "kdqat" is not valid JSON (${(e as Error).message})`);
+  }
+  if (!meta || meta.format !== EXPORT_FORMAT)
+    throw new Error(
+      `${path}: not a kdqat export (no "kdqat" metadata of format ${EXPORT_FORMAT}; export a student with npm run export)`,
+    );
   meta.config = bertConfigFrom(meta.config as unknown as Record<string, unknown>, `${path} metadata`);
-  const quantized: Record<string, QuantTensor> = {}, fp: Record<string, FpTensor> = {};
+  const quantized: Record<string, QuantTensor> = {},
+    fp: Record<string, FpTensor> = {};
   const get = (key: string) => {
     const t = file.tensors.get(key);
     if (!t) throw new Error(`${path}: tensor "${key}" is missing`);
@@ -89,7 +115,8 @@ export function readExport(dir: string): ExportContents & { path: string; bytes:
     const n = count(entry.shape);
     const raw = get(name).data;
     const ints = entry.storage === 'ternary2' ? unpackTernary(raw, n) : raw;
-    if (ints.length !== n) throw new Error(`${path}: tensor "${name}" has ${ints.length} values, shape [${entry.shape}] needs ${n}`);
+    if (ints.length !== n)
+      throw new Error(`${path}: tensor "${name}" has ${ints.length} values, shape [${entry.shape}] needs ${n}`);
     quantized[name] = { entry, ints, scales: Float32Array.from(get(`${name}.scale`).data) };
   }
   for (const [key, t] of file.tensors) {

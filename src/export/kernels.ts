@@ -23,7 +23,9 @@ export interface IntegerKernels {
 const registry = new Map<string, IntegerKernels>();
 
 /** A backend declares its integer kernels (call once after it is initialised). */
-export function registerIntegerKernels(backend: string, k: IntegerKernels): void { registry.set(backend, k); }
+export function registerIntegerKernels(backend: string, k: IntegerKernels): void {
+  registry.set(backend, k);
+}
 
 /** true when `backend` (default: the active one) runs the products of `kind` models on integer kernels */
 export function hasIntegerKernels(backend: string = tf.getBackend(), kind: QuantKind = 'ternary'): boolean {

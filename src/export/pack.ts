@@ -4,7 +4,8 @@
  * last byte are 0.
  */
 
-const CODE_POS = 0b01, CODE_NEG = 0b10;
+const CODE_POS = 0b01,
+  CODE_NEG = 0b10;
 
 /** {-1, 0, +1} values (any numeric array) -> ceil(n/4) bytes. Throws on a value that is not ternary. */
 export function packTernary(values: ArrayLike<number>): Uint8Array {
@@ -21,7 +22,8 @@ export function packTernary(values: ArrayLike<number>): Uint8Array {
 
 /** ceil(n/4) bytes -> n values in {-1, 0, +1} as float32 (ready to become a tensor). Throws on code 11 or a short buffer. */
 export function unpackTernary(packed: ArrayLike<number>, n: number): Float32Array {
-  if (packed.length !== Math.ceil(n / 4)) throw new Error(`unpackTernary: ${n} values need ${Math.ceil(n / 4)} bytes, got ${packed.length}`);
+  if (packed.length !== Math.ceil(n / 4))
+    throw new Error(`unpackTernary: ${n} values need ${Math.ceil(n / 4)} bytes, got ${packed.length}`);
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) {
     const code = (packed[i >> 2] >> (2 * (i & 3))) & 0b11;

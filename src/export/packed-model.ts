@@ -28,24 +28,40 @@ export interface DeployedModel {
 /** A weight already on its per-tensor grid: Q(ints) = ints * alpha, factored as (ints, alpha) for exact products. */
 function storedGrid(name: string, alpha: tf.Tensor): Quantizer {
   const apply = (ints: tf.Tensor) => tf.mul(ints, alpha);
-  return { name: `stored:${name}`, clip: 1, apply, quantize: apply, factor: (ints) => ({ ints, scale: alpha, divide: false }) };
+  return {
+    name: `stored:${name}`,
+    clip: 1,
+    apply,
+    quantize: apply,
+    factor: (ints) => ({ ints, scale: alpha, divide: false }),
+  };
 }
 
 /** Build the runnable model from export contents (tensors are created here; dispose() frees them). */
 export function deployedModel(c: ExportContents): DeployedModel {
-  const params: Params = {}, owned: tf.Tensor[] = [];
-  const keep = <T extends tf.Tensor>(t: T): T => { owned.push(t); return t; };
+  const params: Params = {},
+    owned: tf.Tensor[] = [];
+  const keep = <T extends tf.Tensor>(t: T): T => {
+    owned.push(t);
+    return t;
+  };
   for (const [name, f] of Object.entries(c.fp)) params[name] = keep(tf.tensor(f.data, f.shape, 'float32'));
   const grids = new Map<string, Quantizer>();
   const int8Scales: Record<string, tf.Tensor> = {};
   for (const [name, q] of Object.entries(c.quantized)) {
     const { storage, shape, scale } = q.entry;
     const ints = tf.tensor(Float32Array.from(q.ints), shape, 'float32');
-    if (storage === 'int8') { params[name] = keep(ints); int8Scales[name] = keep(tf.tensor1d(q.scales)); }
-    else if (scale === 'row') { // [rows, cols] * [rows, 1]
+    if (storage === 'int8') {
+      params[name] = keep(ints);
+      int8Scales[name] = keep(tf.tensor1d(q.scales));
+    } else if (scale === 'row') {
+      // [rows, cols] * [rows, 1]
       params[name] = keep(tf.tidy(() => tf.mul(ints, tf.tensor2d(q.scales, [shape[0], 1]))));
       ints.dispose();
-    } else { params[name] = keep(ints); grids.set(name, storedGrid(name, keep(tf.scalar(q.scales[0])))); }
+    } else {
+      params[name] = keep(ints);
+      grids.set(name, storedGrid(name, keep(tf.scalar(q.scales[0]))));
+    }
   }
   const kind = c.meta.kind;
   let hooks: QuantHooks;
@@ -58,7 +74,9 @@ export function deployedModel(c: ExportContents): DeployedModel {
 }
 
 /** Load `dir`/model.safetensors written by npm run export / the benchmark. */
-export function loadExportedModel(dir: string): DeployedModel & { path: string; bytes: number; meta: ExportContents['meta'] } {
+export function loadExportedModel(
+  dir: string,
+): DeployedModel & { path: string; bytes: number; meta: ExportContents['meta'] } {
   const c = readExport(dir);
   return { ...deployedModel(c), path: c.path, bytes: c.bytes, meta: c.meta };
 }

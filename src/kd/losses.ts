@@ -17,8 +17,8 @@ export interface KdOptions {
 }
 
 export interface KdBatch {
-  labels: tf.Tensor1D;      // [B] int32 (classification) or float32 (regression)
-  seqLengths: tf.Tensor1D;  // [B] int32, true lengths n_b
+  labels: tf.Tensor1D; // [B] int32 (classification) or float32 (regression)
+  seqLengths: tf.Tensor1D; // [B] int32, true lengths n_b
 }
 
 /** mean over all elements of (a - b)^2 (torch MSELoss; square(sub) rather than squaredDifference, see stack-notes) */
@@ -53,7 +53,8 @@ export function validBlock(seqLengths: tf.Tensor1D, T: number): tf.Tensor4D {
  */
 export function mapKl(pS: tf.Tensor4D, pT: tf.Tensor4D, block: tf.Tensor4D, n: tf.Tensor1D): tf.Scalar {
   // clamp_min(p, 1e-8) as clipByValue: same values and gradient (1 where p >= 1e-8), ~20x faster than maximum on wasm
-  const ps = tf.clipByValue(pS, 1e-8, 3.4e38), pt = tf.clipByValue(pT, 1e-8, 3.4e38);
+  const ps = tf.clipByValue(pS, 1e-8, 3.4e38),
+    pt = tf.clipByValue(pT, 1e-8, 3.4e38);
   const kl = tf.sum(tf.mul(tf.mul(pt, tf.sub(tf.log(pt), tf.log(ps))), block), [2, 3]); // [B,H]
   return tf.mean(tf.div(kl, n.reshape([-1, 1])));
 }
@@ -63,9 +64,14 @@ type TermFn = (s: BertOutputs, t: BertOutputs, b: KdBatch, o: KdOptions) => tf.S
 /** One row per term: the formula of docs/method.md §4. */
 export const TERM_FNS: Record<Term, TermFn> = {
   // classification: NLL of log_softmax(z_S), SUM over the batch; regression: MSE(z_S, z_T) (reference quirk)
-  gt: (s, t, b, o): tf.Scalar => o.regression
-    ? mse(s.logits.reshape([-1]), o.gtRegressionUsesLabels ? b.labels : t.logits.reshape([-1]))
-    : tf.neg(tf.sum(tf.mul(tf.logSoftmax(s.logits), tf.oneHot(tf.cast(b.labels, 'int32') as tf.Tensor1D, s.logits.shape[1])))) as tf.Scalar,
+  gt: (s, t, b, o): tf.Scalar =>
+    o.regression
+      ? mse(s.logits.reshape([-1]), o.gtRegressionUsesLabels ? b.labels : t.logits.reshape([-1]))
+      : (tf.neg(
+          tf.sum(
+            tf.mul(tf.logSoftmax(s.logits), tf.oneHot(tf.cast(b.labels, 'int32') as tf.Tensor1D, s.logits.shape[1])),
+          ),
+        ) as tf.Scalar),
   pred: (s, t, _b, o) => (o.regression ? mse(s.logits, t.logits) : softCrossEntropy(s.logits, t.logits)),
   rep: (s, t) => sumOver(s.hidden, t.hidden, mse),
   score: (s, t) => sumOver(s.scores, t.scores, (a, c) => mse(unmaskScores(a), unmaskScores(c))),
@@ -80,10 +86,19 @@ export const TERM_FNS: Record<Term, TermFn> = {
   },
 };
 
-export interface KdLoss { total: tf.Scalar; terms: Partial<Record<Term, tf.Scalar>> }
+export interface KdLoss {
+  total: tf.Scalar;
+  terms: Partial<Record<Term, tf.Scalar>>;
+}
 
 /** The unweighted terms L_term (scalars) of every term with coeff != 0, in TERMS order. */
-export function kdTerms(s: BertOutputs, t: BertOutputs, b: KdBatch, coeffs: Coeffs, o: KdOptions): Partial<Record<Term, tf.Scalar>> {
+export function kdTerms(
+  s: BertOutputs,
+  t: BertOutputs,
+  b: KdBatch,
+  coeffs: Coeffs,
+  o: KdOptions,
+): Partial<Record<Term, tf.Scalar>> {
   const terms: Partial<Record<Term, tf.Scalar>> = {};
   for (const term of TERMS) if (coeffs[term]) terms[term] = TERM_FNS[term](s, t, b, o);
   return terms;
@@ -93,7 +108,8 @@ export function kdTerms(s: BertOutputs, t: BertOutputs, b: KdBatch, coeffs: Coef
 export function weightedSum(terms: Partial<Record<Term, tf.Scalar>>, coeffs: Coeffs): tf.Scalar {
   let total: tf.Scalar | undefined;
   for (const term of TERMS) {
-    const v = terms[term], c = coeffs[term];
+    const v = terms[term],
+      c = coeffs[term];
     if (!v || !c) continue;
     const w: tf.Scalar = c === 1 ? v : tf.mul(v, c);
     total = total ? (tf.add(total, w) as tf.Scalar) : w;

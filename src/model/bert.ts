@@ -15,8 +15,8 @@ import { kobayashiNorms, type LayerNorms } from './norms.js';
 export type Params = Record<string, tf.Tensor>;
 
 export interface Batch {
-  inputIds: tf.Tensor2D;      // [B,T] int32
-  tokenTypeIds: tf.Tensor2D;  // [B,T] int32
+  inputIds: tf.Tensor2D; // [B,T] int32
+  tokenTypeIds: tf.Tensor2D; // [B,T] int32
   attentionMask: tf.Tensor2D; // [B,T] int32/float 1 = token, 0 = padding
 }
 
@@ -44,34 +44,41 @@ export interface ForwardOptions {
 }
 
 export interface BertOutputs {
-  logits: tf.Tensor2D;        // [B,C]
-  hidden: tf.Tensor3D[];      // L+1 x [B,T,D]; 0 = embedding output
-  scores: tf.Tensor4D[];      // L x [B,H,T,T] scaled QK^T + mask
-  probs: tf.Tensor4D[];       // L x [B,H,T,T] softmax before dropout/quantization
-  context: tf.Tensor4D[];     // L x [B,H,T,dh] per-head context
-  attnOutput: tf.Tensor3D[];  // L x [B,T,D] LN(dropout(W_O ctx + b_O) + X)
-  saOutput: tf.Tensor3D[];    // L x [B,T,D] W_O ctx + b_O
-  norms?: LayerNorms[];       // L x Kobayashi norms
+  logits: tf.Tensor2D; // [B,C]
+  hidden: tf.Tensor3D[]; // L+1 x [B,T,D]; 0 = embedding output
+  scores: tf.Tensor4D[]; // L x [B,H,T,T] scaled QK^T + mask
+  probs: tf.Tensor4D[]; // L x [B,H,T,T] softmax before dropout/quantization
+  context: tf.Tensor4D[]; // L x [B,H,T,dh] per-head context
+  attnOutput: tf.Tensor3D[]; // L x [B,T,D] LN(dropout(W_O ctx + b_O) + X)
+  saOutput: tf.Tensor3D[]; // L x [B,T,D] W_O ctx + b_O
+  norms?: LayerNorms[]; // L x Kobayashi norms
 }
 
 /** Names and shapes of every parameter of a BertForSequenceClassification with config c. */
 export function paramShapes(c: BertConfig): Record<string, number[]> {
-  const D = c.hidden_size, F = c.intermediate_size;
+  const D = c.hidden_size,
+    F = c.intermediate_size;
   const s: Record<string, number[]> = {
     'bert.embeddings.word_embeddings.weight': [c.vocab_size, D],
     'bert.embeddings.position_embeddings.weight': [c.max_position_embeddings, D],
     'bert.embeddings.token_type_embeddings.weight': [c.type_vocab_size, D],
-    'bert.embeddings.LayerNorm.weight': [D], 'bert.embeddings.LayerNorm.bias': [D],
+    'bert.embeddings.LayerNorm.weight': [D],
+    'bert.embeddings.LayerNorm.bias': [D],
   };
-  const lin = (name: string, out: number, inp: number) => { s[`${name}.weight`] = [out, inp]; s[`${name}.bias`] = [out]; };
+  const lin = (name: string, out: number, inp: number) => {
+    s[`${name}.weight`] = [out, inp];
+    s[`${name}.bias`] = [out];
+  };
   for (let l = 0; l < c.num_hidden_layers; l++) {
     const p = `bert.encoder.layer.${l}`;
     for (const m of ['query', 'key', 'value']) lin(`${p}.attention.self.${m}`, D, D);
     lin(`${p}.attention.output.dense`, D, D);
-    s[`${p}.attention.output.LayerNorm.weight`] = [D]; s[`${p}.attention.output.LayerNorm.bias`] = [D];
+    s[`${p}.attention.output.LayerNorm.weight`] = [D];
+    s[`${p}.attention.output.LayerNorm.bias`] = [D];
     lin(`${p}.intermediate.dense`, F, D);
     lin(`${p}.output.dense`, D, F);
-    s[`${p}.output.LayerNorm.weight`] = [D]; s[`${p}.output.LayerNorm.bias`] = [D];
+    s[`${p}.output.LayerNorm.weight`] = [D];
+    s[`${p}.output.LayerNorm.bias`] = [D];
   }
   lin('bert.pooler.dense', D, D);
   lin('classifier', c.num_labels, D);
@@ -106,7 +113,11 @@ export function embeddingLookup(w: tf.Tensor, ids: tf.Tensor, pad: number): tf.T
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const flat = saved[0].reshape([-1]);
         const keep = nonPadMask(flat, pad).reshape([-1, 1]);
-        const g = tf.unsortedSegmentSum(tf.mul(dy.reshape([-1, table.shape[1]!]), keep), flat as tf.Tensor1D, table.shape[0]);
+        const g = tf.unsortedSegmentSum(
+          tf.mul(dy.reshape([-1, table.shape[1]!]), keep),
+          flat as tf.Tensor1D,
+          table.shape[0],
+        );
         return [g, tf.zerosLike(saved[0])];
       },
     };
@@ -121,7 +132,9 @@ export function embeddingLookup(w: tf.Tensor, ids: tf.Tensor, pad: number): tf.T
 export function bertForward(params: Params, c: BertConfig, batch: Batch, opts: ForwardOptions = {}): BertOutputs {
   const { quant, training = false } = opts;
   const [B, T] = batch.inputIds.shape;
-  const D = c.hidden_size, H = c.num_attention_heads, dh = D / H;
+  const D = c.hidden_size,
+    H = c.num_attention_heads,
+    dh = D / H;
   const P = (name: string): tf.Tensor => {
     const t = params[name];
     if (!t) throw new Error(`bertForward: parameter "${name}" is missing`);
@@ -146,19 +159,37 @@ export function bertForward(params: Params, c: BertConfig, batch: Batch, opts: F
 
   // embeddings: LN(word[ids] + pos[0..T) + type[tt]), then dropout
   // a per-row quantizer commutes with the lookup: quantize the B*T looked-up rows, not the whole [V,D] table
-  const WORD = 'bert.embeddings.word_embeddings.weight', pad = c.pad_token_id ?? 0;
+  const WORD = 'bert.embeddings.word_embeddings.weight',
+    pad = c.pad_token_id ?? 0;
   const rowwise = !quant || quant.perRow?.(WORD) === true;
-  if (opts.wordRows && !rowwise) throw new Error('bertForward: wordRows needs a per-row word-embedding quantizer (or none)');
-  const words = opts.wordRows ? W_(WORD, opts.wordRows)
-    : rowwise ? W_(WORD, embeddingLookup(P(WORD), batch.inputIds, pad)) : embeddingLookup(W(WORD), batch.inputIds, pad);
+  if (opts.wordRows && !rowwise)
+    throw new Error('bertForward: wordRows needs a per-row word-embedding quantizer (or none)');
+  const words = opts.wordRows
+    ? W_(WORD, opts.wordRows)
+    : rowwise
+      ? W_(WORD, embeddingLookup(P(WORD), batch.inputIds, pad))
+      : embeddingLookup(W(WORD), batch.inputIds, pad);
   const pos = tf.slice(P('bert.embeddings.position_embeddings.weight'), [0, 0], [T, D]);
-  const emb = tf.add(tf.add(words, pos),
-    tf.gather(P('bert.embeddings.token_type_embeddings.weight'), batch.tokenTypeIds));
-  let x = dropout(layerNorm(emb, P('bert.embeddings.LayerNorm.weight'), P('bert.embeddings.LayerNorm.bias'), c.layer_norm_eps), c.hidden_dropout_prob) as tf.Tensor3D;
+  const emb = tf.add(
+    tf.add(words, pos),
+    tf.gather(P('bert.embeddings.token_type_embeddings.weight'), batch.tokenTypeIds),
+  );
+  let x = dropout(
+    layerNorm(emb, P('bert.embeddings.LayerNorm.weight'), P('bert.embeddings.LayerNorm.bias'), c.layer_norm_eps),
+    c.hidden_dropout_prob,
+  ) as tf.Tensor3D;
 
   // extended mask (1 - m) * -10000, [B,1,1,T]
   const maskAdd = tf.reshape(tf.mul(tf.sub(1, tf.cast(batch.attentionMask, 'float32')), -10000), [B, 1, 1, T]);
-  const out: BertOutputs = { logits: undefined as unknown as tf.Tensor2D, hidden: [x], scores: [], probs: [], context: [], attnOutput: [], saOutput: [] };
+  const out: BertOutputs = {
+    logits: undefined as unknown as tf.Tensor2D,
+    hidden: [x],
+    scores: [],
+    probs: [],
+    context: [],
+    attnOutput: [],
+    saOutput: [],
+  };
   if (opts.norms) out.norms = [];
 
   for (let l = 0; l < c.num_hidden_layers; l++) {
@@ -168,19 +199,44 @@ export function bertForward(params: Params, c: BertConfig, batch: Batch, opts: F
     const k = heads(linear(`${sp}.key`, x));
     const v = heads(linear(`${sp}.value`, x));
     // [B,H,T,T] A(Q) A(K)^T / sqrt(dh) + mask
-    const scores = tf.add(tf.div(mm(`${sp}.query_layer`, q, `${sp}.key_layer`, k, true), Math.sqrt(dh)), maskAdd) as tf.Tensor4D;
+    const scores = tf.add(
+      tf.div(mm(`${sp}.query_layer`, q, `${sp}.key_layer`, k, true), Math.sqrt(dh)),
+      maskAdd,
+    ) as tf.Tensor4D;
     const probs = tf.softmax(scores) as tf.Tensor4D;
     // [B,H,T,dh] A(dropout(P)) A(V)
-    const ctx = mm(`${sp}.attention_probs`, dropout(probs, c.attention_probs_dropout_prob), `${sp}.value_layer`, v, false) as tf.Tensor4D;
+    const ctx = mm(
+      `${sp}.attention_probs`,
+      dropout(probs, c.attention_probs_dropout_prob),
+      `${sp}.value_layer`,
+      v,
+      false,
+    ) as tf.Tensor4D;
     const ctxFlat = tf.reshape(tf.transpose(ctx, [0, 2, 1, 3]), [B, T, D]);
     const sa = linear(`${p}.attention.output.dense`, ctxFlat) as tf.Tensor3D; // W_O ctx + b_O
-    const attn = layerNorm(tf.add(dropout(sa, c.hidden_dropout_prob), x), P(`${p}.attention.output.LayerNorm.weight`), P(`${p}.attention.output.LayerNorm.bias`), c.layer_norm_eps) as tf.Tensor3D;
+    const attn = layerNorm(
+      tf.add(dropout(sa, c.hidden_dropout_prob), x),
+      P(`${p}.attention.output.LayerNorm.weight`),
+      P(`${p}.attention.output.LayerNorm.bias`),
+      c.layer_norm_eps,
+    ) as tf.Tensor3D;
     const inter = gelu(linear(`${p}.intermediate.dense`, attn));
     const ffn = linear(`${p}.output.dense`, inter);
-    x = layerNorm(tf.add(dropout(ffn, c.hidden_dropout_prob), attn), P(`${p}.output.LayerNorm.weight`), P(`${p}.output.LayerNorm.bias`), c.layer_norm_eps) as tf.Tensor3D;
-    out.scores.push(scores); out.probs.push(probs); out.context.push(ctx); out.saOutput.push(sa); out.attnOutput.push(attn); out.hidden.push(x);
+    x = layerNorm(
+      tf.add(dropout(ffn, c.hidden_dropout_prob), attn),
+      P(`${p}.output.LayerNorm.weight`),
+      P(`${p}.output.LayerNorm.bias`),
+      c.layer_norm_eps,
+    ) as tf.Tensor3D;
+    out.scores.push(scores);
+    out.probs.push(probs);
+    out.context.push(ctx);
+    out.saOutput.push(sa);
+    out.attnOutput.push(attn);
+    out.hidden.push(x);
     if (opts.norms) {
-      const wo = opts.norms === 'quantized' ? W(`${p}.attention.output.dense.weight`) : P(`${p}.attention.output.dense.weight`);
+      const wo =
+        opts.norms === 'quantized' ? W(`${p}.attention.output.dense.weight`) : P(`${p}.attention.output.dense.weight`);
       out.norms!.push(kobayashiNorms(probs, A(`${sp}.value_layer`, v), wo));
     }
   }

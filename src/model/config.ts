@@ -19,13 +19,26 @@ export interface BertConfig {
   pad_token_id: number;
 }
 
-export const BERT_DEFAULTS: Omit<BertConfig, 'vocab_size' | 'hidden_size' | 'num_hidden_layers' | 'num_attention_heads' | 'intermediate_size'> = {
-  hidden_act: 'gelu', hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1, max_position_embeddings: 512,
-  type_vocab_size: 2, initializer_range: 0.02, layer_norm_eps: 1e-12, num_labels: 2, pad_token_id: 0,
+export const BERT_DEFAULTS: Omit<
+  BertConfig,
+  'vocab_size' | 'hidden_size' | 'num_hidden_layers' | 'num_attention_heads' | 'intermediate_size'
+> = {
+  hidden_act: 'gelu',
+  hidden_dropout_prob: 0.1,
+  attention_probs_dropout_prob: 0.1,
+  max_position_embeddings: 512,
+  type_vocab_size: 2,
+  initializer_range: 0.02,
+  layer_norm_eps: 1e-12,
+  num_labels: 2,
+  pad_token_id: 0,
 };
 
 /** Size presets for --bert; base/large are the Google BERT sizes. */
-export const BERT_PRESETS: Record<string, Pick<BertConfig, 'num_hidden_layers' | 'hidden_size' | 'num_attention_heads' | 'intermediate_size'>> = {
+export const BERT_PRESETS: Record<
+  string,
+  Pick<BertConfig, 'num_hidden_layers' | 'hidden_size' | 'num_attention_heads' | 'intermediate_size'>
+> = {
   tiny: { num_hidden_layers: 2, hidden_size: 128, num_attention_heads: 2, intermediate_size: 512 },
   mini: { num_hidden_layers: 4, hidden_size: 256, num_attention_heads: 4, intermediate_size: 1024 },
   small: { num_hidden_layers: 4, hidden_size: 512, num_attention_heads: 8, intermediate_size: 2048 },
@@ -33,7 +46,13 @@ export const BERT_PRESETS: Record<string, Pick<BertConfig, 'num_hidden_layers' |
   large: { num_hidden_layers: 24, hidden_size: 1024, num_attention_heads: 16, intermediate_size: 4096 },
 };
 
-const REQUIRED = ['vocab_size', 'hidden_size', 'num_hidden_layers', 'num_attention_heads', 'intermediate_size'] as const;
+const REQUIRED = [
+  'vocab_size',
+  'hidden_size',
+  'num_hidden_layers',
+  'num_attention_heads',
+  'intermediate_size',
+] as const;
 
 /**
  * Build a validated BertConfig from a parsed config.json. Keys kdqat does not use (architectures, model_type,
@@ -49,15 +68,26 @@ export function bertConfigFrom(raw: Record<string, unknown>, source: string, num
     if (raw.id2label && typeof raw.id2label === 'object') cfg.num_labels = Object.keys(raw.id2label as object).length;
     else if (numLabels !== undefined) cfg.num_labels = numLabels;
   }
-  if (raw.hidden_act !== undefined && raw.hidden_act !== 'gelu') throw new Error(`${source}: hidden_act "${raw.hidden_act}" is not supported (only the erf "gelu")`);
+  if (raw.hidden_act !== undefined && raw.hidden_act !== 'gelu')
+    throw new Error(`${source}: hidden_act "${raw.hidden_act}" is not supported (only the erf "gelu")`);
   for (const [k, v] of Object.entries(cfg)) {
     if (k === 'hidden_act') continue;
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`${source}: "${k}" must be a number, got ${JSON.stringify(v)}`);
-    const intKey = !['hidden_dropout_prob', 'attention_probs_dropout_prob', 'initializer_range', 'layer_norm_eps'].includes(k);
-    if (intKey && (!Number.isInteger(v) || v < (k === 'pad_token_id' ? 0 : 1))) throw new Error(`${source}: "${k}" must be a positive integer, got ${v}`);
+    if (typeof v !== 'number' || !Number.isFinite(v))
+      throw new Error(`${source}: "${k}" must be a number, got ${JSON.stringify(v)}`);
+    const intKey = ![
+      'hidden_dropout_prob',
+      'attention_probs_dropout_prob',
+      'initializer_range',
+      'layer_norm_eps',
+    ].includes(k);
+    if (intKey && (!Number.isInteger(v) || v < (k === 'pad_token_id' ? 0 : 1)))
+      throw new Error(`${source}: "${k}" must be a positive integer, got ${v}`);
   }
   const c = cfg as unknown as BertConfig;
-  if (c.hidden_size % c.num_attention_heads !== 0) throw new Error(`${source}: hidden_size ${c.hidden_size} is not a multiple of num_attention_heads ${c.num_attention_heads}`);
+  if (c.hidden_size % c.num_attention_heads !== 0)
+    throw new Error(
+      `${source}: hidden_size ${c.hidden_size} is not a multiple of num_attention_heads ${c.num_attention_heads}`,
+    );
   return c;
 }
 

@@ -13,8 +13,15 @@ import { steMask } from './fused.js';
 import { integerMatMul } from '../export/kernels.js';
 
 /** a [..,M,K] (quantized by qa), b [..,K,N] or [..,N,K] when transposeB (quantized by qb) -> [..,M,N] */
-export function exactQuantMatMul(a: tf.Tensor, qa: Quantizer, b: tf.Tensor, qb: Quantizer, transposeB: boolean): tf.Tensor {
-  if (!qa.factor || !qb.factor) throw new Error(`exactQuantMatMul: ${!qa.factor ? qa.name : qb.name} is not a per-tensor grid quantizer`);
+export function exactQuantMatMul(
+  a: tf.Tensor,
+  qa: Quantizer,
+  b: tf.Tensor,
+  qb: Quantizer,
+  transposeB: boolean,
+): tf.Tensor {
+  if (!qa.factor || !qb.factor)
+    throw new Error(`exactQuantMatMul: ${!qa.factor ? qa.name : qb.name} is not a per-tensor grid quantizer`);
   const f = tf.customGrad(((x: tf.Tensor, y: tf.Tensor, save: tf.GradSaveFunc) => {
     const fa = qa.factor!(tf.clipByValue(x, -qa.clip, qa.clip));
     const fb = qb.factor!(tf.clipByValue(y, -qb.clip, qb.clip));

@@ -26,7 +26,8 @@ export function symInts(x: tf.Tensor, levels: number): { ints: tf.Tensor; scale:
 
 /** the straight-through gradient dy * 1[|x| < c] (the reference zeroes it where x >= c or x <= -c); dy, x same shape */
 export function steMask(dy: tf.Tensor, x: tf.Tensor, c: number): tf.Tensor {
-  if (fused(STE_MASK) && tf.util.arraysEqual(dy.shape, x.shape)) return tf.engine().runKernel(STE_MASK, { dy, x }, { clip: c }) as tf.Tensor;
+  if (fused(STE_MASK) && tf.util.arraysEqual(dy.shape, x.shape))
+    return tf.engine().runKernel(STE_MASK, { dy, x }, { clip: c }) as tf.Tensor;
   return tf.mul(dy, gt(c, tf.abs(x)));
 }
 
@@ -36,7 +37,8 @@ export function registerFusedGradients(): void {
   if (registered) return;
   registered = true;
   tf.registerGradient({
-    kernelName: STE_MASK, inputsToSave: ['x'],
+    kernelName: STE_MASK,
+    inputsToSave: ['x'],
     gradFunc: (ddy, saved, attrs) => ({
       dy: () => steMask(ddy as tf.Tensor, saved[0], (attrs as unknown as { clip: number }).clip),
       x: () => tf.zerosLike(saved[0]),

@@ -12,7 +12,10 @@ import * as tfn from '@tensorflow/tfjs';
 import { makeQuantizerFromSpec, type Quantizer, type QuantizerSpec } from './quantizers.js';
 import { exactQuantMatMul } from './exact-matmul.js';
 
-export interface QuantRule { pattern: string; quantizer: QuantizerSpec }
+export interface QuantRule {
+  pattern: string;
+  quantizer: QuantizerSpec;
+}
 
 export interface QuantConfig {
   /** 2 = ternary TWN (the default of every script), 4 = TwnQuantizer_mx, 8 = symmetric; sets the default weight rules */
@@ -34,8 +37,16 @@ export const WORD_EMBEDDINGS = 'bert.embeddings.word_embeddings.weight';
 export function weightRules(c: QuantConfig): QuantRule[] {
   if (c.weightRules) return c.weightRules;
   const clip = c.clip;
-  const lin: QuantizerSpec = c.weightBits === 2 ? { kind: 'twn', clip } : c.weightBits === 4 ? { kind: 'twn-mx', bits: 4, clip } : { kind: 'sym', bits: 8, clip };
-  const emb: QuantizerSpec = c.weightBits === 2 ? { kind: 'twn', rowwise: true, clip } : { kind: 'twn-mx', bits: c.weightBits, rowwise: true, clip };
+  const lin: QuantizerSpec =
+    c.weightBits === 2
+      ? { kind: 'twn', clip }
+      : c.weightBits === 4
+        ? { kind: 'twn-mx', bits: 4, clip }
+        : { kind: 'sym', bits: 8, clip };
+  const emb: QuantizerSpec =
+    c.weightBits === 2
+      ? { kind: 'twn', rowwise: true, clip }
+      : { kind: 'twn-mx', bits: c.weightBits, rowwise: true, clip };
   return [
     { pattern: `^${LINEAR}\\.weight$`, quantizer: lin },
     { pattern: `^${WORD_EMBEDDINGS.replace(/\./g, '\\.')}$`, quantizer: emb },
@@ -47,30 +58,47 @@ export function actRules(c: QuantConfig): QuantRule[] {
   const q: QuantizerSpec = { kind: 'sym', bits: c.actBits, clip: c.clip };
   return [
     { pattern: `^${LINEAR}\\.input$`, quantizer: q },
-    { pattern: String.raw`^bert\.encoder\.layer\.\d+\.attention\.self\.(query_layer|key_layer|value_layer|attention_probs)$`, quantizer: q },
+    {
+      pattern: String.raw`^bert\.encoder\.layer\.\d+\.attention\.self\.(query_layer|key_layer|value_layer|attention_probs)$`,
+      quantizer: q,
+    },
   ];
 }
 
-export interface CompiledRule { rule: QuantRule; re: RegExp; q: Quantizer | null }
+export interface CompiledRule {
+  rule: QuantRule;
+  re: RegExp;
+  q: Quantizer | null;
+}
 
 /** Rules with their patterns compiled and quantizers made (an invalid pattern is an error naming it). */
 export function compileRules(rules: QuantRule[]): CompiledRule[] {
   return rules.map((rule) => {
     let re: RegExp;
-    try { re = new RegExp(rule.pattern); } catch (e) { throw new Error(`quant rule pattern ${JSON.stringify(rule.pattern)} is not a valid regular expression: ${(e as Error).message}`); }
+    try {
+      re = new RegExp(rule.pattern);
+    } catch (e) {
+      throw new Error(
+        `quant rule pattern ${JSON.stringify(rule.pattern)} is not a valid regular expression: ${(e as Error).message}`,
+      );
+    }
     return { rule, re, q: makeQuantizerFromSpec(rule.quantizer) };
   });
 }
 
 /** first rule whose pattern matches name, or undefined */
-export const firstMatch = (compiled: CompiledRule[], name: string): CompiledRule | undefined => compiled.find((r) => r.re.test(name));
+export const firstMatch = (compiled: CompiledRule[], name: string): CompiledRule | undefined =>
+  compiled.find((r) => r.re.test(name));
 
 function resolver(rules: QuantRule[]): (name: string) => Quantizer | null {
   const compiled = compileRules(rules);
   const cache = new Map<string, Quantizer | null>();
   return (name) => {
     let q = cache.get(name);
-    if (q === undefined) { q = firstMatch(compiled, name)?.q ?? null; cache.set(name, q); }
+    if (q === undefined) {
+      q = firstMatch(compiled, name)?.q ?? null;
+      cache.set(name, q);
+    }
     return q;
   };
 }
@@ -82,11 +110,17 @@ function resolver(rules: QuantRule[]): (name: string) => Quantizer | null {
  * `weightResolver` (weight quantizer by parameter name) replaces c's weight rules: an exported model whose weights
  * are already on their grid (src/export/packed-model.ts).
  */
-export function makeQuantHooks(c: QuantConfig, weightResolver?: (name: string) => Quantizer | null): QuantHooks & { weightQuantizer(name: string): Quantizer | null; actQuantizer(point: string): Quantizer | null } {
+export function makeQuantHooks(
+  c: QuantConfig,
+  weightResolver?: (name: string) => Quantizer | null,
+): QuantHooks & { weightQuantizer(name: string): Quantizer | null; actQuantizer(point: string): Quantizer | null } {
   const wq = weightResolver ?? resolver(weightRules(c));
   const aq = resolver(actRules(c));
   const last = new Map<Quantizer, { x: tf.Tensor; y: tf.Tensor }>();
-  const weight = (name: string, w: tf.Tensor) => { const q = wq(name); return q ? q.apply(w) : w; };
+  const weight = (name: string, w: tf.Tensor) => {
+    const q = wq(name);
+    return q ? q.apply(w) : w;
+  };
   const quantOf = (p: string) => (p.endsWith('.weight') ? wq(p) : aq(p));
   return {
     weightQuantizer: wq,
@@ -95,7 +129,8 @@ export function makeQuantHooks(c: QuantConfig, weightResolver?: (name: string) =
     perRow: (name) => wq(name)?.rowwise === true,
     // both operands on per-tensor grids: exact integer product; otherwise quantize (or not) each and multiply
     matmul: (pa, a, pb, b, transposeB) => {
-      const qa = quantOf(pa), qb = quantOf(pb);
+      const qa = quantOf(pa),
+        qb = quantOf(pb);
       if (qa?.factor && qb?.factor) return exactQuantMatMul(a, qa, b, qb, transposeB);
       const one = (q: Quantizer | null, x: tf.Tensor) => (q ? q.apply(x) : x);
       return tfn.matMul(one(qa, a), one(qb, b), false, transposeB);

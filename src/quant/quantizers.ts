@@ -24,12 +24,15 @@ export interface Quantizer {
   factor?(xc: tf.Tensor): Factored;
 }
 
-export interface Factored { ints: tf.Tensor; scale: tf.Tensor; divide: boolean }
+export interface Factored {
+  ints: tf.Tensor;
+  scale: tf.Tensor;
+  divide: boolean;
+}
 
 /** ints / scale or ints * scale */
-export const unfactor = (f: Factored, t: tf.Tensor = f.ints): tf.Tensor => (f.divide ? tf.div(t, f.scale) : tf.mul(t, f.scale));
-
-
+export const unfactor = (f: Factored, t: tf.Tensor = f.ints): tf.Tensor =>
+  f.divide ? tf.div(t, f.scale) : tf.mul(t, f.scale);
 
 /** Wrap a forward `q(x_clipped)` with the clip and the STE mask 1[-c < x < c]. */
 function withSte(clip: number, q: (xc: tf.Tensor) => tf.Tensor): (x: tf.Tensor) => tf.Tensor {
@@ -42,10 +45,18 @@ function withSte(clip: number, q: (xc: tf.Tensor) => tf.Tensor): (x: tf.Tensor) 
   }) as unknown as Parameters<typeof tf.customGrad>[0]) as (x: tf.Tensor) => tf.Tensor;
 }
 
-function makeQuantizer(name: string, clip: number, q: (xc: tf.Tensor) => tf.Tensor, factor?: (xc: tf.Tensor) => Factored, rowwise = false): Quantizer {
+function makeQuantizer(
+  name: string,
+  clip: number,
+  q: (xc: tf.Tensor) => tf.Tensor,
+  factor?: (xc: tf.Tensor) => Factored,
+  rowwise = false,
+): Quantizer {
   const ste = withSte(clip, q);
   return {
-    name, clip, rowwise,
+    name,
+    clip,
+    rowwise,
     apply: (x) => ste(x),
     quantize: (x) => tf.tidy(() => q(tf.clipByValue(x, -clip, clip))),
     ...(factor ? { factor } : {}),
@@ -68,8 +79,15 @@ function absStats(w: tf.Tensor): { mean: number; above: (t: number) => { sum: nu
   return {
     mean: f32(f32(s) / d.length),
     above: (t) => {
-      let sum = 0, count = 0;
-      for (let i = 0; i < d.length; i++) { const a = Math.abs(d[i]); if (a > t) { sum += a; count++; } }
+      let sum = 0,
+        count = 0;
+      for (let i = 0; i < d.length; i++) {
+        const a = Math.abs(d[i]);
+        if (a > t) {
+          sum += a;
+          count++;
+        }
+      }
       return { sum: f32(sum), count };
     },
   };
@@ -83,7 +101,8 @@ export function twn(opts: { clip?: number; rowwise?: boolean } = {}): Quantizer 
   const { clip = 2.5, rowwise = false } = opts;
   const factor = (w: tf.Tensor): Factored => {
     let delta: tf.Tensor | number, alpha: tf.Tensor | number;
-    if (rowwise) { // per row of a [rows, cols] table, with tf reductions (rows are short)
+    if (rowwise) {
+      // per row of a [rows, cols] table, with tf reductions (rows are short)
       const absW = tf.abs(w);
       delta = tf.mul(tf.mean(absW, -1, true), 0.7);
       const mask = gt(absW, delta);
@@ -98,7 +117,13 @@ export function twn(opts: { clip?: number; rowwise?: boolean } = {}): Quantizer 
     const neg = gt(tf.neg(delta), w);
     return { ints: tf.sub(pos, neg), scale: typeof alpha === 'number' ? tf.scalar(alpha) : alpha, divide: false };
   };
-  return makeQuantizer(`twn${rowwise ? '-row' : ''}`, clip, (w) => unfactor(factor(w)), rowwise ? undefined : factor, rowwise);
+  return makeQuantizer(
+    `twn${rowwise ? '-row' : ''}`,
+    clip,
+    (w) => unfactor(factor(w)),
+    rowwise ? undefined : factor,
+    rowwise,
+  );
 }
 
 /**
@@ -121,7 +146,13 @@ export function twnMx(bits: number, opts: { clip?: number; rowwise?: boolean } =
     const step = tf.div(tf.mul(t, 2), 2 ** bits - 1);
     return { ints: tf.round(tf.div(tf.minimum(tf.maximum(w, tf.neg(t)), t), step)), scale: step, divide: false };
   };
-  return makeQuantizer(`twn-mx${bits}${rowwise ? '-row' : ''}`, clip, (w) => unfactor(factor(w)), rowwise ? undefined : factor, rowwise);
+  return makeQuantizer(
+    `twn-mx${bits}${rowwise ? '-row' : ''}`,
+    clip,
+    (w) => unfactor(factor(w)),
+    rowwise ? undefined : factor,
+    rowwise,
+  );
 }
 
 /**
@@ -147,9 +178,13 @@ export type QuantizerSpec =
 
 export function makeQuantizerFromSpec(s: QuantizerSpec): Quantizer | null {
   switch (s.kind) {
-    case 'twn': return twn(s);
-    case 'twn-mx': return twnMx(s.bits, s);
-    case 'sym': return sym(s.bits, s);
-    case 'none': return null;
+    case 'twn':
+      return twn(s);
+    case 'twn-mx':
+      return twnMx(s.bits, s);
+    case 'sym':
+      return sym(s.bits, s);
+    case 'none':
+      return null;
   }
 }

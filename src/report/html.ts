@@ -19,7 +19,16 @@ export type Section =
   | { kind: 'text'; text: string }
   | { kind: 'table'; title?: string; caption?: string; table: TableLike; digits?: Digits; maxRows?: number }
   /** Exactly one of spec (rendered now), svg (text), png (bytes), file (path to .svg or .png). */
-  | { kind: 'plot'; title?: string; caption?: string; spec?: VlSpec; svg?: string; png?: Uint8Array; file?: string; embed?: 'svg' | 'png' }
+  | {
+      kind: 'plot';
+      title?: string;
+      caption?: string;
+      spec?: VlSpec;
+      svg?: string;
+      png?: Uint8Array;
+      file?: string;
+      embed?: 'svg' | 'png';
+    }
   | { kind: 'provenance'; data: unknown; summary?: string };
 
 export interface Page {
@@ -33,7 +42,12 @@ export interface Page {
 }
 
 export function escapeHtml(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+  return s
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&#39;');
 }
 
 const isExternal = (url: string) => /^[a-z][a-z0-9+.-]*:/i.test(url) || url.startsWith('//');
@@ -44,7 +58,8 @@ function inline(escaped: string): string {
   let s = escaped.replace(/`([^`]+)`/g, (_, c: string) => `\u0000${codes.push(`<code>${c}</code>`) - 1}\u0000`);
   s = s.replace(/\*\*([^*]+)\*\*/g, '<strong>$1</strong>').replace(/(^|[^*])\*([^*\s][^*]*)\*/g, '$1<em>$2</em>');
   s = s.replace(/\[([^\]]+)\]\(([^)\s]+)\)/g, (_, text: string, url: string) =>
-    isExternal(url) ? `${text} (${url})` : `<a href="${url}">${text}</a>`);
+    isExternal(url) ? `${text} (${url})` : `<a href="${url}">${text}</a>`,
+  );
   return s.replace(/\u0000(\d+)\u0000/g, (_, i: string) => codes[Number(i)]);
 }
 
@@ -57,7 +72,8 @@ export function markdownToHtml(text: string): string {
   const flush = () => {
     if (para.length) out.push(`<p>${inline(escapeHtml(para.join(' ')))}</p>`);
     para = [];
-    if (list) out.push(`<${list.tag}>${list.items.map((i) => `<li>${inline(escapeHtml(i))}</li>`).join('')}</${list.tag}>`);
+    if (list)
+      out.push(`<${list.tag}>${list.items.map((i) => `<li>${inline(escapeHtml(i))}</li>`).join('')}</${list.tag}>`);
     list = null;
   };
   for (let i = 0; i < lines.length; i++) {
@@ -72,15 +88,21 @@ export function markdownToHtml(text: string): string {
     const h = /^(#{1,3})\s+(.*)$/.exec(line);
     const ul = /^\s*[-*]\s+(.*)$/.exec(line);
     const ol = /^\s*\d+[.)]\s+(.*)$/.exec(line);
-    if (h) { flush(); const lv = h[1].length + 1; out.push(`<h${lv}>${inline(escapeHtml(h[2]))}</h${lv}>`); }
-    else if (ul || ol) {
+    if (h) {
+      flush();
+      const lv = h[1].length + 1;
+      out.push(`<h${lv}>${inline(escapeHtml(h[2]))}</h${lv}>`);
+    } else if (ul || ol) {
       const tag = ul ? 'ul' : 'ol';
       if (para.length || (list && list.tag !== tag)) flush();
       list ??= { tag, items: [] };
       list.items.push((ul ?? ol)![1]);
     } else if (line.trim() === '') flush();
     else if (list && /^\s+\S/.test(line)) list.items[list.items.length - 1] += ' ' + line.trim();
-    else { if (list) flush(); para.push(line.trim()); }
+    else {
+      if (list) flush();
+      para.push(line.trim());
+    }
   }
   flush();
   return out.join('\n');
@@ -97,7 +119,9 @@ export function tableToHtml(t: TableLike, opts: { digits?: Digits; maxRows?: num
   const n = tab.numRows();
   const cols = names.map((c) => tab.array(c) as ArrayLike<unknown>);
   for (let r = 0; r < Math.min(n, maxRows); r++) {
-    rows.push(`<tr>${names.map((c, j) => `<td${fmts[c].numeric ? ' class="num"' : ''}>${escapeHtml(fmts[c].fmt(cols[j][r]))}</td>`).join('')}</tr>`);
+    rows.push(
+      `<tr>${names.map((c, j) => `<td${fmts[c].numeric ? ' class="num"' : ''}>${escapeHtml(fmts[c].fmt(cols[j][r]))}</td>`).join('')}</tr>`,
+    );
   }
   const more = n > maxRows ? `<p class="note">${n - maxRows} more rows not shown (of ${n}).</p>` : '';
   return `<div class="tablewrap"><table><thead><tr>${head}</tr></thead><tbody>${rows.join('\n')}</tbody></table></div>${more}`;
@@ -105,22 +129,28 @@ export function tableToHtml(t: TableLike, opts: { digits?: Digits; maxRows?: num
 
 async function plotImg(s: Extract<Section, { kind: 'plot' }>): Promise<string> {
   const given = [s.spec, s.svg, s.png, s.file].filter((x) => x !== undefined).length;
-  if (given !== 1) throw new Error(`html: plot section "${s.title ?? ''}" needs exactly one of spec, svg, png, file (got ${given})`);
-  let svg = s.svg, png = s.png;
+  if (given !== 1)
+    throw new Error(`html: plot section "${s.title ?? ''}" needs exactly one of spec, svg, png, file (got ${given})`);
+  let svg = s.svg,
+    png = s.png;
   if (s.spec) svg = await specToSvg(s.spec);
   if (s.file) {
     if (s.file.endsWith('.svg')) svg = readFileSync(s.file, 'utf8');
     else if (s.file.endsWith('.png')) png = readFileSync(s.file);
     else throw new Error(`html: plot file ${s.file} is neither .svg nor .png`);
   }
-  if (svg !== undefined && s.embed === 'png') { png = svgToPng(svg); svg = undefined; }
+  if (svg !== undefined && s.embed === 'png') {
+    png = svgToPng(svg);
+    svg = undefined;
+  }
   const alt = escapeHtml(s.title ?? 'plot');
   if (svg !== undefined) {
     if (!svg.includes('<svg')) throw new Error(`html: plot "${s.title ?? ''}": svg text has no <svg> element`);
     return `<img alt="${alt}" src="data:image/svg+xml;base64,${Buffer.from(svg, 'utf8').toString('base64')}">`;
   }
   const bytes = Buffer.from(png!);
-  if (bytes.subarray(1, 4).toString('latin1') !== 'PNG') throw new Error(`html: plot "${s.title ?? ''}": png bytes are not a PNG`);
+  if (bytes.subarray(1, 4).toString('latin1') !== 'PNG')
+    throw new Error(`html: plot "${s.title ?? ''}": png bytes are not a PNG`);
   return `<img alt="${alt}" src="data:image/png;base64,${bytes.toString('base64')}">`;
 }
 
@@ -130,12 +160,18 @@ function provenanceHtml(data: unknown, summary = 'Provenance'): string {
 
 async function sectionHtml(s: Section): Promise<string> {
   switch (s.kind) {
-    case 'heading': return `<h${s.level ?? 2}>${escapeHtml(s.text)}</h${s.level ?? 2}>`;
-    case 'text': return `<div class="text">${markdownToHtml(s.text)}</div>`;
-    case 'table': return `<section class="table">${s.title ? `<h3>${escapeHtml(s.title)}</h3>` : ''}${tableToHtml(s.table, s)}${s.caption ? `<p class="caption">${inline(escapeHtml(s.caption))}</p>` : ''}</section>`;
-    case 'plot': return `<figure>${s.title ? `<h3>${escapeHtml(s.title)}</h3>` : ''}${await plotImg(s)}${s.caption ? `<figcaption>${inline(escapeHtml(s.caption))}</figcaption>` : ''}</figure>`;
-    case 'provenance': return provenanceHtml(s.data, s.summary);
-    default: throw new Error(`html: unknown section kind ${JSON.stringify((s as { kind: unknown }).kind)}`);
+    case 'heading':
+      return `<h${s.level ?? 2}>${escapeHtml(s.text)}</h${s.level ?? 2}>`;
+    case 'text':
+      return `<div class="text">${markdownToHtml(s.text)}</div>`;
+    case 'table':
+      return `<section class="table">${s.title ? `<h3>${escapeHtml(s.title)}</h3>` : ''}${tableToHtml(s.table, s)}${s.caption ? `<p class="caption">${inline(escapeHtml(s.caption))}</p>` : ''}</section>`;
+    case 'plot':
+      return `<figure>${s.title ? `<h3>${escapeHtml(s.title)}</h3>` : ''}${await plotImg(s)}${s.caption ? `<figcaption>${inline(escapeHtml(s.caption))}</figcaption>` : ''}</figure>`;
+    case 'provenance':
+      return provenanceHtml(s.data, s.summary);
+    default:
+      throw new Error(`html: unknown section kind ${JSON.stringify((s as { kind: unknown }).kind)}`);
   }
 }
 

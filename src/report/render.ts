@@ -52,7 +52,8 @@ function withDefaults(spec: VlSpec): VlSpec {
   if (out.background === undefined) out.background = 'white';
   const cfg = { ...((out.config as Record<string, unknown>) ?? {}) };
   if (cfg.font === undefined) cfg.font = FONT_FAMILY;
-  if (!composite && cfg.view === undefined) cfg.view = { continuousWidth: DEFAULT_WIDTH, continuousHeight: DEFAULT_HEIGHT };
+  if (!composite && cfg.view === undefined)
+    cfg.view = { continuousWidth: DEFAULT_WIDTH, continuousHeight: DEFAULT_HEIGHT };
   out.config = cfg;
   return out;
 }

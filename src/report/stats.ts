@@ -15,8 +15,10 @@ export function sd(xs: readonly number[]): number {
 
 /** ln Gamma(x), x > 0 (Lanczos, g = 7: about 15 digits). */
 function lnGamma(x: number): number {
-  const c = [0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61503916999186,
-    12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7];
+  const c = [
+    0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61503916999186,
+    12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
+  ];
   if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - lnGamma(1 - x);
   const y = x - 1;
   let a = c[0];
@@ -32,12 +34,22 @@ function betaInc(x: number, a: number, b: number): number {
   if (x > (a + 1) / (a + b + 2)) return 1 - betaInc(1 - x, b, a);
   const front = Math.exp(a * Math.log(x) + b * Math.log(1 - x) - (lnGamma(a) + lnGamma(b) - lnGamma(a + b))) / a;
   const tiny = 1e-300;
-  let f = 1, c = 1, d = 0;
+  let f = 1,
+    c = 1,
+    d = 0;
   for (let i = 0; i <= 400; i++) {
     const m = Math.floor(i / 2);
-    const num = i === 0 ? 1 : i % 2 === 0 ? (m * (b - m) * x) / ((a + 2 * m - 1) * (a + 2 * m)) : -((a + m) * (a + b + m) * x) / ((a + 2 * m) * (a + 2 * m + 1));
-    d = 1 + num * d; d = Math.abs(d) < tiny ? tiny : d; d = 1 / d;
-    c = 1 + num / c; c = Math.abs(c) < tiny ? tiny : c;
+    const num =
+      i === 0
+        ? 1
+        : i % 2 === 0
+          ? (m * (b - m) * x) / ((a + 2 * m - 1) * (a + 2 * m))
+          : -((a + m) * (a + b + m) * x) / ((a + 2 * m) * (a + 2 * m + 1));
+    d = 1 + num * d;
+    d = Math.abs(d) < tiny ? tiny : d;
+    d = 1 / d;
+    c = 1 + num / c;
+    c = Math.abs(c) < tiny ? tiny : c;
     f *= c * d;
     if (Math.abs(1 - c * d) < 1e-14) return front * (f - 1);
   }
@@ -54,8 +66,13 @@ export function tCdf(t: number, df: number): number {
 export function tCritical(df: number, level = 0.95): number {
   if (!(df > 0)) return Number.NaN;
   const target = 1 - (1 - level) / 2;
-  let lo = 0, hi = 1e4;
-  for (let i = 0; i < 200; i++) { const mid = (lo + hi) / 2; if (tCdf(mid, df) < target) lo = mid; else hi = mid; }
+  let lo = 0,
+    hi = 1e4;
+  for (let i = 0; i < 200; i++) {
+    const mid = (lo + hi) / 2;
+    if (tCdf(mid, df) < target) lo = mid;
+    else hi = mid;
+  }
   return (lo + hi) / 2;
 }
 
@@ -71,15 +88,29 @@ export interface Difference {
   n: [number, number];
 }
 
-function difference(diff: number, spread: number, se: number, df: number, n: [number, number], level: number): Difference {
+function difference(
+  diff: number,
+  spread: number,
+  se: number,
+  df: number,
+  n: [number, number],
+  level: number,
+): Difference {
   const h = tCritical(df, level) * se;
   const ci: [number, number] = [diff - h, diff + h];
-  return { diff, effect: spread > 0 ? diff / spread : diff === 0 ? 0 : Math.sign(diff) * Number.POSITIVE_INFINITY, ci, resolved: Number.isFinite(h) && (ci[0] > 0 || ci[1] < 0), n };
+  return {
+    diff,
+    effect: spread > 0 ? diff / spread : diff === 0 ? 0 : Math.sign(diff) * Number.POSITIVE_INFINITY,
+    ci,
+    resolved: Number.isFinite(h) && (ci[0] > 0 || ci[1] < 0),
+    n,
+  };
 }
 
 /** Two independent groups (e.g. two presets' seeds): pooled-variance t interval, df = na + nb - 2. */
 export function compareGroups(a: readonly number[], b: readonly number[], level = 0.95): Difference {
-  const na = a.length, nb = b.length;
+  const na = a.length,
+    nb = b.length;
   const pooled = Math.sqrt(((na - 1) * (sd(a) ** 2 || 0) + (nb - 1) * (sd(b) ** 2 || 0)) / Math.max(1, na + nb - 2));
   return difference(mean(a) - mean(b), pooled, pooled * Math.sqrt(1 / na + 1 / nb), na + nb - 2, [na, nb], level);
 }

@@ -20,27 +20,64 @@ import { writeHtml, type Section } from './html.js';
 import { benchmarkSections } from '../export/benchmark-report.js';
 
 interface RunMetrics {
-  run: string; task: string; seed: number; preset: string; coeffs: Record<string, number>; config?: RunConfig; configHash?: string;
-  best: { step: number; metrics: Record<string, number> } | null; last: { step: number; metrics: Record<string, number> } | null;
-  teacher: { metrics: Record<string, number>; warning?: string; dir?: string }; wallTimeSec: number; trainTokensPerSec: number; steps: number;
+  run: string;
+  task: string;
+  seed: number;
+  preset: string;
+  coeffs: Record<string, number>;
+  config?: RunConfig;
+  configHash?: string;
+  best: { step: number; metrics: Record<string, number> } | null;
+  last: { step: number; metrics: Record<string, number> } | null;
+  teacher: { metrics: Record<string, number>; warning?: string; dir?: string };
+  wallTimeSec: number;
+  trainTokensPerSec: number;
+  steps: number;
   provenance: { backend: string; git: { commit: string } };
 }
 
 export interface RunRow extends Record<string, unknown> {
-  run: string; preset: string; map_coeff: number; output_coeff: number; seed: number;
-  train_limit: number | string; eval_limit: number | string; epochs: number | null; max_steps: number | string; steps: number;
-  max_seq_len: number | null; batch: number | null; lr: number | null;
-  best: number; last: number; teacher: number; gap: number; best_step: number; wall_s: number; tokens_per_s: number;
+  run: string;
+  preset: string;
+  map_coeff: number;
+  output_coeff: number;
+  seed: number;
+  train_limit: number | string;
+  eval_limit: number | string;
+  epochs: number | null;
+  max_steps: number | string;
+  steps: number;
+  max_seq_len: number | null;
+  batch: number | null;
+  lr: number | null;
+  best: number;
+  last: number;
+  teacher: number;
+  gap: number;
+  best_step: number;
+  wall_s: number;
+  tokens_per_s: number;
 }
 
 /** The columns besides preset and coefficients that tell runs apart: one summary group per distinct combination. */
-export const RECIPE_COLUMNS = ['train_limit', 'eval_limit', 'epochs', 'max_steps', 'max_seq_len', 'batch', 'lr'] as const;
+export const RECIPE_COLUMNS = [
+  'train_limit',
+  'eval_limit',
+  'epochs',
+  'max_steps',
+  'max_seq_len',
+  'batch',
+  'lr',
+] as const;
 
 /**
  * Finished runs under outDir, one row each, ordered by preset, coefficients, recipe and seed. Runs of another task
  * than `task` are left out (and said so in `notes`); without `task`, runs of several tasks are an error.
  */
-export function collectRuns(outDir: string, task?: string): { rows: RunRow[]; metric: string; runs: RunMetrics[]; notes: string[]; teachers?: number } {
+export function collectRuns(
+  outDir: string,
+  task?: string,
+): { rows: RunRow[]; metric: string; runs: RunMetrics[]; notes: string[]; teachers?: number } {
   let runs: RunMetrics[] = [];
   const notes: string[] = [];
   for (const d of existsSync(outDir) ? readdirSync(outDir).sort() : []) {
@@ -50,35 +87,69 @@ export function collectRuns(outDir: string, task?: string): { rows: RunRow[]; me
   const tasks = [...new Set(runs.map((r) => getTask(r.task).name))];
   if (task) {
     const other = runs.filter((r) => getTask(r.task).name !== getTask(task).name);
-    if (other.length) notes.push(`${other.length} run(s) of another task left out: ${other.map((r) => `${r.run} (${r.task})`).join(', ')}.`);
+    if (other.length)
+      notes.push(
+        `${other.length} run(s) of another task left out: ${other.map((r) => `${r.run} (${r.task})`).join(', ')}.`,
+      );
     runs = runs.filter((r) => getTask(r.task).name === getTask(task).name);
-  } else if (tasks.length > 1) throw new UserError(`${outDir} holds runs of several tasks (${tasks.join(', ')}): a report is of one task; pass --task`);
+  } else if (tasks.length > 1)
+    throw new UserError(
+      `${outDir} holds runs of several tasks (${tasks.join(', ')}): a report is of one task; pass --task`,
+    );
   if (!runs.length) return { rows: [], metric: '', runs, notes };
   const metric = mainMetric(getTask(runs[0].task));
   // the teacher of each run: its weights' hash (config.json identity), else its folder and dev metric
   const teachers = new Map<string, string[]>();
   for (const r of runs) {
     let source: unknown;
-    try { source = JSON.parse(readFileSync(join(outDir, r.run, 'config.json'), 'utf8')).identity?.source; } catch { /* an older run: no identity */ }
+    try {
+      source = JSON.parse(readFileSync(join(outDir, r.run, 'config.json'), 'utf8')).identity?.source;
+    } catch {
+      /* an older run: no identity */
+    }
     const desc = `${r.teacher.dir ?? 'a teacher'} (${typeof source === 'string' ? `${source}, ` : ''}dev ${metric} ${Number((r.teacher.metrics?.[metric] ?? NaN).toFixed(4))})`;
     teachers.set(desc, [...(teachers.get(desc) ?? []), r.run]);
   }
-  if (teachers.size > 1) notes.push(`The runs distil from ${teachers.size} different teachers: ${[...teachers].map(([d, rs]) => `${d} for ${rs.join(', ')}`).join('; ')}. "teacher" and "gap" are each run's own; no single teacher line is drawn.`);
-  const pick = (m: Record<string, number> | undefined) => (m ? m[metric] ?? NaN : NaN);
+  if (teachers.size > 1)
+    notes.push(
+      `The runs distil from ${teachers.size} different teachers: ${[...teachers].map(([d, rs]) => `${d} for ${rs.join(', ')}`).join('; ')}. "teacher" and "gap" are each run's own; no single teacher line is drawn.`,
+    );
+  const pick = (m: Record<string, number> | undefined) => (m ? (m[metric] ?? NaN) : NaN);
   const rows = runs.map((r): RunRow => {
     const c = r.config ? effectiveConfig(r.config) : null;
     // the result first (the columns of the table follow this order), the recipe after
     return {
-      run: r.run, best: pick(r.best?.metrics), last: pick(r.last?.metrics), teacher: pick(r.teacher.metrics),
-      gap: pick(r.teacher.metrics) - pick(r.best?.metrics), best_step: r.best?.step ?? NaN,
-      preset: r.preset, map_coeff: r.coeffs.map, output_coeff: r.coeffs.output, seed: r.seed,
-      train_limit: c?.data.trainLimit ?? 'all', eval_limit: c?.data.evalLimit ?? 'all', epochs: c?.train.epochs ?? null, max_steps: c?.train.maxSteps ?? '-', steps: r.steps,
-      max_seq_len: c?.data.maxSeqLen ?? null, batch: c?.data.batchSize ?? null, lr: c?.train.lr ?? null,
-      wall_s: Math.round(r.wallTimeSec), tokens_per_s: Math.round(r.trainTokensPerSec),
+      run: r.run,
+      best: pick(r.best?.metrics),
+      last: pick(r.last?.metrics),
+      teacher: pick(r.teacher.metrics),
+      gap: pick(r.teacher.metrics) - pick(r.best?.metrics),
+      best_step: r.best?.step ?? NaN,
+      preset: r.preset,
+      map_coeff: r.coeffs.map,
+      output_coeff: r.coeffs.output,
+      seed: r.seed,
+      train_limit: c?.data.trainLimit ?? 'all',
+      eval_limit: c?.data.evalLimit ?? 'all',
+      epochs: c?.train.epochs ?? null,
+      max_steps: c?.train.maxSteps ?? '-',
+      steps: r.steps,
+      max_seq_len: c?.data.maxSeqLen ?? null,
+      batch: c?.data.batchSize ?? null,
+      lr: c?.train.lr ?? null,
+      wall_s: Math.round(r.wallTimeSec),
+      tokens_per_s: Math.round(r.trainTokensPerSec),
     };
   });
   const key = (r: RunRow) => RECIPE_COLUMNS.map((c) => String(r[c])).join('|');
-  rows.sort((a, b) => a.preset.localeCompare(b.preset) || a.map_coeff - b.map_coeff || a.output_coeff - b.output_coeff || key(a).localeCompare(key(b)) || a.seed - b.seed);
+  rows.sort(
+    (a, b) =>
+      a.preset.localeCompare(b.preset) ||
+      a.map_coeff - b.map_coeff ||
+      a.output_coeff - b.output_coeff ||
+      key(a).localeCompare(key(b)) ||
+      a.seed - b.seed,
+  );
   return { rows, metric, runs, notes, teachers: teachers.size };
 }
 
@@ -88,27 +159,42 @@ const GROUP_COLUMNS = ['preset', 'map_coeff', 'output_coeff', ...RECIPE_COLUMNS]
  * Mean over seeds per configuration (preset, coefficients, recipe): runs that share a seed are averaged into one
  * value first, so a seed run twice counts once (each such case is named in `notes`). std is over seeds (n - 1).
  */
-export function seedSummary(rows: RunRow[]): { summary: Record<string, unknown>[]; perSeed: RunRow[]; notes: string[] } {
+export function seedSummary(rows: RunRow[]): {
+  summary: Record<string, unknown>[];
+  perSeed: RunRow[];
+  notes: string[];
+} {
   const groups = new Map<string, RunRow[]>();
   for (const r of rows) {
     const k = JSON.stringify(GROUP_COLUMNS.map((c) => r[c]));
     groups.set(k, [...(groups.get(k) ?? []), r]);
   }
-  const summary: Record<string, unknown>[] = [], perSeed: RunRow[] = [], notes: string[] = [];
+  const summary: Record<string, unknown>[] = [],
+    perSeed: RunRow[] = [],
+    notes: string[] = [];
   const mean = (xs: number[]) => xs.reduce((a, x) => a + x, 0) / xs.length;
   for (const g of groups.values()) {
     const bySeed = new Map<number, RunRow[]>();
     for (const r of g) bySeed.set(r.seed, [...(bySeed.get(r.seed) ?? []), r]);
     for (const [seed, rs] of bySeed) {
-      if (rs.length > 1) notes.push(`runs ${rs.map((r) => r.run).join(', ')} have the same configuration and seed ${seed}: averaged into one value, counted as one seed.`);
+      if (rs.length > 1)
+        notes.push(
+          `runs ${rs.map((r) => r.run).join(', ')} have the same configuration and seed ${seed}: averaged into one value, counted as one seed.`,
+        );
       perSeed.push({ ...rs[0], best: mean(rs.map((r) => r.best)), last: mean(rs.map((r) => r.last)) });
     }
     const seeds = perSeed.slice(perSeed.length - bySeed.size);
     // the result first (best, last, then the teacher and the gap of the mean), the configuration after
     const out: Record<string, unknown> = {};
     for (const v of ['best', 'last'] as const) {
-      const xs = seeds.map((r) => r[v]), m = mean(xs);
-      Object.assign(out, { [`${v}_mean`]: m, [`${v}_std`]: xs.length > 1 ? Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / (xs.length - 1)) : null, [`${v}_min`]: Math.min(...xs), [`${v}_max`]: Math.max(...xs) });
+      const xs = seeds.map((r) => r[v]),
+        m = mean(xs);
+      Object.assign(out, {
+        [`${v}_mean`]: m,
+        [`${v}_std`]: xs.length > 1 ? Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / (xs.length - 1)) : null,
+        [`${v}_min`]: Math.min(...xs),
+        [`${v}_max`]: Math.max(...xs),
+      });
     }
     out.teacher = mean(g.map((r) => r.teacher));
     out.gap = (out.teacher as number) - (out.best_mean as number);
@@ -121,28 +207,78 @@ export function seedSummary(rows: RunRow[]): { summary: Record<string, unknown>[
 }
 
 /** Plots of a set of runs (rows from collectRuns; logs read from the run folders). */
-function plotSpecs(outDir: string, rows: RunRow[], perSeed: RunRow[], metric: string, title: string, severalTeachers = false): Record<string, VlSpec> {
+function plotSpecs(
+  outDir: string,
+  rows: RunRow[],
+  perSeed: RunRow[],
+  metric: string,
+  title: string,
+  severalTeachers = false,
+): Record<string, VlSpec> {
   const specs: Record<string, VlSpec> = {};
   const width = 700; // with the axis and the legend or reference label about the page's 1086 px content width
   const teacher = rows.find((r) => Number.isFinite(r.teacher))?.teacher;
-  const reference = teacher !== undefined && !severalTeachers ? { value: teacher, label: `FP teacher ${teacher.toFixed(3)}` } : undefined;
+  const reference =
+    teacher !== undefined && !severalTeachers
+      ? { value: teacher, label: `FP teacher ${teacher.toFixed(3)}` }
+      : undefined;
   // several recipes (limits, epochs, ...): one bar per preset and recipe, never one average over both
-  const SHORT: Record<string, string> = { train_limit: 'train', eval_limit: 'eval', epochs: 'ep', max_steps: 'steps', max_seq_len: 'len', batch: 'batch', lr: 'lr' };
+  const SHORT: Record<string, string> = {
+    train_limit: 'train',
+    eval_limit: 'eval',
+    epochs: 'ep',
+    max_steps: 'steps',
+    max_seq_len: 'len',
+    batch: 'batch',
+    lr: 'lr',
+  };
   const varying = RECIPE_COLUMNS.filter((c) => new Set(perSeed.map((x) => x[c])).size > 1);
-  const bars = perSeed.map((r) => ({ ...r, config: varying.length ? `${r.preset} (${varying.map((c) => `${SHORT[c]} ${r[c]}`).join(', ')})` : r.preset }));
-  specs.presets = barChart({ data: bars, category: 'config', value: 'best', spread: 'minmax', reference, labelFormat: '.3f',
-    width, title: `${title}: best dev ${metric} per KD configuration`, subtitle: 'bars: mean over seeds, whiskers: min..max', xTitle: 'KD configuration', yTitle: `best dev ${metric}`, zeroY: false });
+  const bars = perSeed.map((r) => ({
+    ...r,
+    config: varying.length ? `${r.preset} (${varying.map((c) => `${SHORT[c]} ${r[c]}`).join(', ')})` : r.preset,
+  }));
+  specs.presets = barChart({
+    data: bars,
+    category: 'config',
+    value: 'best',
+    spread: 'minmax',
+    reference,
+    labelFormat: '.3f',
+    width,
+    title: `${title}: best dev ${metric} per KD configuration`,
+    subtitle: 'bars: mean over seeds, whiskers: min..max',
+    xTitle: 'KD configuration',
+    yTitle: `best dev ${metric}`,
+    zeroY: false,
+  });
   // sweep arms of the mixing grid: map=1 with output varying, output=1 with map varying
   const mix = perSeed.filter((r) => r.preset === 'map+output');
   const arms = [
-    ...mix.filter((r) => r.map_coeff === 1).map((r) => ({ arm: 'map=1, output coeff varies', coeff: r.output_coeff, best: r.best })),
-    ...mix.filter((r) => r.output_coeff === 1).map((r) => ({ arm: 'output=1, map coeff varies', coeff: r.map_coeff, best: r.best })),
+    ...mix
+      .filter((r) => r.map_coeff === 1)
+      .map((r) => ({ arm: 'map=1, output coeff varies', coeff: r.output_coeff, best: r.best })),
+    ...mix
+      .filter((r) => r.output_coeff === 1)
+      .map((r) => ({ arm: 'output=1, map coeff varies', coeff: r.map_coeff, best: r.best })),
   ];
   if (new Set(arms.map((a) => a.coeff)).size > 1) {
-    specs.mixing = lineBand({ data: arms, x: 'coeff', y: 'best', series: 'arm', seriesTitle: 'sweep arm', spread: 'minmax', reference,
-      width, title: `${title}: dev ${metric} vs loss coefficient`, subtitle: 'line: mean over seeds, band: min..max', xTitle: 'coefficient of the varied term', yTitle: `best dev ${metric}` });
+    specs.mixing = lineBand({
+      data: arms,
+      x: 'coeff',
+      y: 'best',
+      series: 'arm',
+      seriesTitle: 'sweep arm',
+      spread: 'minmax',
+      reference,
+      width,
+      title: `${title}: dev ${metric} vs loss coefficient`,
+      subtitle: 'line: mean over seeds, band: min..max',
+      xTitle: 'coefficient of the varied term',
+      yTitle: `best dev ${metric}`,
+    });
   }
-  const loss: Record<string, unknown>[] = [], dev: Record<string, unknown>[] = [];
+  const loss: Record<string, unknown>[] = [],
+    dev: Record<string, unknown>[] = [];
   for (const r of rows) {
     const log = join(outDir, r.run, 'log.jsonl');
     if (!existsSync(log)) continue;
@@ -153,37 +289,94 @@ function plotSpecs(outDir: string, rows: RunRow[], perSeed: RunRow[], metric: st
       else if (typeof e.loss === 'number') loss.push({ step: e.step, run: r.run, loss: e.loss }); // not the final weights' evaluation ("final")
     }
   }
-  if (loss.length) specs.loss = lossCurves({ data: loss, term: 'run', value: 'loss', seriesTitle: 'run', logY: 'auto', smooth: Math.max(1, Math.round(Math.max(...loss.map((e) => e.step as number)) / 40)), width, title: `${title}: total KD loss over training`, xTitle: 'step', yTitle: 'KD loss' });
-  if (dev.length) specs.dev = indexLines({ data: dev, x: 'step', y: 'value', series: 'run', points: true, yFormat: '.4~f', width, title: `${title}: dev ${metric} at each evaluation`, xTitle: 'step', yTitle: `dev ${metric}` });
+  if (loss.length)
+    specs.loss = lossCurves({
+      data: loss,
+      term: 'run',
+      value: 'loss',
+      seriesTitle: 'run',
+      logY: 'auto',
+      smooth: Math.max(1, Math.round(Math.max(...loss.map((e) => e.step as number)) / 40)),
+      width,
+      title: `${title}: total KD loss over training`,
+      xTitle: 'step',
+      yTitle: 'KD loss',
+    });
+  if (dev.length)
+    specs.dev = indexLines({
+      data: dev,
+      x: 'step',
+      y: 'value',
+      series: 'run',
+      points: true,
+      yFormat: '.4~f',
+      width,
+      title: `${title}: dev ${metric} at each evaluation`,
+      xTitle: 'step',
+      yTitle: `dev ${metric}`,
+    });
   return specs;
 }
 
 /** Write report/{results.csv, results.md, *.svg, *.png, index.html} for the runs in outDir. */
-export async function writeTaskReport(outDir: string, o: { title: string; grid?: string; task?: string }): Promise<{ csv: string; md: string; html: string; rows: RunRow[] }> {
+export async function writeTaskReport(
+  outDir: string,
+  o: { title: string; grid?: string; task?: string },
+): Promise<{ csv: string; md: string; html: string; rows: RunRow[] }> {
   const dir = join(outDir, 'report');
   const { rows, metric, runs, notes: taskNotes, teachers } = collectRuns(outDir, o.task);
   if (!rows.length) {
     // a sweep's --out folder holds the runs in <out>/<task>/: name them
-    const inner = existsSync(outDir) ? readdirSync(outDir).filter((d) => { try { getTask(d); } catch { return false; } return (!o.task || getTask(d).name === getTask(o.task).name) && collectRuns(join(outDir, d), o.task).rows.length > 0; }) : [];
-    const hint = inner.length ? `; it looks like a sweep's --out folder: its runs are in ${inner.map((d) => join(outDir, d)).join(', ')} (pass --dir ${join(outDir, inner[0])})` : '';
-    throw new UserError(`${outDir}: no finished runs${o.task ? ` of ${o.task}` : ''} (no */metrics.json) to report${taskNotes.length ? ` (${taskNotes.join(' ')})` : ''}${hint}`);
+    const inner = existsSync(outDir)
+      ? readdirSync(outDir).filter((d) => {
+          try {
+            getTask(d);
+          } catch {
+            return false;
+          }
+          return (
+            (!o.task || getTask(d).name === getTask(o.task).name) &&
+            collectRuns(join(outDir, d), o.task).rows.length > 0
+          );
+        })
+      : [];
+    const hint = inner.length
+      ? `; it looks like a sweep's --out folder: its runs are in ${inner.map((d) => join(outDir, d)).join(', ')} (pass --dir ${join(outDir, inner[0])})`
+      : '';
+    throw new UserError(
+      `${outDir}: no finished runs${o.task ? ` of ${o.task}` : ''} (no */metrics.json) to report${taskNotes.length ? ` (${taskNotes.join(' ')})` : ''}${hint}`,
+    );
   }
   const table = fromRows(rows);
-  const csv = join(dir, 'results.csv'), md = join(dir, 'results.md');
+  const csv = join(dir, 'results.csv'),
+    md = join(dir, 'results.md');
   atomicWrite(csv, toCsv(table));
   const { summary: sumRows, perSeed, notes: seedNotes } = seedSummary(rows);
   const summary = fromRows(sumRows);
   const notes = [...taskNotes, ...seedNotes];
   const noteText = notes.length ? `\n\nNotes: ${notes.join(' ')}` : '';
-  atomicWrite(md, `# ${o.title}: dev ${metric}\n\n${runs.some((r) => r.teacher.warning) ? `${[...new Set(runs.map((r) => r.teacher.warning).filter(Boolean))].map((w) => `**Warning:** ${w}.`).join('\n\n')}\n\n` : ''}${toMarkdown(table, { digits: 4 })}\n\n## Mean over seeds\n\n${toMarkdown(summary, { digits: 4 })}${noteText}\n`);
+  atomicWrite(
+    md,
+    `# ${o.title}: dev ${metric}\n\n${runs.some((r) => r.teacher.warning) ? `${[...new Set(runs.map((r) => r.teacher.warning).filter(Boolean))].map((w) => `**Warning:** ${w}.`).join('\n\n')}\n\n` : ''}${toMarkdown(table, { digits: 4 })}\n\n## Mean over seeds\n\n${toMarkdown(summary, { digits: 4 })}${noteText}\n`,
+  );
   // a teacher that learnt nothing (train/teacher-health.ts) is said before anything else
   const warned = [...new Map(runs.filter((r) => r.teacher.warning).map((r) => [r.teacher.dir ?? r.run, r])).values()];
-  const warnings = warned.map((r) => `**Warning:** ${r.teacher.warning}${r.teacher.dir ? ` (teacher \`${r.teacher.dir}\`)` : ''}; runs: ${runs.filter((x) => x.teacher.warning === r.teacher.warning && x.teacher.dir === r.teacher.dir).map((x) => x.run).join(', ')}.`);
+  const warnings = warned.map(
+    (r) =>
+      `**Warning:** ${r.teacher.warning}${r.teacher.dir ? ` (teacher \`${r.teacher.dir}\`)` : ''}; runs: ${runs
+        .filter((x) => x.teacher.warning === r.teacher.warning && x.teacher.dir === r.teacher.dir)
+        .map((x) => x.run)
+        .join(', ')}.`,
+  );
   const sections: Section[] = [
     ...warnings.map((text): Section => ({ kind: 'text', text })),
-    { kind: 'text', text: `Dev **${metric}** of ${rows.length} finished KD-QAT runs in \`${outDir}\`${o.grid ? ` (grid \`${basename(o.grid)}\`)` : ''}. ` +
-      `"best" is the best evaluation by the reference's selection rule, "last" the last evaluation, "gap" = FP teacher - best; ` +
-      `train/eval limit, epochs, max steps, length, batch and lr tell the runs' recipes apart, and the means are over distinct seeds of one recipe.${noteText}` },
+    {
+      kind: 'text',
+      text:
+        `Dev **${metric}** of ${rows.length} finished KD-QAT runs in \`${outDir}\`${o.grid ? ` (grid \`${basename(o.grid)}\`)` : ''}. ` +
+        `"best" is the best evaluation by the reference's selection rule, "last" the last evaluation, "gap" = FP teacher - best; ` +
+        `train/eval limit, epochs, max steps, length, batch and lr tell the runs' recipes apart, and the means are over distinct seeds of one recipe.${noteText}`,
+    },
     { kind: 'table', title: 'Runs', table, digits: 4 },
     { kind: 'table', title: 'Mean over seeds', table: summary, digits: 4 },
   ];
@@ -192,10 +385,15 @@ export async function writeTaskReport(outDir: string, o: { title: string; grid?:
     sections.push({ kind: 'plot', svg: r.svgText });
   }
   const bench = benchmarkSections(join(outDir, 'benchmark')); // npm run benchmark's table, when it was run
-  if (bench) sections.push({ kind: 'heading', text: 'Deployment: size, latency, accuracy (npm run benchmark)' }, ...bench);
+  if (bench)
+    sections.push({ kind: 'heading', text: 'Deployment: size, latency, accuracy (npm run benchmark)' }, ...bench);
   const html = await writeHtml(join(dir, 'index.html'), {
-    title: `kdqat results: ${o.title}`, sections,
-    provenance: { report: provenance(), runs: runs.map((r) => ({ run: r.run, backend: r.provenance?.backend, git: r.provenance?.git?.commit })) },
+    title: `kdqat results: ${o.title}`,
+    sections,
+    provenance: {
+      report: provenance(),
+      runs: runs.map((r) => ({ run: r.run, backend: r.provenance?.backend, git: r.provenance?.git?.commit })),
+    },
   });
   return { csv, md, html, rows };
 }

@@ -24,7 +24,8 @@ export function fromRows(rows: readonly Row[], columns?: string[]): ColumnTable 
   });
   if (columns) {
     for (const c of columns) {
-      if (rows.length > 0 && !rows.some((r) => c in r)) throw new Error(`fromRows: column "${c}" is in no row (row keys: ${Object.keys(rows[0]).join(', ')})`);
+      if (rows.length > 0 && !rows.some((r) => c in r))
+        throw new Error(`fromRows: column "${c}" is in no row (row keys: ${Object.keys(rows[0]).join(', ')})`);
     }
     return aq.from(rows as Row[], columns);
   }
@@ -48,11 +49,17 @@ function digitsFor(d: Digits | undefined, col: string): number {
 }
 
 /** For each column: a formatter (integer columns as integers, else toFixed(digits)) and whether it is numeric. */
-export function columnFormats(t: ColumnTable, digits?: Digits): Record<string, { numeric: boolean; fmt: (v: unknown) => string }> {
+export function columnFormats(
+  t: ColumnTable,
+  digits?: Digits,
+): Record<string, { numeric: boolean; fmt: (v: unknown) => string }> {
   const out: Record<string, { numeric: boolean; fmt: (v: unknown) => string }> = {};
   for (const name of t.columnNames()) {
     const vals = t.array(name) as ArrayLike<unknown>;
-    let numeric = false, allInt = true, other = false, maxAbs = 0;
+    let numeric = false,
+      allInt = true,
+      other = false,
+      maxAbs = 0;
     for (let i = 0; i < vals.length; i++) {
       const v = vals[i];
       if (v === null || v === undefined) continue;
@@ -69,7 +76,10 @@ export function columnFormats(t: ColumnTable, digits?: Digits): Record<string, {
     const tiny = isNum && !allInt && maxAbs > 0 && maxAbs < 10 ** (1 - d);
     out[name] = {
       numeric: isNum,
-      fmt: (v) => (tiny && typeof v === 'number' && Number.isFinite(v) && v !== 0 ? Number(v.toPrecision(3)).toExponential() : formatCell(v, isNum && allInt ? 0 : d)),
+      fmt: (v) =>
+        tiny && typeof v === 'number' && Number.isFinite(v) && v !== 0
+          ? Number(v.toPrecision(3)).toExponential()
+          : formatCell(v, isNum && allInt ? 0 : d),
     };
   }
   return out;
@@ -97,9 +107,10 @@ export function toCsv(t: TableLike, opts: { digits?: Digits; delimiter?: string 
   const formats = columnFormats(tab, opts.digits);
   const format: Record<string, (v: unknown) => unknown> = {};
   for (const [name, f] of Object.entries(formats)) {
-    format[name] = opts.digits === undefined
-      ? (v) => (v === undefined ? null : typeof v === 'number' && Number.isNaN(v) ? 'NaN' : v)
-      : (v) => f.fmt(v);
+    format[name] =
+      opts.digits === undefined
+        ? (v) => (v === undefined ? null : typeof v === 'number' && Number.isNaN(v) ? 'NaN' : v)
+        : (v) => f.fmt(v);
   }
   return aq.toCSV(tab, { format, delimiter: opts.delimiter ?? ',' });
 }

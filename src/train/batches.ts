@@ -24,7 +24,12 @@ export function mulberry32(seed: number): () => number {
 export function epochOrder(n: number, seed: number, epoch: number): Int32Array {
   const rnd = mulberry32((seed * 1_000_003 + epoch * 7919 + 1) >>> 0);
   const p = Int32Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) { const j = Math.floor(rnd() * (i + 1)); const t = p[i]; p[i] = p[j]; p[j] = t; }
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rnd() * (i + 1));
+    const t = p[i];
+    p[i] = p[j];
+    p[j] = t;
+  }
   return p;
 }
 
@@ -33,21 +38,34 @@ export const stepsPerEpoch = (n: number, batchSize: number): number => Math.ceil
 /** Example indices of training step k (0-based). */
 export function trainBatchIndices(n: number, batchSize: number, seed: number, step: number): Int32Array {
   const spe = stepsPerEpoch(n, batchSize);
-  const epoch = Math.floor(step / spe), b = step % spe;
+  const epoch = Math.floor(step / spe),
+    b = step % spe;
   return epochOrder(n, seed, epoch).subarray(b * batchSize, Math.min(n, (b + 1) * batchSize));
 }
 
-export interface TensorBatch { batch: Batch; kd: KdBatch; size: number; tokens: number }
+export interface TensorBatch {
+  batch: Batch;
+  kd: KdBatch;
+  size: number;
+  tokens: number;
+}
 
 /**
  * Gather rows `idx` of the features into tensors: ids/types/mask [b,T] int32, labels [b], seqLengths [b]. T is the
  * features' padded length, or with `trim` the longest sequence of these rows (dynamic padding).
  */
 export function makeBatch(f: Features, idx: ArrayLike<number>, regression: boolean, trim = false): TensorBatch {
-  const b = idx.length, F = f.T;
+  const b = idx.length,
+    F = f.T;
   let T = F;
-  if (trim) { T = 1; for (let r = 0; r < b; r++) T = Math.max(T, f.seqLengths[idx[r]]); }
-  const ids = new Int32Array(b * T), tt = new Int32Array(b * T), am = new Int32Array(b * T), sl = new Int32Array(b);
+  if (trim) {
+    T = 1;
+    for (let r = 0; r < b; r++) T = Math.max(T, f.seqLengths[idx[r]]);
+  }
+  const ids = new Int32Array(b * T),
+    tt = new Int32Array(b * T),
+    am = new Int32Array(b * T),
+    sl = new Int32Array(b);
   const lab = regression ? new Float32Array(b) : new Int32Array(b);
   let tokens = 0;
   for (let r = 0; r < b; r++) {
@@ -60,9 +78,17 @@ export function makeBatch(f: Features, idx: ArrayLike<number>, regression: boole
     tokens += f.seqLengths[i];
   }
   return {
-    batch: { inputIds: tf.tensor2d(ids, [b, T], 'int32'), tokenTypeIds: tf.tensor2d(tt, [b, T], 'int32'), attentionMask: tf.tensor2d(am, [b, T], 'int32') },
-    kd: { labels: regression ? tf.tensor1d(lab, 'float32') : tf.tensor1d(lab, 'int32'), seqLengths: tf.tensor1d(sl, 'int32') },
-    size: b, tokens,
+    batch: {
+      inputIds: tf.tensor2d(ids, [b, T], 'int32'),
+      tokenTypeIds: tf.tensor2d(tt, [b, T], 'int32'),
+      attentionMask: tf.tensor2d(am, [b, T], 'int32'),
+    },
+    kd: {
+      labels: regression ? tf.tensor1d(lab, 'float32') : tf.tensor1d(lab, 'int32'),
+      seqLengths: tf.tensor1d(sl, 'int32'),
+    },
+    size: b,
+    tokens,
   };
 }
 
@@ -71,7 +97,12 @@ export function disposeBatch(b: TensorBatch): void {
 }
 
 /** Sequential evaluation batches (`trim`: dynamic padding, as makeBatch). */
-export function* evalBatches(f: Features, batchSize: number, regression: boolean, trim = false): Generator<TensorBatch> {
+export function* evalBatches(
+  f: Features,
+  batchSize: number,
+  regression: boolean,
+  trim = false,
+): Generator<TensorBatch> {
   for (let s = 0; s < f.n; s += batchSize) {
     const idx = Int32Array.from({ length: Math.min(batchSize, f.n - s) }, (_, i) => s + i);
     yield makeBatch(f, idx, regression, trim);

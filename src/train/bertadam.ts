@@ -21,7 +21,14 @@ export interface BertAdamConfig {
 }
 
 export const ADAM_DEFAULTS: Omit<BertAdamConfig, 'tTotal'> = {
-  lr: 2e-5, b1: 0.9, b2: 0.999, eps: 1e-6, weightDecay: 0.01, maxGradNorm: 1.0, warmup: 0.1, schedule: 'warmup_linear',
+  lr: 2e-5,
+  b1: 0.9,
+  b2: 0.999,
+  eps: 1e-6,
+  weightDecay: 0.01,
+  maxGradNorm: 1.0,
+  warmup: 0.1,
+  schedule: 'warmup_linear',
 };
 
 /** TernaryBERT's warmup_linear: x/warmup during warmup, then max((x - 1)/(warmup - 1), 0). */
@@ -37,14 +44,20 @@ export const decays = (name: string): boolean => !NO_DECAY.some((n) => name.incl
 /** the native backend's fused update of one parameter (native/src/fused.cc): inputs p, m, v, g; attr h */
 export const BERT_ADAM = 'KdqBertAdam';
 
-export interface AdamState { step: number; m: Record<string, tf.Variable>; v: Record<string, tf.Variable> }
+export interface AdamState {
+  step: number;
+  m: Record<string, tf.Variable>;
+  v: Record<string, tf.Variable>;
+}
 
 export class BertAdam {
   readonly state: AdamState = { step: 0, m: {}, v: {} };
   constructor(readonly cfg: BertAdamConfig) {}
 
   lrAt(step = this.state.step): number {
-    return this.cfg.tTotal === -1 ? this.cfg.lr : this.cfg.lr * scheduleFactor(this.cfg.schedule, step / this.cfg.tTotal, this.cfg.warmup);
+    return this.cfg.tTotal === -1
+      ? this.cfg.lr
+      : this.cfg.lr * scheduleFactor(this.cfg.schedule, step / this.cfg.tTotal, this.cfg.warmup);
   }
 
   /** One update of every variable that has a gradient. Disposes nothing it was given. */
@@ -60,12 +73,16 @@ export class BertAdam {
           this.state.m[name] = tf.variable(tf.zerosLike(p), false);
           this.state.v[name] = tf.variable(tf.zerosLike(p), false);
         }
-        const m = this.state.m[name], v = this.state.v[name];
+        const m = this.state.m[name],
+          v = this.state.v[name];
         const wd = weightDecay > 0 && decays(name) ? weightDecay : 0;
-        if (fused) { // the native backend: one kernel, the same float32 operations (native/src/fused.cc)
+        if (fused) {
+          // the native backend: one kernel, the same float32 operations (native/src/fused.cc)
           const h = [b1, 1 - b1, b2, 1 - b2, eps, wd, lr, maxGradNorm];
           const [p1, m1, v1] = tf.engine().runKernel(BERT_ADAM, { p, m, v, g }, { h }) as tf.Tensor[];
-          m.assign(m1); v.assign(v1); p.assign(p1);
+          m.assign(m1);
+          v.assign(v1);
+          p.assign(p1);
           continue;
         }
         if (maxGradNorm > 0) {
@@ -86,8 +103,10 @@ export class BertAdam {
   /** State as plain arrays for checkpointing (names "adam.m.<param>", "adam.v.<param>"). */
   async exportState(): Promise<{ step: number; tensors: Record<string, { shape: number[]; data: Float32Array }> }> {
     const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
-    for (const [k, t] of Object.entries(this.state.m)) tensors[`adam.m.${k}`] = { shape: t.shape, data: (await t.data()) as Float32Array };
-    for (const [k, t] of Object.entries(this.state.v)) tensors[`adam.v.${k}`] = { shape: t.shape, data: (await t.data()) as Float32Array };
+    for (const [k, t] of Object.entries(this.state.m))
+      tensors[`adam.m.${k}`] = { shape: t.shape, data: (await t.data()) as Float32Array };
+    for (const [k, t] of Object.entries(this.state.v))
+      tensors[`adam.v.${k}`] = { shape: t.shape, data: (await t.data()) as Float32Array };
     return { step: this.state.step, tensors };
   }
 
@@ -103,6 +122,7 @@ export class BertAdam {
 
   dispose(): void {
     for (const t of [...Object.values(this.state.m), ...Object.values(this.state.v)]) t.dispose();
-    this.state.m = {}; this.state.v = {};
+    this.state.m = {};
+    this.state.v = {};
   }
 }

@@ -64,27 +64,95 @@ export interface RunConfig {
   quant: QuantConfig;
 }
 
-export const DATA_DEFAULTS: DataConfig = { glueDir: null, maxSeqLen: null, batchSize: null, trainLimit: null, evalLimit: null, dynamicPadding: false };
-export const TRAIN_DEFAULTS: TrainConfig = {
-  epochs: 3, maxSteps: null, evalEvery: null, checkpointEvery: null, lr: ADAM_DEFAULTS.lr, warmup: ADAM_DEFAULTS.warmup,
-  weightDecay: ADAM_DEFAULTS.weightDecay, maxGradNorm: ADAM_DEFAULTS.maxGradNorm, evalAfterLastStep: false,
+export const DATA_DEFAULTS: DataConfig = {
+  glueDir: null,
+  maxSeqLen: null,
+  batchSize: null,
+  trainLimit: null,
+  evalLimit: null,
+  dynamicPadding: false,
 };
-export const KD_DEFAULTS: KdConfig = { preset: 'map+output', mapCoeff: 1, outputCoeff: 1, coeffs: null, gtRegressionUsesLabels: false };
+export const TRAIN_DEFAULTS: TrainConfig = {
+  epochs: 3,
+  maxSteps: null,
+  evalEvery: null,
+  checkpointEvery: null,
+  lr: ADAM_DEFAULTS.lr,
+  warmup: ADAM_DEFAULTS.warmup,
+  weightDecay: ADAM_DEFAULTS.weightDecay,
+  maxGradNorm: ADAM_DEFAULTS.maxGradNorm,
+  evalAfterLastStep: false,
+};
+export const KD_DEFAULTS: KdConfig = {
+  preset: 'map+output',
+  mapCoeff: 1,
+  outputCoeff: 1,
+  coeffs: null,
+  gtRegressionUsesLabels: false,
+};
 
 export function defaultRunConfig(): RunConfig {
-  return { task: 'rte', seed: 42, teacher: '', data: { ...DATA_DEFAULTS }, train: { ...TRAIN_DEFAULTS }, kd: { ...KD_DEFAULTS }, quant: { ...QUANT_DEFAULTS } };
+  return {
+    task: 'rte',
+    seed: 42,
+    teacher: '',
+    data: { ...DATA_DEFAULTS },
+    train: { ...TRAIN_DEFAULTS },
+    kd: { ...KD_DEFAULTS },
+    quant: { ...QUANT_DEFAULTS },
+  };
 }
 
 export class ConfigError extends Error {
-  constructor(msg: string) { super(msg); this.name = 'ConfigError'; }
+  constructor(msg: string) {
+    super(msg);
+    this.name = 'ConfigError';
+  }
 }
 
-type Shape = 'number' | 'int' | 'posint' | 'string' | 'boolean' | 'number?' | 'int?' | 'posint?' | 'string?' | 'object?' | 'any';
+type Shape =
+  | 'number'
+  | 'int'
+  | 'posint'
+  | 'string'
+  | 'boolean'
+  | 'number?'
+  | 'int?'
+  | 'posint?'
+  | 'string?'
+  | 'object?'
+  | 'any';
 const SCHEMA: Record<string, Shape | Record<string, Shape>> = {
-  task: 'string', seed: 'int', teacher: 'string',
-  data: { glueDir: 'string?', maxSeqLen: 'posint?', batchSize: 'posint?', trainLimit: 'posint?', evalLimit: 'posint?', dynamicPadding: 'boolean' },
-  train: { epochs: 'number', maxSteps: 'posint?', evalEvery: 'posint?', checkpointEvery: 'posint?', lr: 'number', warmup: 'number', weightDecay: 'number', maxGradNorm: 'number', evalAfterLastStep: 'boolean' },
-  kd: { preset: 'string', mapCoeff: 'number', outputCoeff: 'number', coeffs: 'object?', gtRegressionUsesLabels: 'boolean', balancer: 'object?' },
+  task: 'string',
+  seed: 'int',
+  teacher: 'string',
+  data: {
+    glueDir: 'string?',
+    maxSeqLen: 'posint?',
+    batchSize: 'posint?',
+    trainLimit: 'posint?',
+    evalLimit: 'posint?',
+    dynamicPadding: 'boolean',
+  },
+  train: {
+    epochs: 'number',
+    maxSteps: 'posint?',
+    evalEvery: 'posint?',
+    checkpointEvery: 'posint?',
+    lr: 'number',
+    warmup: 'number',
+    weightDecay: 'number',
+    maxGradNorm: 'number',
+    evalAfterLastStep: 'boolean',
+  },
+  kd: {
+    preset: 'string',
+    mapCoeff: 'number',
+    outputCoeff: 'number',
+    coeffs: 'object?',
+    gtRegressionUsesLabels: 'boolean',
+    balancer: 'object?',
+  },
   quant: { weightBits: 'int', actBits: 'posint', clip: 'number', weightRules: 'any', actRules: 'any' },
 };
 
@@ -92,7 +160,9 @@ function checkValue(path: string, v: unknown, s: Shape): void {
   const opt = s.endsWith('?');
   if (opt && v === null) return;
   const base = s.replace('?', '');
-  const bad = (what: string) => { throw new ConfigError(`config key "${path}" must be ${what}, got ${JSON.stringify(v)}`); };
+  const bad = (what: string) => {
+    throw new ConfigError(`config key "${path}" must be ${what}, got ${JSON.stringify(v)}`);
+  };
   if (base === 'any') return;
   if (base === 'string' && typeof v !== 'string') bad('a string');
   if (base === 'boolean' && typeof v !== 'boolean') bad('true or false');
@@ -109,38 +179,71 @@ export function resolveConfig(over: Record<string, unknown>, base: RunConfig = d
   const out = structuredClone(base) as unknown as Record<string, unknown>;
   for (const [k, v] of Object.entries(over)) {
     const s = SCHEMA[k];
-    if (!s) throw new ConfigError(`unknown config key "${k}"${didYouMean(k, Object.keys(SCHEMA))} (known: ${Object.keys(SCHEMA).join(', ')})`);
-    if (typeof s === 'string') { checkValue(k, v, s); out[k] = v; continue; }
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError(`config key "${k}" must be an object`);
+    if (!s)
+      throw new ConfigError(
+        `unknown config key "${k}"${didYouMean(k, Object.keys(SCHEMA))} (known: ${Object.keys(SCHEMA).join(', ')})`,
+      );
+    if (typeof s === 'string') {
+      checkValue(k, v, s);
+      out[k] = v;
+      continue;
+    }
+    if (typeof v !== 'object' || v === null || Array.isArray(v))
+      throw new ConfigError(`config key "${k}" must be an object`);
     const sec = out[k] as Record<string, unknown>;
     for (const [kk, vv] of Object.entries(v)) {
       const ss = s[kk];
-      if (!ss) throw new ConfigError(`unknown config key "${k}.${kk}"${didYouMean(kk, Object.keys(s), `${k}.`)} (known: ${Object.keys(s).map((x) => `${k}.${x}`).join(', ')})`);
+      if (!ss)
+        throw new ConfigError(
+          `unknown config key "${k}.${kk}"${didYouMean(kk, Object.keys(s), `${k}.`)} (known: ${Object.keys(s)
+            .map((x) => `${k}.${x}`)
+            .join(', ')})`,
+        );
       checkValue(`${k}.${kk}`, vv, ss);
       sec[kk] = vv;
     }
   }
   const c = out as unknown as RunConfig;
-  if (![2, 4, 8].includes(c.quant.weightBits)) throw new ConfigError(`config key "quant.weightBits" must be 2, 4 or 8, got ${c.quant.weightBits}`);
-  if (!PRESETS[c.kd.preset]) throw new ConfigError(`config key "kd.preset": unknown preset "${c.kd.preset}"; choose one of ${Object.keys(PRESETS).join(', ')}`);
-  if (c.kd.coeffs) for (const t of Object.keys(c.kd.coeffs)) if (!(TERMS as readonly string[]).includes(t)) throw new ConfigError(`config key "kd.coeffs.${t}": unknown loss term; known: ${TERMS.join(', ')}`);
+  if (![2, 4, 8].includes(c.quant.weightBits))
+    throw new ConfigError(`config key "quant.weightBits" must be 2, 4 or 8, got ${c.quant.weightBits}`);
+  if (!PRESETS[c.kd.preset])
+    throw new ConfigError(
+      `config key "kd.preset": unknown preset "${c.kd.preset}"; choose one of ${Object.keys(PRESETS).join(', ')}`,
+    );
+  if (c.kd.coeffs)
+    for (const t of Object.keys(c.kd.coeffs))
+      if (!(TERMS as readonly string[]).includes(t))
+        throw new ConfigError(`config key "kd.coeffs.${t}": unknown loss term; known: ${TERMS.join(', ')}`);
   if (c.kd.balancer) checkBalancer(c.kd.balancer as unknown as Record<string, unknown>);
-  if (c.train.warmup < 0 || c.train.warmup >= 1) throw new ConfigError(`config key "train.warmup" must be in [0, 1), got ${c.train.warmup}`);
+  if (c.train.warmup < 0 || c.train.warmup >= 1)
+    throw new ConfigError(`config key "train.warmup" must be in [0, 1), got ${c.train.warmup}`);
   if (c.train.epochs <= 0) throw new ConfigError(`config key "train.epochs" must be > 0, got ${c.train.epochs}`);
   return c;
 }
 
 /** kd.balancer: a known kind and, per kind, its known keys with valid values */
 function checkBalancer(b: Record<string, unknown>): void {
-  const keys: Record<string, Record<string, Shape>> = { static: {}, 'modelopt-static': { kdLossWeight: 'number' }, uncertainty: { lr: 'number?', init: 'number?' } };
-  if (!(BALANCER_KINDS as readonly unknown[]).includes(b.kind)) throw new ConfigError(`config key "kd.balancer.kind" must be one of ${BALANCER_KINDS.join(', ')}, got ${JSON.stringify(b.kind)}`);
+  const keys: Record<string, Record<string, Shape>> = {
+    static: {},
+    'modelopt-static': { kdLossWeight: 'number' },
+    uncertainty: { lr: 'number?', init: 'number?' },
+  };
+  if (!(BALANCER_KINDS as readonly unknown[]).includes(b.kind))
+    throw new ConfigError(
+      `config key "kd.balancer.kind" must be one of ${BALANCER_KINDS.join(', ')}, got ${JSON.stringify(b.kind)}`,
+    );
   const allowed = keys[b.kind as string];
   for (const [k, v] of Object.entries(b)) {
     if (k === 'kind') continue;
-    if (!allowed[k]) throw new ConfigError(`unknown config key "kd.balancer.${k}" for kind ${b.kind}${didYouMean(k, Object.keys(allowed), 'kd.balancer.')} (known: ${['kind', ...Object.keys(allowed)].join(', ')})`);
+    if (!allowed[k])
+      throw new ConfigError(
+        `unknown config key "kd.balancer.${k}" for kind ${b.kind}${didYouMean(k, Object.keys(allowed), 'kd.balancer.')} (known: ${['kind', ...Object.keys(allowed)].join(', ')})`,
+      );
     if (v !== undefined) checkValue(`kd.balancer.${k}`, v, allowed[k]);
   }
   const w = b.kdLossWeight as number | undefined;
-  if (b.kind === 'modelopt-static' && (w === undefined || w < 0 || w > 1)) throw new ConfigError(`config key "kd.balancer.kdLossWeight" must be a number in [0, 1], got ${JSON.stringify(w)}`);
-  if (b.kind === 'uncertainty' && b.lr != null && !((b.lr as number) > 0)) throw new ConfigError(`config key "kd.balancer.lr" must be > 0, got ${b.lr}`);
+  if (b.kind === 'modelopt-static' && (w === undefined || w < 0 || w > 1))
+    throw new ConfigError(`config key "kd.balancer.kdLossWeight" must be a number in [0, 1], got ${JSON.stringify(w)}`);
+  if (b.kind === 'uncertainty' && b.lr != null && !((b.lr as number) > 0))
+    throw new ConfigError(`config key "kd.balancer.lr" must be > 0, got ${b.lr}`);
 }

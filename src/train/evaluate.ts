@@ -10,9 +10,22 @@ import { faultPoint } from '../util/fault.js';
 import { classCounts } from './teacher-health.js';
 
 /** `predicted`: dev predictions per class (classification; for the teacher-health warning, train/teacher-health.ts) */
-export interface EvalResult { metrics: MetricDict; selection: number; n: number; predicted?: number[] }
+export interface EvalResult {
+  metrics: MetricDict;
+  selection: number;
+  n: number;
+  predicted?: number[];
+}
 
-export async function evaluate(params: Params, c: BertConfig, f: Features, task: TaskSpec, batchSize: number, quant?: QuantHooks, dynamicPadding = false): Promise<EvalResult> {
+export async function evaluate(
+  params: Params,
+  c: BertConfig,
+  f: Features,
+  task: TaskSpec,
+  batchSize: number,
+  quant?: QuantHooks,
+  dynamicPadding = false,
+): Promise<EvalResult> {
   const regression = task.outputMode === 'regression';
   const preds = regression ? new Float64Array(f.n) : new Int32Array(f.n);
   let off = 0;
@@ -29,5 +42,10 @@ export async function evaluate(params: Params, c: BertConfig, f: Features, task:
     if (off === b.size) faultPoint('eval'); // KDQAT_FAULT (src/util/fault.ts): a kill in the middle of an evaluation
   }
   const metrics = computeMetrics(task, preds, f.labels);
-  return { metrics, selection: selectionValue(task, metrics), n: f.n, ...(regression ? {} : { predicted: classCounts(preds, task.numLabels) }) };
+  return {
+    metrics,
+    selection: selectionValue(task, metrics),
+    n: f.n,
+    ...(regression ? {} : { predicted: classCounts(preds, task.numLabels) }),
+  };
 }

@@ -19,7 +19,8 @@ import { balancerTag } from '../api/balancers.js';
 export function effectiveConfig(cfg: RunConfig): RunConfig {
   const t = getTask(cfg.task);
   return {
-    ...cfg, task: t.name,
+    ...cfg,
+    task: t.name,
     data: { ...cfg.data, maxSeqLen: cfg.data.maxSeqLen ?? t.maxSeqLen, batchSize: cfg.data.batchSize ?? t.batchSize },
     train: { ...cfg.train, evalEvery: cfg.train.evalEvery ?? t.evalStep },
   };
@@ -31,12 +32,19 @@ export function teacherConfig(cfg: RunConfig): Omit<RunConfig, 'kd' | 'quant'> {
   return rest;
 }
 
-export interface RunIdentity { identity: Record<string, unknown>; hash: string }
+export interface RunIdentity {
+  identity: Record<string, unknown>;
+  hash: string;
+}
 
 /** JSON with object keys sorted (a stable text to hash). */
 function stable(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(stable).join(',')}]`;
-  if (v && typeof v === 'object') return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${stable((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  if (v && typeof v === 'object')
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${stable((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
   return JSON.stringify(v ?? null);
 }
 
@@ -52,7 +60,16 @@ export function runIdentity(cfg: RunConfig, mode: 'qat' | 'finetune', source: st
   const identity: Record<string, unknown> = { mode, task: e.task, seed: e.seed, source, data, train };
   // a non-default loss balancer changes results; the static default adds nothing (hashes of earlier runs stay valid)
   const balancer = balancerTag(e.kd.balancer) ? { balancer: e.kd.balancer } : {};
-  if (mode === 'qat') Object.assign(identity, { kd: { preset: e.kd.preset, coeffs: coeffsOf(e), gtRegressionUsesLabels: e.kd.gtRegressionUsesLabels, ...balancer }, quant: e.quant });
+  if (mode === 'qat')
+    Object.assign(identity, {
+      kd: {
+        preset: e.kd.preset,
+        coeffs: coeffsOf(e),
+        gtRegressionUsesLabels: e.kd.gtRegressionUsesLabels,
+        ...balancer,
+      },
+      quant: e.quant,
+    });
   return { identity, hash: createHash('sha256').update(stable(identity)).digest('hex').slice(0, 16) };
 }
 
@@ -64,7 +81,11 @@ export function filesSha256(files: string[]): string {
     h.update(`\0${basename(f)}\0`);
     if (!existsSync(f)) continue;
     const fd = openSync(f, 'r');
-    try { for (let n: number; (n = readSync(fd, buf, 0, buf.length, null)) > 0;) h.update(buf.subarray(0, n)); } finally { closeSync(fd); }
+    try {
+      for (let n: number; (n = readSync(fd, buf, 0, buf.length, null)) > 0; ) h.update(buf.subarray(0, n));
+    } finally {
+      closeSync(fd);
+    }
   }
   return h.digest('hex');
 }
@@ -81,18 +102,31 @@ export function teacherSha256(dir: string): string {
   return shaCache.get(key)!;
 }
 
-export interface ModelInfo { dir: string; task: string | null; kind: string | null; numLabels: number; vocabSize: number; tokenizerSize: number | null }
+export interface ModelInfo {
+  dir: string;
+  task: string | null;
+  kind: string | null;
+  numLabels: number;
+  vocabSize: number;
+  tokenizerSize: number | null;
+}
 
 /** A model folder's task (kdqat.json), label count and vocabulary size (config.json), and its tokenizer's size. */
 export function readModelInfo(dir: string): ModelInfo {
   const cfgPath = join(dir, 'config.json');
-  if (!existsSync(join(dir, 'model.safetensors')) || !existsSync(cfgPath)) throw new UserError(`${dir} is not a model folder (no model.safetensors and config.json)`);
+  if (!existsSync(join(dir, 'model.safetensors')) || !existsSync(cfgPath))
+    throw new UserError(`${dir} is not a model folder (no model.safetensors and config.json)`);
   const c = JSON.parse(readFileSync(cfgPath, 'utf8')) as { num_labels?: number; id2label?: object; vocab_size: number };
-  const prov = existsSync(join(dir, 'kdqat.json')) ? JSON.parse(readFileSync(join(dir, 'kdqat.json'), 'utf8')) as { task?: string; kind?: string } : {};
+  const prov = existsSync(join(dir, 'kdqat.json'))
+    ? (JSON.parse(readFileSync(join(dir, 'kdqat.json'), 'utf8')) as { task?: string; kind?: string })
+    : {};
   const tokFile = TOKENIZER_FILES.map((f) => join(dir, f)).find(existsSync);
   return {
-    dir, task: prov.task ? getTask(prov.task).name : null, kind: prov.kind ?? null,
-    numLabels: c.num_labels ?? (c.id2label ? Object.keys(c.id2label).length : 2), vocabSize: c.vocab_size,
+    dir,
+    task: prov.task ? getTask(prov.task).name : null,
+    kind: prov.kind ?? null,
+    numLabels: c.num_labels ?? (c.id2label ? Object.keys(c.id2label).length : 2),
+    vocabSize: c.vocab_size,
     tokenizerSize: tokFile ? loadTokenizer(tokFile).vocabSize : null,
   };
 }
@@ -103,22 +137,36 @@ export function readModelInfo(dir: string): ModelInfo {
  */
 export function checkModelForTask(m: ModelInfo, taskName: string, role: string, like?: ModelInfo): void {
   const task = getTask(taskName);
-  if (m.task && m.task !== task.name) throw new UserError(`the ${role} ${m.dir} was trained on ${m.task}, but the task of this command is ${task.name}`);
-  if (m.numLabels !== task.numLabels) throw new UserError(`the ${role} ${m.dir} has ${m.numLabels} output label(s), but ${task.name} needs ${task.numLabels}`);
-  if (m.tokenizerSize !== null && m.tokenizerSize > m.vocabSize) throw new UserError(`the ${role} ${m.dir}: its tokenizer has ${m.tokenizerSize} pieces but its embedding only ${m.vocabSize} rows (a vocabulary of another model)`);
-  if (like && m.vocabSize !== like.vocabSize) throw new UserError(`the ${role} ${m.dir} has a vocabulary of ${m.vocabSize} pieces, the teacher ${like.dir} one of ${like.vocabSize}: not the same model family`);
+  if (m.task && m.task !== task.name)
+    throw new UserError(`the ${role} ${m.dir} was trained on ${m.task}, but the task of this command is ${task.name}`);
+  if (m.numLabels !== task.numLabels)
+    throw new UserError(
+      `the ${role} ${m.dir} has ${m.numLabels} output label(s), but ${task.name} needs ${task.numLabels}`,
+    );
+  if (m.tokenizerSize !== null && m.tokenizerSize > m.vocabSize)
+    throw new UserError(
+      `the ${role} ${m.dir}: its tokenizer has ${m.tokenizerSize} pieces but its embedding only ${m.vocabSize} rows (a vocabulary of another model)`,
+    );
+  if (like && m.vocabSize !== like.vocabSize)
+    throw new UserError(
+      `the ${role} ${m.dir} has a vocabulary of ${m.vocabSize} pieces, the teacher ${like.dir} one of ${like.vocabSize}: not the same model family`,
+    );
 }
 
 function flatten(o: unknown, prefix = '', out: Record<string, string> = {}): Record<string, string> {
-  if (o && typeof o === 'object' && !Array.isArray(o)) for (const [k, v] of Object.entries(o)) flatten(v, prefix ? `${prefix}.${k}` : k, out);
+  if (o && typeof o === 'object' && !Array.isArray(o))
+    for (const [k, v] of Object.entries(o)) flatten(v, prefix ? `${prefix}.${k}` : k, out);
   else out[prefix] = JSON.stringify(o ?? null);
   return out;
 }
 
 /** "key: A (existing) -> B (this command)" for each differing leaf. */
 export function identityDiff(existing: Record<string, unknown>, wanted: Record<string, unknown>): string[] {
-  const a = flatten(existing), b = flatten(wanted);
-  return [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => a[k] !== b[k]).map((k) => `${k}: ${a[k] ?? 'absent'} (existing) vs ${b[k] ?? 'absent'} (this command)`);
+  const a = flatten(existing),
+    b = flatten(wanted);
+  return [...new Set([...Object.keys(a), ...Object.keys(b)])]
+    .filter((k) => a[k] !== b[k])
+    .map((k) => `${k}: ${a[k] ?? 'absent'} (existing) vs ${b[k] ?? 'absent'} (this command)`);
 }
 
 /**
@@ -134,7 +182,9 @@ function finishedMetrics(dir: string, log: (s: string) => void): boolean {
     throw new Error('not a JSON object');
   } catch (e) {
     renameSync(path, `${path}.damaged`);
-    log(`${path} is damaged (${(e as Error).message.split('\n')[0]}): moved to metrics.json.damaged; the run is not finished and runs again`);
+    log(
+      `${path} is damaged (${(e as Error).message.split('\n')[0]}): moved to metrics.json.damaged; the run is not finished and runs again`,
+    );
     return false;
   }
 }
@@ -146,17 +196,28 @@ export type RunDirState = 'new' | 'unfinished' | 'finished';
  * A run of another identity (or one recorded before identities were) is refused with the differences named; with
  * `forceNew` it is moved to <parent>/.replaced/<name>-<time>/ and the folder counts as new.
  */
-export function checkRunDir(dir: string, want: RunIdentity, forceNew = false, log: (s: string) => void = (s) => console.error(s)): RunDirState {
+export function checkRunDir(
+  dir: string,
+  want: RunIdentity,
+  forceNew = false,
+  log: (s: string) => void = (s) => console.error(s),
+): RunDirState {
   const cfgPath = join(dir, 'config.json');
   const finished = finishedMetrics(dir, log);
   if (!existsSync(cfgPath) && !finished) return 'new';
-  const prev = existsSync(cfgPath) ? JSON.parse(readFileSync(cfgPath, 'utf8')) as { configHash?: string; identity?: Record<string, unknown> } : {};
+  const prev = existsSync(cfgPath)
+    ? (JSON.parse(readFileSync(cfgPath, 'utf8')) as { configHash?: string; identity?: Record<string, unknown> })
+    : {};
   if (prev.configHash === want.hash) return finished ? 'finished' : 'unfinished';
-  const diffs = prev.identity ? identityDiff(prev.identity, want.identity) : ['it was recorded without a configuration hash (made before run identities, or incomplete)'];
+  const diffs = prev.identity
+    ? identityDiff(prev.identity, want.identity)
+    : ['it was recorded without a configuration hash (made before run identities, or incomplete)'];
   const what = `${dir} holds ${finished ? 'a finished' : 'an unfinished'} run of another configuration`;
   if (!forceNew) {
-    throw new UserError(`${what}, which is neither reused nor resumed. Differences: ${diffs.join('; ')}. ` +
-      'Give this run another folder (--run-dir, or --out for a sweep), or pass --force-new to move the old run to .replaced/ and start anew');
+    throw new UserError(
+      `${what}, which is neither reused nor resumed. Differences: ${diffs.join('; ')}. ` +
+        'Give this run another folder (--run-dir, or --out for a sweep), or pass --force-new to move the old run to .replaced/ and start anew',
+    );
   }
   const to = join(dirname(dir), '.replaced', `${basename(dir)}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   mkdirSync(dirname(to), { recursive: true });

@@ -8,18 +8,35 @@ import { Progress } from '../util/progress.js';
 import { acquireLock } from '../util/lock.js';
 import { UserError } from '../util/errors.js';
 import { STOP_SIGNALS, Interrupted, stopRequested } from './stop.js';
-import { checkPlannedRuns, isFinished, planRuns, runChild, signalChildren, type ChildProgress, type Grid, type PlannedRun } from './sweep.js';
+import {
+  checkPlannedRuns,
+  isFinished,
+  planRuns,
+  runChild,
+  signalChildren,
+  type ChildProgress,
+  type Grid,
+  type PlannedRun,
+} from './sweep.js';
 import type { RunConfig } from './config.js';
 import { assertNoActiveArray } from './slurm-sweep.js';
 
-export interface SweepPlan { runs: PlannedRun[]; pending: PlannedRun[] }
+export interface SweepPlan {
+  runs: PlannedRun[];
+  pending: PlannedRun[];
+}
 
 /**
  * Every run of the grid, and those not finished yet (to launch, or to resume from their checkpoint). With `check`,
  * by run identity (train/identity.ts): a finished run counts only with the same configuration, and folders holding
  * another configuration are refused (or moved aside with forceNew).
  */
-export function planSweep(grid: Grid, base: RunConfig, outDir: string, check?: { teacherReady: boolean; forceNew: boolean; log: (s: string) => void }): SweepPlan {
+export function planSweep(
+  grid: Grid,
+  base: RunConfig,
+  outDir: string,
+  check?: { teacherReady: boolean; forceNew: boolean; log: (s: string) => void },
+): SweepPlan {
   const runs = planRuns(grid, base, outDir);
   if (check) return { runs, pending: checkPlannedRuns(runs, check.teacherReady, check.forceNew, check.log).pending };
   return { runs, pending: runs.filter((r) => !isFinished(r)) };
@@ -29,7 +46,12 @@ export function planSweep(grid: Grid, base: RunConfig, outDir: string, check?: {
 export function lockSweepFolder(outDir: string): () => void {
   mkdirSync(outDir, { recursive: true });
   const release = acquireLock(outDir);
-  try { assertNoActiveArray(outDir); } catch (e) { release(); throw e; }
+  try {
+    assertNoActiveArray(outDir);
+  } catch (e) {
+    release();
+    throw e;
+  }
   return release;
 }
 
@@ -46,7 +68,10 @@ export class SweepProgress {
   }
 
   /** A run under way: its latest progress, or a word (starting, pending) until it has one. */
-  set(name: string, p: ChildProgress | string): void { this.live.set(name, p); this.draw(); }
+  set(name: string, p: ChildProgress | string): void {
+    this.live.set(name, p);
+    this.draw();
+  }
 
   /** A run that ended (finished or failed); `count` false for work that is not one of the runs (a teacher job). */
   finish(name: string, count = true): void {
@@ -57,24 +82,43 @@ export class SweepProgress {
 
   /** Redraw (also called by set and finish). */
   draw(): void {
-    const cur = [...this.live.entries()].map(([n, p]) => (typeof p === 'string' ? `${n} ${p}` : p.total ? `${n} ${p.step}/${p.total} loss ${p.loss.toPrecision(4)}` : `${n} starting`)).join(' | ');
-    const partial = [...this.live.values()].reduce((a, p) => a + (typeof p !== 'string' && p.total ? p.step / p.total : 0), 0);
+    const cur = [...this.live.entries()]
+      .map(([n, p]) =>
+        typeof p === 'string'
+          ? `${n} ${p}`
+          : p.total
+            ? `${n} ${p.step}/${p.total} loss ${p.loss.toPrecision(4)}`
+            : `${n} starting`,
+      )
+      .join(' | ');
+    const partial = [...this.live.values()].reduce(
+      (a, p) => a + (typeof p !== 'string' && p.total ? p.step / p.total : 0),
+      0,
+    );
     this.bar.update(Math.round((this.done + partial) * 100) / 100, { current: cur || '-' });
   }
 
   /** Final line. */
-  end(): void { this.bar.done(); }
+  end(): void {
+    this.bar.done();
+  }
 }
 
 /** The local launcher: run `pending` with at most `jobs` child processes (each with `threads` native threads if given). */
-export async function runLocal(plan: SweepPlan, jobs: number, backend: string | undefined, threads?: number): Promise<void> {
+export async function runLocal(
+  plan: SweepPlan,
+  jobs: number,
+  backend: string | undefined,
+  threads?: number,
+): Promise<void> {
   const { pending } = plan;
   const progress = new SweepProgress(plan.runs.length, plan.runs.length - pending.length);
   let next = 0;
   const failures: Error[] = [];
   const t0 = performance.now();
   const worker = async () => {
-    while (next < pending.length && !stopRequested()) { // after a stop signal, no new run starts
+    while (next < pending.length && !stopRequested()) {
+      // after a stop signal, no new run starts
       const run = pending[next++];
       progress.set(run.name, 'starting');
       try {
@@ -96,11 +140,18 @@ export async function runLocal(plan: SweepPlan, jobs: number, backend: string | 
   progress.end();
   const stop = stopRequested();
   if (stop) {
-    const saved = failures.map((e) => /^run (\S+) failed[\s\S]*interrupted at step (\d+): saved/.exec(e.message)).filter((m) => m !== null).map((m) => `${m[1]} at step ${m[2]}`);
+    const saved = failures
+      .map((e) => /^run (\S+) failed[\s\S]*interrupted at step (\d+): saved/.exec(e.message))
+      .filter((m) => m !== null)
+      .map((m) => `${m[1]} at step ${m[2]}`);
     const other = failures.length - saved.length;
-    throw new Interrupted(`interrupted: ${saved.length ? `${saved.join(', ')} saved` : 'no run was under way'}${other ? `; ${other} other run(s) failed` : ''}; run the same command to resume`, stop);
+    throw new Interrupted(
+      `interrupted: ${saved.length ? `${saved.join(', ')} saved` : 'no run was under way'}${other ? `; ${other} other run(s) failed` : ''}; run the same command to resume`,
+      stop,
+    );
   }
-  if (pending.length) console.error(`sweep: ${pending.length} runs in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  if (pending.length)
+    console.error(`sweep: ${pending.length} runs in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
   const msg = `${failures.length} of ${pending.length} runs failed:\n${failures.map((e) => e.message).join('\n')}`;
   if (failures.length) throw failures.every((e) => e instanceof UserError) ? new UserError(msg) : new Error(msg);
 }

@@ -17,25 +17,56 @@ export interface SlurmOptions {
 }
 
 /** sbatch flags the launcher sets itself (a user's --sbatch-arg may not override them). */
-export const OWNED_SBATCH_FLAGS = ['array', 'output', 'error', 'chdir', 'open-mode', 'job-name', 'ntasks', 'dependency', 'parsable', 'wrap', 'requeue', 'no-requeue'];
+export const OWNED_SBATCH_FLAGS = [
+  'array',
+  'output',
+  'error',
+  'chdir',
+  'open-mode',
+  'job-name',
+  'ntasks',
+  'dependency',
+  'parsable',
+  'wrap',
+  'requeue',
+  'no-requeue',
+];
 
 export class SlurmError extends Error {
-  constructor(msg: string) { super(msg); this.name = 'SlurmError'; }
+  constructor(msg: string) {
+    super(msg);
+    this.name = 'SlurmError';
+  }
 }
 
 /** Why a Slurm option value is malformed, or null when it is fine. */
 export function slurmOptionProblem(key: keyof SlurmOptions, value: unknown): string | null {
   const s = String(value);
   switch (key) {
-    case 'partition': return /^[A-Za-z0-9_.-]+(,[A-Za-z0-9_.-]+)*$/.test(s) ? null : `--partition must be a partition name (letters, digits, _ . -; comma-separated), got "${s}"`;
-    case 'time': return /^(\d+-\d{1,2}(:\d{2}){0,2}|\d+(:\d{2}){0,2})$/.test(s) ? null : `--time must be a Slurm time limit such as 30, 04:00:00 or 1-12:00:00, got "${s}"`;
-    case 'mem': return /^\d+[KMGT]?$/.test(s) ? null : `--mem must be a size such as 8G or 16000M, got "${s}"`;
-    case 'cpusPerTask': return Number.isInteger(value) && (value as number) >= 1 ? null : `--cpus-per-task must be a positive integer, got "${s}"`;
-    case 'gpus': return Number.isInteger(value) && (value as number) >= 0 ? null : `--gpus must be a non-negative integer, got "${s}"`;
-    case 'requeue': return null;
+    case 'partition':
+      return /^[A-Za-z0-9_.-]+(,[A-Za-z0-9_.-]+)*$/.test(s)
+        ? null
+        : `--partition must be a partition name (letters, digits, _ . -; comma-separated), got "${s}"`;
+    case 'time':
+      return /^(\d+-\d{1,2}(:\d{2}){0,2}|\d+(:\d{2}){0,2})$/.test(s)
+        ? null
+        : `--time must be a Slurm time limit such as 30, 04:00:00 or 1-12:00:00, got "${s}"`;
+    case 'mem':
+      return /^\d+[KMGT]?$/.test(s) ? null : `--mem must be a size such as 8G or 16000M, got "${s}"`;
+    case 'cpusPerTask':
+      return Number.isInteger(value) && (value as number) >= 1
+        ? null
+        : `--cpus-per-task must be a positive integer, got "${s}"`;
+    case 'gpus':
+      return Number.isInteger(value) && (value as number) >= 0
+        ? null
+        : `--gpus must be a non-negative integer, got "${s}"`;
+    case 'requeue':
+      return null;
     case 'extra': {
       const m = /^--([a-z][a-z0-9-]*)(=[A-Za-z0-9_.,:=@%/+-]+)?$/.exec(s);
-      if (!m) return `--sbatch-arg must be one sbatch option written --name or --name=value (letters, digits and _ . , : = @ % / + - only), got "${s}"`;
+      if (!m)
+        return `--sbatch-arg must be one sbatch option written --name or --name=value (letters, digits and _ . , : = @ % / + - only), got "${s}"`;
       return OWNED_SBATCH_FLAGS.includes(m[1]) ? `--sbatch-arg ${s}: --${m[1]} is set by the launcher itself` : null;
     }
   }
@@ -76,9 +107,15 @@ export function batchScript(s: ScriptSpec): string {
   const o = s.opts;
   const problem = slurmOptionsProblem(o);
   if (problem) throw new SlurmError(problem);
-  if (!/^[A-Za-z0-9_.+-]+$/.test(s.jobName)) throw new SlurmError(`job name "${s.jobName}" has characters Slurm scripts cannot carry`);
-  for (const p of [s.log, s.chdir]) if (/[\s'"\\$`]/.test(p)) throw new SlurmError(`path "${p}" has whitespace or shell characters, which #SBATCH lines cannot carry; use a plainer folder`);
-  for (const k of Object.keys(s.env)) if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new SlurmError(`environment variable name "${k}" is invalid`);
+  if (!/^[A-Za-z0-9_.+-]+$/.test(s.jobName))
+    throw new SlurmError(`job name "${s.jobName}" has characters Slurm scripts cannot carry`);
+  for (const p of [s.log, s.chdir])
+    if (/[\s'"\\$`]/.test(p))
+      throw new SlurmError(
+        `path "${p}" has whitespace or shell characters, which #SBATCH lines cannot carry; use a plainer folder`,
+      );
+  for (const k of Object.keys(s.env))
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new SlurmError(`environment variable name "${k}" is invalid`);
   const sb = [`--job-name=${s.jobName}`, `--output=${s.log}`, `--open-mode=append`, `--chdir=${s.chdir}`, '--ntasks=1'];
   if (s.array) sb.push(`--array=${s.array.ids.join(',')}${s.array.throttle ? `%${s.array.throttle}` : ''}`);
   if (o.partition) sb.push(`--partition=${o.partition}`);
@@ -88,21 +125,38 @@ export function batchScript(s: ScriptSpec): string {
   if (o.gpus) sb.push(`--gpus=${o.gpus}`);
   sb.push(o.requeue ? '--requeue' : '--no-requeue', ...(o.extra ?? []));
   const line = (argv: string[]) => `exec ${argv.map(shq).join(' ')}`;
-  const body = Array.isArray(s.command) ? [line(s.command)] : [
-    'case "${SLURM_ARRAY_TASK_ID:?this script is a job array: submit it with sbatch}" in',
-    ...[...s.command.entries()].map(([id, argv]) => `  ${id}) ${line(argv)} ;;`),
-    '  *) echo "no run for array task $SLURM_ARRAY_TASK_ID" >&2; exit 2 ;;',
-    'esac',
-  ];
-  return ['#!/bin/bash', ...s.comment.map((c) => `# ${c.replace(/[\r\n]+/g, ' ')}`), ...sb.map((f) => `#SBATCH ${f}`), 'set -eu',
-    ...Object.entries(s.env).map(([k, v]) => `export ${k}=${shq(v)}`), 'echo "== $(date -u +%FT%TZ) job ${SLURM_JOB_ID:-?} on $(hostname)"', ...body, ''].join('\n');
+  const body = Array.isArray(s.command)
+    ? [line(s.command)]
+    : [
+        'case "${SLURM_ARRAY_TASK_ID:?this script is a job array: submit it with sbatch}" in',
+        ...[...s.command.entries()].map(([id, argv]) => `  ${id}) ${line(argv)} ;;`),
+        '  *) echo "no run for array task $SLURM_ARRAY_TASK_ID" >&2; exit 2 ;;',
+        'esac',
+      ];
+  return [
+    '#!/bin/bash',
+    ...s.comment.map((c) => `# ${c.replace(/[\r\n]+/g, ' ')}`),
+    ...sb.map((f) => `#SBATCH ${f}`),
+    'set -eu',
+    ...Object.entries(s.env).map(([k, v]) => `export ${k}=${shq(v)}`),
+    'echo "== $(date -u +%FT%TZ) job ${SLURM_JOB_ID:-?} on $(hostname)"',
+    ...body,
+    '',
+  ].join('\n');
 }
 
 /** Run a Slurm client with an argument array; a missing client is a clear error naming --launcher local. */
-export function slurmCli(cmd: 'sbatch' | 'squeue' | 'sacct' | 'scancel' | 'sinfo', args: string[], env: NodeJS.ProcessEnv = process.env): { status: number; stdout: string; stderr: string } {
+export function slurmCli(
+  cmd: 'sbatch' | 'squeue' | 'sacct' | 'scancel' | 'sinfo',
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): { status: number; stdout: string; stderr: string } {
   const r = spawnSync(cmd, args, { encoding: 'utf8', env, timeout: 60_000 });
   if (r.error) {
-    if ((r.error as NodeJS.ErrnoException).code === 'ENOENT') throw new SlurmError(`${cmd} not found on PATH: the Slurm launcher needs the Slurm client commands (run this on the cluster's login node), or run the sweep on this machine with --launcher local`);
+    if ((r.error as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new SlurmError(
+        `${cmd} not found on PATH: the Slurm launcher needs the Slurm client commands (run this on the cluster's login node), or run the sweep on this machine with --launcher local`,
+      );
     throw new SlurmError(`${cmd} ${args.join(' ')}: ${r.error.message}`);
   }
   return { status: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
@@ -112,11 +166,18 @@ export function slurmCli(cmd: 'sbatch' | 'squeue' | 'sacct' | 'scancel' | 'sinfo
 export function sbatch(scriptPath: string, args: string[] = []): string {
   const r = slurmCli('sbatch', ['--parsable', ...args, scriptPath]);
   const id = /^(\d+)/.exec(r.stdout.trim())?.[1];
-  if (r.status !== 0 || !id) throw new SlurmError(`sbatch ${[...args, scriptPath].join(' ')} failed (exit ${r.status}): ${(r.stderr || r.stdout).trim()}`);
+  if (r.status !== 0 || !id)
+    throw new SlurmError(
+      `sbatch ${[...args, scriptPath].join(' ')} failed (exit ${r.status}): ${(r.stderr || r.stdout).trim()}`,
+    );
   return id;
 }
 
-export interface QueueEntry { task: number | null; state: string; reason: string }
+export interface QueueEntry {
+  task: number | null;
+  state: string;
+  reason: string;
+}
 
 /** The jobs (one entry per array task) that Slurm still knows of for a job id; empty once it has forgotten them. */
 export function squeue(jobId: string): QueueEntry[] {
@@ -125,15 +186,25 @@ export function squeue(jobId: string): QueueEntry[] {
     if (/Invalid job id/i.test(r.stderr)) return [];
     throw new SlurmError(`squeue --jobs ${jobId} failed (exit ${r.status}): ${r.stderr.trim()}`);
   }
-  return r.stdout.split('\n').filter(Boolean).map((l) => {
-    const [task, state, reason] = l.trim().split('|');
-    return { task: /^\d+$/.test(task) ? Number(task) : null, state, reason: reason ?? '' };
-  });
+  return r.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => {
+      const [task, state, reason] = l.trim().split('|');
+      return { task: /^\d+$/.test(task) ? Number(task) : null, state, reason: reason ?? '' };
+    });
 }
 
 /** Final states from accounting (`sacct`), by array task id; null when accounting is not enabled. */
 export function sacct(jobId: string): Map<number | null, { state: string; exit: string }> | null {
-  const r = slurmCli('sacct', ['--noheader', '--parsable2', '--allocations', '--jobs', jobId, '--format=JobID,State,ExitCode']);
+  const r = slurmCli('sacct', [
+    '--noheader',
+    '--parsable2',
+    '--allocations',
+    '--jobs',
+    jobId,
+    '--format=JobID,State,ExitCode',
+  ]);
   if (r.status !== 0) return null;
   const m = new Map<number | null, { state: string; exit: string }>();
   for (const l of r.stdout.split('\n').filter(Boolean)) {

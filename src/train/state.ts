@@ -13,12 +13,28 @@ import { parseSafetensors, serializeSafetensors, type WriteTensor } from '../uti
 import type { EvalRecord } from './trainer.js';
 
 /** What a checkpoint records besides its tensors: where training stood. */
-export interface SavedState { step: number; best: EvalRecord | null; last: EvalRecord | null; logLines: number; trainTokens: number; trainSeconds: number }
+export interface SavedState {
+  step: number;
+  best: EvalRecord | null;
+  last: EvalRecord | null;
+  logLines: number;
+  trainTokens: number;
+  trainSeconds: number;
+}
 
-interface Entry extends SavedState { dir: string; bytes: number; sha256: string }
-interface Latest extends Entry { previous: Entry | null }
+interface Entry extends SavedState {
+  dir: string;
+  bytes: number;
+  sha256: string;
+}
+interface Latest extends Entry {
+  previous: Entry | null;
+}
 
-export interface LoadedState extends SavedState { dir: string; tensors: Map<string, { shape: number[]; data: ArrayLike<number> }> }
+export interface LoadedState extends SavedState {
+  dir: string;
+  tensors: Map<string, { shape: number[]; data: ArrayLike<number> }>;
+}
 
 const FILE = 'state.safetensors';
 const latestPath = (runDir: string) => join(runDir, 'state', 'latest.json');
@@ -26,7 +42,8 @@ const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 function readLatest(runDir: string): Latest {
   const l = JSON.parse(readFileSync(latestPath(runDir), 'utf8')) as Latest;
-  if (!l || typeof l !== 'object' || !Number.isInteger(l.step) || typeof l.dir !== 'string') throw new Error('not a checkpoint record (step, dir)');
+  if (!l || typeof l !== 'object' || !Number.isInteger(l.step) || typeof l.dir !== 'string')
+    throw new Error('not a checkpoint record (step, dir)');
   return l;
 }
 
@@ -37,16 +54,23 @@ export function saveState(runDir: string, tensors: Record<string, WriteTensor>, 
   const buf = serializeSafetensors(tensors);
   atomicWrite(join(stateDir, dir, FILE), buf);
   let previous: Entry | null = null;
-  try { const { previous: _p, ...cur } = readLatest(runDir); if (cur.dir !== dir) previous = cur; } catch { /* first checkpoint, or an unreadable record: nothing to keep */ }
+  try {
+    const { previous: _p, ...cur } = readLatest(runDir);
+    if (cur.dir !== dir) previous = cur;
+  } catch {
+    /* first checkpoint, or an unreadable record: nothing to keep */
+  }
   atomicWriteJson(latestPath(runDir), { ...s, dir, bytes: buf.length, sha256: sha256(buf), previous } satisfies Latest); // the commit point
   const keep = new Set([dir, previous?.dir]);
-  for (const d of readdirSync(stateDir)) if (d.startsWith('ckpt-') && !keep.has(d)) rmSync(join(stateDir, d), { recursive: true, force: true });
+  for (const d of readdirSync(stateDir))
+    if (d.startsWith('ckpt-') && !keep.has(d)) rmSync(join(stateDir, d), { recursive: true, force: true });
 }
 
 /** Why the checkpoint of `e` cannot be used (missing, another size, with `hash` another sha256), or its bytes. */
 function checkEntry(runDir: string, e: Entry, hash: boolean): Buffer | true | string {
   const path = join(runDir, 'state', e.dir, FILE);
-  if (typeof e.sha256 !== 'string' || !Number.isInteger(e.bytes)) return `${latestPath(runDir)} records no size and sha256 for ${path} (an older kdqat's checkpoint?)`;
+  if (typeof e.sha256 !== 'string' || !Number.isInteger(e.bytes))
+    return `${latestPath(runDir)} records no size and sha256 for ${path} (an older kdqat's checkpoint?)`;
   if (!existsSync(path)) return `${path} is missing`;
   const size = statSync(path).size;
   if (size !== e.bytes) return `${path} has ${size} bytes, latest.json recorded ${e.bytes} (truncated or overwritten)`;
@@ -62,8 +86,12 @@ function checkEntry(runDir: string, e: Entry, hash: boolean): Buffer | true | st
 function usable(runDir: string, log: (s: string) => void, hash: boolean): { entry: Entry; buf: Buffer | null } | null {
   if (!existsSync(latestPath(runDir))) return null;
   let latest: Latest;
-  try { latest = readLatest(runDir); } catch (e) {
-    log(`${latestPath(runDir)} is damaged (${(e as Error).message.split('\n')[0]}): its checkpoints cannot be trusted; the run restarts from step 0`);
+  try {
+    latest = readLatest(runDir);
+  } catch (e) {
+    log(
+      `${latestPath(runDir)} is damaged (${(e as Error).message.split('\n')[0]}): its checkpoints cannot be trusted; the run restarts from step 0`,
+    );
     return null;
   }
   for (const e of [latest, latest.previous]) {
@@ -71,7 +99,9 @@ function usable(runDir: string, log: (s: string) => void, hash: boolean): { entr
     const r = checkEntry(runDir, e, hash);
     if (typeof r !== 'string') return { entry: e, buf: r === true ? null : r };
     const prev = e === latest ? latest.previous : null;
-    log(`checkpoint of step ${e.step} not used: ${r}; ${prev ? `using the previous one (step ${prev.step})` : 'the run restarts from step 0'}`);
+    log(
+      `checkpoint of step ${e.step} not used: ${r}; ${prev ? `using the previous one (step ${prev.step})` : 'the run restarts from step 0'}`,
+    );
   }
   return null;
 }
@@ -97,13 +127,18 @@ export function saveBestWeights(runDir: string, tensors: Record<string, WriteTen
 }
 
 /** The kept best weights when they are those of evaluation step `step` (else null: absent, damaged or another step). */
-export function loadBestWeights(runDir: string, step: number): Map<string, { shape: number[]; data: ArrayLike<number> }> | null {
+export function loadBestWeights(
+  runDir: string,
+  step: number,
+): Map<string, { shape: number[]; data: ArrayLike<number> }> | null {
   const p = bestPath(runDir);
   if (!existsSync(p)) return null;
   try {
     const f = parseSafetensors(readFileSync(p), p);
     return f.metadata['kdqat.best_step'] === String(step) ? f.tensors : null;
-  } catch { return null; }
+  } catch {
+    return null;
+  }
 }
 
 /** Remove resumption state once a run is complete and its results are written. */

@@ -16,7 +16,10 @@ import type { BertAdam } from './bertadam.js';
 export type { StepInputs };
 export { toVariables } from '../api/quantize.js';
 
-export interface StepResult { loss: number; terms: Partial<Record<Term, number>> }
+export interface StepResult {
+  loss: number;
+  terms: Partial<Record<Term, number>>;
+}
 
 /** A step's parts without a handle (tests, verify, bench): static coefficients, hooks as given. */
 export interface KdStepContext {
@@ -32,14 +35,24 @@ export interface KdStepContext {
 }
 
 /** A handle's step: the handle's own dropout seeds (onStepBegin) and its balancer. */
-export interface HandleStepContext { handle: CompressionHandle; optimizer: BertAdam }
+export interface HandleStepContext {
+  handle: CompressionHandle;
+  optimizer: BertAdam;
+}
 
 /** Teacher outputs in eval mode; the caller disposes them (tf.dispose on the returned object). */
 
 function handleOf(c: KdStepContext): CompressionHandle {
   return createHandle({
-    model: c.config, teacher: c.teacher, student: c.student, hooks: c.hooks as CompressionHandle['hooks'], quant: QUANT_DEFAULTS,
-    distillation: { ...KD_DEFAULTS, ...c.kdOptions }, coeffs: c.coeffs, balancer: makeBalancer(null, c.coeffs), seed: 0,
+    model: c.config,
+    teacher: c.teacher,
+    student: c.student,
+    hooks: c.hooks as CompressionHandle['hooks'],
+    quant: QUANT_DEFAULTS,
+    distillation: { ...KD_DEFAULTS, ...c.kdOptions },
+    coeffs: c.coeffs,
+    balancer: makeBalancer(null, c.coeffs),
+    seed: 0,
   });
 }
 
@@ -48,7 +61,10 @@ export async function kdStep(ctx: KdStepContext | HandleStepContext, inp: StepIn
   const h = 'handle' in ctx ? ctx.handle : handleOf(ctx);
   const nextSeed = 'handle' in ctx ? undefined : ctx.nextSeed;
   const t = h.teacherForward(inp.batch);
-  const { value, grads } = tf.variableGrads(() => h.onAfterComputeLoss(inp, h.studentForward(inp.batch, nextSeed ? { nextSeed } : {}), null, t), h.trainableVariables());
+  const { value, grads } = tf.variableGrads(
+    () => h.onAfterComputeLoss(inp, h.studentForward(inp.batch, nextSeed ? { nextSeed } : {}), null, t),
+    h.trainableVariables(),
+  );
   disposeOutputs(t);
   ctx.optimizer.apply(h.student, h.onBeforeOptimizerStep(grads));
   tf.dispose(grads);

@@ -43,9 +43,19 @@ export interface TrainerSpec {
   log?: (s: string) => void;
 }
 
-export interface ProgressInfo { step: number; total: number; loss: number; lr: number; evalMetric?: number }
+export interface ProgressInfo {
+  step: number;
+  total: number;
+  loss: number;
+  lr: number;
+  evalMetric?: number;
+}
 
-export interface EvalRecord { step: number; metrics: MetricDict; selection: number }
+export interface EvalRecord {
+  step: number;
+  metrics: MetricDict;
+  selection: number;
+}
 
 export interface TrainingOutcome {
   params: Record<string, tf.Variable>;
@@ -71,25 +81,45 @@ export interface TrainingOutcome {
 /** Fine-tuning loss on labels: mean cross-entropy (classification) or MSE (regression). */
 function finetuneLoss(logits: tf.Tensor2D, labels: tf.Tensor1D, regression: boolean): tf.Scalar {
   if (regression) return mse(logits.reshape([-1]), labels);
-  return tf.neg(tf.mean(tf.sum(tf.mul(tf.logSoftmax(logits), tf.oneHot(tf.cast(labels, 'int32') as tf.Tensor1D, logits.shape[1])), -1))) as tf.Scalar;
+  return tf.neg(
+    tf.mean(
+      tf.sum(tf.mul(tf.logSoftmax(logits), tf.oneHot(tf.cast(labels, 'int32') as tf.Tensor1D, logits.shape[1])), -1),
+    ),
+  ) as tf.Scalar;
 }
 
 export const coeffsOf = (cfg: RunConfig): Coeffs => kdCoeffs(cfg.kd);
 
-async function checkpoint(runDir: string, vars: Record<string, tf.Variable>, opt: BertAdam, handle: CompressionHandle | null, s: SavedState): Promise<void> {
+async function checkpoint(
+  runDir: string,
+  vars: Record<string, tf.Variable>,
+  opt: BertAdam,
+  handle: CompressionHandle | null,
+  s: SavedState,
+): Promise<void> {
   const tensors: Record<string, WriteTensor> = {};
-  for (const [n, v] of Object.entries(vars)) tensors[`param.${n}`] = { dtype: 'F32', shape: v.shape, data: (await v.data()) as Float32Array };
+  for (const [n, v] of Object.entries(vars))
+    tensors[`param.${n}`] = { dtype: 'F32', shape: v.shape, data: (await v.data()) as Float32Array };
   const a = await opt.exportState();
   for (const [n, t] of Object.entries(a.tensors)) tensors[n] = { dtype: 'F32', shape: t.shape, data: t.data };
-  for (const [n, t] of Object.entries(handle?.balancer.exportState() ?? {})) tensors[`balancer.${n}`] = { dtype: 'F32', shape: t.shape, data: t.data };
+  for (const [n, t] of Object.entries(handle?.balancer.exportState() ?? {}))
+    tensors[`balancer.${n}`] = { dtype: 'F32', shape: t.shape, data: t.data };
   saveState(runDir, tensors, s);
 }
 
 /** Keep the first n lines of the JSONL log (drop what was written after the checkpoint we resume from). */
 function truncateLog(path: string, n: number): void {
   if (!existsSync(path)) return;
-  const lines = readFileSync(path, 'utf8').split('\n').filter((l) => l.length > 0);
-  atomicWrite(path, lines.slice(0, n).map((l) => l + '\n').join(''));
+  const lines = readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l.length > 0);
+  atomicWrite(
+    path,
+    lines
+      .slice(0, n)
+      .map((l) => l + '\n')
+      .join(''),
+  );
 }
 
 export async function runTraining(spec: TrainerSpec): Promise<TrainingOutcome> {
@@ -102,14 +132,35 @@ export async function runTraining(spec: TrainerSpec): Promise<TrainingOutcome> {
   const lastStep = cfg.train.maxSteps ? Math.min(cfg.train.maxSteps, tTotal) : tTotal;
   const ckptEvery = cfg.train.checkpointEvery ?? spec.evalEvery;
   // KD-QAT runs through the public API's handle (src/api): the same hooks a user's own loop calls
-  const handle = spec.mode === 'qat'
-    ? prepareCompression({ model, student: spec.init, teacher: spec.teacher!, quant: cfg.quant, distillation: { ...cfg.kd, regression }, seed: cfg.seed, name: spec.mode })
-    : null;
+  const handle =
+    spec.mode === 'qat'
+      ? prepareCompression({
+          model,
+          student: spec.init,
+          teacher: spec.teacher!,
+          quant: cfg.quant,
+          distillation: { ...cfg.kd, regression },
+          seed: cfg.seed,
+          name: spec.mode,
+        })
+      : null;
   const vars = handle ? handle.student : toVariables(spec.init, spec.mode);
-  const opt = new BertAdam({ ...ADAM_DEFAULTS, lr: cfg.train.lr, warmup: cfg.train.warmup, weightDecay: cfg.train.weightDecay, maxGradNorm: cfg.train.maxGradNorm, tTotal });
+  const opt = new BertAdam({
+    ...ADAM_DEFAULTS,
+    lr: cfg.train.lr,
+    warmup: cfg.train.warmup,
+    weightDecay: cfg.train.weightDecay,
+    maxGradNorm: cfg.train.maxGradNorm,
+    tTotal,
+  });
   const hooks = handle?.hooks;
 
-  let step = 0, best: EvalRecord | null = null, last: EvalRecord | null = null, logLines = 0, trainTokens = 0, trainSeconds = 0;
+  let step = 0,
+    best: EvalRecord | null = null,
+    last: EvalRecord | null = null,
+    logLines = 0,
+    trainTokens = 0,
+    trainSeconds = 0;
   let resumedFrom: number | null = null;
   let lastPredicted: number[] | undefined;
   const saved = loadState(runDir, spec.log ?? ((s: string) => console.error(s)));
@@ -128,18 +179,29 @@ export async function runTraining(spec: TrainerSpec): Promise<TrainingOutcome> {
   } else if (existsSync(logPath)) {
     truncateLog(logPath, 0);
   }
-  const log = (o: object) => { appendFileSync(logPath, JSON.stringify(o) + '\n'); logLines++; };
+  const log = (o: object) => {
+    appendFileSync(logPath, JSON.stringify(o) + '\n');
+    logLines++;
+  };
 
   // KD-QAT keeps the weights of its best evaluation (state/best.safetensors, written when the best changes)
   const keepBest = spec.mode === 'qat';
   const snapshot = async (): Promise<Record<string, WriteTensor>> => {
     const t: Record<string, WriteTensor> = {};
-    for (const [n, v] of Object.entries(vars)) t[n] = { dtype: 'F32', shape: v.shape, data: (await v.data()) as Float32Array };
+    for (const [n, v] of Object.entries(vars))
+      t[n] = { dtype: 'F32', shape: v.shape, data: (await v.data()) as Float32Array };
     return t;
   };
   // a resumed run's best weights: the file when it holds the checkpoint's best step, or the checkpoint's own weights
   // when the best was scored at the checkpoint's step; a later best (written after the checkpoint) is scored again
-  if (keepBest && saved && best && !loadBestWeights(runDir, (best as EvalRecord).step) && (best as EvalRecord).step === step) saveBestWeights(runDir, await snapshot(), step);
+  if (
+    keepBest &&
+    saved &&
+    best &&
+    !loadBestWeights(runDir, (best as EvalRecord).step) &&
+    (best as EvalRecord).step === step
+  )
+    saveBestWeights(runDir, await snapshot(), step);
   const doEval = async (): Promise<EvalRecord> => {
     const r: EvalResult = await evaluate(vars, model, spec.dev, task, spec.batchSize, hooks, cfg.data.dynamicPadding);
     const rec = { step, metrics: r.metrics, selection: r.selection };
@@ -160,22 +222,43 @@ export async function runTraining(spec: TrainerSpec): Promise<TrainingOutcome> {
     const stop = stopRequested(); // SIGINT, SIGTERM (e.g. Slurm's time limit), SIGHUP: checkpoint this step boundary, then stop
     if (stop) {
       markSaving(true);
-      try { await checkpoint(runDir, vars, opt, handle, { step, best, last, logLines, trainTokens, trainSeconds }); } finally { markSaving(false); }
+      try {
+        await checkpoint(runDir, vars, opt, handle, { step, best, last, logLines, trainTokens, trainSeconds });
+      } finally {
+        markSaving(false);
+      }
       throw new TrainingStopped(runDir, step, stop);
     }
     const t0 = performance.now();
-    const tb = makeBatch(spec.train, trainBatchIndices(spec.train.n, spec.batchSize, cfg.seed, step), regression, cfg.data.dynamicPadding);
+    const tb = makeBatch(
+      spec.train,
+      trainBatchIndices(spec.train.n, spec.batchSize, cfg.seed, step),
+      regression,
+      cfg.data.dynamicPadding,
+    );
     const lr = opt.lrAt();
-    let loss: number, terms: Partial<Record<Term, number>> = {};
+    let loss: number,
+      terms: Partial<Record<Term, number>> = {};
     if (handle) {
-      if (!epochOpen) { handle.onEpochBegin(Math.floor(step / spe)); epochOpen = true; }
+      if (!epochOpen) {
+        handle.onEpochBegin(Math.floor(step / spe));
+        epochOpen = true;
+      }
       handle.onStepBegin(step);
       const r = await kdStep({ handle, optimizer: opt }, { batch: tb.batch, kd: tb.kd });
-      loss = r.loss; terms = r.terms;
+      loss = r.loss;
+      terms = r.terms;
     } else {
       const nextSeed = stepSeeds(cfg.seed, step);
-      const { value, grads } = tf.variableGrads(() =>
-        finetuneLoss(bertForward(vars, model, tb.batch, { training: true, nextSeed }).logits, tb.kd.labels, regression), Object.values(vars));
+      const { value, grads } = tf.variableGrads(
+        () =>
+          finetuneLoss(
+            bertForward(vars, model, tb.batch, { training: true, nextSeed }).logits,
+            tb.kd.labels,
+            regression,
+          ),
+        Object.values(vars),
+      );
       opt.apply(vars, Object.fromEntries(Object.entries(vars).map(([n, v]) => [n, grads[v.name]])));
       tf.dispose(grads);
       loss = (await value.data())[0];
@@ -183,27 +266,43 @@ export async function runTraining(spec: TrainerSpec): Promise<TrainingOutcome> {
     }
     faultPoint('step'); // KDQAT_FAULT (src/util/fault.ts): a kill inside a training step, its update made, not logged
     disposeBatch(tb);
-    if (!Number.isFinite(loss)) throw new Error(`training diverged at step ${step}: loss is ${loss} (lr ${lr}); try a smaller --lr`);
+    if (!Number.isFinite(loss))
+      throw new Error(`training diverged at step ${step}: loss is ${loss} (lr ${lr}); try a smaller --lr`);
     trainTokens += tb.tokens;
     trainSeconds += (performance.now() - t0) / 1000;
-    log({ step, loss, ...(handle ? { terms } : {}), ...(handle?.distillation.balancer && handle.distillation.balancer.kind !== 'static' ? { weights: handle.balancer.weights() } : {}), lr });
+    log({
+      step,
+      loss,
+      ...(handle ? { terms } : {}),
+      ...(handle?.distillation.balancer && handle.distillation.balancer.kind !== 'static'
+        ? { weights: handle.balancer.weights() }
+        : {}),
+      lr,
+    });
     step++;
-    if (handle && (step % spe === 0 || step === lastStep)) { handle.onEpochEnd(Math.floor((step - 1) / spe)); epochOpen = false; }
+    if (handle && (step % spe === 0 || step === lastStep)) {
+      handle.onEpochEnd(Math.floor((step - 1) / spe));
+      epochOpen = false;
+    }
     // the reference evaluates when global_step % eval_step == 0 or global_step == t_total - 1 (its global_step is
     // counted after the increment); optionally also after the very last step
-    const evalNow = step % spec.evalEvery === 0 || step === tTotal - 1 || (cfg.train.evalAfterLastStep && step === lastStep);
+    const evalNow =
+      step % spec.evalEvery === 0 || step === tTotal - 1 || (cfg.train.evalAfterLastStep && step === lastStep);
     let rec: EvalRecord | undefined;
     if (evalNow) rec = await doEval();
     spec.onProgress?.({ step, total: lastStep, loss, lr, evalMetric: rec?.selection });
-    if (step % ckptEvery === 0 && step < lastStep) await checkpoint(runDir, vars, opt, handle, { step, best, last, logLines, trainTokens, trainSeconds });
+    if (step % ckptEvery === 0 && step < lastStep)
+      await checkpoint(runDir, vars, opt, handle, { step, best, last, logLines, trainTokens, trainSeconds });
   }
   handle?.onTrainEnd();
   if (!last) await doEval(); // a run shorter than one eval interval still reports a dev metric
-  let final: EvalRecord | null = null, bestWeights: TrainingOutcome['bestWeights'] = null;
+  let final: EvalRecord | null = null,
+    bestWeights: TrainingOutcome['bestWeights'] = null;
   if (keepBest) {
     const l = last as EvalRecord | null;
     if (l && l.step === step) final = l;
-    else { // the extra evaluation of the final weights: recorded, outside the reference's best/last selection
+    else {
+      // the extra evaluation of the final weights: recorded, outside the reference's best/last selection
       const r = await evaluate(vars, model, spec.dev, task, spec.batchSize, hooks, cfg.data.dynamicPadding);
       final = { step, metrics: r.metrics, selection: r.selection };
       log({ step, final: r.metrics, selection: r.selection });
@@ -213,7 +312,17 @@ export async function runTraining(spec: TrainerSpec): Promise<TrainingOutcome> {
   }
   opt.dispose();
   handle?.balancer.dispose();
-  return { params: vars, best, last, final, bestWeights, steps: step, tTotal, trainTokens, trainSeconds, resumedFrom, lastPredicted };
+  return {
+    params: vars,
+    best,
+    last,
+    final,
+    bestWeights,
+    steps: step,
+    tTotal,
+    trainTokens,
+    trainSeconds,
+    resumedFrom,
+    lastPredicted,
+  };
 }
-
-

@@ -15,7 +15,12 @@
  */
 import { UserError } from './errors.js';
 
-export interface FaultSpec { action: 'kill' | 'stop' | 'enospc'; site: 'step' | 'eval' | 'write'; name: string | null; nth: number }
+export interface FaultSpec {
+  action: 'kill' | 'stop' | 'enospc';
+  site: 'step' | 'eval' | 'write';
+  name: string | null;
+  nth: number;
+}
 
 const FORM = /^(kill|stop|enospc)@(step|eval|write)(?::([^#]+?))?(?:#(\d+))?$/;
 
@@ -23,7 +28,10 @@ const FORM = /^(kill|stop|enospc)@(step|eval|write)(?::([^#]+?))?(?:#(\d+))?$/;
 export function parseFault(text: string | undefined): FaultSpec | null {
   if (!text) return null;
   const m = FORM.exec(text.trim());
-  const bad = () => new UserError(`KDQAT_FAULT="${text}" is not a fault: use kill@step:N, kill@eval:N, kill@write:NAME[#N], enospc@write:NAME[#N] or stop@step:N (src/util/fault.ts)`);
+  const bad = () =>
+    new UserError(
+      `KDQAT_FAULT="${text}" is not a fault: use kill@step:N, kill@eval:N, kill@write:NAME[#N], enospc@write:NAME[#N] or stop@step:N (src/util/fault.ts)`,
+    );
   if (!m) throw bad();
   const [, action, site, arg, hash] = m;
   if (site === 'write') {
@@ -31,7 +39,12 @@ export function parseFault(text: string | undefined): FaultSpec | null {
     return { action: action as FaultSpec['action'], site, name: arg, nth: hash ? Number(hash) : 1 };
   }
   if (action === 'enospc' || hash || (arg !== undefined && !/^\d+$/.test(arg))) throw bad();
-  return { action: action as FaultSpec['action'], site: site as FaultSpec['site'], name: null, nth: arg ? Number(arg) : 1 };
+  return {
+    action: action as FaultSpec['action'],
+    site: site as FaultSpec['site'],
+    name: null,
+    nth: arg ? Number(arg) : 1,
+  };
 }
 
 let spec: FaultSpec | null | undefined; // undefined: not read yet
@@ -43,9 +56,16 @@ let seen = 0;
  */
 export function faultPoint(site: FaultSpec['site'], name?: string): void {
   if (spec === null) return;
-  if (spec === undefined) { spec = parseFault(process.env.KDQAT_FAULT); if (!spec) return; }
+  if (spec === undefined) {
+    spec = parseFault(process.env.KDQAT_FAULT);
+    if (!spec) return;
+  }
   if (spec.site !== site || (spec.name !== null && spec.name !== name)) return;
   if (++seen !== spec.nth) return;
-  if (spec.action === 'enospc') throw Object.assign(new Error(`ENOSPC: no space left on device, write (injected by KDQAT_FAULT)`), { code: 'ENOSPC', syscall: 'write' });
+  if (spec.action === 'enospc')
+    throw Object.assign(new Error(`ENOSPC: no space left on device, write (injected by KDQAT_FAULT)`), {
+      code: 'ENOSPC',
+      syscall: 'write',
+    });
   process.kill(0, spec.action === 'kill' ? 'SIGKILL' : 'SIGSTOP');
 }

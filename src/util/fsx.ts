@@ -22,7 +22,7 @@ function removeStaleTemps(dir: string, name: string): void {
 
 /** Write buf[from, to) to fd, however many calls it takes (chunks of at most 1 GiB). */
 function writeAll(fd: number, buf: Uint8Array, from: number, to: number): void {
-  for (let p = from; p < to;) p += writeSync(fd, buf, p, Math.min(to - p, 1 << 30));
+  for (let p = from; p < to; ) p += writeSync(fd, buf, p, Math.min(to - p, 1 << 30));
 }
 
 /**
@@ -44,10 +44,17 @@ export function atomicWrite(path: string, data: string | Uint8Array): void {
     closeSync(fd);
     renameSync(tmp, path);
   } catch (e) {
-    try { closeSync(fd); } catch { /* closed already */ }
+    try {
+      closeSync(fd);
+    } catch {
+      /* closed already */
+    }
     rmSync(tmp, { force: true });
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOSPC' || code === 'EDQUOT') throw new UserError(`cannot write ${path}: no space left on device (${code}); free some space and run the same command again (it resumes)`);
+    if (code === 'ENOSPC' || code === 'EDQUOT')
+      throw new UserError(
+        `cannot write ${path}: no space left on device (${code}); free some space and run the same command again (it resumes)`,
+      );
     throw e;
   }
 }

@@ -17,14 +17,22 @@ export function registerZeroGradients(override = false): void {
   for (const kernelName of BINARY) {
     if (!override && tf.getGradient(kernelName)) continue;
     tf.registerGradient({
-      kernelName, inputsToSave: ['a', 'b'],
+      kernelName,
+      inputsToSave: ['a', 'b'],
       // the engine requires float32 gradients of each input's own shape, even for bool inputs
-      gradFunc: (_dy, saved) => ({ a: () => tf.zeros(saved[0].shape, 'float32'), b: () => tf.zeros(saved[1].shape, 'float32') }),
+      gradFunc: (_dy, saved) => ({
+        a: () => tf.zeros(saved[0].shape, 'float32'),
+        b: () => tf.zeros(saved[1].shape, 'float32'),
+      }),
     });
   }
   for (const kernelName of UNARY) {
     if (!override && tf.getGradient(kernelName)) continue;
-    tf.registerGradient({ kernelName, inputsToSave: ['x'], gradFunc: (_dy, saved) => ({ x: () => tf.zeros(saved[0].shape, 'float32') }) });
+    tf.registerGradient({
+      kernelName,
+      inputsToSave: ['x'],
+      gradFunc: (_dy, saved) => ({ x: () => tf.zeros(saved[0].shape, 'float32') }),
+    });
   }
 }
 

@@ -8,10 +8,19 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 
 export class LockError extends Error {
-  constructor(msg: string) { super(msg); this.name = 'LockError'; }
+  constructor(msg: string) {
+    super(msg);
+    this.name = 'LockError';
+  }
 }
 
-export interface LockHolder { pid: number; started: string; host?: string; slurmJob?: string; slurmRestart?: string }
+export interface LockHolder {
+  pid: number;
+  started: string;
+  host?: string;
+  slurmJob?: string;
+  slurmRestart?: string;
+}
 
 const slurmJob = () => process.env.SLURM_JOB_ID;
 const slurmRestart = () => process.env.SLURM_RESTART_COUNT ?? '0';
@@ -21,16 +30,32 @@ const slurmRestart = () => process.env.SLURM_RESTART_COUNT ?? '0';
  * into place, which fails if the lock exists), so another process never reads a half-written lock. A lock whose
  * holder is gone (stale) is broken, said by `log`; one that cannot be read is refused, naming the file.
  */
-export function acquireLock(dir: string, file = '.sweep.lock', what = 'another sweep', log: (s: string) => void = (s) => console.error(s)): () => void {
+export function acquireLock(
+  dir: string,
+  file = '.sweep.lock',
+  what = 'another sweep',
+  log: (s: string) => void = (s) => console.error(s),
+): () => void {
   const path = join(dir, file);
-  const me: LockHolder = { pid: process.pid, started: new Date().toISOString(), host: hostname(), ...(slurmJob() ? { slurmJob: slurmJob(), slurmRestart: slurmRestart() } : {}) };
+  const me: LockHolder = {
+    pid: process.pid,
+    started: new Date().toISOString(),
+    host: hostname(),
+    ...(slurmJob() ? { slurmJob: slurmJob(), slurmRestart: slurmRestart() } : {}),
+  };
   const tmp = `${path}.${process.pid}.new`;
   writeFileSync(tmp, JSON.stringify(me));
   try {
     for (let attempt = 0; attempt < 5; attempt++) {
       try {
         linkSync(tmp, path);
-        const release = () => { try { if (JSON.parse(readFileSync(path, 'utf8')).pid === process.pid) rmSync(path); } catch { /* already gone */ } };
+        const release = () => {
+          try {
+            if (JSON.parse(readFileSync(path, 'utf8')).pid === process.pid) rmSync(path);
+          } catch {
+            /* already gone */
+          }
+        };
         process.once('exit', release);
         return release;
       } catch (e) {
@@ -39,10 +64,18 @@ export function acquireLock(dir: string, file = '.sweep.lock', what = 'another s
       const holder = readLock(path);
       if (holder === null) {
         if (!existsSync(path)) continue; // released meanwhile
-        throw new LockError(`the lock file ${path} cannot be read (damaged?); if no sweep or run is writing to ${dir}, remove it`);
+        throw new LockError(
+          `the lock file ${path} cannot be read (damaged?); if no sweep or run is writing to ${dir}, remove it`,
+        );
       }
-      if (!isStale(holder)) throw new LockError(`${what} (pid ${holder.pid}${holder.host && holder.host !== hostname() ? ` on ${holder.host}` : ''}${holder.slurmJob ? `, Slurm job ${holder.slurmJob}` : ''}, started ${holder.started}) is writing to ${dir}; wait for it to finish, or stop it (lock: ${path})`);
-      if (breakStale(path, holder)) log(`removed the stale lock ${path} of pid ${holder.pid} (started ${holder.started}), which is no longer running`);
+      if (!isStale(holder))
+        throw new LockError(
+          `${what} (pid ${holder.pid}${holder.host && holder.host !== hostname() ? ` on ${holder.host}` : ''}${holder.slurmJob ? `, Slurm job ${holder.slurmJob}` : ''}, started ${holder.started}) is writing to ${dir}; wait for it to finish, or stop it (lock: ${path})`,
+        );
+      if (breakStale(path, holder))
+        log(
+          `removed the stale lock ${path} of pid ${holder.pid} (started ${holder.started}), which is no longer running`,
+        );
     }
   } finally {
     rmSync(tmp, { force: true });
@@ -56,16 +89,31 @@ export function acquireLock(dir: string, file = '.sweep.lock', what = 'another s
  */
 function breakStale(path: string, stale: LockHolder): boolean {
   const aside = `${path}.${process.pid}.stale`;
-  try { renameSync(path, aside); } catch (e) { if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false; throw e; }
+  try {
+    renameSync(path, aside);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw e;
+  }
   const got = readLock(aside);
-  if (got && (got.pid !== stale.pid || got.started !== stale.started)) { try { linkSync(aside, path); } catch { /* a third process holds it now */ } }
+  if (got && (got.pid !== stale.pid || got.started !== stale.started)) {
+    try {
+      linkSync(aside, path);
+    } catch {
+      /* a third process holds it now */
+    }
+  }
   rmSync(aside, { force: true });
   return !got || (got.pid === stale.pid && got.started === stale.started);
 }
 
 /** The holder recorded in a lock file, or null (absent or half-written). */
 export function readLock(path: string): LockHolder | null {
-  try { return JSON.parse(readFileSync(path, 'utf8')); } catch { return null; }
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch {
+    return null;
+  }
 }
 
 /** Whether a lock's holder is certainly gone: its pid is dead on this host, or it is an earlier start of our Slurm job. */
@@ -77,5 +125,10 @@ function isStale(h: LockHolder): boolean {
 
 /** Whether process `pid` exists on this host. */
 export function isAlive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

@@ -67,7 +67,8 @@ export class Progress {
   private finished = false;
 
   constructor(opts: ProgressOptions) {
-    if (!Number.isFinite(opts.total) || opts.total < 0) throw new Error(`Progress: total must be a number >= 0, got ${opts.total}`);
+    if (!Number.isFinite(opts.total) || opts.total < 0)
+      throw new Error(`Progress: total must be a number >= 0, got ${opts.total}`);
     this.total = opts.total;
     this.label = opts.label ?? '';
     this.unit = opts.unit ?? 'it';
@@ -111,14 +112,17 @@ export class Progress {
       const frac = Math.min(1, Math.max(0, this.current / this.total));
       const pct = `${(frac * 100).toFixed(1).padStart(5)}%`;
       if (bar) {
-        const w = 20, full = Math.round(frac * w);
+        const w = 20,
+          full = Math.round(frac * w);
         parts.push(`[${'#'.repeat(full)}${'.'.repeat(w - full)}] ${pct}`);
       } else parts.push(pct);
       parts.push(`${this.current}/${this.total}`);
     } else parts.push(`${this.current}`);
     parts.push(formatRate(rate, this.unit));
     const eta = this.total > 0 && rate > 0 && !this.finished ? (this.total - this.current) / rate : NaN;
-    parts.push(this.finished ? `took ${formatDuration(el)}` : `elapsed ${formatDuration(el)} eta ${formatDuration(eta)}`);
+    parts.push(
+      this.finished ? `took ${formatDuration(el)}` : `elapsed ${formatDuration(el)} eta ${formatDuration(eta)}`,
+    );
     for (const [k, v] of Object.entries(this.fields)) parts.push(`${k} ${v}`);
     return parts.join('  ');
   }

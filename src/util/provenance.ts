@@ -17,11 +17,15 @@ export function projectRelative(s: string): string {
 
 /** HEAD and the tracked files changed against it (untracked files do not count); throws when git cannot tell. */
 export function gitState(): { commit: string; dirty: boolean; changed: string[] } {
-  const git = (args: string[]) => execFileSync('git', args, { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+  const git = (args: string[]) =>
+    execFileSync('git', args, { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
   const commit = git(['rev-parse', 'HEAD']).trim();
   // --no-optional-locks: `git status` otherwise refreshes the index under .git/index.lock, which a run killed at that
   // moment (kill -9, the fault suite) leaves behind, blocking the user's next commit
-  const changed = git(['--no-optional-locks', 'status', '--porcelain', '--untracked-files=no']).split('\n').filter(Boolean).map((l) => l.slice(3));
+  const changed = git(['--no-optional-locks', 'status', '--porcelain', '--untracked-files=no'])
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.slice(3));
   return { commit, dirty: changed.length > 0, changed };
 }
 
@@ -37,5 +41,13 @@ export function gitCommit(): { commit: string; dirty: boolean } {
 
 export function provenance(): Record<string, unknown> {
   const b = backendInfo();
-  return { git: gitCommit(), backend: b.backend, threads: b.threads, versions: b.versions, machine: b.machine, argv: process.argv.slice(2).map(projectRelative), date: new Date().toISOString() };
+  return {
+    git: gitCommit(),
+    backend: b.backend,
+    threads: b.threads,
+    versions: b.versions,
+    machine: b.machine,
+    argv: process.argv.slice(2).map(projectRelative),
+    date: new Date().toISOString(),
+  };
 }

@@ -45,31 +45,81 @@ function f16ToF32(h: number): number {
 function decode(buf: Buffer, dtype: DType, n: number, path: string, key: string): RawTensor['data'] {
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   switch (dtype) {
-    case 'F32': { const o = new Float32Array(n); for (let i = 0; i < n; i++) o[i] = dv.getFloat32(i * 4, true); return o; }
-    case 'F64': { const o = new Float64Array(n); for (let i = 0; i < n; i++) o[i] = dv.getFloat64(i * 8, true); return o; }
-    case 'F16': { const o = new Float32Array(n); for (let i = 0; i < n; i++) o[i] = f16ToF32(dv.getUint16(i * 2, true)); return o; }
-    case 'BF16': { const o = new Float32Array(n); const t = new DataView(new ArrayBuffer(4));
-      for (let i = 0; i < n; i++) { t.setUint32(0, dv.getUint16(i * 2, true) << 16, true); o[i] = t.getFloat32(0, true); } return o; }
-    case 'I32': { const o = new Int32Array(n); for (let i = 0; i < n; i++) o[i] = dv.getInt32(i * 4, true); return o; }
-    case 'I64': { const o = new Int32Array(n);
-      for (let i = 0; i < n; i++) { const v = dv.getBigInt64(i * 8, true);
-        if (v > 2147483647n || v < -2147483648n) throw new SafetensorsError(path, `I64 value ${v} does not fit int32`, key);
-        o[i] = Number(v); } return o; }
-    case 'I16': { const o = new Int32Array(n); for (let i = 0; i < n; i++) o[i] = dv.getInt16(i * 2, true); return o; }
-    case 'I8': { const o = new Int32Array(n); for (let i = 0; i < n; i++) o[i] = dv.getInt8(i); return o; }
-    case 'U8': case 'BOOL': { const o = new Int32Array(n); for (let i = 0; i < n; i++) o[i] = dv.getUint8(i); return o; }
+    case 'F32': {
+      const o = new Float32Array(n);
+      for (let i = 0; i < n; i++) o[i] = dv.getFloat32(i * 4, true);
+      return o;
+    }
+    case 'F64': {
+      const o = new Float64Array(n);
+      for (let i = 0; i < n; i++) o[i] = dv.getFloat64(i * 8, true);
+      return o;
+    }
+    case 'F16': {
+      const o = new Float32Array(n);
+      for (let i = 0; i < n; i++) o[i] = f16ToF32(dv.getUint16(i * 2, true));
+      return o;
+    }
+    case 'BF16': {
+      const o = new Float32Array(n);
+      const t = new DataView(new ArrayBuffer(4));
+      for (let i = 0; i < n; i++) {
+        t.setUint32(0, dv.getUint16(i * 2, true) << 16, true);
+        o[i] = t.getFloat32(0, true);
+      }
+      return o;
+    }
+    case 'I32': {
+      const o = new Int32Array(n);
+      for (let i = 0; i < n; i++) o[i] = dv.getInt32(i * 4, true);
+      return o;
+    }
+    case 'I64': {
+      const o = new Int32Array(n);
+      for (let i = 0; i < n; i++) {
+        const v = dv.getBigInt64(i * 8, true);
+        if (v > 2147483647n || v < -2147483648n)
+          throw new SafetensorsError(path, `I64 value ${v} does not fit int32`, key);
+        o[i] = Number(v);
+      }
+      return o;
+    }
+    case 'I16': {
+      const o = new Int32Array(n);
+      for (let i = 0; i < n; i++) o[i] = dv.getInt16(i * 2, true);
+      return o;
+    }
+    case 'I8': {
+      const o = new Int32Array(n);
+      for (let i = 0; i < n; i++) o[i] = dv.getInt8(i);
+      return o;
+    }
+    case 'U8':
+    case 'BOOL': {
+      const o = new Int32Array(n);
+      for (let i = 0; i < n; i++) o[i] = dv.getUint8(i);
+      return o;
+    }
   }
 }
 
 /** Parse a safetensors buffer; `path` is only used in error messages. */
 export function parseSafetensors(buf: Buffer, path: string): SafeTensorsFile {
-  if (buf.length < 8) throw new SafetensorsError(path, `file is ${buf.length} bytes, too short for a safetensors header (truncated?)`);
+  if (buf.length < 8)
+    throw new SafetensorsError(path, `file is ${buf.length} bytes, too short for a safetensors header (truncated?)`);
   const hlen = Number(buf.readBigUInt64LE(0));
-  if (hlen > buf.length - 8) throw new SafetensorsError(path, `header length ${hlen} exceeds file size ${buf.length} (truncated or not a safetensors file)`);
+  if (hlen > buf.length - 8)
+    throw new SafetensorsError(
+      path,
+      `header length ${hlen} exceeds file size ${buf.length} (truncated or not a safetensors file)`,
+    );
   // biome-ignore lint/suspicious/noExplicitAny: parsed JSON, checked entry by entry below
   let header: Record<string, any>;
-  try { header = JSON.parse(buf.subarray(8, 8 + hlen).toString('utf8')); }
-  catch (e) { throw new SafetensorsError(path, `header is not valid JSON (${(e as Error).message})`); }
+  try {
+    header = JSON.parse(buf.subarray(8, 8 + hlen).toString('utf8'));
+  } catch (e) {
+    throw new SafetensorsError(path, `header is not valid JSON (${(e as Error).message})`);
+  }
   const dataStart = 8 + hlen;
   const dataLen = buf.length - dataStart;
   const metadata: Record<string, string> = header.__metadata__ ?? {};
@@ -78,12 +128,24 @@ export function parseSafetensors(buf: Buffer, path: string): SafeTensorsFile {
     if (key === '__metadata__') continue;
     const { dtype, shape, data_offsets } = info as { dtype: DType; shape: number[]; data_offsets: [number, number] };
     if (!(dtype in BYTES)) throw new SafetensorsError(path, `unsupported dtype ${dtype}`, key);
-    if (!Array.isArray(shape) || shape.some((d) => !Number.isInteger(d) || d < 0)) throw new SafetensorsError(path, `bad shape ${JSON.stringify(shape)}`, key);
+    if (!Array.isArray(shape) || shape.some((d) => !Number.isInteger(d) || d < 0))
+      throw new SafetensorsError(path, `bad shape ${JSON.stringify(shape)}`, key);
     const [b, e] = data_offsets ?? [];
     const n = shape.reduce((a, d) => a * d, 1);
-    if (!Number.isInteger(b) || !Number.isInteger(e) || b < 0 || e < b) throw new SafetensorsError(path, `bad data_offsets ${JSON.stringify(data_offsets)}`, key);
-    if (e > dataLen) throw new SafetensorsError(path, `data ends at byte ${e} but the file holds only ${dataLen} data bytes (truncated file)`, key);
-    if (e - b !== n * BYTES[dtype]) throw new SafetensorsError(path, `shape ${JSON.stringify(shape)} of ${dtype} needs ${n * BYTES[dtype]} bytes, offsets give ${e - b}`, key);
+    if (!Number.isInteger(b) || !Number.isInteger(e) || b < 0 || e < b)
+      throw new SafetensorsError(path, `bad data_offsets ${JSON.stringify(data_offsets)}`, key);
+    if (e > dataLen)
+      throw new SafetensorsError(
+        path,
+        `data ends at byte ${e} but the file holds only ${dataLen} data bytes (truncated file)`,
+        key,
+      );
+    if (e - b !== n * BYTES[dtype])
+      throw new SafetensorsError(
+        path,
+        `shape ${JSON.stringify(shape)} of ${dtype} needs ${n * BYTES[dtype]} bytes, offsets give ${e - b}`,
+        key,
+      );
     tensors.set(key, { dtype, shape, data: decode(buf.subarray(dataStart + b, dataStart + e), dtype, n, path, key) });
   }
   return { path, tensors, metadata };
@@ -91,13 +153,20 @@ export function parseSafetensors(buf: Buffer, path: string): SafeTensorsFile {
 
 export function readSafetensors(path: string): SafeTensorsFile {
   let buf: Buffer;
-  try { buf = readFileSync(path); }
-  catch (e) { throw new SafetensorsError(path, `cannot read file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`); }
+  try {
+    buf = readFileSync(path);
+  } catch (e) {
+    throw new SafetensorsError(path, `cannot read file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
   return parseSafetensors(buf, path);
 }
 
 /** U8 / I8: packed or integer-quantized weights (values must fit the type; the typed array conversion wraps otherwise) */
-export interface WriteTensor { dtype: 'F32' | 'F64' | 'I32' | 'U8' | 'I8'; shape: number[]; data: ArrayLike<number> }
+export interface WriteTensor {
+  dtype: 'F32' | 'F64' | 'I32' | 'U8' | 'I8';
+  shape: number[];
+  data: ArrayLike<number>;
+}
 
 const WRITE_ARRAYS = { F32: Float32Array, F64: Float64Array, I32: Int32Array, U8: Uint8Array, I8: Int8Array } as const;
 
@@ -110,7 +179,10 @@ export function serializeSafetensors(tensors: Record<string, WriteTensor>, metad
   for (const k of names) {
     const t = tensors[k];
     const n = t.shape.reduce((a, d) => a * d, 1);
-    if (n !== t.data.length) throw new Error(`serializeSafetensors [${k}]: shape ${JSON.stringify(t.shape)} needs ${n} values, got ${t.data.length}`);
+    if (n !== t.data.length)
+      throw new Error(
+        `serializeSafetensors [${k}]: shape ${JSON.stringify(t.shape)} needs ${n} values, got ${t.data.length}`,
+      );
     header[k] = { dtype: t.dtype, shape: t.shape, data_offsets: [off, off + n * BYTES[t.dtype]] };
     off += n * BYTES[t.dtype];
   }
@@ -131,6 +203,10 @@ export function serializeSafetensors(tensors: Record<string, WriteTensor>, metad
   return out;
 }
 
-export function writeSafetensors(path: string, tensors: Record<string, WriteTensor>, metadata?: Record<string, string>): void {
+export function writeSafetensors(
+  path: string,
+  tensors: Record<string, WriteTensor>,
+  metadata?: Record<string, string>,
+): void {
   atomicWrite(path, serializeSafetensors(tensors, metadata));
 }

@@ -18,7 +18,10 @@ import { EXTRA_MODEL_GROUPS, forwards, type ModelFixture } from './models.js';
 import type { Report } from './report.js';
 
 const fixtureForwards = (fx: ModelFixture) =>
-  tf.tidy(() => forwards(fx) as unknown as tf.TensorContainer) as unknown as { teacher: BertOutputs; student: BertOutputs };
+  tf.tidy(() => forwards(fx) as unknown as tf.TensorContainer) as unknown as {
+    teacher: BertOutputs;
+    student: BertOutputs;
+  };
 
 EXTRA_MODEL_GROUPS.push({
   name: 'analysis',
@@ -32,8 +35,16 @@ EXTRA_MODEL_GROUPS.push({
     for (const key of keys) {
       const ref = fx.ref.get(key)!;
       const m = /^analysis\.range_(min|max)\.(\d+)$/.exec(key);
-      if (key === 'analysis.ranking_loss') report.compare(fx.name, key, dist.rankingLoss.flat(), ref.data, 1e-3, 'rel', [[dist.rankingLoss.flat().length], ref.shape]);
-      else if (key === 'analysis.cover_length_ratio') report.compare(fx.name, key, dist.coverLengthRatio.flat(), ref.data, 0.02, 'abs', [[dist.coverLengthRatio.flat().length], ref.shape]);
+      if (key === 'analysis.ranking_loss')
+        report.compare(fx.name, key, dist.rankingLoss.flat(), ref.data, 1e-3, 'rel', [
+          [dist.rankingLoss.flat().length],
+          ref.shape,
+        ]);
+      else if (key === 'analysis.cover_length_ratio')
+        report.compare(fx.name, key, dist.coverLengthRatio.flat(), ref.data, 0.02, 'abs', [
+          [dist.coverLengthRatio.flat().length],
+          ref.shape,
+        ]);
       else if (m) {
         const v = range[m[1] as 'min' | 'max'][Number(m[2])];
         if (!v) report.fail(fx.name, key, `no layer ${m[2]}`);
@@ -49,10 +60,15 @@ EXTRA_MODEL_GROUPS.push({
   async run(fx, keys, report: Report) {
     for (const key of keys) {
       const m = /^hessian\.(teacher|student)\.top$/.exec(key);
-      if (!m) { report.skip(fx.name, key, 'unknown hessian key'); continue; }
+      if (!m) {
+        report.skip(fx.name, key, 'unknown hessian key');
+        continue;
+      }
       const ref = fx.ref.get(key)!;
       const h = new BertHessian({
-        params: fx.params, config: fx.config, batches: [{ batch: fx.batch, labels: fx.kd.labels }],
+        params: fx.params,
+        config: fx.config,
+        batches: [{ batch: fx.batch, labels: fx.kd.labels }],
         quant: m[1] === 'student' ? QUANT_DEFAULTS : undefined,
       });
       const k = ref.data.length;

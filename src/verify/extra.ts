@@ -4,7 +4,12 @@ import type { Report } from './report.js';
 import { verifyGlue } from './glue.js';
 import { verifyMetrics } from './metrics.js';
 
-export async function verifyExtra(fixturesDir: string, report: Report, only?: string[], glueDir?: string): Promise<void> {
+export async function verifyExtra(
+  fixturesDir: string,
+  report: Report,
+  only?: string[],
+  glueDir?: string,
+): Promise<void> {
   if (!only || only.includes('glue')) await verifyGlue(fixturesDir, report, { glueDir: resolveGlueDir(glueDir) });
   if (!only || only.includes('metrics')) await verifyMetrics(fixturesDir, report);
 }

@@ -25,28 +25,53 @@ const TOL = 1e-9;
 export function verifyMetrics(fixtureDir: string, report: Report): void {
   const dir = join(fixtureDir, 'metrics');
   if (!existsSync(dir)) return;
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
+  for (const file of readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()) {
     const fixture = `metrics/${basename(file, '.json')}`;
     let doc: { cases?: Record<string, unknown>[]; [k: string]: unknown };
-    try { doc = JSON.parse(readFileSync(join(dir, file), 'utf8')); }
-    catch (e) { report.fail(fixture, '(file)', `cannot parse ${join(dir, file)}: ${(e as Error).message}`); continue; }
-    for (const k of Object.keys(doc)) if (k !== 'cases' && k !== 'source') report.skip(fixture, k, 'unknown top-level key');
-    if (!Array.isArray(doc.cases)) { report.fail(fixture, 'cases', 'no "cases" array'); continue; }
+    try {
+      doc = JSON.parse(readFileSync(join(dir, file), 'utf8'));
+    } catch (e) {
+      report.fail(fixture, '(file)', `cannot parse ${join(dir, file)}: ${(e as Error).message}`);
+      continue;
+    }
+    for (const k of Object.keys(doc))
+      if (k !== 'cases' && k !== 'source') report.skip(fixture, k, 'unknown top-level key');
+    if (!Array.isArray(doc.cases)) {
+      report.fail(fixture, 'cases', 'no "cases" array');
+      continue;
+    }
     doc.cases.forEach((c, i) => {
       const tag = `case${i}${typeof c.kind === 'string' ? `(${c.kind})` : ''}`;
       const { labels, preds } = c as { labels?: unknown; preds?: unknown };
-      if (!Array.isArray(labels) || !Array.isArray(preds) || labels.some((v) => typeof v !== 'number') || preds.some((v) => typeof v !== 'number')) {
+      if (
+        !Array.isArray(labels) ||
+        !Array.isArray(preds) ||
+        labels.some((v) => typeof v !== 'number') ||
+        preds.some((v) => typeof v !== 'number')
+      ) {
         report.fail(fixture, tag, 'case lacks numeric "labels" / "preds" arrays');
         return;
       }
       for (const [key, expected] of Object.entries(c)) {
         if (STRUCTURAL.has(key)) continue;
         const fn = METRICS[key];
-        if (!fn) { report.skip(fixture, `${tag}.${key}`, 'unknown metric name'); continue; }
-        if (typeof expected !== 'number') { report.fail(fixture, `${tag}.${key}`, `expected value is not a number: ${JSON.stringify(expected)}`); continue; }
+        if (!fn) {
+          report.skip(fixture, `${tag}.${key}`, 'unknown metric name');
+          continue;
+        }
+        if (typeof expected !== 'number') {
+          report.fail(fixture, `${tag}.${key}`, `expected value is not a number: ${JSON.stringify(expected)}`);
+          continue;
+        }
         let actual: number;
-        try { actual = fn(preds as number[], labels as number[]); }
-        catch (e) { report.fail(fixture, `${tag}.${key}`, (e as Error).message); continue; }
+        try {
+          actual = fn(preds as number[], labels as number[]);
+        } catch (e) {
+          report.fail(fixture, `${tag}.${key}`, (e as Error).message);
+          continue;
+        }
         report.compare(fixture, `${tag}.${key}`, [actual], [expected], TOL, 'abs');
       }
     });

@@ -40,19 +40,32 @@ export interface CheckGroup {
   keysFor?(fx: ModelFixture): string[];
 }
 
-export interface Value { data: ArrayLike<number>; shape: number[] }
+export interface Value {
+  data: ArrayLike<number>;
+  shape: number[];
+}
 
 type Tol = (key: string, ref: RawTensor) => { tol: number; mode: Mode };
 
 /** A group whose values are computed first, then compared key by key with per-key tolerances. */
-function computedGroup(g: { name: string; claims: (k: string) => boolean; tol: Tol; compute: (fx: ModelFixture, keys: string[]) => Promise<Map<string, Value>>; keysFor: (fx: ModelFixture) => string[] }): CheckGroup {
+function computedGroup(g: {
+  name: string;
+  claims: (k: string) => boolean;
+  tol: Tol;
+  compute: (fx: ModelFixture, keys: string[]) => Promise<Map<string, Value>>;
+  keysFor: (fx: ModelFixture) => string[];
+}): CheckGroup {
   return {
     ...g,
     async run(fx, keys, report) {
       const vals = await g.compute(fx, keys);
       for (const key of keys) {
-        const v = vals.get(key), r = fx.ref.get(key)!;
-        if (!v) { report.skip(fx.name, key, `no ${g.name} check knows this key`); continue; }
+        const v = vals.get(key),
+          r = fx.ref.get(key)!;
+        if (!v) {
+          report.skip(fx.name, key, `no ${g.name} check knows this key`);
+          continue;
+        }
         const { tol, mode } = g.tol(key, r);
         report.compare(fx.name, key, v.data, r.data, tol, mode, [v.shape, r.shape]);
       }
@@ -60,23 +73,40 @@ function computedGroup(g: { name: string; claims: (k: string) => boolean; tol: T
   };
 }
 
-async function valueOf(t: tf.Tensor): Promise<Value> { return { data: await t.data(), shape: t.shape }; }
+async function valueOf(t: tf.Tensor): Promise<Value> {
+  return { data: await t.data(), shape: t.shape };
+}
 
 export function loadModelFixture(dir: string, name: string): ModelFixture {
   const m = loadBertDir(dir);
   const inputs = readSafetensors(join(dir, 'inputs.safetensors')).tensors;
   const refPath = join(dir, 'reference.safetensors');
   const ref = existsSync(refPath) ? readSafetensors(refPath).tensors : new Map<string, RawTensor>();
-  const need = (k: string) => { const t = inputs.get(k); if (!t) throw new Error(`${join(dir, 'inputs.safetensors')}: missing "${k}"`); return t; };
-  const int2 = (k: string) => { const t = need(k); return tf.tensor2d(Int32Array.from(t.data), t.shape as [number, number], 'int32'); };
+  const need = (k: string) => {
+    const t = inputs.get(k);
+    if (!t) throw new Error(`${join(dir, 'inputs.safetensors')}: missing "${k}"`);
+    return t;
+  };
+  const int2 = (k: string) => {
+    const t = need(k);
+    return tf.tensor2d(Int32Array.from(t.data), t.shape as [number, number], 'int32');
+  };
   const regression = m.config.num_labels === 1;
   const labels = need('labels');
   const seq = need('seq_lengths');
   return {
-    name, dir, config: m.config, params: m.params, inputs, ref, regression,
+    name,
+    dir,
+    config: m.config,
+    params: m.params,
+    inputs,
+    ref,
+    regression,
     batch: { inputIds: int2('input_ids'), tokenTypeIds: int2('token_type_ids'), attentionMask: int2('attention_mask') },
     kd: {
-      labels: regression ? tf.tensor1d(Float32Array.from(labels.data), 'float32') : tf.tensor1d(Int32Array.from(labels.data), 'int32'),
+      labels: regression
+        ? tf.tensor1d(Float32Array.from(labels.data), 'float32')
+        : tf.tensor1d(Int32Array.from(labels.data), 'int32'),
       seqLengths: tf.tensor1d(Int32Array.from(seq.data), 'int32'),
     },
   };
@@ -89,8 +119,15 @@ export function outputByKey(o: BertOutputs, suffix: string): tf.Tensor | undefin
   if (!m) return undefined;
   const i = Number(m[2]);
   const list: Record<string, (tf.Tensor | undefined)[] | undefined> = {
-    hidden: o.hidden, scores: o.scores, probs: o.probs, context: o.context, attn_output: o.attnOutput, sa_output: o.saOutput,
-    norm_fx: o.norms?.map((n) => n.fx), norm_afx: o.norms?.map((n) => n.afx), norm_sum_afx: o.norms?.map((n) => n.sumAfx),
+    hidden: o.hidden,
+    scores: o.scores,
+    probs: o.probs,
+    context: o.context,
+    attn_output: o.attnOutput,
+    sa_output: o.saOutput,
+    norm_fx: o.norms?.map((n) => n.fx),
+    norm_afx: o.norms?.map((n) => n.afx),
+    norm_sum_afx: o.norms?.map((n) => n.sumAfx),
   };
   return list[m[1]]?.[i];
 }
@@ -118,10 +155,17 @@ export const MODEL_GROUPS: CheckGroup[] = [
     name: 'forward',
     claims: (k) => /^(teacher|student)\./.test(k),
     tol: (k) => ({ tol: k.startsWith('teacher.') && !k.includes('.norm_') ? 1e-5 : 1e-3, mode: 'rel' }),
-    keysFor: (fx) => ['teacher', 'student'].flatMap((w) => [`${w}.logits`, ...[...L(fx), fx.config.num_hidden_layers].map((i) => `${w}.hidden.${i}`),
-      ...PER_LAYER.flatMap((n) => L(fx).map((i) => `${w}.${n}.${i}`))]),
+    keysFor: (fx) =>
+      ['teacher', 'student'].flatMap((w) => [
+        `${w}.logits`,
+        ...[...L(fx), fx.config.num_hidden_layers].map((i) => `${w}.hidden.${i}`),
+        ...PER_LAYER.flatMap((n) => L(fx).map((i) => `${w}.${n}.${i}`)),
+      ]),
     async compute(fx, keys) {
-      const outs = tf.tidy(() => forwards(fx) as unknown as tf.TensorContainer) as unknown as { teacher: BertOutputs; student: BertOutputs };
+      const outs = tf.tidy(() => forwards(fx) as unknown as tf.TensorContainer) as unknown as {
+        teacher: BertOutputs;
+        student: BertOutputs;
+      };
       const m = new Map<string, Value>();
       for (const key of keys) {
         const [who, ...rest] = key.split('.');
@@ -136,7 +180,12 @@ export const MODEL_GROUPS: CheckGroup[] = [
     name: 'qweight',
     claims: (k) => k.startsWith('qweight.'),
     tol: () => ({ tol: 1e-5, mode: 'rel' }),
-    keysFor: (fx) => { const h = studentHooks(); return Object.keys(fx.params).filter((n) => h.weightQuantizer(n)).map((n) => `qweight.${n}`); },
+    keysFor: (fx) => {
+      const h = studentHooks();
+      return Object.keys(fx.params)
+        .filter((n) => h.weightQuantizer(n))
+        .map((n) => `qweight.${n}`);
+    },
     async compute(fx, keys) {
       const hooks = studentHooks();
       const m = new Map<string, Value>();
@@ -199,7 +248,9 @@ export const MODEL_GROUPS: CheckGroup[] = [
       for (const term of TERMS) {
         const tkeys = keys.filter((k) => k.startsWith(`grad.${term}.`));
         if (!tkeys.length) continue;
-        const teacher = tf.tidy(() => bertForward(fx.params, fx.config, fx.batch) as unknown as tf.TensorContainer) as unknown as BertOutputs;
+        const teacher = tf.tidy(
+          () => bertForward(fx.params, fx.config, fx.batch) as unknown as tf.TensorContainer,
+        ) as unknown as BertOutputs;
         const hooks = studentHooks();
         const vars = toVariables(fx.params, `grad-${term}-`);
         // variableGrads (not tf.grads): a term may not depend on every parameter (score: not on the classifier)
@@ -223,13 +274,29 @@ export const MODEL_GROUPS: CheckGroup[] = [
     name: 'train',
     claims: (k) => k.startsWith('train.loss.') || /^after_\d+_steps\./.test(k),
     tol: () => ({ tol: 1e-3, mode: 'rel' }),
-    keysFor: (fx) => [0, 1, 2].map((i) => `train.loss.${i}`).concat(Object.keys(fx.params).map((n) => `after_3_steps.${n}`)),
+    keysFor: (fx) =>
+      [0, 1, 2].map((i) => `train.loss.${i}`).concat(Object.keys(fx.params).map((n) => `after_3_steps.${n}`)),
     async compute(fx, keys) {
       // the fixtures' recipe: BertAdam, lr 1e-2, warmup_linear 0.1 of t_total 10, on loss.total, train mode
-      const nSteps = Math.max(0, ...keys.map((k) => { const a = /^after_(\d+)_steps\./.exec(k); const t = /^train\.loss\.(\d+)$/.exec(k); return a ? Number(a[1]) : t ? Number(t[1]) + 1 : 0; }));
+      const nSteps = Math.max(
+        0,
+        ...keys.map((k) => {
+          const a = /^after_(\d+)_steps\./.exec(k);
+          const t = /^train\.loss\.(\d+)$/.exec(k);
+          return a ? Number(a[1]) : t ? Number(t[1]) + 1 : 0;
+        }),
+      );
       const student = toVariables(fx.params, `verify-${fx.name}`);
       const optimizer = new BertAdam({ ...ADAM_DEFAULTS, lr: 1e-2, warmup: 0.1, tTotal: 10 });
-      const ctx = { config: fx.config, teacher: fx.params, student, hooks: studentHooks(), coeffs: FIXTURE_TOTAL, kdOptions: kdOpts(fx), optimizer };
+      const ctx = {
+        config: fx.config,
+        teacher: fx.params,
+        student,
+        hooks: studentHooks(),
+        coeffs: FIXTURE_TOTAL,
+        kdOptions: kdOpts(fx),
+        optimizer,
+      };
       const m = new Map<string, Value>();
       const after = new Map<number, Record<string, Value>>();
       const wanted = new Set(keys.map((k) => Number(/^after_(\d+)_steps\./.exec(k)?.[1] ?? -1)));
@@ -264,20 +331,38 @@ export async function verifyModels(fixturesDir: string, report: Report, only?: s
     const dir = join(root, name);
     if (!statSync(dir).isDirectory()) continue;
     let fx: ModelFixture;
-    try { fx = loadModelFixture(dir, name); } catch (e) { report.fail(name, '(load)', (e as Error).message); continue; }
+    try {
+      fx = loadModelFixture(dir, name);
+    } catch (e) {
+      report.fail(name, '(load)', (e as Error).message);
+      continue;
+    }
     const groups = [...MODEL_GROUPS, ...EXTRA_MODEL_GROUPS].filter((g) => !only || only.includes(g.name));
     const claimed = new Map<CheckGroup, string[]>();
     for (const key of [...fx.ref.keys()].sort(naturalCompare)) {
       const g = [...MODEL_GROUPS, ...EXTRA_MODEL_GROUPS].find((gr) => gr.claims(key));
-      if (!g) { report.skip(name, key, 'no check implements this key'); continue; }
+      if (!g) {
+        report.skip(name, key, 'no check implements this key');
+        continue;
+      }
       if (!groups.includes(g)) continue;
       claimed.set(g, [...(claimed.get(g) ?? []), key]);
     }
     for (const [g, keys] of claimed) {
-      try { await g.run(fx, keys, report); }
-      catch (e) { report.fail(name, `(${g.name})`, (e as Error).stack ?? String(e)); }
+      try {
+        await g.run(fx, keys, report);
+      } catch (e) {
+        report.fail(name, `(${g.name})`, (e as Error).stack ?? String(e));
+      }
     }
-    tf.dispose([...Object.values(fx.params), fx.batch.inputIds, fx.batch.tokenTypeIds, fx.batch.attentionMask, fx.kd.labels, fx.kd.seqLengths]);
+    tf.dispose([
+      ...Object.values(fx.params),
+      fx.batch.inputIds,
+      fx.batch.tokenTypeIds,
+      fx.batch.attentionMask,
+      fx.kd.labels,
+      fx.kd.seqLengths,
+    ]);
   }
 }
 

@@ -18,12 +18,22 @@ export const tmp = (): string => mkdtempSync(join(tmpdir(), 'kdqat-export-'));
 /** [B,T] random ids (id 0 = padding after each example's length), token types 0/1, mask */
 export function randomBatch(c: BertConfig, B: number, T: number, seed: number): Batch {
   const r = mulberry32(seed);
-  const ids = new Int32Array(B * T), tt = new Int32Array(B * T), am = new Int32Array(B * T);
+  const ids = new Int32Array(B * T),
+    tt = new Int32Array(B * T),
+    am = new Int32Array(B * T);
   for (let b = 0; b < B; b++) {
     const len = 2 + Math.floor(r() * (T - 1));
-    for (let t = 0; t < len; t++) { ids[b * T + t] = 1 + Math.floor(r() * (c.vocab_size - 1)); tt[b * T + t] = t > len / 2 ? 1 : 0; am[b * T + t] = 1; }
+    for (let t = 0; t < len; t++) {
+      ids[b * T + t] = 1 + Math.floor(r() * (c.vocab_size - 1));
+      tt[b * T + t] = t > len / 2 ? 1 : 0;
+      am[b * T + t] = 1;
+    }
   }
-  return { inputIds: tf.tensor2d(ids, [B, T], 'int32'), tokenTypeIds: tf.tensor2d(tt, [B, T], 'int32'), attentionMask: tf.tensor2d(am, [B, T], 'int32') };
+  return {
+    inputIds: tf.tensor2d(ids, [B, T], 'int32'),
+    tokenTypeIds: tf.tensor2d(tt, [B, T], 'int32'),
+    attentionMask: tf.tensor2d(am, [B, T], 'int32'),
+  };
 }
 
 /** A random student folder (latent weights + the default ternary quantizer settings) */
@@ -53,6 +63,7 @@ export async function packedVsLatent(seed: number): Promise<{ maxDiff: number; n
   const batch = randomBatch(c, 5, 17, seed);
   const latent = logitsOf(p, c, batch, makeQuantHooks(QUANT_DEFAULTS));
   const packed = logitsOf(m.params, m.config, batch, m.hooks);
-  m.dispose(); tf.dispose([...Object.values(p), ...Object.values(batch)]);
+  m.dispose();
+  tf.dispose([...Object.values(p), ...Object.values(batch)]);
   return { maxDiff: maxAbsDiff(latent, packed), n: latent.length, scale: Math.max(...Array.from(latent, Math.abs)) };
 }

@@ -4,8 +4,31 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, GLUE_DIR } from './env.js';
 
-export const SWEEP_ARGS = ['--task', 'rte', '--bert', 'testbert', '--grid', 'smoke', '--train-limit', '48', '--eval-limit', '24', '--max-seq-len', '32',
-  '--batch-size', '8', '--epochs', '2', '--eval-every', '3', '--lr', '1e-3', '--no-report', '--backend', 'cpu'];
+export const SWEEP_ARGS = [
+  '--task',
+  'rte',
+  '--bert',
+  'testbert',
+  '--grid',
+  'smoke',
+  '--train-limit',
+  '48',
+  '--eval-limit',
+  '24',
+  '--max-seq-len',
+  '32',
+  '--batch-size',
+  '8',
+  '--epochs',
+  '2',
+  '--eval-every',
+  '3',
+  '--lr',
+  '1e-3',
+  '--no-report',
+  '--backend',
+  'cpu',
+];
 
 /** The environment of a sweep with its models and outputs in the given folders. */
 export function sweepEnv(models: string, out: string, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
@@ -13,7 +36,12 @@ export function sweepEnv(models: string, out: string, base: NodeJS.ProcessEnv = 
 }
 
 /** Run the sweep CLI to completion. */
-export const runSweep = (e: NodeJS.ProcessEnv, args = SWEEP_ARGS) => spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/sweep.ts', ...args], { cwd: ROOT, env: e, encoding: 'utf8' });
+export const runSweep = (e: NodeJS.ProcessEnv, args = SWEEP_ARGS) =>
+  spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/sweep.ts', ...args], {
+    cwd: ROOT,
+    env: e,
+    encoding: 'utf8',
+  });
 
 /** step losses and evaluations of every finished run (timing-free), and each run's best/last metrics */
 export function sweepResults(out: string): Record<string, unknown> {
