@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm test: the unit tests (ava), then `verify` on the fixture set (KDQAT_FIXTURES, default ../shared/fixtures) on
+// npm test: lint (Biome, knip), the unit tests (ava), then `verify` on the fixture set (KDQAT_FIXTURES, default ../shared/fixtures) on
 // the native, the wasm, the (pure-JS) cpu and the plain backend (tfjs's kernels only). Ends with one line "N passed, N failed" summing all four; exits non-zero on any
 // failure. GLUE_DIR defaults to ../shared/glue when that exists.
 import { spawnSync } from 'node:child_process';
@@ -22,7 +22,7 @@ function run(label, cmd, args, parse, extraEnv = {}) {
     maxBuffer: 1 << 28,
   });
   process.stdout.write(r.stdout ?? '');
-  const counts = parse(r.stdout ?? '');
+  const counts = parse(r.stdout ?? '', r.status);
   if (!counts) {
     console.log(`${label}: could not read its summary (exit ${r.status})`);
     return { passed: 0, failed: 1 };
@@ -42,7 +42,10 @@ const verifyCounts = (out) => {
 };
 
 const tsx = ['--import', 'tsx'];
+// npm run lint: Biome's linter, knip and Biome's format check, one pass or one failure
+const lintCounts = (_out, status) => (status === 0 ? { passed: 1, failed: 0 } : { passed: 0, failed: 1 });
 const parts = [
+  run('lint', 'npm', ['run', '--silent', 'lint'], lintCounts),
   run('unit tests', 'npx', ['ava', '--tap', ...extra], tapCounts),
   run(
     'verify (native)',
