@@ -145,8 +145,12 @@ test('sweep: runs held by another configuration are refused before any work; a g
     'a teacher still to be made is another teacher',
   );
   const said: string[] = [];
+  mkdirSync(join(out, 'report'), { recursive: true });
+  writeFileSync(join(out, 'report', 'index.html'), 'map_s42 of another configuration');
   t.is(checkPlannedRuns(runs, true, true, (s) => said.push(s)).pending.length, 2);
   t.regex(said.join('\n'), /moved to .*\.replaced/);
+  t.false(existsSync(join(out, 'report')), 'a report showing the moved run is not left behind');
+  t.regex(said.join('\n'), /report showed the moved run: removed/);
   // an unfinished run of the same configuration resumes, and says from which step
   const id = qatIdentity(runs[1].cfg);
   mkdirSync(join(runs[1].dir, 'state'), { recursive: true });

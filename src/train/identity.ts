@@ -6,7 +6,17 @@
  * Also: a model folder's task, label count and vocabulary, checked against the command's task.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, statSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { getTask } from '../data/tasks.js';
 import { loadTokenizer } from '../data/tokenizer.js';
@@ -223,5 +233,11 @@ export function checkRunDir(
   mkdirSync(dirname(to), { recursive: true });
   renameSync(dir, to);
   log(`${what} (${diffs.join('; ')}): moved to ${to} (--force-new)`);
+  // the sweep's report beside it showed the moved run: gone until the sweep writes it anew from the runs there
+  const report = join(dirname(dir), 'report');
+  if (finished && existsSync(report)) {
+    rmSync(report, { recursive: true, force: true });
+    log(`${report} showed the moved run: removed (the sweep writes it anew at its end; npm run report does it now)`);
+  }
   return 'new';
 }
