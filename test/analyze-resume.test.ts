@@ -35,7 +35,7 @@ test('analyze: Ctrl-C keeps the finished parts, the same command resumes from th
     '--hessian-method',
     'power',
     '--hessian-tol',
-    '0',
+    '1e-30',
     '--hessian-iters',
     '100',
     '--no-plots',

@@ -45,7 +45,7 @@ test('verifyGlue fails on a missing GLUE dir and on a changed feature, skips unk
   const r1 = quiet();
   await verifyGlue(FIXTURES, r1, { glueDir: join(tmpdir(), 'kdqat-no-such-glue') });
   t.true(r1.failed > 0);
-  t.truthy(r1.lines.find((l) => !l.ok && /file not found/.test(l.note ?? '')));
+  t.truthy(r1.lines.find((l) => !l.ok && /file not found|does not exist/.test(l.note ?? '')));
 
   const fx = mkdtempSync(join(tmpdir(), 'kdqat-fx-'));
   tmp.push(fx);

@@ -27,6 +27,7 @@ const COMMANDS = readdirSync(join(ROOT, 'src/cli'))
 
 /** String flags that take no number (names, paths, lists, JSON, words): every other string flag must have a range. */
 const NOT_NUMERIC = new Set([
+  'which',
   'task',
   'teacher',
   'students',

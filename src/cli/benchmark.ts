@@ -51,6 +51,7 @@ const FLAGS: FlagSpec = {
   'eval-batch': {
     type: 'string',
     help: "dev evaluation batch size (default: the students' recorded one, else 32); predictions depend on it through the dynamic 8-bit activation scales",
+    num: { kind: 'int', min: 1 },
   },
   'data-dir': RUN_FLAGS['data-dir'],
   backend: RUN_FLAGS.backend,
