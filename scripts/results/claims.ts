@@ -8,7 +8,14 @@ import { join } from 'node:path';
 import { PROJECT_ROOT } from '../../src/util/provenance.js';
 import { atomicWrite, atomicWriteJson } from '../../src/util/fsx.js';
 import { mean } from '../../src/report/stats.js';
-import { presetStats, testClaims, type Claim, type ClaimAnalysis, type StudyData } from '../../src/report/claims.js';
+import {
+  isPresetRun,
+  presetStats,
+  testClaims,
+  type Claim,
+  type ClaimAnalysis,
+  type StudyData,
+} from '../../src/report/claims.js';
 import { analysisSpecs, mixingSpec, presetsSpec } from '../../src/report/claims-figures.js';
 import { renderPlot, type VlSpec } from '../../src/report/render.js';
 import { writeHtml, type Section } from '../../src/report/html.js';
@@ -125,7 +132,7 @@ export function presetsTable(d: StudyData): string {
     `| ternary PTQ (no training) | ${f4(d.floor)} | | ${seeds.map(() => '').join(' | ')} |`,
     ...Object.entries(s).map(
       ([p, st]) =>
-        `| ${p} | ${f4(st.mean)} | ${f4(st.sd)} | ${seeds.map((x) => f4(d.runs.find((r) => r.preset === p && r.seed === x && (p !== 'map+output' || (r.map === 1 && r.output === 1)))?.best)).join(' | ')} |`,
+        `| ${p} | ${f4(st.mean)} | ${f4(st.sd)} | ${seeds.map((x) => f4(d.runs.find((r) => r.preset === p && r.seed === x && isPresetRun(r))?.best)).join(' | ')} |`,
     ),
   ].join('\n');
 }

@@ -5,6 +5,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../../src/util/errors.js';
+import { sd } from '../../src/report/stats.js';
 
 export interface Prov {
   git?: { commit: string; dirty: boolean };
@@ -94,11 +95,7 @@ export const fmtDuration = (sec: number): string => {
 };
 
 /** Sample standard deviation (n - 1); null below two values. */
-export function std(xs: number[]): number | null {
-  if (xs.length < 2) return null;
-  const m = xs.reduce((a, x) => a + x, 0) / xs.length;
-  return Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / (xs.length - 1));
-}
+export const std = (xs: number[]): number | null => (xs.length < 2 ? null : sd(xs));
 
 /** Seconds during which two time spans (ISO dates) overlap. */
 export function overlapSec(a: [string, string], b: [string, string]): number {

@@ -4,20 +4,14 @@
  * measures per student with their spread over the analysed examples.
  */
 import { dotWhisker, lineBand, type Reference } from './charts.js';
-import { PRESETS, type StudyData } from './claims.js';
+import { isPresetRun, PRESETS, type StudyData } from './claims.js';
 import type { VlSpec } from './render.js';
 
 const upper = (m: string) => m.toUpperCase();
 
 /** Bars: each preset's mean best dev metric over seeds, whiskers mean +- sd, FP teacher and PTQ floor as lines. */
 export function presetsSpec(d: StudyData): VlSpec | null {
-  const rows = d.runs
-    .filter(
-      (r) =>
-        PRESETS.includes(r.preset as (typeof PRESETS)[number]) &&
-        (r.preset !== 'map+output' || (r.map === 1 && r.output === 1)),
-    )
-    .map((r) => ({ preset: r.preset, seed: r.seed, best: r.best }));
+  const rows = d.runs.filter(isPresetRun).map((r) => ({ preset: r.preset, seed: r.seed, best: r.best }));
   if (!rows.length) return null;
   const seeds = new Set(rows.map((r) => r.seed)).size;
   const refs: Reference[] = [{ value: d.teacher, label: `FP teacher ${d.teacher.toFixed(3)}`, color: '#444' }];

@@ -86,12 +86,17 @@ export const CLAIMS: [number, string][] = [
 
 export const stat = (values: number[]): Stat => ({ mean: mean(values), sd: sd(values), n: values.length, values });
 
-/** Best dev metric per seed of a preset's runs (the preset's own coefficients: mixing arms are not the preset). */
+/** A run of one of the four presets with the preset's own coefficients (a mixing arm is not the map+output preset). */
+export const isPresetRun = (r: ClaimRun): boolean =>
+  PRESETS.includes(r.preset as (typeof PRESETS)[number]) &&
+  (r.preset !== 'map+output' || (r.map === 1 && r.output === 1));
+
+/** Best dev metric per seed of a preset's runs (see isPresetRun). */
 export function presetStats(d: StudyData): Record<string, Stat> {
   const out: Record<string, Stat> = {};
   for (const p of PRESETS) {
     const xs = d.runs
-      .filter((r) => r.preset === p && (p !== 'map+output' || (r.map === 1 && r.output === 1)))
+      .filter((r) => r.preset === p && isPresetRun(r))
       .sort((a, b) => a.seed - b.seed)
       .map((r) => r.best);
     if (xs.length) out[p] = stat(xs);
