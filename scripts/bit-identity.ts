@@ -7,6 +7,8 @@
  * `record` makes the tiny random test teacher (test/helpers/teacher.ts), runs `sweep --grid smoke` on 64 RTE
  * training examples for 6 steps (dropout on, evaluations and a checkpoint on the way), and writes, per run, the
  * sha256 of student/model.safetensors and of log.jsonl plus metrics.json without its timing and provenance fields.
+ * It then fine-tunes a tiny teacher from scratch for 6 steps, analyses the teacher and both students (all four
+ * analyses on 4 dev examples) and exports the first student, hashing what each writes (timings left out).
  * Run it at the commit before and after a change, on the same machine and backend, and `compare` the two files.
  */
 import { spawnSync } from 'node:child_process';
@@ -18,6 +20,22 @@ import { makeTeacherDir } from '../test/helpers/teacher.js';
 import { ROOT, GLUE_DIR } from '../test/helpers/env.js';
 
 const TIMING = ['wallTimeSec', 'trainTokensPerSec', 'provenance'];
+const VOLATILE = /time|sec$|seconds|provenance|date|elapsed|^(out|dir|path)$/i;
+
+/** a JSON value without timing, provenance or path fields, at any depth */
+function stable(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(stable);
+  if (!v || typeof v !== 'object') return v;
+  return Object.fromEntries(
+    Object.entries(v as Record<string, unknown>)
+      .filter(([k]) => !VOLATILE.test(k))
+      .map(([k, x]) => [k, stable(x)]),
+  );
+}
+const jsonSha = (p: string) =>
+  createHash('sha256')
+    .update(JSON.stringify(stable(JSON.parse(readFileSync(p, 'utf8')))))
+    .digest('hex');
 const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
 
 function strip(m: Record<string, unknown>): Record<string, unknown> {
@@ -70,8 +88,15 @@ async function record(out: string, backend: string, work: string): Promise<void>
     '--backend',
     backend,
   ];
-  const r = spawnSync(process.execPath, args, { cwd: ROOT, env, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`sweep failed:\n${r.stderr}`);
+  const cli = (name: string, a: string[]) => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', `src/cli/${name}.ts`, ...a], {
+      cwd: ROOT,
+      env,
+      encoding: 'utf8',
+    });
+    if (r.status !== 0) throw new Error(`${name} failed:\n${r.stderr}`);
+  };
+  cli('sweep', args.slice(3));
   const task = join(work, 'out', 'testbert', 'rte');
   const runs: Record<string, unknown> = {};
   for (const run of readdirSync(task)
@@ -83,8 +108,46 @@ async function record(out: string, backend: string, work: string): Promise<void>
       metrics: strip(JSON.parse(readFileSync(join(task, run, 'metrics.json'), 'utf8'))),
     };
   }
+  const small = ['--train-limit', '64', '--eval-limit', '24', '--max-seq-len', '32', '--batch-size', '8'];
+  const ft = join(work, 'ft');
+  cli('finetune', [
+    '--task',
+    'rte',
+    '--bert',
+    'tiny',
+    '--out',
+    ft,
+    ...small,
+    '--max-steps',
+    '6',
+    '--eval-every',
+    '3',
+    '--backend',
+    backend,
+  ]);
+  const students = Object.keys(runs).map((r) => join(task, r));
+  const an = join(work, 'analysis');
+  cli('analyze', [
+    ...['--task', 'rte', '--teacher', join(models, 'testbert', 'rte'), '--students', students.join(',')],
+    ...['--examples', '4', '--sample', 'first', '--hessian-examples', '1', '--hessian-iters', '8', '--no-plots'],
+    ...['--data-dir', GLUE_DIR, '--out', an, '--backend', backend],
+  ]);
+  const ex = join(work, 'export');
+  cli('export', ['--student', students[0], '--out', ex, '--backend', backend]);
+  const files = (d: string) =>
+    Object.fromEntries(
+      readdirSync(d)
+        .filter((f) => /\.(safetensors|jsonl)$/.test(f))
+        .sort()
+        .map((f) => [f, sha(join(d, f))]),
+    );
+  const stages = {
+    finetune: { ...files(ft), metrics: jsonSha(join(ft, 'metrics.json')) },
+    analysis: jsonSha(join(an, 'results.json')),
+    export: files(ex),
+  };
   const git = spawnSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim();
-  writeFileSync(out, JSON.stringify({ commit: git, backend, runs }, null, 1) + '\n');
+  writeFileSync(out, JSON.stringify({ commit: git, backend, runs, stages }, null, 1) + '\n');
   console.log(`${out}: ${Object.keys(runs).length} runs recorded at ${git} on ${backend}`);
 }
 
@@ -95,15 +158,15 @@ function compare(a: string, b: string): number {
     console.log(`different backends: ${A.backend} vs ${B.backend}`);
     return 1;
   }
-  const sa = JSON.stringify(A.runs),
-    sb = JSON.stringify(B.runs);
+  const sa = JSON.stringify([A.runs, A.stages]),
+    sb = JSON.stringify([B.runs, B.stages]);
   if (Object.keys(A.runs).length === 0) {
     console.log('no runs recorded');
     return 1;
   }
   if (sa === sb) {
     console.log(
-      `identical: ${Object.keys(A.runs).join(', ')} (${A.commit.slice(0, 7)} vs ${B.commit.slice(0, 7)}, ${A.backend}): weights sha256, log.jsonl sha256 and metrics to every digit`,
+      `identical: ${Object.keys(A.runs).join(', ')} (${A.commit.slice(0, 7)} vs ${B.commit.slice(0, 7)}, ${A.backend}): weights sha256, log.jsonl sha256 and metrics to every digit; finetune, analysis, export: ${Object.keys(A.stages ?? {}).join(', ') || 'not recorded'}`,
     );
     return 0;
   }
@@ -111,6 +174,9 @@ function compare(a: string, b: string): number {
     if (JSON.stringify(A.runs[run]) !== JSON.stringify(B.runs[run]))
       console.log(`DIFFERENT: ${run}\n  ${JSON.stringify(A.runs[run])}\n  ${JSON.stringify(B.runs[run])}`);
   }
+  for (const k of new Set([...Object.keys(A.stages ?? {}), ...Object.keys(B.stages ?? {})]))
+    if (JSON.stringify(A.stages?.[k]) !== JSON.stringify(B.stages?.[k]))
+      console.log(`DIFFERENT: ${k}\n  ${JSON.stringify(A.stages?.[k])}\n  ${JSON.stringify(B.stages?.[k])}`);
   return 1;
 }
 
