@@ -7,9 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend/backend.js';
 import { plainKernelCount } from '../src/backend/plain.js';
 import { ourKernels, stockKernel } from '../src/backend/wasm-registry.js';
-import { BERT_ADAM } from '../src/train/bertadam.js';
-import { STE_MASK, SYM_QUANT } from '../src/quant/fused.js';
-import { HV_L2 } from '../src/analysis/second-order.js';
+import { BERT_ADAM, HV_L2, STE_MASK, SYM_QUANT } from '../src/backend/fused.js';
 
 test.serial("plain: exactly tfjs's cpu kernels, none of kdqat's fused kernels, replacements or bridges", async (t) => {
   const info = await initBackend('plain', { quiet: true });

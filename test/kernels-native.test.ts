@@ -315,7 +315,7 @@ test.serial('the addon checks buffer sizes instead of writing out of bounds', (t
 test.serial(
   'fused quantizer kernels equal their op-by-op composition bit for bit, and the STE mask is twice differentiable',
   async (t) => {
-    const { symInts, steMask } = await import('../src/quant/fused.js');
+    const { symInts, steMask } = await import('../src/backend/fused.js');
     const x = () => tf.clipByValue(X([33, 70], 21, 3), -2.5, 2.5);
     const f = () => {
       const { ints, scale } = symInts(x(), 127);

@@ -13,7 +13,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Params, QuantHooks } from '../model/bert.js';
 import { makeQuantHooks, type QuantConfig } from '../quant/plan.js';
-import { steMask } from '../quant/fused.js';
+import { steMask } from '../backend/fused.js';
 
 const custom = (f: (...args: never[]) => unknown) =>
   tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0]) as unknown;

@@ -21,7 +21,8 @@ import type { BertConfig } from '../model/config.js';
 import { makeQuantHooks, WORD_EMBEDDINGS, type QuantConfig } from '../quant/plan.js';
 import { FrozenWeightQuant } from './frozen-quant.js';
 import { RetainedGraph } from './retained-graph.js';
-import { HV_L2, logSoftmax2, registerSecondOrderGradients } from './second-order.js';
+import { logSoftmax2, registerSecondOrderGradients } from './second-order.js';
+import { HV_L2 } from '../backend/fused.js';
 import {
   hutchinsonTrace,
   powerIteration,

@@ -17,9 +17,6 @@ import { registerExtraGradients, registerZeroGradients } from '../util/gradients
 
 let done = false;
 
-/** the native backend's fused Hv of the norm term (hessian.ts hvL2): inputs acc, v, p; attrs l2, nrm, nrm3 */
-export const HV_L2 = 'KdqHvL2';
-
 /** Register the input-saving gradients (idempotent; tfjs prints one "Overriding the gradient" warning per op). */
 export function registerSecondOrderGradients(): void {
   if (done) return;

@@ -6,8 +6,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { TensorInfo } from '@tensorflow/tfjs';
-import { registerIntegerKernels } from '../export/kernels.js';
-import { f32, type CpuLike } from './native-kernels.js';
+import { registerIntegerKernels } from './integer-kernels.js';
+import { f32, type CpuLike } from './native-common.js';
 import { nativeAddon, NATIVE } from './native.js';
 import { sizeOf } from './native-shapes.js';
 import { take } from './native-pool.js';

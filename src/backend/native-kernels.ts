@@ -4,49 +4,13 @@
  * Cases a kernel does not cover (other dtypes, complex/string tensors, unusual broadcasting) run the cpu kernel.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo, TypedArray } from '@tensorflow/tfjs';
+import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import { BINARY, FIRST_COMPARISON, REDUCE, UNARY, type NativeAddon } from './native-addon.js';
 import { broadcastStrides, collapse, sizeOf } from './native-shapes.js';
 import { nativeMovementKernels } from './native-movement.js';
+import { f32, list, out, TRACE, values, type Args, type Body, type CpuLike } from './native-common.js';
 import { escape, take } from './native-pool.js';
-import { STE_MASK, SYM_QUANT } from '../quant/fused.js';
-import { HV_L2 } from '../analysis/second-order.js';
-import { BERT_ADAM } from '../train/bertadam.js';
-
-export interface CpuLike {
-  data: { get(dataId: unknown): { values?: unknown } };
-  makeTensorInfo(shape: number[], dtype: string, values?: TypedArray): TensorInfo;
-}
-export type Args = {
-  inputs: Record<string, TensorInfo | undefined> | TensorInfo[];
-  backend: CpuLike;
-  attrs?: NamedAttrMap;
-};
-/** a kernel body: its result, or undefined to run the cpu kernel instead */
-export type Body = (args: Args, n: NativeAddon) => TensorInfo | TensorInfo[] | undefined;
-
-/** KDQAT_NATIVE_TRACE=1 prints every call that falls back to a cpu kernel or converts its input (for profiling) */
-const TRACE = process.env.KDQAT_NATIVE_TRACE === '1';
-
-const ARRAY = { float32: Float32Array, int32: Int32Array, bool: Uint8Array } as const;
-type Numeric = keyof typeof ARRAY;
-
-/** the values of a numeric tensor as the typed array its dtype implies (converted when a cpu kernel left another), else undefined */
-export function values(be: CpuLike, t: TensorInfo): Float32Array | Int32Array | Uint8Array | undefined {
-  const C = ARRAY[t.dtype as Numeric];
-  const v = be.data.get(t.dataId).values;
-  if (!C || !ArrayBuffer.isView(v)) return undefined;
-  const n = sizeOf(t.shape);
-  if (v instanceof C) return (v.length === n ? v : v.subarray(0, n)) as InstanceType<typeof C>;
-  if (TRACE) console.error(`[native] converted ${(v as object).constructor.name} to ${t.dtype} [${t.shape}]`);
-  return C.from((v as TypedArray).subarray(0, n) as ArrayLike<number>);
-}
-export const f32 = (be: CpuLike, t: TensorInfo): Float32Array | undefined =>
-  t.dtype === 'float32' ? (values(be, t) as Float32Array | undefined) : undefined;
-export const out = (be: CpuLike, shape: number[], dtype: Numeric, data: TypedArray): TensorInfo =>
-  be.makeTensorInfo(shape, dtype, data);
-export const list = (inputs: Args['inputs']): TensorInfo[] =>
-  Array.isArray(inputs) ? inputs : Object.values(inputs).filter((t): t is TensorInfo => t != null);
+import { BERT_ADAM, HV_L2, STE_MASK, SYM_QUANT } from './fused.js';
 
 /** below this many elements the cpu kernel is as fast as crossing into C++ */
 const MIN_ELEMENTS = 256;

@@ -6,8 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { TensorInfo } from '@tensorflow/tfjs';
 import type { NativeAddon } from './native-addon.js';
-import type { Args, Body, CpuLike } from './native-kernels.js';
-import { list, out, values } from './native-kernels.js';
+import { list, out, values, type Args, type Body, type CpuLike } from './native-common.js';
 import { collapse, sizeOf, stridesOf } from './native-shapes.js';
 import { take } from './native-pool.js';
 

@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { loadNativeAddon, type NativeAddon } from './native-addon.js';
 import { cpuKernel, nativeKernel, nativeKernelBodies, nativeOnlyBodies } from './native-kernels.js';
-import { registerFusedGradients } from '../quant/fused.js';
+import { registerFusedGradients } from './fused.js';
 import { escape, give } from './native-pool.js';
 
 export const NATIVE = 'native';

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { atomicWrite, atomicWriteJson } from '../util/fsx.js';
-import { provenance } from '../util/provenance.js';
+import { provenance } from '../backend/provenance.js';
 import { backendInfo } from '../backend/backend.js';
 import { fromRows, toCsv, toMarkdown } from '../report/table.js';
 import { scatter } from '../report/charts.js';

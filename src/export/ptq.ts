@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Params, QuantHooks } from '../model/bert.js';
 import type { BertConfig } from '../model/config.js';
 import { actRules, makeQuantHooks, weightRules, type QuantConfig } from '../quant/plan.js';
-import { integerMatMul } from './kernels.js';
+import { integerMatMul } from '../backend/integer-kernels.js';
 import { EXPORT_FORMAT, type ExportContents, type FpTensor, type QuantTensor } from './format.js';
 
 async function fpOf(t: tf.Tensor): Promise<FpTensor> {

@@ -9,8 +9,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { unfactor, type Quantizer } from './quantizers.js';
-import { steMask } from './fused.js';
-import { integerMatMul } from '../export/kernels.js';
+import { steMask } from '../backend/fused.js';
+import { integerMatMul } from '../backend/integer-kernels.js';
 
 /** a [..,M,K] (quantized by qa), b [..,K,N] or [..,N,K] when transposeB (quantized by qb) -> [..,M,N] */
 export function exactQuantMatMul(

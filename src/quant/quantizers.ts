@@ -5,7 +5,7 @@
  * reference's autograd Functions.
  */
 import * as tf from '@tensorflow/tfjs';
-import { gt, steMask, symInts } from './fused.js';
+import { gt, steMask, symInts } from '../backend/fused.js';
 
 export interface Quantizer {
   readonly name: string;

@@ -7,7 +7,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { atomicWrite } from '../util/fsx.js';
-import { provenance } from '../util/provenance.js';
+import { provenance } from '../backend/provenance.js';
 import { getTask } from '../data/tasks.js';
 import { mainMetric } from '../data/metrics.js';
 import { fromRows, toCsv, toMarkdown } from './table.js';

@@ -6,6 +6,7 @@
  *   p <- p - lr * schedule(step / t_total, warmup) * u ; step += 1 (the first update uses step 0)
  */
 import * as tf from '@tensorflow/tfjs';
+import { BERT_ADAM } from '../backend/fused.js';
 
 export interface BertAdamConfig {
   lr: number;
@@ -40,9 +41,6 @@ export function scheduleFactor(kind: BertAdamConfig['schedule'], x: number, warm
 
 const NO_DECAY = ['bias', 'LayerNorm.bias', 'LayerNorm.weight'];
 export const decays = (name: string): boolean => !NO_DECAY.some((n) => name.includes(n));
-
-/** the native backend's fused update of one parameter (native/src/fused.cc): inputs p, m, v, g; attr h */
-export const BERT_ADAM = 'KdqBertAdam';
 
 export interface AdamState {
   step: number;

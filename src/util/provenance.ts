@@ -1,7 +1,6 @@
-/** Where a number came from: git commit, backend, versions, machine, command line. */
+/** Where a number came from: the project's root, its git state, paths relative to it. */
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { backendInfo } from '../backend/backend.js';
 
 export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -37,17 +36,4 @@ export function gitCommit(): { commit: string; dirty: boolean } {
   } catch {
     return { commit: 'unknown', dirty: false };
   }
-}
-
-export function provenance(): Record<string, unknown> {
-  const b = backendInfo();
-  return {
-    git: gitCommit(),
-    backend: b.backend,
-    threads: b.threads,
-    versions: b.versions,
-    machine: b.machine,
-    argv: process.argv.slice(2).map(projectRelative),
-    date: new Date().toISOString(),
-  };
 }

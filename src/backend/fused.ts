@@ -1,12 +1,17 @@
 /**
- * Quantizer building blocks with a fused kernel where the backend has one (the native backend: KdqSymQuant,
- * KdqSteMask in native/src/fused.cc) and the op-by-op composition elsewhere. Both give bit-identical values: the
- * fused kernels perform the same float32 operations per element, in the same order.
+ * The fused-kernel contract: the names of kdqat's own kernels, and the ops that run one where the backend has it (the
+ * native backend, native/src/fused.cc) and the op-by-op composition elsewhere. Both give bit-identical values: the
+ * fused kernels perform the same float32 operations per element, in the same order. The domain modules (quantizers,
+ * optimizer, Hessian products) call these; the backend never imports them.
  */
 import * as tf from '@tensorflow/tfjs';
 
 export const SYM_QUANT = 'KdqSymQuant';
 export const STE_MASK = 'KdqSteMask';
+/** the fused BertAdam update of one parameter: inputs p, m, v, g; attr h -> [p', m', v'] */
+export const BERT_ADAM = 'KdqBertAdam';
+/** the fused Hv of the Hessian analysis's L2-norm term: inputs acc, v, p; attrs l2, nrm, nrm3 */
+export const HV_L2 = 'KdqHvL2';
 
 const fused = (kernel: string): boolean => tf.getKernel(kernel, tf.getBackend()) !== undefined;
 
