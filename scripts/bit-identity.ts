@@ -22,19 +22,24 @@ import { ROOT, GLUE_DIR } from '../test/helpers/env.js';
 const TIMING = ['wallTimeSec', 'trainTokensPerSec', 'provenance'];
 const VOLATILE = /time|sec$|seconds|provenance|date|elapsed|^(out|dir|path)$/i;
 
-/** a JSON value without timing, provenance or path fields, at any depth */
-function stable(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(stable);
+/**
+ * A JSON value without timing, provenance or path fields, at any depth, its keys sorted and the work folder written
+ * `<work>`: two records made in different folders, or by code that writes its keys in another order, compare equal.
+ */
+function stable(v: unknown, work: string): unknown {
+  if (typeof v === 'string') return v.split(work).join('<work>');
+  if (Array.isArray(v)) return v.map((x) => stable(x, work));
   if (!v || typeof v !== 'object') return v;
   return Object.fromEntries(
     Object.entries(v as Record<string, unknown>)
       .filter(([k]) => !VOLATILE.test(k))
-      .map(([k, x]) => [k, stable(x)]),
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([k, x]) => [k, stable(x, work)]),
   );
 }
-const jsonSha = (p: string) =>
+const jsonSha = (p: string, work: string) =>
   createHash('sha256')
-    .update(JSON.stringify(stable(JSON.parse(readFileSync(p, 'utf8')))))
+    .update(JSON.stringify(stable(JSON.parse(readFileSync(p, 'utf8')), work)))
     .digest('hex');
 const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
 
@@ -105,7 +110,7 @@ async function record(out: string, backend: string, work: string): Promise<void>
     runs[run] = {
       studentWeightsSha256: sha(join(task, run, 'student', 'model.safetensors')),
       logSha256: sha(join(task, run, 'log.jsonl')),
-      metrics: strip(JSON.parse(readFileSync(join(task, run, 'metrics.json'), 'utf8'))),
+      metrics: stable(strip(JSON.parse(readFileSync(join(task, run, 'metrics.json'), 'utf8'))), work),
     };
   }
   const small = ['--train-limit', '64', '--eval-limit', '24', '--max-seq-len', '32', '--batch-size', '8'];
@@ -142,8 +147,8 @@ async function record(out: string, backend: string, work: string): Promise<void>
         .map((f) => [f, sha(join(d, f))]),
     );
   const stages = {
-    finetune: { ...files(ft), metrics: jsonSha(join(ft, 'metrics.json')) },
-    analysis: jsonSha(join(an, 'results.json')),
+    finetune: { ...files(ft), metrics: jsonSha(join(ft, 'metrics.json'), work) },
+    analysis: jsonSha(join(an, 'results.json'), work),
     export: files(ex),
   };
   const git = spawnSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim();
