@@ -177,20 +177,23 @@ async function main() {
   );
   console.log(`median of ${REPS} runs (stock: ${Math.min(REPS, 3)})\n`);
   console.log(
-    `${'B,T,D'.padEnd(12)} ${'product'.padEnd(38)} ${'stock GF/s'.padStart(10)} ${'ours GF/s'.padStart(10)} ${'speed-up'.padStart(8)}  rel.diff`,
+    `${'B,T,D'.padEnd(12)} ${'product'.padEnd(38)} ${'stock GF/s'.padStart(10)} ${'ours GF/s'.padStart(10)} ` +
+      `${'speed-up'.padStart(8)}  rel.diff`,
   );
   for (const [B, T, D] of cases) {
     for (const pr of products(B, T, D)) {
       const r = benchProduct(pr);
       console.log(
-        `${`${B},${T},${D}`.padEnd(12)} ${pr.label.padEnd(38)} ${r.stock.toFixed(2).padStart(10)} ${r.ours.toFixed(2).padStart(10)} ${(r.ours / r.stock).toFixed(1).padStart(7)}x  ${r.err.toExponential(1)}`,
+        `${`${B},${T},${D}`.padEnd(12)} ${pr.label.padEnd(38)} ${r.stock.toFixed(2).padStart(10)} ` +
+          `${r.ours.toFixed(2).padStart(10)} ${(r.ours / r.stock).toFixed(1).padStart(7)}x  ${r.err.toExponential(1)}`,
       );
     }
   }
   if (!flag('--no-step')) {
     const [B, T, D, L] = [32, 128, 128, 2];
     console.log(
-      `\nencoder forward+backward, ${L} layers, hidden ${D}, ${D / 64} heads, FF ${4 * D}, batch ${B}x${T}, vocab 30522:`,
+      `\nencoder forward+backward, ${L} layers, hidden ${D}, ${D / 64} heads, FF ${4 * D}, batch ${B}x${T}, vocab ` +
+        `30522:`,
     );
     const step = encoderStep(B, T, D, L);
     const ms: Record<string, number> = {};
@@ -203,7 +206,8 @@ async function main() {
       for (const k of replaced) useKernel('wasm', k, v);
       ms[v] = timeMs(step.run, v === 'stock' ? 1 : Math.min(REPS, 3));
       console.log(
-        `  ${v.padEnd(6)} ${ms[v].toFixed(0).padStart(7)} ms/step  ${(((B * T) / ms[v]) * 1000).toFixed(0).padStart(6)} tokens/s`,
+        `  ${v.padEnd(6)} ${ms[v].toFixed(0).padStart(7)} ms/step  ` +
+          `${(((B * T) / ms[v]) * 1000).toFixed(0).padStart(6)} tokens/s`,
       );
     }
     for (const k of replaced) useKernel('wasm', k, 'ours');
@@ -221,7 +225,8 @@ async function main() {
       for (const k of BRIDGED_KERNELS) useKernel('cpu', k, v);
       ms[v] = timeMs(step.run, 1);
       console.log(
-        `  ${v === 'stock' ? 'tfjs cpu kernels' : 'wasm-bridged   '} ${ms[v].toFixed(0).padStart(7)} ms/step  ${(((B * T) / ms[v]) * 1000).toFixed(0).padStart(6)} tokens/s`,
+        `  ${v === 'stock' ? 'tfjs cpu kernels' : 'wasm-bridged   '} ${ms[v].toFixed(0).padStart(7)} ms/step  ` +
+          `${(((B * T) / ms[v]) * 1000).toFixed(0).padStart(6)} tokens/s`,
       );
     }
     console.log(`  speed-up ${(ms.stock / ms.ours).toFixed(1)}x`);

@@ -32,5 +32,6 @@ console.log(
 t = performance.now();
 const g = loadGlueSplit({ task: 'sst-2', split: 'train', glueDir, tokenizer: tok, cache: false });
 console.log(
-  `loadGlueSplit (read + tokenise + features, T=${g.features.T}, no cache): ${((performance.now() - t) / 1000).toFixed(2)} s for ${g.features.n} examples`,
+  `loadGlueSplit (read + tokenise + features, T=${g.features.T}, no cache): ` +
+    `${((performance.now() - t) / 1000).toFixed(2)} s for ${g.features.n} examples`,
 );

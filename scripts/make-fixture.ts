@@ -1,7 +1,8 @@
 /**
- * Write a self-consistent model fixture set (the format `npm run verify` reads) for any BERT shape, with reference values
- * computed by THIS implementation:
- *   npx tsx scripts/make-fixture.ts --out /tmp/fx --name odd --layers 3 --hidden 24 --heads 3 --ff 40 --labels 5 --batch 3 --seq 10
+ * Write a self-consistent model fixture set (the format `npm run verify` reads) for any BERT shape, with reference
+ * values computed by THIS implementation:
+ *   npx tsx scripts/make-fixture.ts --out /tmp/fx --name odd --layers 3 --hidden 24 --heads 3 --ff 40 --labels 5
+ *     --batch 3 --seq 10
  * It proves nothing about agreement with PyTorch (the shipped fixtures do that); it exercises `verify` on shapes
  * it has never seen, so that nothing in it can be hard-wired to the shipped fixtures' sizes, and it lets a test
  * check that a wrong value is caught. Extra key "future.unknown" must be reported as "not checked yet".

@@ -29,7 +29,9 @@ const ALIASES: Record<string, BackendName> = {
   cpu: 'cpu',
   plain: 'plain',
 };
-/** Backends chosen only by name (never in the preference order): plain = tfjs's cpu kernels without kdqat's (plain.ts). */
+/**
+ * Backends chosen only by name (never in the preference order): plain = tfjs's cpu kernels without kdqat's (plain.ts).
+ */
 
 export interface BackendInfo {
   backend: BackendName;
@@ -47,7 +49,8 @@ export function parseBackend(name: string): BackendName {
   if (!b) {
     const near = closest(name.toLowerCase(), Object.keys(ALIASES));
     throw new UserError(
-      `unknown backend "${name}"${near ? ` (did you mean "${near}"?)` : ''}: choose one of node-gpu, node, native, wasm, cpu, plain`,
+      `unknown backend "${name}"${near ? ` (did you mean "${near}"?)` : ''}: choose one of node-gpu, node, native, ` +
+        `wasm, cpu, plain`,
     );
   }
   return b;
@@ -219,7 +222,11 @@ export async function initBackend(
     console.error(`[kdqat] ${nativeWhy}; using ${chosen}`);
   if (!opts.quiet)
     console.error(
-      `[kdqat] backend ${chosen}${chosen === 'native' ? ` (${versions.native} products, C++ kernels)` : ''}${bridged ? ' (heavy kernels computed by wasm)' : ''} (${threads} thread${threads > 1 ? 's' : ''}), tfjs ${versions['@tensorflow/tfjs']}, ${current.machine.cores}x ${current.machine.cpus}`,
+      `[kdqat] backend ` +
+        `${chosen}${chosen === 'native' ? ` (${versions.native} products, C++ kernels)` : ''}${bridged ? ' (heavy kernels computed by wasm)' : ''} ` +
+        `(${threads} thread${threads > 1 ? 's' : ''}), tfjs ${versions['@tensorflow/tfjs']}, ` +
+        `${current.machine.cores}x ` +
+        `${current.machine.cpus}`,
     );
   return current;
 }
@@ -252,8 +259,10 @@ export function assertFitsBackend(estimatedBytes: number, what: string): void {
   if (current?.backend !== 'wasm') return;
   if (estimatedBytes > WASM_HEAP_BYTES * 0.9) {
     throw new Error(
-      `${what} needs about ${(estimatedBytes / 2 ** 30).toFixed(1)} GiB, but the wasm backend has a 32-bit heap of 4 GiB. ` +
-        `Use a smaller batch size or sequence length, or run with --backend cpu (slow, no heap limit) or --backend node / node-gpu ` +
+      `${what} needs about ${(estimatedBytes / 2 ** 30).toFixed(1)} GiB, but the wasm backend has a 32-bit heap of 4 ` +
+        `GiB. ` +
+        `Use a smaller batch size or sequence length, or run with --backend cpu (slow, no heap limit) or --backend ` +
+        `node / node-gpu ` +
         `(needs @tensorflow/tfjs-node[-gpu], which downloads libtensorflow at install time).`,
     );
   }
@@ -270,7 +279,8 @@ export function explainBackendError(e: unknown): Error {
   ) {
     return new Error(
       `the wasm backend ran out of its 4 GiB heap (${err.message.split('\n')[0]}). The wasm heap is 32-bit: ` +
-        `use a smaller --batch-size or --max-seq-len, or --backend cpu (slow, no heap limit), or --backend node / node-gpu ` +
+        `use a smaller --batch-size or --max-seq-len, or --backend cpu (slow, no heap limit), or --backend node / ` +
+        `node-gpu ` +
         `(needs @tensorflow/tfjs-node[-gpu], which downloads libtensorflow at install time).`,
     );
   }

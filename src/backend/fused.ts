@@ -37,7 +37,9 @@ export function steMask(dy: tf.Tensor, x: tf.Tensor, c: number): tf.Tensor {
 }
 
 let registered = false;
-/** d(steMask)/d(dy) = steMask(ddy, x); d/dx = 0 (the mask is piecewise constant): exact HVPs differentiate through it */
+/**
+ * d(steMask)/d(dy) = steMask(ddy, x); d/dx = 0 (the mask is piecewise constant): exact HVPs differentiate through it
+ */
 export function registerFusedGradients(): void {
   if (registered) return;
   registered = true;

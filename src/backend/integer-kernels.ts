@@ -16,7 +16,10 @@ export type QuantKind = 'ternary' | 'int8';
 export interface IntegerKernels {
   /** which quantized models' products the kernel runs (the others stay on float32 kernels) */
   kinds: QuantKind[];
-  /** a [..,M,K] @ op(b) ([..,K,N] or [..,N,K] when transposeB) of integer-valued tensors -> exact sums as float32, or undefined when not covered */
+  /**
+   * a [..,M,K] @ op(b) ([..,K,N] or [..,N,K] when transposeB) of integer-valued tensors -> exact sums as float32, or
+   * undefined when not covered
+   */
   matMul(a: tf.Tensor, b: tf.Tensor, transposeB: boolean): tf.Tensor | undefined;
 }
 
@@ -32,7 +35,9 @@ export function hasIntegerKernels(backend: string = tf.getBackend(), kind: Quant
   return registry.get(backend)?.kinds.includes(kind) ?? false;
 }
 
-/** ints_a @ op(ints_b) on the active backend's integer kernel, else tf.matMul (float32 kernel, exact for |sums| < 2^24) */
+/**
+ * ints_a @ op(ints_b) on the active backend's integer kernel, else tf.matMul (float32 kernel, exact for |sums| < 2^24)
+ */
 export function integerMatMul(a: tf.Tensor, b: tf.Tensor, transposeB: boolean): tf.Tensor {
   return registry.get(tf.getBackend())?.matMul(a, b, transposeB) ?? tf.matMul(a, b, false, transposeB);
 }

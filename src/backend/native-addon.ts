@@ -10,7 +10,10 @@ const require = createRequire(import.meta.url);
 type F32 = Float32Array;
 /** the addon's functions (native/src/addon.cc); every buffer is checked against the sizes given */
 export interface NativeAddon {
-  /** out [max(bA,bB), M, N] = op(a [bA, M, K]) @ op(b [bB, K, N]); op = transpose when ta / tb (operands stored [K,M] / [N,K]) */
+  /**
+   * out [max(bA,bB), M, N] = op(a [bA, M, K]) @ op(b [bB, K, N]); op = transpose when ta / tb (operands stored [K,M] /
+   * [N,K])
+   */
   matmul(
     a: F32,
     b: F32,
@@ -37,7 +40,9 @@ export interface NativeAddon {
   ): number;
   /** out = f(x) elementwise, f = UNARY[op]; p0, p1: step's alpha or clip's bounds */
   unary(op: number, x: F32, out: F32, p0: number, p1: number): void;
-  /** out[i] = f(a[ia], b[ib]) over dims with per-operand element strides (0 = broadcast); comparisons fill a Uint8Array */
+  /**
+   * out[i] = f(a[ia], b[ib]) over dims with per-operand element strides (0 = broadcast); comparisons fill a Uint8Array
+   */
   binary(op: number, a: F32, b: F32, out: F32 | Uint8Array, dims: number[], sa: number[], sb: number[]): void;
   /** out = a && b (op 0), a || b (1), !a (2) on bool bytes */
   logical(op: number, a: Uint8Array, b: Uint8Array, out: Uint8Array): void;
@@ -47,7 +52,9 @@ export interface NativeAddon {
   symQuant(x: F32, ints: F32, levels: number): number;
   /** out = dy * 1[|x| < clip] (fused.cc) */
   steMask(dy: F32, x: F32, out: F32, clip: number): void;
-  /** BertAdam's update of one parameter into po, mo, vo; h = [b1, 1 - b1, b2, 1 - b2, eps, wd, lr, maxNorm] (fused.cc) */
+  /**
+   * BertAdam's update of one parameter into po, mo, vo; h = [b1, 1 - b1, b2, 1 - b2, eps, wd, lr, maxNorm] (fused.cc)
+   */
   bertAdam(p: F32, m: F32, v: F32, g: F32, po: F32, mo: F32, vo: F32, h: number[]): void;
   /** out = acc + (v / nrm - p (p . v) / nrm3) l2, the dot in double (fused.cc) */
   hvL2(acc: F32, v: F32, p: F32, out: F32, l2: number, nrm: number, nrm3: number): void;
@@ -67,9 +74,15 @@ export interface NativeAddon {
     ss: number[],
     ds: number[],
   ): void;
-  /** dst [outer, m, inner] = src [outer, n, inner] at rows idx [m]; returns -1, or the position of an index outside [0, n) */
+  /**
+   * dst [outer, m, inner] = src [outer, n, inner] at rows idx [m]; returns -1, or the position of an index outside [0,
+   * n)
+   */
   gather(src: ArrayBufferView, idx: Int32Array, dst: ArrayBufferView, outer: number, n: number, inner: number): number;
-  /** out [segments, inner] += x [rows, inner] at rows ids [rows] (negative dropped); returns -1 or the position of an id >= segments */
+  /**
+   * out [segments, inner] += x [rows, inner] at rows ids [rows] (negative dropped); returns -1 or the position of an id
+   * >= segments
+   */
   segmentSum(x: F32, ids: Int32Array, out: F32, segments: number): number;
   setThreads(n: number): void;
   getThreads(): number;

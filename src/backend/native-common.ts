@@ -24,7 +24,10 @@ export const TRACE = process.env.KDQAT_NATIVE_TRACE === '1';
 const ARRAY = { float32: Float32Array, int32: Int32Array, bool: Uint8Array } as const;
 type Numeric = keyof typeof ARRAY;
 
-/** the values of a numeric tensor as the typed array its dtype implies (converted when a cpu kernel left another), else undefined */
+/**
+ * the values of a numeric tensor as the typed array its dtype implies (converted when a cpu kernel left another), else
+ * undefined
+ */
 export function values(be: CpuLike, t: TensorInfo): Float32Array | Int32Array | Uint8Array | undefined {
   const C = ARRAY[t.dtype as Numeric];
   const v = be.data.get(t.dataId).values;

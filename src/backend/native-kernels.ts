@@ -160,7 +160,9 @@ const addN: Body = ({ inputs, backend: be }, n) => {
   return out(be, [...ts[0].shape], 'float32', y);
 };
 
-/** x [..] reduced over `axes` as [outer, red, inner] when the reduced axes (size-1 axes aside) are adjacent, else null */
+/**
+ * x [..] reduced over `axes` as [outer, red, inner] when the reduced axes (size-1 axes aside) are adjacent, else null
+ */
 function reduceView(shape: number[], axes: number[]): { outer: number; red: number; inner: number } | null {
   const kept = shape.map((d, k) => ({ d, r: axes.includes(k) })).filter((e) => e.d !== 1);
   const first = kept.findIndex((e) => e.r),
@@ -221,7 +223,8 @@ const batchMatMul: Body = ({ inputs, backend: be, attrs }, n) => {
     N = transposeB ? rb : cb;
   if ((transposeB ? cb : rb) !== K)
     throw new Error(
-      `BatchMatMul: inner dimensions differ, a [${a.shape}]${transposeA ? 'ᵀ' : ''} b [${b.shape}]${transposeB ? 'ᵀ' : ''}`,
+      `BatchMatMul: inner dimensions differ, a [${a.shape}]${transposeA ? 'ᵀ' : ''} b ` +
+        `[${b.shape}]${transposeB ? 'ᵀ' : ''}`,
     );
   const outerA = a.shape.slice(0, -2),
     outerB = b.shape.slice(0, -2);

@@ -106,7 +106,8 @@ const transposeKernel: KernelFunc = (args) => {
   );
   const n = size(x.shape);
   if (n === 0) return out;
-  const { heap, a0: src, b0: dst } = heapPair(be, x, out); // after makeOutput: its malloc may grow (and so move) the heap
+  // after makeOutput: its malloc may grow (and so move) the heap
+  const { heap, a0: src, b0: dst } = heapPair(be, x, out);
   if (k <= 1 || p.every((g, i) => g === i)) heap.copyWithin(dst, src, src + n);
   else if (swapLast2) transpose2d(heap, src, dst, size(dims.slice(0, -2)), dims[k - 2], dims[k - 1]);
   else copyRuns(heap, src, dst, dims, p);

@@ -49,7 +49,8 @@ function prepareScripts(threads: number): { main: string; worker: string; wasm: 
   for (const pat of [POOL, CORES, WORKER]) {
     if (!src.includes(pat))
       throw new Error(
-        `wasm-threads: ${srcPath} does not contain the expected "${pat.slice(0, 40)}..." (tfjs-backend-wasm version changed?)`,
+        `wasm-threads: ${srcPath} does not contain the expected "${pat.slice(0, 40)}..." (tfjs-backend-wasm version ` +
+          `changed?)`,
       );
   }
   src = src

@@ -184,7 +184,8 @@ export async function runBadInput(b: Bench, bad: BadInput, dir: string): Promise
   const args =
     bad.cmd === 'qat'
       ? [...COMMON, '--teacher', s.teacher, '--preset', 'map', '--run-dir', join(s.out, 'run')]
-      : [...COMMON, '--bert', 'tiny', '--grid', 'smoke', '--out', s.out, '--no-report']; // no teacher in s.out: a sweep would fine-tune one first
+      : // no teacher in s.out: a sweep would fine-tune one first
+        [...COMMON, '--bert', 'tiny', '--grid', 'smoke', '--out', s.out, '--no-report'];
   args.push(...(bad.args?.(s) ?? []));
   const before = snapshot(dir);
   const env = {

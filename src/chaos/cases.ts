@@ -79,7 +79,10 @@ function checkpointed(
     .map((r) => ({ ...r, latest: JSON.parse(readFileSync(join(r.dir, 'state', 'latest.json'), 'utf8')) }));
 }
 
-/** A full disk while the 2nd checkpoint is written: exit 2 naming the file, the previous checkpoint intact, then a resume. */
+/**
+ * A full disk while the 2nd checkpoint is written: exit 2 naming the file, the previous checkpoint intact, then a
+ * resume.
+ */
 export const diskFull: Case = {
   kind: 'fault',
   name: 'disk full (ENOSPC) while a checkpoint is written',
@@ -103,7 +106,10 @@ export const diskFull: Case = {
 
 type Damage = (k: ReturnType<typeof checkpointed>[number]) => { file: string; expect: RegExp };
 
-/** Kill the sweep after its checkpoints, damage every run's state with `damage`, resume: each damage named, same results. */
+/**
+ * Kill the sweep after its checkpoints, damage every run's state with `damage`, resume: each damage named, same
+ * results.
+ */
 function damagedState(name: string, damage: Damage): Case {
   return {
     kind: 'fault',

@@ -234,7 +234,10 @@ export function diffResults(a: Record<string, unknown>, b: Record<string, unknow
   return out;
 }
 
-/** Files under `dir` that a complete sweep must not leave: temp files, lock files, checkpoint state, damaged copies (unless in `allow`). */
+/**
+ * Files under `dir` that a complete sweep must not leave: temp files, lock files, checkpoint state, damaged copies
+ * (unless in `allow`).
+ */
 export function leftovers(dir: string, allow: RegExp[] = []): string[] {
   const bad: string[] = [];
   const walk = (d: string) => {

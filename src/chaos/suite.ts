@@ -86,7 +86,10 @@ export function fullPlan(seed: number): Plan {
   };
 }
 
-/** For `npm test`: one run, the first kill point, a full disk, a damaged checkpoint, the lock cases in one, 4 bad inputs. */
+/**
+ * For `npm test`: one run, the first kill point, a full disk, a damaged checkpoint, the lock cases in one, 4 bad
+ * inputs.
+ */
 export function reducedPlan(seed: number): Plan {
   return {
     runs: 1,
@@ -106,7 +109,10 @@ export interface Outcome {
 export const summaryLine = (o: Outcome[]): string => {
   const n = (k: Outcome['kind']) => o.filter((x) => x.kind === k).length,
     lost = o.filter((x) => x.problems.length).length;
-  return `${n('kill')} kill points, ${n('fault')} faults, ${n('bad')} bad inputs: ${o.length - lost} recovered, ${lost} lost`;
+  return (
+    `${n('kill')} kill points, ${n('fault')} faults, ${n('bad')} bad inputs: ${o.length - lost} recovered, ` +
+    `${lost} lost`
+  );
 };
 
 /** Run `plan` in `work` (made afresh; GLUE rows copied from `glueSource`); `say` gets one line per case. */
@@ -126,7 +132,8 @@ export async function runSuite(
   if (stray.length) throw new Error(`the reference sweep left ${stray.join(', ')}`);
   renameSync(bench.out, bench.ref);
   say(
-    `reference sweep (teacher from scratch, ${plan.runs} run${plan.runs > 1 ? 's' : ''}): ${((performance.now() - t0) / 1000).toFixed(0)} s`,
+    `reference sweep (teacher from scratch, ${plan.runs} run${plan.runs > 1 ? 's' : ''}): ` +
+      `${((performance.now() - t0) / 1000).toFixed(0)} s`,
   );
   const ctx: Ctx = { bench, ref: refResults };
   const outcomes: Outcome[] = [];
@@ -134,7 +141,8 @@ export async function runSuite(
     const o = { kind, name, problems, seconds: (performance.now() - t) / 1000 };
     outcomes.push(o);
     say(
-      `${problems.length ? 'LOST' : 'ok  '} ${kind.padEnd(5)} ${name} (${o.seconds.toFixed(0)} s)${problems.map((p) => `\n       ${p}`).join('')}`,
+      `${problems.length ? 'LOST' : 'ok  '} ${kind.padEnd(5)} ${name} (${o.seconds.toFixed(0)} ` +
+        `s)${problems.map((p) => `\n       ${p}`).join('')}`,
     );
   };
   for (const c of [...plan.kills.map(killPoint), ...plan.faults]) {

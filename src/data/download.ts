@@ -116,7 +116,8 @@ async function fetchToFile(
     res = await fetch(url);
   } catch (e) {
     throw new Error(
-      `GET ${url} failed: ${(e as Error).message}${(e as { cause?: Error }).cause ? ` (${(e as { cause: Error }).cause.message})` : ''}`,
+      `GET ${url} failed: ` +
+        `${(e as Error).message}${(e as { cause?: Error }).cause ? ` (${(e as { cause: Error }).cause.message})` : ''}`,
     );
   }
   if (!res.ok || !res.body) throw new Error(`GET ${url}: HTTP ${res.status} ${res.statusText}`);
@@ -279,7 +280,8 @@ export async function downloadTask(
           downloaded: new Date().toISOString(),
           files: fetched,
           verified:
-            'sizes against Content-Length; zip entries against their CRC-32 and size; expected TSVs present, non-empty, tab-separated',
+            'sizes against Content-Length; zip entries against their CRC-32 and size; expected TSVs present, ' +
+            'non-empty, tab-separated',
         },
         null,
         2,

@@ -68,7 +68,8 @@ export async function ensureGlueTask(
     const why = (e as Error).message;
     throw new GlueDownloadError(
       `GLUE task ${t.dir} is ${where}, and downloading it failed: ${why.includes(url) ? '' : `${url}: `}${why}. ` +
-        `Set GLUE_DIR (or --data-dir) to a GLUE copy that has ${t.dir}/, or fetch it with: npm run glue:download -- --tasks ${t.name}` +
+        `Set GLUE_DIR (or --data-dir) to a GLUE copy that has ${t.dir}/, or fetch it with: npm run glue:download -- ` +
+        `--tasks ${t.name}` +
         ` (env KDQAT_GLUE_URL or --url-base name a mirror)`,
     );
   }

@@ -178,7 +178,11 @@ export function loadGlueSplit(opts: LoadGlueOptions): GlueSplit {
 /** One line for logs: "rte dev: 277 examples, T=128 (277 rows read, 0 rejected), cache hit". */
 export function describeSplit(g: GlueSplit): string {
   const rej = g.stats.rejected
-    ? `, ${g.stats.rejected} rejected at lines ${g.stats.rejectedLines.join(',')}${g.stats.rejected > g.stats.rejectedLines.length ? ',...' : ''}`
+    ? `, ${g.stats.rejected} rejected at lines ` +
+      `${g.stats.rejectedLines.join(',')}${g.stats.rejected > g.stats.rejectedLines.length ? ',...' : ''}`
     : ', 0 rejected';
-  return `${g.task.name} ${g.split}: ${g.features.n} examples, T=${g.features.T} (${g.stats.read} rows read${rej})${g.cache ? `, cache ${g.cache.hit ? 'hit' : 'written'}` : ''}`;
+  return (
+    `${g.task.name} ${g.split}: ${g.features.n} examples, T=${g.features.T} (${g.stats.read} rows ` +
+    `read${rej})${g.cache ? `, cache ${g.cache.hit ? 'hit' : 'written'}` : ''}`
+  );
 }

@@ -20,7 +20,9 @@ export function accuracy(preds: Vec, labels: Vec): number {
   return c / n;
 }
 
-/** Binary F1 with positive class 1 = 2TP / (2TP + FP + FN); 0 when there is no positive at all (sklearn zero_division). */
+/**
+ * Binary F1 with positive class 1 = 2TP / (2TP + FP + FN); 0 when there is no positive at all (sklearn zero_division).
+ */
 export function f1Binary(preds: Vec, labels: Vec): number {
   const n = checkLen(preds, labels);
   let tp = 0,
@@ -37,7 +39,10 @@ export function f1Binary(preds: Vec, labels: Vec): number {
   return d === 0 ? 0 : (2 * tp) / d;
 }
 
-/** Multiclass Matthews correlation (sklearn): (c*s - sum t_k p_k) / sqrt((s^2 - sum p_k^2)(s^2 - sum t_k^2)); 0 if a factor is 0. */
+/**
+ * Multiclass Matthews correlation (sklearn): (c*s - sum t_k p_k) / sqrt((s^2 - sum p_k^2)(s^2 - sum t_k^2)); 0 if a
+ * factor is 0.
+ */
 export function matthewsCorr(preds: Vec, labels: Vec): number {
   const n = checkLen(preds, labels);
   const t = new Map<number, number>(),
@@ -111,7 +116,10 @@ export function spearman(x: Vec, y: Vec): number {
 
 export type MetricDict = Record<string, number>;
 
-/** The reference's per-task dict: cola {mcc}; mrpc/qqp {acc, f1, acc_and_f1}; sts-b {pearson, spearmanr, corr}; else {acc}. */
+/**
+ * The reference's per-task dict: cola {mcc}; mrpc/qqp {acc, f1, acc_and_f1}; sts-b {pearson, spearmanr, corr}; else
+ * {acc}.
+ */
 export function computeMetrics(task: string | TaskSpec, preds: Vec, labels: Vec): MetricDict {
   const t = typeof task === 'string' ? getTask(task) : task;
   switch (t.name) {

@@ -165,14 +165,20 @@ export function checkGlueDir(dir: string, what: string | null): void {
   if (!what) return;
   if (!existsSync(dir))
     throw new UserError(
-      `${what}: ${dir} does not exist; point it at a GLUE copy (the folder holding RTE/, CoLA/, ...), or ${what.startsWith('GLUE_DIR') ? 'unset it' : 'leave it out'} to use ${LOCAL_GLUE_DIR()} (tasks missing there are downloaded on first use)`,
+      `${what}: ${dir} does not exist; point it at a GLUE copy (the folder holding RTE/, CoLA/, ...), or ` +
+        `${what.startsWith('GLUE_DIR') ? 'unset it' : 'leave it out'} to use ${LOCAL_GLUE_DIR()} (tasks missing ` +
+        `there are ` +
+        `downloaded on first use)`,
     );
   const asTask = Object.values(TASKS).find(
     (t) => t.dir.toUpperCase() === basename(dir).toUpperCase() && !existsSync(join(dir, t.dir)),
   );
   if (asTask || ['train.tsv', 'dev.tsv'].some((f) => existsSync(join(dir, f)))) {
     throw new UserError(
-      `${what}: ${dir} looks like a task folder (it ${asTask ? `is named ${basename(dir)}` : 'holds train.tsv/dev.tsv'}); point it at the GLUE folder holding the task folders, e.g. ${dirname(dir)}`,
+      `${what}: ${dir} looks like a task folder (it ` +
+        `${asTask ? `is named ${basename(dir)}` : 'holds train.tsv/dev.tsv'}); point it at the GLUE folder holding ` +
+        `the task ` +
+        `folders, e.g. ${dirname(dir)}`,
     );
   }
 }
@@ -253,7 +259,9 @@ export function rowsToExamples(
       }
       throw new DataError(
         `task ${task.name} (${split}): row has ${row.length} tab-separated field(s), expected at least ${need}` +
-          ` (text_a = column ${c.a}${c.b !== null ? `, text_b = column ${c.b}` : ''}${c.label !== null ? `, label = column ${c.label}` : ''}; 0-based)`,
+          ` (text_a = column ` +
+          `${c.a}${c.b !== null ? `, text_b = column ${c.b}` : ''}${c.label !== null ? `, label = column ${c.label}` : ''}; ` +
+          `0-based)`,
         file,
         line,
       );
@@ -265,7 +273,8 @@ export function rowsToExamples(
         const id = labelMap.get(raw);
         if (id === undefined)
           throw new DataError(
-            `task ${task.name} (${split}): unknown label ${JSON.stringify(raw)}; allowed labels: ${fmtLabels(task.labels)}`,
+            `task ${task.name} (${split}): unknown label ${JSON.stringify(raw)}; allowed labels: ` +
+              `${fmtLabels(task.labels)}`,
             file,
             line,
           );

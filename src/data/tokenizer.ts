@@ -46,7 +46,10 @@ export interface GlueTokenizer {
   readonly source: string;
 }
 
-/** vocab.txt -> token -> id, as pytorch_pretrained_bert's load_vocab: one token per line, stripped; a later duplicate wins. */
+/**
+ * vocab.txt -> token -> id, as pytorch_pretrained_bert's load_vocab: one token per line, stripped; a later duplicate
+ * wins.
+ */
 export function parseVocab(text: string, path = 'vocab.txt'): Map<string, number> {
   const lines = text.split(/\r\n|\r|\n/);
   if (lines.length && lines[lines.length - 1] === '') lines.pop();

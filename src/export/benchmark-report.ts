@@ -44,18 +44,26 @@ export function benchmarkNote(
   const integer = rows.some((r) => r.latency_path === INTEGER);
   const batches = [...new Set(rows.map((r) => r.eval_batch).filter((b) => b !== undefined))];
   return (
-    `${task.toUpperCase()} dev (${devN} examples, length ${seqLen}); ${m.cores}x ${m.cpus}, ${m.memGiB} GiB, node ${m.node}, ` +
-    `backend ${rows[0]?.backend} (${rows[0]?.threads} thread${(rows[0]?.threads ?? 1) > 1 ? 's' : ''}), ${new Date().toISOString().slice(0, 10)}. ` +
-    `Latency: median (quartiles) of ${o.reps} single-example forwards after ${o.warmup} warm-up, interleaved across the models; throughput: median of ${o.throughputReps} batch-32 forwards. ` +
+    `${task.toUpperCase()} dev (${devN} examples, length ${seqLen}); ${m.cores}x ${m.cpus}, ${m.memGiB} GiB, node ` +
+    `${m.node}, ` +
+    `backend ${rows[0]?.backend} (${rows[0]?.threads} thread${(rows[0]?.threads ?? 1) > 1 ? 's' : ''}), ` +
+    `${new Date().toISOString().slice(0, 10)}. ` +
+    `Latency: median (quartiles) of ${o.reps} single-example forwards after ${o.warmup} warm-up, interleaved across ` +
+    `the models; throughput: median of ${o.throughputReps} batch-32 forwards. ` +
     `Size: the model file on disk (MB = 10^6 bytes).` +
     (batches.length
-      ? ` Dev metric at evaluation batch ${batches.join(', ')} (8-bit activation scales are computed per batch, so a quantized model's metric depends on it; "run's own" is the metric a student scored in its run).`
+      ? ` Dev metric at evaluation batch ${batches.join(', ')} (8-bit activation scales are computed per batch, so a ` +
+        `quantized model's metric depends on it; "run's own" is the metric a student scored in its run).`
       : '') +
     (simulated && !integer
-      ? ` **Quantized rows are "${SIMULATED}"**: this backend has no integer kernels, so their products run as float32 on integer-valued tensors; their latency shows the cost of the quantizers, not an integer speed-up.`
+      ? ` **Quantized rows are "${SIMULATED}"**: this backend has no integer kernels, so their products run as ` +
+        `float32 on integer-valued tensors; their latency shows the cost of the quantizers, not an integer speed-up.`
       : '') +
     (simulated && integer
-      ? ` **Rows marked "${SIMULATED}"** have no integer kernel on this backend (rows marked "${INTEGER}" do), so their products run as float32 on integer-valued tensors; their latency shows the cost of the quantizers, not an integer speed-up.`
+      ? ` **Rows marked "${SIMULATED}"** have no integer kernel on this backend (rows marked "${INTEGER}" do), so ` +
+        `their products run as float32 on integer-valued tensors; their latency shows the cost of the quantizers, ` +
+        `not an ` +
+        `integer speed-up.`
       : '')
   );
 }

@@ -140,7 +140,8 @@ export async function benchmarkModels(
     });
     const r = rows[c];
     o.log(
-      `  -> ${r.size_mb.toFixed(3)} MB, ${r.latency_ms.toFixed(2)} ms, ${r.throughput_ex_s.toFixed(1)} ex/s, ${metric} ${r.value.toFixed(4)} (${r.latency_path})`,
+      `  -> ${r.size_mb.toFixed(3)} MB, ${r.latency_ms.toFixed(2)} ms, ${r.throughput_ex_s.toFixed(1)} ex/s, ` +
+        `${metric} ${r.value.toFixed(4)} (${r.latency_path})`,
     );
   }
   return rows;

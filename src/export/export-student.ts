@@ -13,7 +13,8 @@ export function studentQuant(studentDir: string): QuantConfig {
   const p = join(studentDir, 'kdqat.json');
   if (!existsSync(join(studentDir, 'config.json')) || !existsSync(join(studentDir, 'model.safetensors')))
     throw new Error(
-      `${studentDir}: not a student directory (needs config.json, model.safetensors and kdqat.json; pass <run>/student)`,
+      `${studentDir}: not a student directory (needs config.json, model.safetensors and kdqat.json; pass ` +
+        `<run>/student)`,
     );
   if (!existsSync(p))
     throw new Error(
@@ -30,7 +31,8 @@ export function studentQuant(studentDir: string): QuantConfig {
   const quant = { ...QUANT_DEFAULTS, ...prov.quant };
   if (quant.weightBits !== 2 || quant.weightRules)
     throw new Error(
-      `${studentDir}: weight-bits ${quant.weightBits}${quant.weightRules ? ' with custom weight rules' : ''}; export packs ternary (weight-bits 2, default rules) students only`,
+      `${studentDir}: weight-bits ${quant.weightBits}${quant.weightRules ? ' with custom weight rules' : ''}; export ` +
+        `packs ternary (weight-bits 2, default rules) students only`,
     );
   return quant;
 }
@@ -44,7 +46,9 @@ export interface ExportResult {
   scales: number;
 }
 
-/** Where a run's student is exported by default: <run>/export (the best student), <run>/export-last (the final weights). */
+/**
+ * Where a run's student is exported by default: <run>/export (the best student), <run>/export-last (the final weights).
+ */
 export const exportDirOf = (run: string, which: 'best' | 'last'): string =>
   join(run, which === 'best' ? 'export' : 'export-last');
 

@@ -19,7 +19,9 @@ import { packTernary, packedBytes, unpackTernary } from './pack.js';
 export const EXPORT_FORMAT = 'kdqat-export/1';
 export const MODEL_FILE = 'model.safetensors';
 
-/** ternary: TWN weights + 8-bit activations (KD-QAT student or ternary PTQ); int8-dynamic: torch quantize_dynamic style */
+/**
+ * ternary: TWN weights + 8-bit activations (KD-QAT student or ternary PTQ); int8-dynamic: torch quantize_dynamic style
+ */
 export type ExportKind = 'ternary' | 'int8-dynamic';
 
 export interface QuantEntry {
@@ -58,7 +60,9 @@ export interface ExportContents {
 
 const count = (shape: number[]) => shape.reduce((a, d) => a * d, 1);
 
-/** Bytes the contents need without file overhead: ternary 2 bits per value + int8 1 byte + 4 per scale and FP32 value. */
+/**
+ * Bytes the contents need without file overhead: ternary 2 bits per value + int8 1 byte + 4 per scale and FP32 value.
+ */
 export function payloadBytes(c: Pick<ExportContents, 'quantized' | 'fp'>): number {
   let b = 0;
   for (const q of Object.values(c.quantized))
@@ -101,7 +105,8 @@ export function readExport(dir: string): ExportContents & { path: string; bytes:
   }
   if (!meta || meta.format !== EXPORT_FORMAT)
     throw new Error(
-      `${path}: not a kdqat export (no "kdqat" metadata of format ${EXPORT_FORMAT}; export a student with npm run export)`,
+      `${path}: not a kdqat export (no "kdqat" metadata of format ${EXPORT_FORMAT}; export a student with npm run ` +
+        `export)`,
     );
   meta.config = bertConfigFrom(meta.config as unknown as Record<string, unknown>, `${path} metadata`);
   const quantized: Record<string, QuantTensor> = {},

@@ -20,7 +20,10 @@ export function packTernary(values: ArrayLike<number>): Uint8Array {
   return out;
 }
 
-/** ceil(n/4) bytes -> n values in {-1, 0, +1} as float32 (ready to become a tensor). Throws on code 11 or a short buffer. */
+/**
+ * ceil(n/4) bytes -> n values in {-1, 0, +1} as float32 (ready to become a tensor). Throws on code 11 or a short
+ * buffer.
+ */
 export function unpackTernary(packed: ArrayLike<number>, n: number): Float32Array {
   if (packed.length !== Math.ceil(n / 4))
     throw new Error(`unpackTernary: ${n} values need ${Math.ceil(n / 4)} bytes, got ${packed.length}`);

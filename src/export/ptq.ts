@@ -1,6 +1,7 @@
 /**
  * From FP32 weights to the quantized contents of an export file (src/export/format.ts):
- *   - ternaryContents: the student's weight quantizers (TWN, docs/method.md §1.1) applied to a set of weights: the latent
+ *   - ternaryContents: the student's weight quantizers (TWN, docs/method.md §1.1) applied to a set of weights: the
+ *     latent
  *     weights of a KD-QAT student, or the FP teacher's (ternary post-training quantization, no training);
  *   - int8Contents: dynamic int8 post-training quantization as torch.quantization.quantize_dynamic does for every
  *     nn.Linear (weights int8 per output channel; activations quantized per tensor at run time, int8Linear).
@@ -32,7 +33,8 @@ function splitTernary(name: string, q: Float32Array, shape: number[], rowwise: b
       const v = q[j];
       if (Number.isNaN(v) || (v !== 0 && Math.abs(v) !== s))
         throw new Error(
-          `export: ${name} is not ternary (value ${v} in ${rowwise ? `row ${r}` : 'the tensor'} whose scale is ${s}); only ternary (weight-bits 2) students can be packed`,
+          `export: ${name} is not ternary (value ${v} in ${rowwise ? `row ${r}` : 'the tensor'} whose scale is ` +
+            `${s}); only ternary (weight-bits 2) students can be packed`,
         );
       ints[j] = Math.sign(v);
     }
@@ -77,7 +79,9 @@ export async function ternaryContents(
   return c;
 }
 
-/** The weights quantize_dynamic replaces: every Linear weight [out, in] (encoder, pooler, classifier), not embeddings. */
+/**
+ * The weights quantize_dynamic replaces: every Linear weight [out, in] (encoder, pooler, classifier), not embeddings.
+ */
 export const isLinearWeight = (name: string, shape: number[]): boolean =>
   shape.length === 2 && !name.includes('_embeddings.');
 
@@ -87,7 +91,10 @@ export function roundHalfEven(x: number): number {
   return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
-/** symmetric per output channel: s[o] = max_j |W[o,j]| / 127 (float32; 1 for a zero row), Wq = clamp(round(W / s), -127, 127) */
+/**
+ * symmetric per output channel: s[o] = max_j |W[o,j]| / 127 (float32; 1 for a zero row), Wq = clamp(round(W / s), -127,
+ * 127)
+ */
 export function quantizeInt8PerChannel(
   w: Float32Array,
   rows: number,

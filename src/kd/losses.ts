@@ -43,7 +43,8 @@ function unmaskScores(s: tf.Tensor): tf.Tensor {
 /** valid-block mask m[b,i,j] = 1[i < n_b] 1[j < n_b], as [B,1,T,T] float */
 export function validBlock(seqLengths: tf.Tensor1D, T: number): tf.Tensor4D {
   const B = seqLengths.shape[0];
-  const valid = tf.cast(tf.less(tf.range(0, T, 1, 'int32').reshape([1, T]), seqLengths.reshape([B, 1])), 'float32'); // [B,T]
+  // [B,T]
+  const valid = tf.cast(tf.less(tf.range(0, T, 1, 'int32').reshape([1, T]), seqLengths.reshape([B, 1])), 'float32');
   return tf.mul(valid.reshape([B, 1, T, 1]), valid.reshape([B, 1, 1, T])) as tf.Tensor4D;
 }
 

@@ -61,7 +61,8 @@ export function loadBertDir(dir: string, opts: LoadOptions = {}): LoadedModel {
   if (!existsSync(stPath)) {
     const bin = existsSync(join(dir, 'pytorch_model.bin'));
     throw new CheckpointError(
-      `${dir}: no model.safetensors${bin ? ' (found pytorch_model.bin: convert it with `python -c "from transformers import AutoModel; ..." save_pretrained(safe_serialization=True)` or the safetensors convert script)' : ''}`,
+      `${dir}: no ` +
+        `model.safetensors${bin ? ' (found pytorch_model.bin: convert it with `python -c "from transformers import AutoModel; ..." save_pretrained(safe_serialization=True)` or the safetensors convert script)' : ''}`,
     );
   }
   const file = readSafetensors(stPath);
@@ -101,19 +102,22 @@ export function loadBertDir(dir: string, opts: LoadOptions = {}): LoadedModel {
     }
     if (unexpected.length)
       throw new CheckpointError(
-        `${stPath}: unexpected tensors (not part of a BERT classifier with this config): ${unexpected.slice(0, 10).join(', ')}${unexpected.length > 10 ? ` and ${unexpected.length - 10} more` : ''}`,
+        `${stPath}: unexpected tensors (not part of a BERT classifier with this config): ` +
+          `${unexpected.slice(0, 10).join(', ')}${unexpected.length > 10 ? ` and ${unexpected.length - 10} more` : ''}`,
       );
     const missing = Object.keys(expected).filter((k) => !params[k]);
     const head = missing.filter((k) => k.startsWith('classifier.') || k.startsWith('bert.pooler.'));
     const body = missing.filter((k) => !head.includes(k));
     if (body.length)
       throw new CheckpointError(
-        `${stPath}: missing tensors: ${body.slice(0, 10).join(', ')}${body.length > 10 ? ` and ${body.length - 10} more` : ''}`,
+        `${stPath}: missing tensors: ` +
+          `${body.slice(0, 10).join(', ')}${body.length > 10 ? ` and ${body.length - 10} more` : ''}`,
       );
     if (head.length) {
       if (!opts.initMissingHead)
         throw new CheckpointError(
-          `${stPath}: missing tensors ${head.join(', ')} (a pre-trained, not task-fine-tuned checkpoint? fine-tune it first with npm run finetune)`,
+          `${stPath}: missing tensors ${head.join(', ')} (a pre-trained, not task-fine-tuned checkpoint? fine-tune ` +
+            `it first with npm run finetune)`,
         );
       const fresh = initParams(config, opts.initMissingHead.seed);
       for (const k of Object.keys(fresh)) {
@@ -128,7 +132,8 @@ export function loadBertDir(dir: string, opts: LoadOptions = {}): LoadedModel {
   }
   if (ignored.length)
     notes.push(
-      `ignored ${ignored.length} tensors not used by a classifier (${ignored.slice(0, 3).join(', ')}${ignored.length > 3 ? ', ...' : ''})`,
+      `ignored ${ignored.length} tensors not used by a classifier ` +
+        `(${ignored.slice(0, 3).join(', ')}${ignored.length > 3 ? ', ...' : ''})`,
     );
   const tokenizerFile = ['tokenizer.json', 'vocab.txt'].map((f) => join(dir, f)).find((f) => existsSync(f));
   const provPath = join(dir, 'kdqat.json');

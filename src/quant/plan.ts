@@ -18,7 +18,9 @@ export interface QuantRule {
 }
 
 export interface QuantConfig {
-  /** 2 = ternary TWN (the default of every script), 4 = TwnQuantizer_mx, 8 = symmetric; sets the default weight rules */
+  /**
+   * 2 = ternary TWN (the default of every script), 4 = TwnQuantizer_mx, 8 = symmetric; sets the default weight rules
+   */
   weightBits: 2 | 4 | 8;
   /** activation bits of the default activation rules */
   actBits: number;

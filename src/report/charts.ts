@@ -161,7 +161,8 @@ function referenceLayers(refs: Reference | Reference[] | undefined): unknown[] {
     if (!r.label) return [rule];
     const text = {
       ...d,
-      mark: { type: 'text', align: 'left', baseline: 'middle', dx: 4, color, fontSize: 11 }, // in the right margin, clear of bars and lines
+      // in the right margin, clear of bars and lines
+      mark: { type: 'text', align: 'left', baseline: 'middle', dx: 4, color, fontSize: 11 },
       encoding: { y: { field: '_ref', type: 'quantitative' }, x: { value: 'width' }, text: { field: '_label' } },
     };
     return [rule, text];

@@ -18,7 +18,9 @@ export function presetsSpec(d: StudyData): VlSpec | null {
   if (d.floor !== null) refs.push({ value: d.floor, label: `ternary PTQ ${d.floor.toFixed(3)}`, color: '#c44' });
   return dotWhisker({
     title: `${d.task}: best dev ${upper(d.metric)} per KD preset`,
-    subtitle: `dots: the ${seeds} seeds; tick and whisker: mean +- sample std${d.reduced ? '; reduced recipe' : ''}${d.majority !== null ? `; majority class ${d.majority.toFixed(3)}` : ''}`,
+    subtitle:
+      `dots: the ${seeds} seeds; tick and whisker: mean +- sample ` +
+      `std${d.reduced ? '; reduced recipe' : ''}${d.majority !== null ? `; majority class ${d.majority.toFixed(3)}` : ''}`,
     data: [...rows].sort(
       (a, b) =>
         PRESETS.indexOf(a.preset as (typeof PRESETS)[number]) - PRESETS.indexOf(b.preset as (typeof PRESETS)[number]),
@@ -33,7 +35,10 @@ export function presetsSpec(d: StudyData): VlSpec | null {
   });
 }
 
-/** Lines: best dev metric against the mixing coefficient a of L_map + a L_out and a L_map + L_out (seed 42; a = 1 is the map+output preset). */
+/**
+ * Lines: best dev metric against the mixing coefficient a of L_map + a L_out and a L_map + L_out (seed 42; a = 1 is the
+ * map+output preset).
+ */
 export function mixingSpec(d: StudyData): VlSpec | null {
   const s42 = d.runs.filter((r) => r.seed === 42 && r.preset === 'map+output');
   const rows = [

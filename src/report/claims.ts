@@ -33,7 +33,10 @@ export interface ClaimAnalysis {
   /** per model (teacher too): the largest |eigenvalue| of each Hessian example's spectrum */
   topEigen: Record<string, number[]>;
   hessianExamples: number;
-  /** students whose analysed weights no evaluation scored (runs made before the best weights were kept: their final weights) */
+  /**
+   * students whose analysed weights no evaluation scored (runs made before the best weights were kept: their final
+   * weights)
+   */
   unscored: string[];
 }
 
@@ -75,7 +78,8 @@ export interface Claim {
 export const CLAIMS: [number, string][] = [
   [
     1,
-    'the attention-score MSE of TernaryBERT does not recover the self-attention information: map and output losses do better',
+    'the attention-score MSE of TernaryBERT does not recover the self-attention information: map and output losses ' +
+      'do better',
   ],
   [2, 'the preference between attention-map and attention-output loss depends on the task'],
   [3, 'mixing both losses (L_map + a L_out, a L_map + L_out) reconciles that preference'],
@@ -106,7 +110,8 @@ export function presetStats(d: StudyData): Record<string, Stat> {
 
 const f = (x: number, digits = 4) => (Number.isFinite(x) ? x.toFixed(digits) : '-');
 const show = (c: Comparison, digits = 4) =>
-  `${c.a} - ${c.b} = ${f(c.diff, digits)} [${f(c.ci[0], digits)}, ${f(c.ci[1], digits)}], d = ${Number.isFinite(c.effect) ? c.effect.toFixed(2) : c.effect > 0 ? '+inf' : '-inf'}${c.resolved ? '' : ' (not resolved)'}`;
+  `${c.a} - ${c.b} = ${f(c.diff, digits)} [${f(c.ci[0], digits)}, ${f(c.ci[1], digits)}], d = ` +
+  `${Number.isFinite(c.effect) ? c.effect.toFixed(2) : c.effect > 0 ? '+inf' : '-inf'}${c.resolved ? '' : ' (not resolved)'}`;
 
 function groups(s: Record<string, Stat>, a: string, b: string, what: string): Comparison | null {
   return s[a] && s[b] ? { ...compareGroups(s[a].values, s[b].values), a, b, what } : null;
@@ -125,7 +130,10 @@ function paired(
   return ia && ib && per[ia] && per[ib] ? { ...comparePaired(per[ia], per[ib], level), a, b, what } : null;
 }
 
-/** consistent when every comparison is resolved in the claimed direction (sign > 0), not consistent when any is resolved against it. */
+/**
+ * consistent when every comparison is resolved in the claimed direction (sign > 0), not consistent when any is resolved
+ * against it.
+ */
 function direction(cs: (Comparison | null)[], sign: 1 | -1): Verdict {
   const ok = cs.filter((c): c is Comparison => c !== null);
   if (!ok.length) return 'not resolved at this scale';
@@ -239,7 +247,8 @@ export function testClaims(studies: StudyData[]): Claim[] {
                 verdict,
                 cs,
                 [
-                  `top |eigenvalue| over ${a.hessianExamples} examples: ${means.join(', ')}; intervals at ${(100 - 5 / pairs).toFixed(2)}% each (Bonferroni over ${pairs} pairs)`,
+                  `top |eigenvalue| over ${a.hessianExamples} examples: ${means.join(', ')}; intervals at ` +
+                    `${(100 - 5 / pairs).toFixed(2)}% each (Bonferroni over ${pairs} pairs)`,
                 ],
                 2,
               ),

@@ -124,7 +124,10 @@ export function tableToHtml(t: TableLike, opts: { digits?: Digits; maxRows?: num
     );
   }
   const more = n > maxRows ? `<p class="note">${n - maxRows} more rows not shown (of ${n}).</p>` : '';
-  return `<div class="tablewrap"><table><thead><tr>${head}</tr></thead><tbody>${rows.join('\n')}</tbody></table></div>${more}`;
+  return (
+    `<div ` +
+    `class="tablewrap"><table><thead><tr>${head}</tr></thead><tbody>${rows.join('\n')}</tbody></table></div>${more}`
+  );
 }
 
 async function plotImg(s: Extract<Section, { kind: 'plot' }>): Promise<string> {
@@ -155,7 +158,10 @@ async function plotImg(s: Extract<Section, { kind: 'plot' }>): Promise<string> {
 }
 
 function provenanceHtml(data: unknown, summary = 'Provenance'): string {
-  return `<details class="prov"><summary>${escapeHtml(summary)}</summary><pre>${escapeHtml(JSON.stringify(data, null, 2) ?? 'undefined')}</pre></details>`;
+  return (
+    `<details ` +
+    `class="prov"><summary>${escapeHtml(summary)}</summary><pre>${escapeHtml(JSON.stringify(data, null, 2) ?? 'undefined')}</pre></details>`
+  );
 }
 
 async function sectionHtml(s: Section): Promise<string> {
@@ -165,7 +171,10 @@ async function sectionHtml(s: Section): Promise<string> {
     case 'text':
       return `<div class="text">${markdownToHtml(s.text)}</div>`;
     case 'table':
-      return `<section class="table">${s.title ? `<h3>${escapeHtml(s.title)}</h3>` : ''}${tableToHtml(s.table, s)}${s.caption ? `<p class="caption">${inline(escapeHtml(s.caption))}</p>` : ''}</section>`;
+      return (
+        `<section ` +
+        `class="table">${s.title ? `<h3>${escapeHtml(s.title)}</h3>` : ''}${tableToHtml(s.table, s)}${s.caption ? `<p class="caption">${inline(escapeHtml(s.caption))}</p>` : ''}</section>`
+      );
     case 'plot':
       return `<figure>${s.title ? `<h3>${escapeHtml(s.title)}</h3>` : ''}${await plotImg(s)}${s.caption ? `<figcaption>${inline(escapeHtml(s.caption))}</figcaption>` : ''}</figure>`;
     case 'provenance':

@@ -107,12 +107,17 @@ export function collectRuns(
     } catch {
       /* an older run: no identity */
     }
-    const desc = `${r.teacher.dir ?? 'a teacher'} (${typeof source === 'string' ? `${source}, ` : ''}dev ${metric} ${Number((r.teacher.metrics?.[metric] ?? NaN).toFixed(4))})`;
+    const desc =
+      `${r.teacher.dir ?? 'a teacher'} (${typeof source === 'string' ? `${source}, ` : ''}dev ${metric} ` +
+      `${Number((r.teacher.metrics?.[metric] ?? NaN).toFixed(4))})`;
     teachers.set(desc, [...(teachers.get(desc) ?? []), r.run]);
   }
   if (teachers.size > 1)
     notes.push(
-      `The runs distil from ${teachers.size} different teachers: ${[...teachers].map(([d, rs]) => `${d} for ${rs.join(', ')}`).join('; ')}. "teacher" and "gap" are each run's own; no single teacher line is drawn.`,
+      `The runs distil from ${teachers.size} different teachers: ` +
+        `${[...teachers].map(([d, rs]) => `${d} for ${rs.join(', ')}`).join('; ')}. "teacher" and "gap" are each ` +
+        `run's own; ` +
+        `no single teacher line is drawn.`,
     );
   const pick = (m: Record<string, number> | undefined) => (m ? (m[metric] ?? NaN) : NaN);
   const rows = runs.map((r): RunRow => {
@@ -179,7 +184,8 @@ export function seedSummary(rows: RunRow[]): {
     for (const [seed, rs] of bySeed) {
       if (rs.length > 1)
         notes.push(
-          `runs ${rs.map((r) => r.run).join(', ')} have the same configuration and seed ${seed}: averaged into one value, counted as one seed.`,
+          `runs ${rs.map((r) => r.run).join(', ')} have the same configuration and seed ${seed}: averaged into one ` +
+            `value, counted as one seed.`,
         );
       perSeed.push({ ...rs[0], best: mean(rs.map((r) => r.best)), last: mean(rs.map((r) => r.last)) });
     }
@@ -286,7 +292,8 @@ function plotSpecs(
       if (!line) continue;
       const e = JSON.parse(line);
       if (e.eval) dev.push({ step: e.step, run: r.run, value: e.eval[metric] });
-      else if (typeof e.loss === 'number') loss.push({ step: e.step, run: r.run, loss: e.loss }); // not the final weights' evaluation ("final")
+      // not the final weights' evaluation ("final")
+      else if (typeof e.loss === 'number') loss.push({ step: e.step, run: r.run, loss: e.loss });
     }
   }
   if (loss.length)
@@ -341,10 +348,12 @@ export async function writeTaskReport(
         })
       : [];
     const hint = inner.length
-      ? `; it looks like a sweep's --out folder: its runs are in ${inner.map((d) => join(outDir, d)).join(', ')} (pass --dir ${join(outDir, inner[0])})`
+      ? `; it looks like a sweep's --out folder: its runs are in ${inner.map((d) => join(outDir, d)).join(', ')} ` +
+        `(pass --dir ${join(outDir, inner[0])})`
       : '';
     throw new UserError(
-      `${outDir}: no finished runs${o.task ? ` of ${o.task}` : ''} (no */metrics.json) to report${taskNotes.length ? ` (${taskNotes.join(' ')})` : ''}${hint}`,
+      `${outDir}: no finished runs${o.task ? ` of ${o.task}` : ''} (no */metrics.json) to ` +
+        `report${taskNotes.length ? ` (${taskNotes.join(' ')})` : ''}${hint}`,
     );
   }
   const table = fromRows(rows);
@@ -357,7 +366,9 @@ export async function writeTaskReport(
   const noteText = notes.length ? `\n\nNotes: ${notes.join(' ')}` : '';
   atomicWrite(
     md,
-    `# ${o.title}: dev ${metric}\n\n${runs.some((r) => r.teacher.warning) ? `${[...new Set(runs.map((r) => r.teacher.warning).filter(Boolean))].map((w) => `**Warning:** ${w}.`).join('\n\n')}\n\n` : ''}${toMarkdown(table, { digits: 4 })}\n\n## Mean over seeds\n\n${toMarkdown(summary, { digits: 4 })}${noteText}\n`,
+    `# ${o.title}: dev ` +
+      `${metric}\n\n${runs.some((r) => r.teacher.warning) ? `${[...new Set(runs.map((r) => r.teacher.warning).filter(Boolean))].map((w) => `**Warning:** ${w}.`).join('\n\n')}\n\n` : ''}${toMarkdown(table, { digits: 4 })}\n\n## ` +
+      `Mean over seeds\n\n${toMarkdown(summary, { digits: 4 })}${noteText}\n`,
   );
   // a teacher that learnt nothing (train/teacher-health.ts) is said before anything else
   const warned = [...new Map(runs.filter((r) => r.teacher.warning).map((r) => [r.teacher.dir ?? r.run, r])).values()];
@@ -373,9 +384,12 @@ export async function writeTaskReport(
     {
       kind: 'text',
       text:
-        `Dev **${metric}** of ${rows.length} finished KD-QAT runs in \`${outDir}\`${o.grid ? ` (grid \`${basename(o.grid)}\`)` : ''}. ` +
-        `"best" is the best evaluation by the reference's selection rule, "last" the last evaluation, "gap" = FP teacher - best; ` +
-        `train/eval limit, epochs, max steps, length, batch and lr tell the runs' recipes apart, and the means are over distinct seeds of one recipe.${noteText}`,
+        `Dev **${metric}** of ${rows.length} finished KD-QAT runs in ` +
+        `\`${outDir}\`${o.grid ? ` (grid \`${basename(o.grid)}\`)` : ''}. ` +
+        `"best" is the best evaluation by the reference's selection rule, "last" the last evaluation, "gap" = FP ` +
+        `teacher - best; ` +
+        `train/eval limit, epochs, max steps, length, batch and lr tell the runs' recipes apart, and the means are ` +
+        `over distinct seeds of one recipe.${noteText}`,
     },
     { kind: 'table', title: 'Runs', table, digits: 4 },
     { kind: 'table', title: 'Mean over seeds', table: summary, digits: 4 },

@@ -3,8 +3,9 @@
  * summaries (mean, std, count, min, max over seeds) for "metric per coefficient with seed spread".
  *
  * Number formatting (CSV with `digits`, Markdown, HTML): a column whose numbers are all integers prints them as
- * integers; other numeric columns print with `digits` decimals (toFixed), or in exponent notation with 3 significant digits
- * when all of them would print with at most one significant digit (e.g. a learning rate 2e-5). null/undefined print as ''. NaN as 'NaN'.
+ * integers; other numeric columns print with `digits` decimals (toFixed), or in exponent notation with 3 significant
+ * digits when all of them would print with at most one significant digit (e.g. a learning rate 2e-5). null/undefined
+ * print as ''. NaN as 'NaN'.
  */
 import * as aq from 'arquero';
 import type { ColumnTable } from 'arquero';

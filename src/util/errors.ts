@@ -27,7 +27,9 @@ export function editDistance(a: string, b: string): number {
   return prev[b.length];
 }
 
-/** The candidate closest to `word` (case-insensitive), if it is close enough to be a plausible misspelling or prefix. */
+/**
+ * The candidate closest to `word` (case-insensitive), if it is close enough to be a plausible misspelling or prefix.
+ */
 export function closest(word: string, candidates: readonly string[]): string | undefined {
   const w = word.toLowerCase();
   let best: string | undefined,

@@ -2,11 +2,13 @@
  * Fault injection for the fault suite (`npm run chaos`, src/chaos/): `KDQAT_FAULT=<action>@<site>` makes this process
  * fail on purpose at one chosen point. Unset (always, outside the suite), every call is one comparison.
  *
- *   kill@step:N                 SIGKILL at the Nth training step this process runs (after its optimizer update, before its log line)
+ *   kill@step:N                 SIGKILL at the Nth training step this process runs (after its optimizer update,
+ *     before its log line)
  *   kill@eval:N                 SIGKILL in the middle of the Nth evaluation this process runs (after its first batch;
  *                               a KD-QAT run's first evaluation is its teacher's)
  *   kill@write:NAME[#N]         SIGKILL during the Nth atomic write of a file named NAME (e.g. latest.json#2,
- *                               state.safetensors, metrics.json, results.md): half of the temp file written, not renamed
+ *                               state.safetensors, metrics.json, results.md): half of the temp file written, not
+ *                                 renamed
  *   enospc@write:NAME[#N]       that write fails as a full disk does (ENOSPC) after writing part of its temp file
  *   stop@step:N, stop@eval:N    SIGSTOP instead of SIGKILL (a live but frozen process, e.g. one holding a lock)
  *
@@ -30,7 +32,8 @@ export function parseFault(text: string | undefined): FaultSpec | null {
   const m = FORM.exec(text.trim());
   const bad = () =>
     new UserError(
-      `KDQAT_FAULT="${text}" is not a fault: use kill@step:N, kill@eval:N, kill@write:NAME[#N], enospc@write:NAME[#N] or stop@step:N (src/util/fault.ts)`,
+      `KDQAT_FAULT="${text}" is not a fault: use kill@step:N, kill@eval:N, kill@write:NAME[#N], ` +
+        `enospc@write:NAME[#N] or stop@step:N (src/util/fault.ts)`,
     );
   if (!m) throw bad();
   const [, action, site, arg, hash] = m;

@@ -53,7 +53,8 @@ export function atomicWrite(path: string, data: string | Uint8Array): void {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOSPC' || code === 'EDQUOT')
       throw new UserError(
-        `cannot write ${path}: no space left on device (${code}); free some space and run the same command again (it resumes)`,
+        `cannot write ${path}: no space left on device (${code}); free some space and run the same command again (it ` +
+          `resumes)`,
       );
     throw e;
   }

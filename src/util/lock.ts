@@ -1,7 +1,7 @@
 /**
- * Exclusive folder locks (a lock file, created atomically, holding the owner's pid, host and Slurm job). A lock whose process is
- * gone is stale; so is one held by an earlier start of this same Slurm job (a requeued task, possibly on another
- * node: Slurm counts restarts). A lock held on another host cannot be checked otherwise and counts as held.
+ * Exclusive folder locks (a lock file, created atomically, holding the owner's pid, host and Slurm job). A lock whose
+ * process is gone is stale; so is one held by an earlier start of this same Slurm job (a requeued task, possibly on
+ * another node: Slurm counts restarts). A lock held on another host cannot be checked otherwise and counts as held.
  */
 import { existsSync, linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -70,7 +70,9 @@ export function acquireLock(
       }
       if (!isStale(holder))
         throw new LockError(
-          `${what} (pid ${holder.pid}${holder.host && holder.host !== hostname() ? ` on ${holder.host}` : ''}${holder.slurmJob ? `, Slurm job ${holder.slurmJob}` : ''}, started ${holder.started}) is writing to ${dir}; wait for it to finish, or stop it (lock: ${path})`,
+          `${what} (pid ` +
+            `${holder.pid}${holder.host && holder.host !== hostname() ? ` on ${holder.host}` : ''}${holder.slurmJob ? `, Slurm job ${holder.slurmJob}` : ''}, ` +
+            `started ${holder.started}) is writing to ${dir}; wait for it to finish, or stop it (lock: ${path})`,
         );
       if (breakStale(path, holder))
         log(
@@ -116,7 +118,9 @@ export function readLock(path: string): LockHolder | null {
   }
 }
 
-/** Whether a lock's holder is certainly gone: its pid is dead on this host, or it is an earlier start of our Slurm job. */
+/**
+ * Whether a lock's holder is certainly gone: its pid is dead on this host, or it is an earlier start of our Slurm job.
+ */
 function isStale(h: LockHolder): boolean {
   if (h.slurmJob && h.slurmJob === slurmJob() && (h.slurmRestart ?? '0') !== slurmRestart()) return true;
   if (h.host && h.host !== hostname()) return false;

@@ -10,7 +10,8 @@ export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
  */
 export function projectRelative(s: string): string {
   const root = PROJECT_ROOT.replace(/\/+$/, '');
-  const bare = new RegExp(`${root.replace(/[.*+?^$()|[\]\\{}]/g, '\\$&')}(?![\\w.-])`, 'g'); // the root itself, not a sibling
+  // the root itself, not a sibling
+  const bare = new RegExp(`${root.replace(/[.*+?^$()|[\]\\{}]/g, '\\$&')}(?![\\w.-])`, 'g');
   return s.split(`${root}/`).join('').replace(bare, '.');
 }
 

@@ -161,7 +161,9 @@ export function readSafetensors(path: string): SafeTensorsFile {
   return parseSafetensors(buf, path);
 }
 
-/** U8 / I8: packed or integer-quantized weights (values must fit the type; the typed array conversion wraps otherwise) */
+/**
+ * U8 / I8: packed or integer-quantized weights (values must fit the type; the typed array conversion wraps otherwise)
+ */
 export interface WriteTensor {
   dtype: 'F32' | 'F64' | 'I32' | 'U8' | 'I8';
   shape: number[];
