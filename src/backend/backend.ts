@@ -223,7 +223,8 @@ export async function initBackend(
   if (!opts.quiet)
     console.error(
       `[kdqat] backend ` +
-        `${chosen}${chosen === 'native' ? ` (${versions.native} products, C++ kernels)` : ''}${bridged ? ' (heavy kernels computed by wasm)' : ''} ` +
+        `${chosen}${chosen === 'native' ? ` (${versions.native} products, C++ kernels)` : ''}` +
+        `${bridged ? ' (heavy kernels computed by wasm)' : ''} ` +
         `(${threads} thread${threads > 1 ? 's' : ''}), tfjs ${versions['@tensorflow/tfjs']}, ` +
         `${current.machine.cores}x ` +
         `${current.machine.cpus}`,

@@ -260,7 +260,8 @@ export function rowsToExamples(
       throw new DataError(
         `task ${task.name} (${split}): row has ${row.length} tab-separated field(s), expected at least ${need}` +
           ` (text_a = column ` +
-          `${c.a}${c.b !== null ? `, text_b = column ${c.b}` : ''}${c.label !== null ? `, label = column ${c.label}` : ''}; ` +
+          `${c.a}${c.b !== null ? `, text_b = column ${c.b}` : ''}` +
+          `${c.label !== null ? `, label = column ${c.label}` : ''}; ` +
           `0-based)`,
         file,
         line,

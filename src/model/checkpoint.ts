@@ -60,10 +60,11 @@ export function loadBertDir(dir: string, opts: LoadOptions = {}): LoadedModel {
   const stPath = join(dir, 'model.safetensors');
   if (!existsSync(stPath)) {
     const bin = existsSync(join(dir, 'pytorch_model.bin'));
-    throw new CheckpointError(
-      `${dir}: no ` +
-        `model.safetensors${bin ? ' (found pytorch_model.bin: convert it with `python -c "from transformers import AutoModel; ..." save_pretrained(safe_serialization=True)` or the safetensors convert script)' : ''}`,
-    );
+    const hint = bin
+      ? ' (found pytorch_model.bin: convert it with `python -c "from transformers import AutoModel; ..." ' +
+        'save_pretrained(safe_serialization=True)` or the safetensors convert script)'
+      : '';
+    throw new CheckpointError(`${dir}: no model.safetensors${hint}`);
   }
   const file = readSafetensors(stPath);
   const expected = paramShapes(config);

@@ -33,7 +33,9 @@ export interface QuantConfig {
 
 export const QUANT_DEFAULTS: QuantConfig = { weightBits: 2, actBits: 8, clip: 2.5, weightRules: null, actRules: null };
 
-const LINEAR = String.raw`bert\.(encoder\.layer\.\d+\.(attention\.self\.(query|key|value)|attention\.output\.dense|intermediate\.dense|output\.dense)|pooler\.dense)`;
+const LINEAR =
+  String.raw`bert\.(encoder\.layer\.\d+\.(attention\.self\.(query|key|value)|attention\.output\.dense|` +
+  String.raw`intermediate\.dense|output\.dense)|pooler\.dense)`;
 export const WORD_EMBEDDINGS = 'bert.embeddings.word_embeddings.weight';
 
 export function weightRules(c: QuantConfig): QuantRule[] {
@@ -61,7 +63,9 @@ export function actRules(c: QuantConfig): QuantRule[] {
   return [
     { pattern: `^${LINEAR}\\.input$`, quantizer: q },
     {
-      pattern: String.raw`^bert\.encoder\.layer\.\d+\.attention\.self\.(query_layer|key_layer|value_layer|attention_probs)$`,
+      pattern:
+        String.raw`^bert\.encoder\.layer\.\d+\.attention\.self\.` +
+        String.raw`(query_layer|key_layer|value_layer|attention_probs)$`,
       quantizer: q,
     },
   ];

@@ -20,7 +20,8 @@ export function presetsSpec(d: StudyData): VlSpec | null {
     title: `${d.task}: best dev ${upper(d.metric)} per KD preset`,
     subtitle:
       `dots: the ${seeds} seeds; tick and whisker: mean +- sample ` +
-      `std${d.reduced ? '; reduced recipe' : ''}${d.majority !== null ? `; majority class ${d.majority.toFixed(3)}` : ''}`,
+      `std${d.reduced ? '; reduced recipe' : ''}` +
+      `${d.majority !== null ? `; majority class ${d.majority.toFixed(3)}` : ''}`,
     data: [...rows].sort(
       (a, b) =>
         PRESETS.indexOf(a.preset as (typeof PRESETS)[number]) - PRESETS.indexOf(b.preset as (typeof PRESETS)[number]),

@@ -111,7 +111,8 @@ export function presetStats(d: StudyData): Record<string, Stat> {
 const f = (x: number, digits = 4) => (Number.isFinite(x) ? x.toFixed(digits) : '-');
 const show = (c: Comparison, digits = 4) =>
   `${c.a} - ${c.b} = ${f(c.diff, digits)} [${f(c.ci[0], digits)}, ${f(c.ci[1], digits)}], d = ` +
-  `${Number.isFinite(c.effect) ? c.effect.toFixed(2) : c.effect > 0 ? '+inf' : '-inf'}${c.resolved ? '' : ' (not resolved)'}`;
+  `${Number.isFinite(c.effect) ? c.effect.toFixed(2) : c.effect > 0 ? '+inf' : '-inf'}` +
+  `${c.resolved ? '' : ' (not resolved)'}`;
 
 function groups(s: Record<string, Stat>, a: string, b: string, what: string): Comparison | null {
   return s[a] && s[b] ? { ...compareGroups(s[a].values, s[b].values), a, b, what } : null;

@@ -119,9 +119,10 @@ export function tableToHtml(t: TableLike, opts: { digits?: Digits; maxRows?: num
   const n = tab.numRows();
   const cols = names.map((c) => tab.array(c) as ArrayLike<unknown>);
   for (let r = 0; r < Math.min(n, maxRows); r++) {
-    rows.push(
-      `<tr>${names.map((c, j) => `<td${fmts[c].numeric ? ' class="num"' : ''}>${escapeHtml(fmts[c].fmt(cols[j][r]))}</td>`).join('')}</tr>`,
+    const cells = names.map(
+      (c, j) => `<td${fmts[c].numeric ? ' class="num"' : ''}>` + `${escapeHtml(fmts[c].fmt(cols[j][r]))}</td>`,
     );
+    rows.push(`<tr>${cells.join('')}</tr>`);
   }
   const more = n > maxRows ? `<p class="note">${n - maxRows} more rows not shown (of ${n}).</p>` : '';
   return (
@@ -160,7 +161,8 @@ async function plotImg(s: Extract<Section, { kind: 'plot' }>): Promise<string> {
 function provenanceHtml(data: unknown, summary = 'Provenance'): string {
   return (
     `<details ` +
-    `class="prov"><summary>${escapeHtml(summary)}</summary><pre>${escapeHtml(JSON.stringify(data, null, 2) ?? 'undefined')}</pre></details>`
+    `class="prov"><summary>${escapeHtml(summary)}</summary><pre>` +
+    `${escapeHtml(JSON.stringify(data, null, 2) ?? 'undefined')}</pre></details>`
   );
 }
 
@@ -173,10 +175,14 @@ async function sectionHtml(s: Section): Promise<string> {
     case 'table':
       return (
         `<section ` +
-        `class="table">${s.title ? `<h3>${escapeHtml(s.title)}</h3>` : ''}${tableToHtml(s.table, s)}${s.caption ? `<p class="caption">${inline(escapeHtml(s.caption))}</p>` : ''}</section>`
+        `class="table">${s.title ? `<h3>${escapeHtml(s.title)}</h3>` : ''}${tableToHtml(s.table, s)}` +
+        `${s.caption ? `<p class="caption">${inline(escapeHtml(s.caption))}</p>` : ''}</section>`
       );
     case 'plot':
-      return `<figure>${s.title ? `<h3>${escapeHtml(s.title)}</h3>` : ''}${await plotImg(s)}${s.caption ? `<figcaption>${inline(escapeHtml(s.caption))}</figcaption>` : ''}</figure>`;
+      return (
+        `<figure>${s.title ? `<h3>${escapeHtml(s.title)}</h3>` : ''}${await plotImg(s)}` +
+        `${s.caption ? `<figcaption>${inline(escapeHtml(s.caption))}</figcaption>` : ''}</figure>`
+      );
     case 'provenance':
       return provenanceHtml(s.data, s.summary);
     default:
@@ -186,12 +192,17 @@ async function sectionHtml(s: Section): Promise<string> {
 
 const CSS = `
 :root { color-scheme: light; }
-body { font: 15px/1.5 "DejaVu Sans", "Segoe UI", Helvetica, Arial, sans-serif; color: #1d1d1f; background: #fafafa; margin: 0; }
-main { max-width: 1150px; margin: 0 auto; padding: 24px 32px 64px; background: #fff; min-height: 100vh; box-shadow: 0 0 12px rgba(0,0,0,.06); }
-h1 { font-size: 26px; margin: 8px 0 4px; } h2 { font-size: 20px; margin-top: 36px; border-bottom: 1px solid #e3e3e3; padding-bottom: 4px; }
+body { font: 15px/1.5 "DejaVu Sans", "Segoe UI", Helvetica, Arial, sans-serif; color: #1d1d1f;
+  background: #fafafa; margin: 0; }
+main { max-width: 1150px; margin: 0 auto; padding: 24px 32px 64px; background: #fff; min-height: 100vh;
+  box-shadow: 0 0 12px rgba(0,0,0,.06); }
+h1 { font-size: 26px; margin: 8px 0 4px; }
+h2 { font-size: 20px; margin-top: 36px; border-bottom: 1px solid #e3e3e3; padding-bottom: 4px; }
 h3 { font-size: 16px; margin: 22px 0 8px; } .meta { color: #666; font-size: 13px; margin-bottom: 20px; }
-code { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 13px; background: #f2f2f2; padding: 1px 4px; border-radius: 3px; }
-pre { background: #f6f6f6; padding: 10px 12px; overflow-x: auto; border-radius: 4px; font-size: 12.5px; } pre code { background: none; padding: 0; }
+code { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 13px; background: #f2f2f2;
+  padding: 1px 4px; border-radius: 3px; }
+pre { background: #f6f6f6; padding: 10px 12px; overflow-x: auto; border-radius: 4px; font-size: 12.5px; }
+pre code { background: none; padding: 0; }
 figure { margin: 20px 0; } figure img { max-width: 100%; height: auto; display: block; }
 figcaption, .caption, .note { color: #555; font-size: 13px; margin-top: 6px; }
 .tablewrap { overflow-x: auto; } table { border-collapse: collapse; font-size: 13.5px; margin: 6px 0; }

@@ -364,10 +364,14 @@ export async function writeTaskReport(
   const summary = fromRows(sumRows);
   const notes = [...taskNotes, ...seedNotes];
   const noteText = notes.length ? `\n\nNotes: ${notes.join(' ')}` : '';
+  const warningsMd = [...new Set(runs.map((r) => r.teacher.warning).filter(Boolean))]
+    .map((w) => `**Warning:** ${w}.\n\n`)
+    .join('');
   atomicWrite(
     md,
-    `# ${o.title}: dev ` +
-      `${metric}\n\n${runs.some((r) => r.teacher.warning) ? `${[...new Set(runs.map((r) => r.teacher.warning).filter(Boolean))].map((w) => `**Warning:** ${w}.`).join('\n\n')}\n\n` : ''}${toMarkdown(table, { digits: 4 })}\n\n## ` +
+    `# ${o.title}: dev ${metric}\n\n` +
+      warningsMd +
+      `${toMarkdown(table, { digits: 4 })}\n\n## ` +
       `Mean over seeds\n\n${toMarkdown(summary, { digits: 4 })}${noteText}\n`,
   );
   // a teacher that learnt nothing (train/teacher-health.ts) is said before anything else

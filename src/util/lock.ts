@@ -71,7 +71,8 @@ export function acquireLock(
       if (!isStale(holder))
         throw new LockError(
           `${what} (pid ` +
-            `${holder.pid}${holder.host && holder.host !== hostname() ? ` on ${holder.host}` : ''}${holder.slurmJob ? `, Slurm job ${holder.slurmJob}` : ''}, ` +
+            `${holder.pid}${holder.host && holder.host !== hostname() ? ` on ${holder.host}` : ''}` +
+            `${holder.slurmJob ? `, Slurm job ${holder.slurmJob}` : ''}, ` +
             `started ${holder.started}) is writing to ${dir}; wait for it to finish, or stop it (lock: ${path})`,
         );
       if (breakStale(path, holder))
