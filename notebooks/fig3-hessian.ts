@@ -21,7 +21,8 @@ await runFigure({
   defaultExamples: 32,
   plots: ['hessian-density', 'hessian-layers'],
   usage:
-    'npx tsx notebooks/fig3-hessian.ts --task <t> --run-dir <output/bert/task> [--seed 42] [--examples N] [--method power|lanczos] [--params REGEX]',
+    'npx tsx notebooks/fig3-hessian.ts --task <t> --run-dir <output/bert/task> [--seed 42] [--examples N] [--method ' +
+    'power|lanczos] [--params REGEX]',
   extraFlags: { method: 'power|lanczos', params: 'regex' },
   tweak: (o, f) => {
     if (f.method === 'lanczos' || f.method === 'power') o.hessian.method = f.method;

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// npm test: lint (Biome, knip), the unit tests (ava), then `verify` on the fixture set (KDQAT_FIXTURES, default ../shared/fixtures) on
-// the native, the wasm, the (pure-JS) cpu and the plain backend (tfjs's kernels only). Ends with one line "N passed, N failed" summing all four; exits non-zero on any
-// failure. GLUE_DIR defaults to ../shared/glue when that exists.
+// npm test: lint (Biome, knip), the unit tests (ava), then `verify` on the fixture set (KDQAT_FIXTURES, default
+// ../shared/fixtures) on the native, the wasm, the (pure-JS) cpu and the plain backend (tfjs's kernels only). Ends with
+// one line "N passed, N failed" summing all four; exits non-zero on any failure. GLUE_DIR defaults to ../shared/glue
+// when that exists.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -67,7 +68,8 @@ const parts = [
     verifyCounts,
     { KDQAT_CPU_BRIDGE: '0' },
   ),
-  // tfjs's own cpu kernels and none of kdqat's (src/backend/plain.ts): every standard-op fallback, as tfjs-node runs them
+  // tfjs's own cpu kernels and none of kdqat's (src/backend/plain.ts): every standard-op fallback, as tfjs-node runs
+  // them
   run(
     'verify (plain)',
     process.execPath,

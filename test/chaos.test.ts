@@ -45,7 +45,7 @@ test('the seeded kill points are the same for a seed and cover every kind of poi
   ]);
 });
 
-test('reduced fault suite: killed, starved and corrupted runs lose nothing; bad inputs are refused and write nothing', async (t) => {
+test('reduced fault suite: killed, starved and corrupted runs lose nothing; bad inputs write nothing', async (t) => {
   const work = mkdtempSync(join(tmpdir(), 'kdqat-chaos-'));
   const lines: string[] = [];
   try {

@@ -143,7 +143,8 @@ test('the wasm heap check names the 4 GiB limit and the alternatives (only on wa
   const tiny = bertConfigFrom({ ...BERT_DEFAULTS, ...BERT_PRESETS.tiny, vocab_size: 30522 }, 'tiny');
   t.true(estimateTrainBytes(base, 32, 128) > WASM_HEAP_BYTES);
   t.true(estimateTrainBytes(tiny, 32, 128) < WASM_HEAP_BYTES / 2);
-  t.notThrows(() => assertFitsBackend(estimateTrainBytes(base, 32, 128), 'KD-QAT of base')); // cpu backend here: no limit
+  // cpu backend here: no limit
+  t.notThrows(() => assertFitsBackend(estimateTrainBytes(base, 32, 128), 'KD-QAT of base'));
   const e = explainBackendError(new Error('RuntimeError: memory access out of bounds'));
   t.is(e.message, 'RuntimeError: memory access out of bounds', 'not rewritten on the cpu backend');
 });

@@ -62,7 +62,8 @@ test('unknown label: error names file, line and the allowed labels', (t) => {
 test('QQP: short rows are skipped as the reference does, and counted', (t) => {
   const dir = glue({
     'QQP/dev.tsv':
-      'id\tqid1\tqid2\tquestion1\tquestion2\tis_duplicate\n1\t1\t2\tq a?\tq b?\t0\n2\t3\t4\tbroken\n\n3\t5\t6\tq c?\tq d?\t1\n',
+      'id\tqid1\tqid2\tquestion1\tquestion2\tis_duplicate\n1\t1\t2\tq a?\tq b?\t0\n2\t3\t4\tbroken\n\n3\t5\t6\tq ' +
+      'c?\tq d?\t1\n',
   });
   const r = readExamples({ task: 'qqp', split: 'dev', glueDir: dir });
   t.deepEqual(

@@ -15,7 +15,7 @@ test.before(async () => {
   await initBackend(BACKEND, { quiet: true });
 });
 
-test(`packed ternary model: logits equal the latent student with its quantizers within 1e-5 on ${BACKEND}`, async (t) => {
+test(`packed ternary model: logits equal the latent quantized student within 1e-5 on ${BACKEND}`, async (t) => {
   for (const seed of [1, 2]) {
     const r = await packedVsLatent(seed);
     t.true(r.n === 15 && r.scale > 0, JSON.stringify(r));

@@ -10,31 +10,35 @@ const randomTernary = (n: number, seed: number): Int8Array => {
   return Int8Array.from({ length: n }, () => Math.floor(r() * 3) - 1);
 };
 
-test('2-bit packing round trip of random ternary tensors of odd sizes (not multiples of 4), in memory and through a safetensors file', (t) => {
-  const dir = tmp();
-  for (const n of [1, 2, 3, 5, 6, 7, 13, 127, 1001, 4099]) {
-    const v = randomTernary(n, n);
-    const packed = packTernary(v);
-    t.is(packed.length, Math.ceil(n / 4), `n=${n}`);
-    t.is(packedBytes(n), packed.length);
-    t.deepEqual(
-      Array.from(unpackTernary(packed, n)),
-      Array.from(v, (x) => x + 0),
-      `n=${n}`,
-    );
-    // the unused high bits of the last byte stay 0
-    if (n % 4) t.is(packed[packed.length - 1] >> (2 * (n % 4)), 0, `n=${n}`);
-    const path = join(dir, `t${n}.safetensors`);
-    writeSafetensors(path, { w: { dtype: 'U8', shape: [packed.length], data: packed } });
-    const back = readSafetensors(path).tensors.get('w')!;
-    t.is(back.dtype, 'U8');
-    t.deepEqual(
-      Array.from(unpackTernary(back.data, n)),
-      Array.from(v, (x) => x + 0),
-      `file n=${n}`,
-    );
-  }
-});
+test(
+  '2-bit packing round trip of random ternary tensors of odd sizes (not multiples of 4), in memory and through a ' +
+    'safetensors file',
+  (t) => {
+    const dir = tmp();
+    for (const n of [1, 2, 3, 5, 6, 7, 13, 127, 1001, 4099]) {
+      const v = randomTernary(n, n);
+      const packed = packTernary(v);
+      t.is(packed.length, Math.ceil(n / 4), `n=${n}`);
+      t.is(packedBytes(n), packed.length);
+      t.deepEqual(
+        Array.from(unpackTernary(packed, n)),
+        Array.from(v, (x) => x + 0),
+        `n=${n}`,
+      );
+      // the unused high bits of the last byte stay 0
+      if (n % 4) t.is(packed[packed.length - 1] >> (2 * (n % 4)), 0, `n=${n}`);
+      const path = join(dir, `t${n}.safetensors`);
+      writeSafetensors(path, { w: { dtype: 'U8', shape: [packed.length], data: packed } });
+      const back = readSafetensors(path).tensors.get('w')!;
+      t.is(back.dtype, 'U8');
+      t.deepEqual(
+        Array.from(unpackTernary(back.data, n)),
+        Array.from(v, (x) => x + 0),
+        `file n=${n}`,
+      );
+    }
+  },
+);
 
 test('the code is 00 = 0, 01 = +1, 10 = -1, value i in bits 2(i mod 4) of byte i/4', (t) => {
   t.deepEqual(Array.from(packTernary([1, -1, 0, 1, -1])), [0b01_00_10_01, 0b10]);

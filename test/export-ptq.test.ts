@@ -85,59 +85,66 @@ test('int8Linear equals the direct computation of the dynamic int8 formula (odd 
   }
 });
 
-test('int8 dynamic PTQ logits of a tiny model equal the direct computation of the same formula in every Linear (classifier included)', async (t) => {
-  const c = tinyConfig({ vocab_size: 61, max_position_embeddings: 20 });
-  const params = initParams(c, 4);
-  const batch = randomBatch(c, 4, 13, 4);
-  const m = deployedModel(await int8Contents(params, c, {}));
-  // reference: the FP model, each Linear replaced by the direct computation on its FP weight
-  let linears = 0;
-  const direct: QuantHooks = {
-    weight: (_n, w) => w,
-    act: (_p, x) => x,
-    matmul: (_pa, a, pb, b, transposeB) => {
-      if (!isLinearWeight(pb, b.shape) || !transposeB) return tf.matMul(a, b, false, transposeB);
-      linears++;
-      const [N, K] = a.shape,
-        O = b.shape[0];
-      return tf.tensor2d(Float32Array.from(directInt8Linear(a.dataSync(), N, K!, b.dataSync(), O)), [N, O]);
-    },
-  };
-  const ref = logitsOf(params, c, batch, direct);
-  t.is(
-    linears,
-    6 * c.num_hidden_layers + 2,
-    'Q, K, V, attention output, FFN in, FFN out per layer, pooler and classifier',
-  );
-  const got = logitsOf(m.params, c, batch, m.hooks);
-  t.true(relErr(got, ref) <= 1e-5, `relative error ${relErr(got, ref)}`);
-  t.true(
-    maxAbsDiff(got, logitsOf(params, c, batch)) > 1e-4,
-    'int8 logits differ from the FP ones (the quantization happened)',
-  );
-  // the same model written to disk and loaded back: the same logits, and int8 storage
-  const dir = tmp();
-  const w = writeExport(dir, await int8Contents(params, c, {}));
-  const back = loadExportedModel(dir);
-  t.deepEqual(Array.from(logitsOf(back.params, c, batch, back.hooks)), Array.from(got));
-  t.is(back.meta.entries['classifier.weight'].storage, 'int8');
-  t.is(w.bytes, back.bytes);
-  m.dispose();
-  back.dispose();
-  tf.dispose([...Object.values(params), ...Object.values(batch)]);
-});
+test(
+  'int8 dynamic PTQ logits of a tiny model equal the direct computation of the same formula in every Linear ' +
+    '(classifier included)',
+  async (t) => {
+    const c = tinyConfig({ vocab_size: 61, max_position_embeddings: 20 });
+    const params = initParams(c, 4);
+    const batch = randomBatch(c, 4, 13, 4);
+    const m = deployedModel(await int8Contents(params, c, {}));
+    // reference: the FP model, each Linear replaced by the direct computation on its FP weight
+    let linears = 0;
+    const direct: QuantHooks = {
+      weight: (_n, w) => w,
+      act: (_p, x) => x,
+      matmul: (_pa, a, pb, b, transposeB) => {
+        if (!isLinearWeight(pb, b.shape) || !transposeB) return tf.matMul(a, b, false, transposeB);
+        linears++;
+        const [N, K] = a.shape,
+          O = b.shape[0];
+        return tf.tensor2d(Float32Array.from(directInt8Linear(a.dataSync(), N, K!, b.dataSync(), O)), [N, O]);
+      },
+    };
+    const ref = logitsOf(params, c, batch, direct);
+    t.is(
+      linears,
+      6 * c.num_hidden_layers + 2,
+      'Q, K, V, attention output, FFN in, FFN out per layer, pooler and classifier',
+    );
+    const got = logitsOf(m.params, c, batch, m.hooks);
+    t.true(relErr(got, ref) <= 1e-5, `relative error ${relErr(got, ref)}`);
+    t.true(
+      maxAbsDiff(got, logitsOf(params, c, batch)) > 1e-4,
+      'int8 logits differ from the FP ones (the quantization happened)',
+    );
+    // the same model written to disk and loaded back: the same logits, and int8 storage
+    const dir = tmp();
+    const w = writeExport(dir, await int8Contents(params, c, {}));
+    const back = loadExportedModel(dir);
+    t.deepEqual(Array.from(logitsOf(back.params, c, batch, back.hooks)), Array.from(got));
+    t.is(back.meta.entries['classifier.weight'].storage, 'int8');
+    t.is(w.bytes, back.bytes);
+    m.dispose();
+    back.dispose();
+    tf.dispose([...Object.values(params), ...Object.values(batch)]);
+  },
+);
 
-test("ternary PTQ: the teacher under the student's quantizers, exported, gives the fake-quantized teacher's logits", async (t) => {
-  const c = tinyConfig({ vocab_size: 61, max_position_embeddings: 20 });
-  const params = initParams(c, 6);
-  const batch = randomBatch(c, 3, 11, 6);
-  const dir = tmp();
-  writeExport(join(dir, 'x'), await ternaryContents(params, c, QUANT_DEFAULTS, { teacher: 'random' }));
-  const m = loadExportedModel(join(dir, 'x'));
-  t.true(
-    maxAbsDiff(logitsOf(m.params, c, batch, m.hooks), logitsOf(params, c, batch, makeQuantHooks(QUANT_DEFAULTS))) <=
-      1e-5,
-  );
-  m.dispose();
-  tf.dispose([...Object.values(params), ...Object.values(batch)]);
-});
+test(
+  "ternary PTQ: the teacher under the student's quantizers, exported, gives the fake-quantized teacher's " + 'logits',
+  async (t) => {
+    const c = tinyConfig({ vocab_size: 61, max_position_embeddings: 20 });
+    const params = initParams(c, 6);
+    const batch = randomBatch(c, 3, 11, 6);
+    const dir = tmp();
+    writeExport(join(dir, 'x'), await ternaryContents(params, c, QUANT_DEFAULTS, { teacher: 'random' }));
+    const m = loadExportedModel(join(dir, 'x'));
+    t.true(
+      maxAbsDiff(logitsOf(m.params, c, batch, m.hooks), logitsOf(params, c, batch, makeQuantHooks(QUANT_DEFAULTS))) <=
+        1e-5,
+    );
+    m.dispose();
+    tf.dispose([...Object.values(params), ...Object.values(batch)]);
+  },
+);

@@ -123,7 +123,7 @@ test('truncated zip, CRC-corrupt zip, broken connection and HTTP 404 leave no ta
   t.deepEqual(readdirSync(dir), []);
 });
 
-test('two downloads of one task at once: one installs, the other finds it installed; one complete task dir', async (t) => {
+test('two downloads of one task at once: one installs, the other finds it; one complete task dir', async (t) => {
   const dir = newDir();
   const res = await Promise.all(
     [0, 1].map(() => downloadGlue({ tasks: ['rte'], dataDir: dir, urlBase: base, ...quiet })),

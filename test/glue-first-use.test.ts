@@ -116,74 +116,80 @@ const tsx = (dir: string, cmd: string, args: string[], env: NodeJS.ProcessEnv) =
 const noStack = (s: string) => !/\n\s+at /.test(s);
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
-test("the README's first command on a fresh clone: CoLA fetched once, said once, the sweep runs to its report", async (t) => {
-  const c = freshClone(`${host}/good`);
-  const out = join(c.base, 'out');
-  // README: npm run sweep -- --task cola; here the smoke grid (two runs, two at a time) with a few steps each
-  const r = await run(
-    'npm',
-    [
-      'run',
-      '--silent',
-      'sweep',
-      '--',
-      '--task',
-      'cola',
-      '--grid',
-      'smoke',
-      '--out',
-      out,
-      '--jobs',
-      '2',
-      '--train-limit',
-      '32',
-      '--eval-limit',
-      '16',
-      '--max-seq-len',
-      '32',
-      '--batch-size',
-      '8',
-      '--epochs',
-      '1',
-      '--eval-every',
-      '4',
-    ],
-    c.dir,
-    c.env,
-  );
-  t.is(r.status, 0, r.stderr);
-  t.is(asked('/good/'), 1, requests.join(' '));
-  const said = r.stderr.split('\n').filter((l) => /downloading/.test(l));
-  t.is(said.length, 1, r.stderr);
-  const local = join(c.dir, 'data', 'glue');
-  t.regex(said[0], /^sweep cola: GLUE task CoLA is not in (.+): downloading (\S+) \((\d+) KB\) into (.+)$/);
-  t.true(
-    said[0].includes(
-      `not in ${local}: downloading ${host}/good/CoLA.zip (${Math.round(cola.length / 1024)} KB) into ${join(local, 'CoLA')}`,
-    ),
-    said[0],
-  );
-  t.deepEqual(readdirSync(local), ['CoLA']);
-  const record = JSON.parse(readFileSync(join(local, 'CoLA', '.download.json'), 'utf8'));
-  t.deepEqual(record.files, [{ url: `${host}/good/CoLA.zip`, bytes: cola.length, sha256: sha256(cola) }]);
-  for (const run of ['map_s42', 'output_s42']) t.true(existsSync(join(out, 'cola', run, 'metrics.json')), run);
-  t.true(existsSync(join(out, 'teachers', 'tiny', 'cola', 'model.safetensors')));
-  t.true(readdirSync(join(out, 'cola', 'report')).some((f) => f.endsWith('.csv')));
-  t.false(existsSync(join(c.base, 'shared')), 'nothing beside the clone');
-  // a GLUE_DIR without CoLA: the copy in data/glue is used, with nothing fetched or said
-  const empty = join(c.base, 'empty-glue');
-  mkdirSync(empty);
-  const code = `import { ensureGlueTask } from './src/data/first-use.ts'; console.log(await ensureGlueTask('cola', undefined, (s) => console.log('said', s)));`;
-  const again = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], c.dir, {
-    ...c.env,
-    GLUE_DIR: empty,
-  });
-  t.is(again.status, 0, again.stderr);
-  t.is(again.stdout.trim(), local);
-  t.is(asked('/good/'), 1);
-});
+test(
+  "the README's first command on a fresh clone: CoLA fetched once, said once, the sweep runs to its " + 'report',
+  async (t) => {
+    const c = freshClone(`${host}/good`);
+    const out = join(c.base, 'out');
+    // README: npm run sweep -- --task cola; here the smoke grid (two runs, two at a time) with a few steps each
+    const r = await run(
+      'npm',
+      [
+        'run',
+        '--silent',
+        'sweep',
+        '--',
+        '--task',
+        'cola',
+        '--grid',
+        'smoke',
+        '--out',
+        out,
+        '--jobs',
+        '2',
+        '--train-limit',
+        '32',
+        '--eval-limit',
+        '16',
+        '--max-seq-len',
+        '32',
+        '--batch-size',
+        '8',
+        '--epochs',
+        '1',
+        '--eval-every',
+        '4',
+      ],
+      c.dir,
+      c.env,
+    );
+    t.is(r.status, 0, r.stderr);
+    t.is(asked('/good/'), 1, requests.join(' '));
+    const said = r.stderr.split('\n').filter((l) => /downloading/.test(l));
+    t.is(said.length, 1, r.stderr);
+    const local = join(c.dir, 'data', 'glue');
+    t.regex(said[0], /^sweep cola: GLUE task CoLA is not in (.+): downloading (\S+) \((\d+) KB\) into (.+)$/);
+    t.true(
+      said[0].includes(
+        `not in ${local}: downloading ${host}/good/CoLA.zip (${Math.round(cola.length / 1024)} KB) into ` +
+          `${join(local, 'CoLA')}`,
+      ),
+      said[0],
+    );
+    t.deepEqual(readdirSync(local), ['CoLA']);
+    const record = JSON.parse(readFileSync(join(local, 'CoLA', '.download.json'), 'utf8'));
+    t.deepEqual(record.files, [{ url: `${host}/good/CoLA.zip`, bytes: cola.length, sha256: sha256(cola) }]);
+    for (const run of ['map_s42', 'output_s42']) t.true(existsSync(join(out, 'cola', run, 'metrics.json')), run);
+    t.true(existsSync(join(out, 'teachers', 'tiny', 'cola', 'model.safetensors')));
+    t.true(readdirSync(join(out, 'cola', 'report')).some((f) => f.endsWith('.csv')));
+    t.false(existsSync(join(c.base, 'shared')), 'nothing beside the clone');
+    // a GLUE_DIR without CoLA: the copy in data/glue is used, with nothing fetched or said
+    const empty = join(c.base, 'empty-glue');
+    mkdirSync(empty);
+    const code =
+      `import { ensureGlueTask } from './src/data/first-use.ts'; console.log(await ensureGlueTask('cola', ` +
+      `undefined, (s) => console.log('said', s)));`;
+    const again = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], c.dir, {
+      ...c.env,
+      GLUE_DIR: empty,
+    });
+    t.is(again.status, 0, again.stderr);
+    t.is(again.stdout.trim(), local);
+    t.is(asked('/good/'), 1);
+  },
+);
 
-test('offline: exit 2, one message naming the task, the URL tried, GLUE_DIR and npm run glue:download; nothing left', async (t) => {
+test('offline: exit 2, one line naming the task, URL, GLUE_DIR and glue:download; nothing left', async (t) => {
   const closed = createServer();
   await new Promise<void>((ok) => closed.listen(0, '127.0.0.1', ok));
   const port = (closed.address() as AddressInfo).port;

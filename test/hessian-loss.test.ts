@@ -16,7 +16,7 @@ test.before(async () => {
   await initBackend(process.env.KDQAT_BACKEND ?? 'cpu', { quiet: true });
 });
 
-test('near-zero tensors leave the norm term (reference) or the norm term goes (data); the choice is recorded', async (t) => {
+test('near-zero tensors leave the norm term (reference) or it goes (data); the choice is recorded', async (t) => {
   const { models } = loadModels({ task: 'rte', teacher: FIX, students: [], quantizedTeacher: false });
   const teacher = { ...models[0], params: { ...models[0].params } };
   const name = 'bert.encoder.layer.0.attention.self.key.bias';

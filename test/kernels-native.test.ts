@@ -337,7 +337,8 @@ test.serial(
 );
 
 test.serial(
-  'fused BertAdam (KdqBertAdam) equals the op-by-op update bit for bit: clipped and unclipped, with and without weight decay, below and above the native threshold',
+  'fused BertAdam (KdqBertAdam) equals the op-by-op update bit for bit: clipped and unclipped, with and without ' +
+    'weight decay, below and above the native threshold',
   async (t) => {
     const { BertAdam, ADAM_DEFAULTS } = await import('../src/train/bertadam.js');
     const shapes: Record<string, number[]> = {

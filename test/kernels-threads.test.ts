@@ -24,13 +24,18 @@ import * as tf from '@tensorflow/tfjs';
 const { initBackend } = await import('./src/backend/backend.ts');
 const info = await initBackend('wasm', { quiet: true });
 const a = tf.randomUniform([3, 200, 64], -1, 1, 'float32', 1), b = tf.randomUniform([3, 64, 300], -1, 1, 'float32', 2);
-const mm = () => [tf.matMul(a, b), tf.matMul(a, b, false, false).sum(), tf.matMul(b, a, true, true)].map(t => Array.from(t.dataSync()));
+const mm = () =>
+  [tf.matMul(a, b), tf.matMul(a, b, false, false).sum(), tf.matMul(b, a, true, true)]
+    .map(t => Array.from(t.dataSync()));
 const w = mm();
 await tf.setBackend('cpu');
 const c = mm();
 let d = 0, n = 0;
-for (let i = 0; i < w.length; i++) for (let j = 0; j < w[i].length; j++) { d += (w[i][j] - c[i][j]) ** 2; n += c[i][j] ** 2; }
-console.log(JSON.stringify({ threads: info.threads, backend: info.backend, skipped: info.skipped, relErr: Math.sqrt(d / n) }));
+for (let i = 0; i < w.length; i++)
+  for (let j = 0; j < w[i].length; j++) { d += (w[i][j] - c[i][j]) ** 2; n += c[i][j] ** 2; }
+console.log(
+  JSON.stringify({ threads: info.threads, backend: info.backend, skipped: info.skipped, relErr: Math.sqrt(d / n) }),
+);
 `;
 
 for (const threads of [1, 2]) {

@@ -33,7 +33,7 @@ test('formatDuration', (t) => {
   t.is(formatDuration(Number.NaN), '?');
 });
 
-test('non-TTY: first update at once, then a line every logEverySec with count, rate, ETA, fields; final line on done', (t) => {
+test('non-TTY: first update at once, a line every logEverySec (count, rate, ETA, fields), a final one', (t) => {
   const { out, stream, clock } = setup(false);
   const bar = new Progress({ total: 100, label: 'qat', stream, logEverySec: 10, now: clock.now });
   clock.set(1000);

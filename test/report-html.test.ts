@@ -25,7 +25,9 @@ test('page holds every section, embeds plots as data URIs, no external URLs', as
       { kind: 'heading', text: 'Results' },
       {
         kind: 'text',
-        text: 'Mean over **3 seeds**, see [the CSV](results.csv) and [upstream](https://example.com/x).\n\n- one\n- two *em*',
+        text:
+          'Mean over **3 seeds**, see [the CSV](results.csv) and [upstream](https://example.com/x).\n\n- one\n- ' +
+          'two *em*',
       },
       { kind: 'table', title: 'Summary table', table: fromRows(data), digits: 3 },
       { kind: 'table', title: 'Rows table', table: [{ k: '<b>', v: 2 }] },

@@ -63,7 +63,8 @@ export async function startCluster(): Promise<Cluster> {
   );
   if (missing.length)
     throw new Error(
-      `cannot start a Slurm cluster: ${missing.join(', ')} not installed (run bash .ci/install-system.sh, which installs slurm-wlm and munge)`,
+      `cannot start a Slurm cluster: ${missing.join(', ')} not installed (run bash .ci/install-system.sh, which ` +
+        `installs slurm-wlm and munge)`,
     );
   const dir = mkdtempSync(join(tmpdir(), 'kdqat-slurm-cluster-'));
   chmodSync(dir, 0o755); // munged wants its socket's folder searchable by all
@@ -102,7 +103,8 @@ export async function startCluster(): Promise<Cluster> {
       'ReturnToService=2',
       'KillWait=10',
       'SchedulerType=sched/backfill',
-      `NodeName=localhost NodeAddr=127.0.0.1 CPUs=${cpus().length} RealMemory=${Math.floor((totalmem() / 2 ** 20) * 0.9)} State=UNKNOWN`,
+      `NodeName=localhost NodeAddr=127.0.0.1 CPUs=${cpus().length} RealMemory=` +
+        `${Math.floor((totalmem() / 2 ** 20) * 0.9)} State=UNKNOWN`,
       'PartitionName=test Nodes=localhost Default=YES MaxTime=INFINITE State=UP',
       '',
     ].join('\n'),
@@ -113,7 +115,8 @@ export async function startCluster(): Promise<Cluster> {
     const r = spawnSync(cmd, args, { env, encoding: 'utf8', timeout: 30_000 });
     if (r.status !== 0)
       throw new Error(
-        `cannot start a Slurm cluster: ${cmd} ${args.join(' ')} exited ${r.status ?? r.signal}: ${r.error?.message ?? ''}${r.stderr}\n${logs(dir)}`,
+        `cannot start a Slurm cluster: ${cmd} ${args.join(' ')} exited ${r.status ?? r.signal}: ` +
+          `${r.error?.message ?? ''}${r.stderr}\n${logs(dir)}`,
       );
   };
   try {
@@ -140,7 +143,10 @@ export async function startCluster(): Promise<Cluster> {
   }
 }
 
-/** Cancel the cluster's jobs, stop slurmd, slurmctld and munged by their pid files (SIGKILL after 10 s), remove the folder. */
+/**
+ * Cancel the cluster's jobs, stop slurmd, slurmctld and munged by their pid files (SIGKILL after 10 s), remove the
+ * folder.
+ */
 async function stopCluster(dir: string, env: NodeJS.ProcessEnv): Promise<void> {
   if (existsSync(join(dir, 'slurmctld.pid'))) {
     spawnSync('scancel', ['--user', userInfo().username], { env, timeout: 15_000 });

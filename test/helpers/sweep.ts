@@ -1,4 +1,6 @@
-/** A tiny sweep for end-to-end tests (testbert on RTE, the smoke grid, a few steps on the cpu backend) and its results. */
+/**
+ * A tiny sweep for end-to-end tests (testbert on RTE, the smoke grid, a few steps on the cpu backend) and its results.
+ */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
