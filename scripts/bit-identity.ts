@@ -49,6 +49,7 @@ function tensorsSha(p: string, work: string): string {
   const header = b
     .subarray(8, 8 + n)
     .toString('utf8')
+    .trimEnd() // the padding to 8 bytes follows the header's length, and so the work folder's name
     .split(work)
     .join('<work>');
   return createHash('sha256')
