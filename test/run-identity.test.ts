@@ -9,9 +9,9 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { initBackend } from '../src/backend/backend.js';
 import { resolveConfig } from '../src/train/config.js';
-import { checkModelForTask, checkRunDir, effectiveConfig, readModelInfo, runIdentity } from '../src/train/identity.js';
-import { checkPlannedRuns, planRuns } from '../src/train/sweep.js';
-import { qatIdentity } from '../src/train/runs.js';
+import { checkModelForTask, checkRunDir, effectiveConfig, readModelInfo, runIdentity } from '../src/sweep/identity.js';
+import { checkPlannedRuns, planRuns } from '../src/sweep/sweep.js';
+import { qatIdentity } from '../src/sweep/runs.js';
 import { collectRuns, seedSummary } from '../src/report/sweep-report.js';
 import { makeTeacherDir } from './helpers/teacher.js';
 import { cli, sandbox } from './helpers/cli.js';

@@ -7,10 +7,10 @@
 import { parseArgs } from 'node:util';
 import { availableParallelism } from 'node:os';
 import { readFileSync, writeSync } from 'node:fs';
-import { resolveConfig, ConfigError, TRAIN_DEFAULTS, type RunConfig } from '../train/config.js';
+import { resolveConfig, TRAIN_DEFAULTS, type RunConfig } from '../train/config.js';
 import { checkGlueDir, resolveGlueDir } from '../data/tasks.js';
 import { explainBackendError, initBackend, type BackendInfo } from '../backend/backend.js';
-import { didYouMean, UserError } from '../util/errors.js';
+import { ConfigError, didYouMean, UserError } from '../util/errors.js';
 import { Interrupted, stoppedExitCode } from '../train/stop.js';
 
 /**

@@ -5,7 +5,7 @@
  * quantizer settings) and student-last/ (the final weights), each with the metric it scored (docs/students.md).
  */
 import { stopOnSignals } from '../train/stop.js';
-import { qat } from '../train/runs.js';
+import { qat } from '../sweep/runs.js';
 import { TERMS } from '../kd/losses.js';
 import {
   parseFlags,

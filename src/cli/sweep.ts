@@ -14,10 +14,10 @@ import { getTask } from '../data/tasks.js';
 import { ensureGlueTask } from '../data/first-use.js';
 import { BERT_PRESETS } from '../model/config.js';
 import { TRAIN_DEFAULTS, type RunConfig } from '../train/config.js';
-import { finetune, OUTPUT_DIR, SCRATCH_LR, teacherDir } from '../train/runs.js';
-import { cliCommand, readGrid } from '../train/sweep.js';
-import { lockSweepFolder, planSweep, runLocal } from '../train/launch.js';
-import { formatStatus, submitSweep, sweepStatus, waitSweep } from '../train/slurm-sweep.js';
+import { finetune, OUTPUT_DIR, SCRATCH_LR, teacherDir } from '../sweep/runs.js';
+import { cliCommand, readGrid } from '../sweep/sweep.js';
+import { lockSweepFolder, planSweep, runLocal } from '../sweep/launch.js';
+import { formatStatus, submitSweep, sweepStatus, waitSweep } from '../sweep/slurm-sweep.js';
 import {
   jobsFlag,
   parseFlags,
@@ -31,7 +31,7 @@ import {
 import { progressReporter } from './progress-line.js';
 import { STOP_SIGNALS, stopOnSignals } from '../train/stop.js';
 import { backendReady, initBackend } from '../backend/backend.js';
-import { describeRecipe, recipeReductions, teacherInfo } from '../train/teacher-check.js';
+import { describeRecipe, recipeReductions, teacherInfo } from '../sweep/teacher-check.js';
 import { LAUNCH_FLAGS, launchFromFlags } from './slurm-flags.js';
 
 const FLAGS = {

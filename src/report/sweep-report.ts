@@ -11,7 +11,7 @@ import { provenance } from '../backend/provenance.js';
 import { getTask } from '../data/tasks.js';
 import { mainMetric } from '../data/metrics.js';
 import { fromRows, toCsv, toMarkdown } from './table.js';
-import { effectiveConfig } from '../train/identity.js';
+import { effectiveConfig } from '../sweep/identity.js';
 import type { RunConfig } from '../train/config.js';
 import { UserError } from '../util/errors.js';
 import { barChart, lineBand, lossCurves, indexLines } from './charts.js';

@@ -11,18 +11,19 @@ import { bertForward, type Params } from '../model/bert.js';
 import type { BertConfig } from '../model/config.js';
 import type { Features } from '../data/features.js';
 import type { TaskSpec } from '../data/tasks.js';
-import type { MetricDict } from '../data/metrics.js';
 import { mse, type Coeffs, type Term } from '../kd/losses.js';
-import { kdCoeffs, prepareCompression, stepSeeds, type CompressionHandle } from '../api/compression.js';
+import { prepareCompression, stepSeeds, type CompressionHandle } from '../distill/compression.js';
+import { kdCoeffs } from '../distill/config.js';
 import { atomicWrite } from '../util/fsx.js';
 import type { WriteTensor } from '../util/safetensors.js';
-import { loadBestWeights, loadState, saveBestWeights, saveState, type SavedState } from './state.js';
+import { loadBestWeights, loadState, saveBestWeights, saveState, type EvalRecord, type SavedState } from './state.js';
 import { faultPoint } from '../util/fault.js';
 import { BertAdam, ADAM_DEFAULTS } from './bertadam.js';
 import { disposeBatch, makeBatch, stepsPerEpoch, trainBatchIndices } from './batches.js';
 import { evaluate, type EvalResult } from './evaluate.js';
 import type { RunConfig } from './config.js';
-import { kdStep, toVariables } from './step.js';
+import { kdStep } from '../distill/step.js';
+import { toVariables } from '../distill/quantize.js';
 import { markSaving, stopRequested, TrainingStopped } from './stop.js';
 
 export interface TrainerSpec {
@@ -49,12 +50,6 @@ export interface ProgressInfo {
   loss: number;
   lr: number;
   evalMetric?: number;
-}
-
-export interface EvalRecord {
-  step: number;
-  metrics: MetricDict;
-  selection: number;
 }
 
 export interface TrainingOutcome {
@@ -139,7 +134,7 @@ export async function runTraining(spec: TrainerSpec): Promise<TrainingOutcome> {
           student: spec.init,
           teacher: spec.teacher!,
           quant: cfg.quant,
-          distillation: { ...cfg.kd, regression },
+          kd: { ...cfg.kd, regression },
           seed: cfg.seed,
           name: spec.mode,
         })
@@ -274,9 +269,7 @@ export async function runTraining(spec: TrainerSpec): Promise<TrainingOutcome> {
       step,
       loss,
       ...(handle ? { terms } : {}),
-      ...(handle?.distillation.balancer && handle.distillation.balancer.kind !== 'static'
-        ? { weights: handle.balancer.weights() }
-        : {}),
+      ...(handle?.kd.balancer && handle.kd.balancer.kind !== 'static' ? { weights: handle.balancer.weights() } : {}),
       lr,
     });
     step++;

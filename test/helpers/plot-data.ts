@@ -5,7 +5,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { resolveConfig } from '../../src/train/config.js';
-import { effectiveConfig } from '../../src/train/identity.js';
+import { effectiveConfig } from '../../src/sweep/identity.js';
 import type { AnalysisResults } from '../../src/analysis/run.js';
 import { TOKEN_CLASSES } from '../../src/analysis/norm-analysis.js';
 

@@ -21,9 +21,9 @@ import { basename, dirname, join } from 'node:path';
 import { getTask } from '../data/tasks.js';
 import { loadTokenizer } from '../data/tokenizer.js';
 import { UserError } from '../util/errors.js';
-import type { RunConfig } from './config.js';
-import { coeffsOf } from './trainer.js';
-import { balancerTag } from '../api/balancers.js';
+import type { RunConfig } from '../train/config.js';
+import { coeffsOf } from '../train/trainer.js';
+import { balancerTag } from '../distill/balancers.js';
 
 /** The configuration with the task's reference values filled in where it says null (length, batch, eval interval). */
 export function effectiveConfig(cfg: RunConfig): RunConfig {

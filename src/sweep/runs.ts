@@ -19,12 +19,13 @@ import { atomicWrite, atomicWriteJson } from '../util/fsx.js';
 import { acquireLock } from '../util/lock.js';
 import { PROJECT_ROOT } from '../util/provenance.js';
 import { provenance } from '../backend/provenance.js';
-import type { RunConfig } from './config.js';
-import { clearState, resumeStep } from './state.js';
-import { teacherWarning } from './teacher-health.js';
-import { coeffsOf, runTraining, type EvalRecord, type ProgressInfo, type TrainingOutcome } from './trainer.js';
-import { STUDENT_DIRS, type EvalSettings, type StudentScore, type Which } from './students.js';
-import { evaluate } from './evaluate.js';
+import type { RunConfig } from '../train/config.js';
+import { clearState, resumeStep } from '../train/state.js';
+import { teacherWarning } from '../train/teacher-health.js';
+import { coeffsOf, runTraining, type ProgressInfo, type TrainingOutcome } from '../train/trainer.js';
+import type { EvalRecord } from '../train/state.js';
+import { STUDENT_DIRS, type EvalSettings, type StudentScore, type Which } from '../distill/students.js';
+import { evaluate } from '../train/evaluate.js';
 import {
   checkModelForTask,
   checkRunDir,
@@ -38,7 +39,7 @@ import {
 } from './identity.js';
 import { UserError } from '../util/errors.js';
 import type { Features } from '../data/features.js';
-import { balancerTag } from '../api/balancers.js';
+import { balancerTag } from '../distill/balancers.js';
 
 /** Fine-tuning from scratch needs a larger step than the QAT recipe's 2e-5. */
 export const SCRATCH_LR = 1e-4;

@@ -8,10 +8,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PROJECT_ROOT } from '../util/provenance.js';
-import { resolveConfig, type RunConfig } from './config.js';
+import { resolveConfig, type RunConfig } from '../train/config.js';
 import { qatIdentity, runName } from './runs.js';
 import { checkRunDir, runIdentity } from './identity.js';
-import { resumeStep } from './state.js';
+import { resumeStep } from '../train/state.js';
 import { UserError } from '../util/errors.js';
 export { acquireLock } from '../util/lock.js';
 
@@ -33,6 +33,12 @@ export interface PlannedRun {
   cfg: RunConfig;
   name: string;
   dir: string;
+}
+
+/** Every run of a grid, and those not finished yet (to launch, or to resume from their checkpoint). */
+export interface SweepPlan {
+  runs: PlannedRun[];
+  pending: PlannedRun[];
 }
 
 const ARM_KEYS = ['arm', 'preset', 'mapCoeff', 'outputCoeff', 'seed', 'config'];
