@@ -7,7 +7,7 @@
 import { parseArgs } from 'node:util';
 import { availableParallelism } from 'node:os';
 import { readFileSync, writeSync } from 'node:fs';
-import { resolveConfig, TRAIN_DEFAULTS, type RunConfig } from '../train/config.js';
+import { resolveConfig, resolveRunConfig, TRAIN_DEFAULTS, type ResolvedConfig } from '../train/config.js';
 import { checkGlueDir, resolveGlueDir } from '../data/tasks.js';
 import { explainBackendError, initBackend, type BackendInfo } from '../backend/backend.js';
 import { ConfigError, didYouMean, UserError } from '../util/errors.js';
@@ -250,14 +250,14 @@ export function jobsFlag(
 }
 
 /**
- * Build the run-config override object from flags (and --config FILE), validated by resolveConfig. `mode` finetune
- * refuses config-file sections that only KD-QAT uses (kd, quant).
+ * The run config of a training command: flags over a --config FILE over the defaults, validated and resolved once
+ * (resolveRunConfig). `mode` finetune refuses config-file sections that only KD-QAT uses (kd, quant).
  */
 export function runConfigFromFlags(
   v: Record<string, string | boolean | undefined>,
   extra: Record<string, unknown> = {},
   mode: 'qat' | 'finetune' = 'qat',
-): RunConfig {
+): ResolvedConfig {
   let file: Record<string, unknown> = {};
   if (typeof v.config === 'string') {
     try {
@@ -300,7 +300,7 @@ export function runConfigFromFlags(
   if (v['gt-regression-labels']) set('kd', 'gtRegressionUsesLabels', true);
   for (const k of Object.keys(over))
     if (over[k] && typeof over[k] === 'object' && Object.keys(over[k] as object).length === 0) delete over[k];
-  const cfg = resolveConfig(over as Record<string, unknown>);
+  const cfg = resolveRunConfig(over as Record<string, unknown>);
   // a GLUE folder named by the user that is missing or a task folder: said now, before any other work
   const gd = cfg.data.glueDir;
   checkGlueDir(
@@ -311,9 +311,9 @@ export function runConfigFromFlags(
 }
 
 /** --config-json: the whole resolved run config that a sweep passes to the runs and teacher jobs it starts. */
-export function runConfigFromJson(text: string): RunConfig {
+export function runConfigFromJson(text: string): ResolvedConfig {
   try {
-    return resolveConfig(JSON.parse(text));
+    return resolveRunConfig(JSON.parse(text));
   } catch (e) {
     throw new UsageError(`--config-json: ${(e as Error).message}`);
   }

@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import { getTask } from '../data/tasks.js';
 import { ensureGlueTask } from '../data/first-use.js';
 import { BERT_PRESETS } from '../model/config.js';
-import { TRAIN_DEFAULTS, type RunConfig } from '../train/config.js';
+import { TRAIN_DEFAULTS, type ResolvedConfig } from '../train/config.js';
 import { finetune, OUTPUT_DIR, SCRATCH_LR, teacherDir } from '../sweep/runs.js';
 import { cliCommand, readGrid } from '../sweep/sweep.js';
 import { lockSweepFolder, planSweep, runLocal } from '../sweep/launch.js';
@@ -72,7 +72,7 @@ const FLAGS = {
 type Flags = Record<string, string | boolean | undefined>;
 
 /** The fine-tuning config of a missing teacher (its lr and epochs from --teacher-lr/--teacher-epochs). */
-function teacherConfig(v: Flags, task: string, bert: string): RunConfig {
+function missingTeacherConfig(v: Flags, task: string, bert: string): ResolvedConfig {
   const scratch = BERT_PRESETS[bert] !== undefined;
   const lr = num(v, 'teacher-lr') ?? (v.lr !== undefined ? num(v, 'lr') : scratch ? SCRATCH_LR : undefined);
   const epochs = num(v, 'teacher-epochs') ?? num(v, 'epochs');
@@ -137,7 +137,7 @@ runMain('sweep', async () => {
     return {
       task,
       hasTeacher,
-      fcfg: hasTeacher ? null : teacherConfig(v, task, bert),
+      fcfg: hasTeacher ? null : missingTeacherConfig(v, task, bert),
       base: runConfigFromFlags({ ...v, task }, { teacher: tdirOf(task) }),
     };
   });
@@ -149,7 +149,7 @@ runMain('sweep', async () => {
     console.error(
       `sweep ${c.task}: teacher ${t.dir} (${t.recipe ? `fine-tuned with ${describeRecipe(t.recipe)}` : 'recipe not recorded'}; dev ${t.metric ?? 'metric not recorded'})`,
     );
-    const reduced = t.recipe ? recipeReductions(t.recipe, teacherConfig(v, c.task, bert)) : [];
+    const reduced = t.recipe ? recipeReductions(t.recipe, missingTeacherConfig(v, c.task, bert)) : [];
     if (reduced.length && v['teacher-ok'] !== true)
       throw new UsageError(
         `sweep ${c.task}: the teacher ${t.dir} was fine-tuned with a reduced recipe: ${reduced.join('; ')}. Pass --teacher-ok to distil from it anyway, or fine-tune a full teacher (npm run finetune -- --overwrite, or sweep --out DIR for a folder of its own)`,

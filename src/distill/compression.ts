@@ -10,7 +10,7 @@ import { kdTerms, TERM_FNS, type Coeffs, type KdBatch, type KdLoss, type KdOptio
 import type { QuantConfig } from '../quant/plan.js';
 import { ConfigError } from '../util/errors.js';
 import { mulberry32 } from '../util/random.js';
-import { checkSomeTerm, kdCoeffs, resolveCompression, type KdConfig } from './config.js';
+import { kdCoeffs, resolveCompression, type KdConfig } from './config.js';
 import { makeBalancer, type LossBalancer } from './balancers.js';
 import { checkParams, quantizeVariables, type StudentHooks } from './quantize.js';
 
@@ -155,7 +155,6 @@ export function prepareCompression(o: CompressionOptions): CompressionHandle {
   if (regression !== undefined && typeof regression !== 'boolean')
     throw new ConfigError(`config key "kd.regression" must be true or false, got ${JSON.stringify(regression)}`);
   const { quant, kd } = resolveCompression(o.quant, kdIn);
-  checkSomeTerm(kd);
   return compressionHandle({
     model: o.model,
     student: o.student,

@@ -75,14 +75,9 @@ export function checkCompression(quant: QuantConfig, kd: KdConfig): void {
       if (!(TERMS as readonly string[]).includes(t))
         throw new ConfigError(`config key "kd.coeffs.${t}": unknown loss term; known: ${TERMS.join(', ')}`);
   if (kd.balancer) checkBalancer(kd.balancer as unknown as Record<string, unknown>);
-}
-
-/** A kd section that distils something: at least one term with a coefficient other than 0. */
-export function checkSomeTerm(kd: KdConfig): Coeffs {
   const coeffs = kdCoeffs(kd);
   if (!TERMS.some((t) => coeffs[t]))
     throw new ConfigError('config key "kd.coeffs": every KD term coefficient is 0; enable at least one term');
-  return coeffs;
 }
 
 /** Partial kd and quant sections (API options, a saved file's metadata) merged into the defaults and checked. */

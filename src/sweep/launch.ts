@@ -18,7 +18,7 @@ import {
   type SweepPlan,
 } from './sweep.js';
 import { SweepProgress } from './progress.js';
-import type { RunConfig } from '../train/config.js';
+import type { ResolvedConfig } from '../train/config.js';
 import { assertNoActiveArray } from './slurm-sweep.js';
 
 /**
@@ -28,7 +28,7 @@ import { assertNoActiveArray } from './slurm-sweep.js';
  */
 export function planSweep(
   grid: Grid,
-  base: RunConfig,
+  base: ResolvedConfig,
   outDir: string,
   check?: { teacherReady: boolean; forceNew: boolean; log: (s: string) => void },
 ): SweepPlan {

@@ -19,21 +19,21 @@ import { atomicWrite, atomicWriteJson } from '../util/fsx.js';
 import { acquireLock } from '../util/lock.js';
 import { PROJECT_ROOT } from '../util/provenance.js';
 import { provenance } from '../backend/provenance.js';
-import type { RunConfig } from '../train/config.js';
+import type { ResolvedConfig, RunConfig } from '../train/config.js';
 import { clearState, resumeStep } from '../train/state.js';
 import { teacherWarning } from '../train/teacher-health.js';
-import { coeffsOf, runTraining, type ProgressInfo, type TrainingOutcome } from '../train/trainer.js';
+import { finetuneTraining, qatTraining, type ProgressInfo, type TrainingOutcome } from '../train/trainer.js';
+import { kdCoeffs } from '../distill/config.js';
 import type { EvalRecord } from '../train/state.js';
 import { STUDENT_DIRS, type EvalSettings, type StudentScore, type Which } from '../distill/students.js';
 import { evaluate } from '../train/evaluate.js';
 import {
   checkModelForTask,
   checkRunDir,
-  effectiveConfig,
   filesSha256,
+  finetuneRecord,
   readModelInfo,
   runIdentity,
-  teacherConfig,
   teacherSha256,
   type RunIdentity,
 } from './identity.js';
@@ -55,14 +55,11 @@ interface Data {
   tok: GlueTokenizer;
   train: Features;
   dev: Features;
-  maxSeqLen: number;
-  batchSize: number;
-  evalEvery: number;
 }
 
-function loadData(cfg: RunConfig, tok: GlueTokenizer, log: (s: string) => void): Data {
+function loadData(cfg: ResolvedConfig, tok: GlueTokenizer, log: (s: string) => void): Data {
   const task = getTask(cfg.task);
-  const maxSeqLen = cfg.data.maxSeqLen ?? task.maxSeqLen;
+  const maxSeqLen = cfg.data.maxSeqLen;
   const load = (split: 'train' | 'dev', limit: number | null) => {
     const s = loadGlueSplit({
       task,
@@ -82,9 +79,6 @@ function loadData(cfg: RunConfig, tok: GlueTokenizer, log: (s: string) => void):
     tok,
     train: load('train', cfg.data.trainLimit),
     dev: load('dev', cfg.data.evalLimit),
-    maxSeqLen,
-    batchSize: cfg.data.batchSize ?? task.batchSize,
-    evalEvery: cfg.train.evalEvery ?? task.evalStep,
   };
 }
 
@@ -100,7 +94,7 @@ export function estimateTrainBytes(c: BertConfig, batch: number, T: number, mode
 }
 
 export interface FinetuneOptions {
-  cfg: RunConfig;
+  cfg: ResolvedConfig;
   bert: string;
   vocab?: string;
   out?: string;
@@ -180,7 +174,7 @@ export async function finetune(o: FinetuneOptions): Promise<{ dir: string; metri
         `built a ${vocab.length}-piece WordPiece vocabulary from ${ex.examples.length} ${task.name} training examples`,
       );
     }
-    const maxLen = Math.max(512, o.cfg.data.maxSeqLen ?? task.maxSeqLen);
+    const maxLen = Math.max(512, o.cfg.data.maxSeqLen);
     config = bertConfigFrom(
       {
         ...BERT_DEFAULTS,
@@ -198,10 +192,13 @@ export async function finetune(o: FinetuneOptions): Promise<{ dir: string; metri
     );
   }
   const data = loadData(o.cfg, tok, log);
-  assertFitsBackend(estimateTrainBytes(config, data.batchSize, data.maxSeqLen, 1), `fine-tuning ${bertName}`);
+  assertFitsBackend(
+    estimateTrainBytes(config, o.cfg.data.batchSize, o.cfg.data.maxSeqLen, 1),
+    `fine-tuning ${bertName}`,
+  );
   const runDir = join(outDir, '.finetune');
   const source = `${pretrainedDir ? teacherSha256(pretrainedDir) : `preset ${o.bert} from scratch`}; vocab ${o.vocab ? filesSha256([o.vocab]).slice(0, 16) : 'default'}`;
-  const tcfg = teacherConfig(o.cfg);
+  const tcfg = finetuneRecord(o.cfg);
   claimRunDir(
     runDir,
     runIdentity(o.cfg, 'finetune', source),
@@ -210,8 +207,7 @@ export async function finetune(o: FinetuneOptions): Promise<{ dir: string; metri
     log,
   );
   const t0 = performance.now();
-  const out = await runTraining({
-    mode: 'finetune',
+  const out = await finetuneTraining({
     cfg: o.cfg,
     runDir,
     model: config,
@@ -219,8 +215,6 @@ export async function finetune(o: FinetuneOptions): Promise<{ dir: string; metri
     task: data.task,
     train: data.train,
     dev: data.dev,
-    batchSize: data.batchSize,
-    evalEvery: data.evalEvery,
     onProgress: o.onProgress,
     log,
   });
@@ -269,7 +263,7 @@ function summary(
 }
 
 export function runName(cfg: RunConfig): string {
-  const c = coeffsOf(cfg);
+  const c = kdCoeffs(cfg.kd);
   const parts = [cfg.kd.preset];
   if (cfg.kd.preset.includes('map') && c.map !== 1) parts.push(`m${c.map}`);
   if (cfg.kd.preset.includes('output') && c.output !== 1) parts.push(`o${c.output}`);
@@ -281,7 +275,7 @@ export function runName(cfg: RunConfig): string {
 }
 
 export interface QatOptions {
-  cfg: RunConfig;
+  cfg: ResolvedConfig;
   runDir?: string;
   log?: (s: string) => void;
   onProgress?: (p: ProgressInfo) => void;
@@ -290,7 +284,7 @@ export interface QatOptions {
 }
 
 /** A KD-QAT run's teacher checked against its task, and the run's identity (teacher weights included). */
-export function qatIdentity(cfg: RunConfig): RunIdentity {
+export function qatIdentity(cfg: ResolvedConfig): RunIdentity {
   const tdir = resolve(cfg.teacher);
   checkModelForTask(readModelInfo(tdir), cfg.task, 'teacher');
   return runIdentity(cfg, 'qat', teacherSha256(tdir));
@@ -304,7 +298,7 @@ export async function qat(
   o: QatOptions,
 ): Promise<{ runDir: string; metrics: Record<string, unknown>; skipped: boolean }> {
   const log = o.log ?? ((s: string) => console.error(s));
-  const cfg = effectiveConfig(o.cfg);
+  const cfg = o.cfg;
   const tdir = resolve(cfg.teacher);
   const bertName = basename(dirname(tdir));
   const runDir = o.runDir ?? join(OUTPUT_DIR(), bertName, cfg.task, runName(cfg));
@@ -318,11 +312,14 @@ export async function qat(
     if (!teacher.tokenizerFile) throw new Error(`${tdir}: the teacher has no tokenizer.json or vocab.txt`);
     await ensureGlueTask(cfg.task, cfg.data.glueDir, log); // data on first use (a sweep has fetched it already)
     const data = loadData(cfg, loadTokenizer(teacher.tokenizerFile), log);
-    assertFitsBackend(estimateTrainBytes(teacher.config, data.batchSize, data.maxSeqLen, 2), `KD-QAT of ${bertName}`);
+    assertFitsBackend(
+      estimateTrainBytes(teacher.config, cfg.data.batchSize, cfg.data.maxSeqLen, 2),
+      `KD-QAT of ${bertName}`,
+    );
     mkdirSync(runDir, { recursive: true });
     const release = acquireLock(runDir, '.run.lock', 'another process');
     try {
-      return await qatLocked({ ...o, cfg }, id, teacher, data, runDir, mpath, log);
+      return await qatLocked(o, id, teacher, data, runDir, mpath, log);
     } finally {
       release();
     }
@@ -346,7 +343,7 @@ async function qatLocked(
   claimRunDir(
     runDir,
     id,
-    { mode: 'qat', ...o.cfg, coeffs: coeffsOf(o.cfg), teacherSha256: id.identity.source },
+    { mode: 'qat', ...o.cfg, coeffs: kdCoeffs(o.cfg.kd), teacherSha256: id.identity.source },
     false,
     log,
   );
@@ -355,34 +352,33 @@ async function qatLocked(
     teacher.config,
     data.dev,
     data.task,
-    data.batchSize,
+    o.cfg.data.batchSize,
     undefined,
     o.cfg.data.dynamicPadding,
   );
   const teacherWarn = teacherWarning(data.task, teacherEval.metrics, teacherEval.predicted, data.dev.labels);
   if (teacherWarn) log(`WARNING: ${teacherWarn} (${tdir})`);
   const t0 = performance.now();
-  const out = await runTraining({
-    mode: 'qat',
-    cfg: o.cfg,
-    runDir,
-    model: teacher.config,
-    init: teacher.params,
-    teacher: teacher.params,
-    task: data.task,
-    train: data.train,
-    dev: data.dev,
-    batchSize: data.batchSize,
-    evalEvery: data.evalEvery,
-    onProgress: o.onProgress,
-    log,
-  });
+  const out = await qatTraining(
+    {
+      cfg: o.cfg,
+      runDir,
+      model: teacher.config,
+      init: teacher.params,
+      task: data.task,
+      train: data.train,
+      dev: data.dev,
+      onProgress: o.onProgress,
+      log,
+    },
+    teacher.params,
+  );
   // the students kept (docs/students.md): student/ = the best evaluation's weights, student-last/ = the final ones,
   // each with the evaluation that scored it
   const evalSettings: EvalSettings = {
     split: 'dev',
-    batchSize: data.batchSize,
-    maxSeqLen: data.maxSeqLen,
+    batchSize: o.cfg.data.batchSize,
+    maxSeqLen: o.cfg.data.maxSeqLen,
     evalLimit: o.cfg.data.evalLimit,
     dynamicPadding: o.cfg.data.dynamicPadding,
     examples: data.dev.n,
@@ -421,7 +417,7 @@ async function qatLocked(
     configHash: id.hash,
     run: basename(runDir),
     preset: o.cfg.kd.preset,
-    coeffs: coeffsOf(o.cfg),
+    coeffs: kdCoeffs(o.cfg.kd),
     teacher: {
       dir: tdir,
       metrics: teacherEval.metrics,

@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PROJECT_ROOT } from '../util/provenance.js';
-import { resolveConfig, type RunConfig } from '../train/config.js';
+import { resolveRunConfig, type ResolvedConfig } from '../train/config.js';
 import { qatIdentity, runName } from './runs.js';
 import { checkRunDir, runIdentity } from './identity.js';
 import { resumeStep } from '../train/state.js';
@@ -30,7 +30,7 @@ export interface Grid {
 
 export interface PlannedRun {
   arm: string;
-  cfg: RunConfig;
+  cfg: ResolvedConfig;
   name: string;
   dir: string;
 }
@@ -70,7 +70,7 @@ export function readGrid(nameOrPath: string): { grid: Grid; path: string } {
 const list = <T>(v: T | T[] | undefined, dflt: T): T[] => (v === undefined ? [dflt] : Array.isArray(v) ? v : [v]);
 
 /** Expand a grid into runs for one task (cartesian product within each arm; duplicates across arms kept once). */
-export function planRuns(grid: Grid, base: RunConfig, outDir: string): PlannedRun[] {
+export function planRuns(grid: Grid, base: ResolvedConfig, outDir: string): PlannedRun[] {
   const runs: PlannedRun[] = [];
   const seen = new Map<string, string>();
   for (const a of grid.arms) {
@@ -79,7 +79,7 @@ export function planRuns(grid: Grid, base: RunConfig, outDir: string): PlannedRu
         for (const outputCoeff of list(a.outputCoeff, 1))
           for (const seed of list(a.seed, base.seed)) {
             const over = { ...(a.config ?? {}) } as Record<string, Record<string, unknown>>;
-            const cfg = resolveConfig(
+            const cfg = resolveRunConfig(
               { ...over, seed, kd: { ...(over.kd ?? {}), preset, mapCoeff, outputCoeff } },
               base,
             );

@@ -5,6 +5,7 @@
 import { QUANT_DEFAULTS, type QuantConfig } from '../quant/plan.js';
 import { checkCompression, KD_DEFAULTS, KD_SCHEMA, QUANT_SCHEMA, type KdConfig } from '../distill/config.js';
 import { ConfigError } from '../util/errors.js';
+import { getTask } from '../data/tasks.js';
 import {
   boolean,
   checkValue,
@@ -146,4 +147,29 @@ export function resolveConfig(over: Record<string, unknown>, base: RunConfig = d
     throw new ConfigError(`config key "train.warmup" must be in [0, 1), got ${c.train.warmup}`);
   if (c.train.epochs <= 0) throw new ConfigError(`config key "train.epochs" must be > 0, got ${c.train.epochs}`);
   return c;
+}
+
+/** A run config whose task defaults are applied: length, batch size and evaluation interval are numbers. */
+export interface ResolvedConfig extends RunConfig {
+  data: DataConfig & { maxSeqLen: number; batchSize: number };
+  train: TrainConfig & { evalEvery: number };
+}
+
+/** The task's reference values where the config says null (length, batch, evaluation interval), its task's own name. */
+export function withTaskDefaults(cfg: RunConfig): ResolvedConfig {
+  const t = getTask(cfg.task);
+  return {
+    ...cfg,
+    task: t.name,
+    data: { ...cfg.data, maxSeqLen: cfg.data.maxSeqLen ?? t.maxSeqLen, batchSize: cfg.data.batchSize ?? t.batchSize },
+    train: { ...cfg.train, evalEvery: cfg.train.evalEvery ?? t.evalStep },
+  };
+}
+
+/**
+ * The one way to a run's configuration, from flags, a config file or API options alike: `over` merged into the
+ * defaults (or into `base`), validated, the task defaults applied. Everything downstream reads it as it is.
+ */
+export function resolveRunConfig(over: Record<string, unknown>, base?: RunConfig): ResolvedConfig {
+  return withTaskDefaults(resolveConfig(over, base));
 }
