@@ -12,6 +12,7 @@ import { checkGlueDir, resolveGlueDir } from '../data/tasks.js';
 import { explainBackendError, initBackend, type BackendInfo } from '../backend/backend.js';
 import { ConfigError, didYouMean, UserError } from '../util/errors.js';
 import { Interrupted, stoppedExitCode } from '../train/stop.js';
+import { TERMS } from '../kd/losses.js';
 
 /**
  * The allowed values of a numeric flag: an integer or any finite number, bounds (min/max inclusive, above exclusive),
@@ -119,6 +120,18 @@ export const QAT_FLAGS: FlagSpec = {
     type: 'boolean',
     help: 'a run folder holding another configuration is moved to .replaced/ and the run starts anew (default: refused)',
   },
+};
+
+/** The kd section's flags (qat; a sweep's grid sets them per arm). */
+export const KD_FLAGS: FlagSpec = {
+  preset: { type: 'string', help: 'KD preset: ternarybert, map, output, map+output (default map+output)' },
+  'map-coeff': { type: 'string', help: 'attention-map loss coefficient (default 1)', num: { kind: 'float', min: 0 } },
+  'output-coeff': {
+    type: 'string',
+    help: 'attention-output loss coefficient (default 1)',
+    num: { kind: 'float', min: 0 },
+  },
+  coeffs: { type: 'string', help: `explicit term coefficients, e.g. "gt=1,score=0.5" (terms: ${TERMS.join(', ')})` },
 };
 
 /** Flags of the KD-QAT run config (qat, sweep). */
@@ -298,6 +311,18 @@ export function runConfigFromFlags(
   if (v['eval-after-last-step']) set('train', 'evalAfterLastStep', true);
   set('quant', 'weightBits', num(v, 'weight-bits', 'int'));
   if (v['gt-regression-labels']) set('kd', 'gtRegressionUsesLabels', true);
+  set('kd', 'preset', v.preset || undefined);
+  set('kd', 'mapCoeff', num(v, 'map-coeff'));
+  set('kd', 'outputCoeff', num(v, 'output-coeff'));
+  if (typeof v.coeffs === 'string') {
+    const coeffs: Record<string, number> = {};
+    for (const kv of v.coeffs.split(',')) {
+      const [k, val] = kv.split('=');
+      if (!val || !Number.isFinite(Number(val))) throw new UsageError(`--coeffs: "${kv}" is not term=number`);
+      coeffs[k.trim()] = Number(val);
+    }
+    if (Object.keys(coeffs).length) set('kd', 'coeffs', coeffs);
+  }
   for (const k of Object.keys(over))
     if (over[k] && typeof over[k] === 'object' && Object.keys(over[k] as object).length === 0) delete over[k];
   const cfg = resolveRunConfig(over as Record<string, unknown>);
