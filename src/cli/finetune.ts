@@ -66,11 +66,7 @@ runMain('finetune', async () => {
   const cfg =
     typeof v['config-json'] === 'string'
       ? runConfigFromJson(v['config-json'])
-      : runConfigFromFlags(
-          v,
-          { teacher: v.bert, ...(scratch && v.lr === undefined ? { train: { lr: SCRATCH_LR } } : {}) },
-          'finetune',
-        );
+      : runConfigFromFlags(v, scratch && v.lr === undefined ? { train: { lr: SCRATCH_LR } } : {}, 'finetune');
   const out = finetuneTarget(v.bert, cfg.task, v.out as string | undefined, v.overwrite === true);
   await initBackendFromFlags(v);
   const progress = progressReporter(false, `finetune ${cfg.task} ${v.bert}`);

@@ -78,7 +78,7 @@ function missingTeacherConfig(v: Flags, task: string, bert: string): ResolvedCon
   const epochs = num(v, 'teacher-epochs') ?? num(v, 'epochs');
   return runConfigFromFlags(
     { ...v, task },
-    { teacher: bert, train: { ...(lr !== undefined ? { lr } : {}), ...(epochs !== undefined ? { epochs } : {}) } },
+    { train: { ...(lr !== undefined ? { lr } : {}), ...(epochs !== undefined ? { epochs } : {}) } },
   );
 }
 

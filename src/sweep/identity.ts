@@ -25,10 +25,14 @@ import type { ResolvedConfig } from '../train/config.js';
 import { kdCoeffs } from '../distill/config.js';
 import { balancerTag } from '../distill/balancers.js';
 
-/** What a teacher records of its own fine-tuning: no KD or quantizer settings (they do not apply). */
-export function finetuneRecord(cfg: ResolvedConfig): Omit<ResolvedConfig, 'kd' | 'quant'> {
+/**
+ * What a teacher records of its own fine-tuning: no KD or quantizer settings (they do not apply). A fine-tuning has
+ * no teacher; its record names the BERT it started from (`bert`, a directory or preset) in the `teacher` key, where
+ * every teacher folder has recorded it.
+ */
+export function finetuneRecord(cfg: ResolvedConfig, bert: string): Omit<ResolvedConfig, 'kd' | 'quant'> {
   const { kd: _kd, quant: _quant, ...rest } = cfg;
-  return rest;
+  return { ...rest, teacher: bert };
 }
 
 export interface RunIdentity {

@@ -13,7 +13,6 @@ import {
   planRuns,
   runChild,
   signalChildren,
-  type ChildProgress,
   type Grid,
   type SweepPlan,
 } from './sweep.js';

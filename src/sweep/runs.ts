@@ -198,7 +198,7 @@ export async function finetune(o: FinetuneOptions): Promise<{ dir: string; metri
   );
   const runDir = join(outDir, '.finetune');
   const source = `${pretrainedDir ? teacherSha256(pretrainedDir) : `preset ${o.bert} from scratch`}; vocab ${o.vocab ? filesSha256([o.vocab]).slice(0, 16) : 'default'}`;
-  const tcfg = finetuneRecord(o.cfg);
+  const tcfg = finetuneRecord(o.cfg, o.bert);
   claimRunDir(
     runDir,
     runIdentity(o.cfg, 'finetune', source),
