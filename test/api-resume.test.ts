@@ -9,7 +9,7 @@ import { loadTokenizer } from '../src/data/tokenizer.js';
 import { loadGlueSplit } from '../src/data/glue.js';
 import { getTask } from '../src/data/tasks.js';
 import { resolveRunConfig } from '../src/train/config.js';
-import { qatTraining } from '../src/train/trainer.js';
+import { qatTraining } from '../src/train/methods.js';
 import { makeTeacherDir } from './helpers/teacher.js';
 import { GLUE_DIR } from './helpers/env.js';
 

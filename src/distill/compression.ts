@@ -33,7 +33,10 @@ export interface CompressionOptions {
   student: Params;
   /** full-precision teacher weights (used as given, never changed) */
   teacher: Params;
-  /** quantizer config, the run config's `quant` section (rules by name pattern); defaults: ternary weights, 8-bit activations */
+  /**
+   * quantizer config, the run config's `quant` section (rules by name pattern); defaults: ternary weights, 8-bit
+   * activations
+   */
   quant?: Partial<QuantConfig>;
   kd?: KdOptionsConfig;
   /** seed of the student's dropout masks: step k uses a fixed stream of (seed, k); default 42 */
@@ -50,14 +53,20 @@ export interface CompressionCallbacks {
   onEpochBegin(epoch: number): void;
   /** before the step's forward passes: fixes the step's dropout seeds (step k of the run, default: the next one) */
   onStepBegin(step: number): void;
-  /** inside the gradient function, after the handle computed the loss to differentiate (loss: the user's own, or null) */
+  /**
+   * inside the gradient function, after the handle computed the loss to differentiate (loss: the user's own, or
+   * null)
+   */
   onAfterComputeLoss(
     inputs: StepInputs,
     studentOutputs: BertOutputs,
     loss: tf.Scalar | null,
     teacherOutputs: BertOutputs,
   ): void;
-  /** after the gradients, before the optimizer, once the balancer learned from its own: the student's gradients by parameter name */
+  /**
+   * after the gradients, before the optimizer, once the balancer learned from its own: the student's gradients by
+   * parameter name
+   */
   onBeforeOptimizerStep(grads: Record<string, tf.Tensor>): void;
   /** after the optimizer step: the step's KD term values are read and its tensors freed */
   onStepEnd(info: StepEnd): void;

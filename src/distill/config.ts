@@ -110,7 +110,9 @@ function checkBalancer(b: Record<string, unknown>): void {
     if (k === 'kind') continue;
     if (!allowed[k])
       throw new ConfigError(
-        `unknown config key "kd.balancer.${k}" for kind ${b.kind}${didYouMean(k, Object.keys(allowed), 'kd.balancer.')} (known: ${['kind', ...Object.keys(allowed)].join(', ')})`,
+        `unknown config key "kd.balancer.${k}" for kind ${b.kind}` +
+          didYouMean(k, Object.keys(allowed), 'kd.balancer.') +
+          ` (known: ${['kind', ...Object.keys(allowed)].join(', ')})`,
       );
     if (v !== undefined) checkValue(`kd.balancer.${k}`, v, allowed[k]);
   }

@@ -112,7 +112,9 @@ function load(path: string, expect?: BertConfig): Loaded {
   const meta = f.metadata;
   if (meta['kdqat.format'] !== SAVE_FORMAT)
     throw new CheckpointError(
-      `${path}: not a kdqat compressed student (metadata "kdqat.format" is ${JSON.stringify(meta['kdqat.format'] ?? null)}, expected "${SAVE_FORMAT}"; write one with save(handle, path))`,
+      `${path}: not a kdqat compressed student (metadata "kdqat.format" is ` +
+        `${JSON.stringify(meta['kdqat.format'] ?? null)}, expected "${SAVE_FORMAT}"; ` +
+        'write one with save(handle, path))',
     );
   const json = (k: string) => {
     try {
@@ -126,7 +128,8 @@ function load(path: string, expect?: BertConfig): Loaded {
     const diff = (Object.keys(model) as (keyof BertConfig)[]).filter((k) => model[k] !== expect[k]);
     if (diff.length)
       throw new CheckpointError(
-        `${path}: saved from another architecture: ${diff.map((k) => `${k} ${model[k]} in the file, ${expect[k]} expected`).join('; ')}`,
+        `${path}: saved from another architecture: ` +
+          diff.map((k) => `${k} ${model[k]} in the file, ${expect[k]} expected`).join('; '),
       );
   }
   const quant = resolveCompression(json('kdqat.quant')).quant;
@@ -141,7 +144,8 @@ function load(path: string, expect?: BertConfig): Loaded {
     const now = JSON.stringify(quantizerState(model, params, quant));
     if (now !== meta['kdqat.quantizer_state'])
       throw new CheckpointError(
-        `${path}: the weights do not reproduce the saved quantizer state (metadata kdqat.quantizer_state); the file was changed after saving`,
+        `${path}: the weights do not reproduce the saved quantizer state (metadata kdqat.quantizer_state); ` +
+          'the file was changed after saving',
       );
   } catch (e) {
     tf.dispose(Object.values(params));

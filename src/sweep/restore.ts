@@ -17,7 +17,10 @@ import { mainMetric } from '../data/metrics.js';
 export interface RestoreOptions {
   /** refuse another architecture */
   model?: BertConfig;
-  /** of a KD-QAT run folder: 'best' (default: student/, the weights of its best evaluation) or 'last' (student-last/, the final weights) */
+  /**
+   * of a KD-QAT run folder: 'best' (default: student/, the weights of its best evaluation) or 'last'
+   * (student-last/, the final weights)
+   */
   which?: Which;
   /** where the restored student's recorded metric is said (default: stderr); pass () => {} for silence */
   log?: (s: string) => void;
@@ -54,7 +57,8 @@ function restoreStudentDir(path: string, opts: RestoreOptions): RestoredStudent 
     if (diff.length) {
       tf.dispose(Object.values(m.params));
       throw new CheckpointError(
-        `${st.dir}: another architecture: ${diff.map((k) => `${k} ${m.config[k]} in the folder, ${opts.model![k]} expected`).join('; ')}`,
+        `${st.dir}: another architecture: ` +
+          diff.map((k) => `${k} ${m.config[k]} in the folder, ${opts.model![k]} expected`).join('; '),
       );
     }
   }
@@ -85,7 +89,8 @@ function studentQuantConfig(dir: string): Partial<QuantConfig> {
     prov = JSON.parse(readFileSync(p, 'utf8'));
   } catch (e) {
     throw new CheckpointError(
-      `${dir}: not a kdqat student (${existsSync(p) ? `${p}: ${(e as Error).message}` : 'no kdqat.json with its quantizer settings'})`,
+      `${dir}: not a kdqat student ` +
+        `(${existsSync(p) ? `${p}: ${(e as Error).message}` : 'no kdqat.json with its quantizer settings'})`,
     );
   }
   if (!prov.quant || typeof prov.quant !== 'object')

@@ -49,7 +49,10 @@ export interface TrainConfig {
   warmup: number;
   weightDecay: number;
   maxGradNorm: number;
-  /** the reference evaluates at step % eval == 0 and at t_total - 1 but never after the last step; true adds a final evaluation */
+  /**
+   * the reference evaluates at step % eval == 0 and at t_total - 1 but never after the last step; true adds a final
+   * evaluation
+   */
   evalAfterLastStep: boolean;
 }
 

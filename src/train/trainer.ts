@@ -7,12 +7,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { bertForward, type Params } from '../model/bert.js';
+import type { Params } from '../model/bert.js';
 import type { BertConfig } from '../model/config.js';
 import type { Features } from '../data/features.js';
 import type { TaskSpec } from '../data/tasks.js';
-import { mse } from '../kd/losses.js';
-import { compressionHandle, stepSeeds } from '../distill/compression.js';
 import type { StateTensor } from '../distill/balancers.js';
 import type { StudentHooks } from '../distill/quantize.js';
 import { atomicWrite } from '../util/fsx.js';
@@ -23,8 +21,6 @@ import { BertAdam, ADAM_DEFAULTS } from './bertadam.js';
 import { disposeBatch, makeBatch, stepsPerEpoch, trainBatchIndices, type TensorBatch } from './batches.js';
 import { evaluate, type EvalResult } from './evaluate.js';
 import type { ResolvedConfig } from './config.js';
-import { kdStep } from '../distill/step.js';
-import { toVariables } from '../distill/quantize.js';
 import { markSaving, stopRequested, TrainingStopped } from './stop.js';
 
 export interface TrainerSpec {
@@ -59,7 +55,10 @@ export interface TrainingOutcome {
    * logged as `final` and kept out of best/last.
    */
   final: EvalRecord | null;
-  /** KD-QAT: the weights of the best evaluation (as file tensors), or null when unavailable (a run resumed from an older kdqat's checkpoint) */
+  /**
+   * KD-QAT: the weights of the best evaluation (as file tensors), or null when unavailable (a run resumed from an
+   * older kdqat's checkpoint)
+   */
   bestWeights: Map<string, { shape: number[]; data: ArrayLike<number> }> | null;
   steps: number;
   tTotal: number;
@@ -70,18 +69,8 @@ export interface TrainingOutcome {
   lastPredicted?: number[];
 }
 
-/** Fine-tuning loss on labels: mean cross-entropy (classification) or MSE (regression). */
-function finetuneLoss(logits: tf.Tensor2D, labels: tf.Tensor1D, regression: boolean): tf.Scalar {
-  if (regression) return mse(logits.reshape([-1]), labels);
-  return tf.neg(
-    tf.mean(
-      tf.sum(tf.mul(tf.logSoftmax(logits), tf.oneHot(tf.cast(labels, 'int32') as tf.Tensor1D, logits.shape[1])), -1),
-    ),
-  ) as tf.Scalar;
-}
-
 /** What fine-tuning and KD-QAT do differently inside the one loop: the variables trained and one step of them. */
-interface Method {
+export interface Method {
   vars: Record<string, tf.Variable>;
   /** quantizers of the evaluated model (KD-QAT's student) */
   hooks?: StudentHooks;
@@ -97,86 +86,6 @@ interface Method {
   exportState(): Record<string, StateTensor>;
   importState(state: Map<string, { shape: number[]; data: ArrayLike<number> }>): void;
   dispose(): void;
-}
-
-/** Teacher fine-tuning: full precision, the loss on labels, dropout seeds of (run seed, step). */
-export function finetuneTraining(spec: TrainerSpec): Promise<TrainingOutcome> {
-  const { cfg, model } = spec;
-  const regression = spec.task.outputMode === 'regression';
-  const vars = toVariables(spec.init, 'finetune');
-  return runTraining(spec, {
-    vars,
-    keepBest: false,
-    begin: () => {},
-    step: async (tb, k, opt) => {
-      const nextSeed = stepSeeds(cfg.seed, k);
-      const { value, grads } = tf.variableGrads(
-        () =>
-          finetuneLoss(
-            bertForward(vars, model, tb.batch, { training: true, nextSeed }).logits,
-            tb.kd.labels,
-            regression,
-          ),
-        Object.values(vars),
-      );
-      opt.apply(vars, Object.fromEntries(Object.entries(vars).map(([n, v]) => [n, grads[v.name]])));
-      tf.dispose(grads);
-      const loss = (await value.data())[0];
-      value.dispose();
-      return { loss, log: {} };
-    },
-    stepped: () => {},
-    end: () => {},
-    exportState: () => ({}),
-    importState: () => {},
-    dispose: () => {},
-  });
-}
-
-/** KD-QAT: the ternary student of `teacher` through the compression handle, the hooks a user's own loop calls. */
-export function qatTraining(spec: TrainerSpec, teacher: Params): Promise<TrainingOutcome> {
-  const { cfg } = spec;
-  const h = compressionHandle({
-    model: spec.model,
-    student: spec.init,
-    teacher,
-    quant: cfg.quant,
-    kd: { ...cfg.kd, regression: spec.task.outputMode === 'regression' },
-    seed: cfg.seed,
-    name: 'qat',
-  });
-  const spe = stepsPerEpoch(spec.train.n, cfg.data.batchSize);
-  const weighted = h.kd.balancer && h.kd.balancer.kind !== 'static';
-  let lastStep = 0,
-    epochOpen = false;
-  return runTraining(spec, {
-    vars: h.student,
-    hooks: h.hooks,
-    keepBest: true,
-    begin: (n) => {
-      lastStep = n;
-      h.onTrainBegin({ totalSteps: n });
-    },
-    step: async (tb, k, opt) => {
-      if (!epochOpen) {
-        h.onEpochBegin(Math.floor(k / spe));
-        epochOpen = true;
-      }
-      h.onStepBegin(k);
-      const r = await kdStep({ handle: h, optimizer: opt }, { batch: tb.batch, kd: tb.kd });
-      return { loss: r.loss, log: { terms: r.terms, ...(weighted ? { weights: h.balancer.weights() } : {}) } };
-    },
-    stepped: (k) => {
-      if (k % spe === 0 || k === lastStep) {
-        h.onEpochEnd(Math.floor((k - 1) / spe));
-        epochOpen = false;
-      }
-    },
-    end: () => h.onTrainEnd(),
-    exportState: () => h.balancer.exportState(),
-    importState: (state) => h.balancer.importState(state),
-    dispose: () => h.balancer.dispose(),
-  });
 }
 
 async function checkpoint(
@@ -211,7 +120,8 @@ function truncateLog(path: string, n: number): void {
   );
 }
 
-async function runTraining(spec: TrainerSpec, m: Method): Promise<TrainingOutcome> {
+/** The loop of every training run: `m` says what is trained and how one step goes. */
+export async function runTraining(spec: TrainerSpec, m: Method): Promise<TrainingOutcome> {
   const { cfg, runDir, model, task } = spec;
   const { batchSize, dynamicPadding } = cfg.data;
   const regression = task.outputMode === 'regression';
@@ -295,7 +205,8 @@ async function runTraining(spec: TrainerSpec, m: Method): Promise<TrainingOutcom
   m.begin(lastStep);
   while (step < lastStep) {
     await new Promise((r) => setImmediate(r)); // let signals and I/O (e.g. a closed parent pipe) through each step
-    const stop = stopRequested(); // SIGINT, SIGTERM (e.g. Slurm's time limit), SIGHUP: checkpoint this step boundary, then stop
+    // SIGINT, SIGTERM (e.g. Slurm's time limit), SIGHUP: checkpoint this step boundary, then stop
+    const stop = stopRequested();
     if (stop) {
       markSaving(true);
       try {
