@@ -7,7 +7,13 @@
 import { parseArgs } from 'node:util';
 import { availableParallelism } from 'node:os';
 import { readFileSync, writeSync } from 'node:fs';
-import { resolveConfig, resolveRunConfig, TRAIN_DEFAULTS, type ResolvedConfig } from '../train/config.js';
+import {
+  defaultRunConfig,
+  resolveConfig,
+  resolveRunConfig,
+  TRAIN_DEFAULTS,
+  type ResolvedConfig,
+} from '../train/config.js';
 import { checkGlueDir, resolveGlueDir } from '../data/tasks.js';
 import { explainBackendError, initBackend, type BackendInfo } from '../backend/backend.js';
 import { ConfigError, didYouMean, UserError } from '../util/errors.js';
@@ -271,8 +277,10 @@ export function runConfigFromFlags(
   extra: Record<string, unknown> = {},
   mode: 'qat' | 'finetune' = 'qat',
 ): ResolvedConfig {
-  let file: Record<string, unknown> = {};
+  // layers, each validated once: the defaults, the --config file (its errors name it), then `extra` and the flags
+  let base = defaultRunConfig();
   if (typeof v.config === 'string') {
+    let file: Record<string, unknown>;
     try {
       file = JSON.parse(readFileSync(v.config, 'utf8'));
     } catch (e) {
@@ -286,12 +294,12 @@ export function runConfigFromFlags(
           );
     // the file is checked on its own, naming it: a bad value there is an error even where a flag overrides it
     try {
-      resolveConfig(file);
+      base = resolveConfig(file);
     } catch (e) {
       throw e instanceof ConfigError ? new ConfigError(`--config ${v.config}: ${e.message}`) : e;
     }
   }
-  const over: Record<string, Record<string, unknown> | unknown> = { ...file, ...extra };
+  const over: Record<string, Record<string, unknown> | unknown> = { ...extra };
   const sec = (k: string) => (over[k] = { ...((over[k] as object) ?? {}) }) as Record<string, unknown>;
   const set = (section: string, key: string, value: unknown) => {
     if (value !== undefined) sec(section)[key] = value;
@@ -325,7 +333,7 @@ export function runConfigFromFlags(
   }
   for (const k of Object.keys(over))
     if (over[k] && typeof over[k] === 'object' && Object.keys(over[k] as object).length === 0) delete over[k];
-  const cfg = resolveRunConfig(over as Record<string, unknown>);
+  const cfg = resolveRunConfig(over as Record<string, unknown>, base);
   // a GLUE folder named by the user that is missing or a task folder: said now, before any other work
   const gd = cfg.data.glueDir;
   checkGlueDir(
