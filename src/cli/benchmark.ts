@@ -14,7 +14,7 @@ import { getTask, splitPath } from '../data/tasks.js';
 import { ensureGlueTask } from '../data/first-use.js';
 import { loadGlueSplit } from '../data/glue.js';
 import { loadTokenizer } from '../data/tokenizer.js';
-import { OUTPUT_DIR } from '../sweep/runs.js';
+import { OUTPUT_DIR } from '../sweep/run-setup.js';
 import { num, parseFlags, RUN_FLAGS, runMain, UsageError, type FlagSpec } from './common.js';
 import { exportDirOf, studentQuant } from '../export/export-student.js';
 import { parseWhich, resolveStudent, type EvalSettings } from '../distill/students.js';

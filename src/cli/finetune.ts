@@ -5,7 +5,7 @@
  * (tiny, mini, small, base, large); a preset without weights in models/<preset>/ starts from scratch.
  */
 import { stopOnSignals } from '../train/stop.js';
-import { finetune, finetuneTarget, SCRATCH_LR } from '../sweep/runs.js';
+import { finetune, finetuneTarget, SCRATCH_LR } from '../sweep/finetune.js';
 import { TRAIN_DEFAULTS } from '../train/config.js';
 import { BERT_PRESETS } from '../model/config.js';
 import {
