@@ -111,7 +111,8 @@ export async function finetune(o: FinetuneOptions): Promise<{ dir: string; metri
     log(
       `\n*** WARNING: no pretrained weights for "${o.bert}" in ${presetDir}: ` +
         `the teacher is trained FROM SCRATCH on ${task.name}. ***\n` +
-        `*** Its accuracy is far below a pre-trained BERT's; put a Hugging Face checkpoint in ${presetDir} to use one. ***\n`,
+        "*** Its accuracy is far below a pre-trained BERT's; " +
+        `put a Hugging Face checkpoint in ${presetDir} to use one. ***\n`,
     );
   }
   const data = loadData(o.cfg, tok, log);
