@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
   prepareCompression,
-  disposeOutputs,
+  kdStep,
   save,
   BertAdam,
   ADAM_DEFAULTS,
@@ -38,7 +38,7 @@ export async function distil(
     student: teacher,
     teacher,
     quant: { weightBits: 2 },
-    distillation: { preset: 'map+output' },
+    kd: { preset: 'map+output' },
     seed: 42,
   });
   const opt = new BertAdam({ ...ADAM_DEFAULTS, lr: 5e-3, tTotal: steps });
@@ -47,18 +47,9 @@ export async function distil(
   kd.onEpochBegin(0);
   for (let step = 0; step < steps; step++) {
     const inputs = batches[step % batches.length];
-    kd.onStepBegin(step);
-    const teacherOut = kd.teacherForward(inputs.batch);
-    const { value, grads } = tf.variableGrads(() => {
-      const studentOut = kd.studentForward(inputs.batch); // ternary weights, 8-bit activations, STE
-      return kd.onAfterComputeLoss(inputs, studentOut, null, teacherOut); // null: no loss of our own, KD only
-    }, kd.trainableVariables());
-    disposeOutputs(teacherOut);
-    opt.apply(kd.student, kd.onBeforeOptimizerStep(grads));
-    tf.dispose(grads);
-    losses.push((await value.data())[0]);
-    value.dispose();
-    await kd.onStepEnd();
+    kd.onStepBegin(step); // this step's dropout seeds
+    // teacher forward, student forward (ternary weights, 8-bit activations, STE), KD loss, gradients, update
+    losses.push((await kdStep({ handle: kd, optimizer: opt }, inputs)).loss);
   }
   kd.onEpochEnd(0);
   kd.onTrainEnd();

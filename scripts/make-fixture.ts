@@ -17,7 +17,7 @@ import { initParams } from '../src/model/init.js';
 import { saveBertDir } from '../src/model/checkpoint.js';
 import { writeSafetensors, type WriteTensor } from '../src/util/safetensors.js';
 import { loadModelFixture, MODEL_GROUPS } from '../src/verify/models.js';
-import { mulberry32 } from '../src/train/batches.js';
+import { mulberry32 } from '../src/util/random.js';
 
 export interface FixtureShape {
   name: string;

@@ -6,7 +6,7 @@ import { loadModelFixture } from '../src/verify/models.js';
 import { kdLoss, presetCoeffs, TERM_FNS, type Coeffs } from '../src/kd/losses.js';
 import { makeBalancer, prepareCompression } from '../src/api/index.js';
 import { resolveConfig } from '../src/train/config.js';
-import { runName } from '../src/train/runs.js';
+import { runName } from '../src/sweep/runs.js';
 import { FIXTURES, modelFixtures } from './helpers/env.js';
 
 test.before(async () => {
@@ -25,7 +25,7 @@ test("static (the default) is the KD table's total to the bit; a user loss adds 
     model: fx.config,
     student: fx.params,
     teacher: fx.params,
-    distillation: { preset: 'map+output', mapCoeff: 0.3, outputCoeff: 0.6 },
+    kd: { preset: 'map+output', mapCoeff: 0.3, outputCoeff: 0.6 },
   });
   tf.tidy(() => {
     const s = h.studentForward(fx.batch, { training: false }),
@@ -47,7 +47,7 @@ test('modelopt-static: w * sum of KD terms + (1 - w) * student loss; without a s
     model: fx.config,
     student: fx.params,
     teacher: fx.params,
-    distillation: { preset: 'map', balancer: { kind: 'modelopt-static', kdLossWeight: w } },
+    kd: { preset: 'map', balancer: { kind: 'modelopt-static', kdLossWeight: w } },
   });
   tf.tidy(() => {
     const s = h.studentForward(fx.batch, { training: false }),

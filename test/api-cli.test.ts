@@ -87,7 +87,7 @@ test('the CLI (npm run qat) and a user loop on the API give the same loss and KD
     model: teacher.config,
     student: teacher.params,
     teacher: teacher.params,
-    distillation: { preset: 'map+output' },
+    kd: { preset: 'map+output' },
     seed: SEED,
   });
   const opt = new BertAdam({ ...ADAM_DEFAULTS, lr: LR, tTotal: Math.ceil(stepsPerEpoch(N, BS) * 3) });

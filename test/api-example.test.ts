@@ -26,7 +26,7 @@ test.serial(
     t.true(losses[11] < 0.8 * losses[0], `KD loss ${losses[0]} -> ${losses[11]}`);
     const r = restore(out, { model: teacher.config });
     t.is(r.step, 12);
-    t.is((r.distillation as { preset: string }).preset, 'map+output');
+    t.is((r.kd as { preset: string }).preset, 'map+output');
     // the restored student is the trained one: its logits differ from the untrained ternary student's, and they are finite
     const trained = tf.tidy(() => r.forward(inputs.batch).logits.dataSync().slice());
     const fresh = quantize(teacher.config, teacher.params);

@@ -8,8 +8,8 @@ import { loadBertDir } from '../src/model/checkpoint.js';
 import { loadTokenizer } from '../src/data/tokenizer.js';
 import { loadGlueSplit } from '../src/data/glue.js';
 import { getTask } from '../src/data/tasks.js';
-import { resolveConfig } from '../src/train/config.js';
-import { runTraining } from '../src/train/trainer.js';
+import { resolveRunConfig } from '../src/train/config.js';
+import { qatTraining } from '../src/train/methods.js';
 import { makeTeacherDir } from './helpers/teacher.js';
 import { GLUE_DIR } from './helpers/env.js';
 
@@ -26,32 +26,29 @@ test('a KD-QAT run with the uncertainty balancer resumes from its checkpoint wit
   const tok = loadTokenizer(teacher.tokenizerFile!);
   const split = (s: 'train' | 'dev', limit: number) =>
     loadGlueSplit({ task: 'rte', split: s, tokenizer: tok, glueDir: GLUE_DIR, maxSeqLen: 32, limit }).features;
-  const cfg = resolveConfig({
+  const cfg = resolveRunConfig({
     task: 'rte',
-    train: { maxSteps: 4, checkpointEvery: 2, lr: 1e-3 },
+    data: { batchSize: 8 },
+    train: { maxSteps: 4, checkpointEvery: 2, lr: 1e-3, evalEvery: 100 },
     kd: { preset: 'map', balancer: { kind: 'uncertainty', lr: 0.05 } },
   });
   const runDir = join(base, 'run');
   const spec = {
-    mode: 'qat' as const,
     cfg,
     runDir,
     model: teacher.config,
     init: teacher.params,
-    teacher: teacher.params,
     task: getTask('rte'),
     train: split('train', 32),
     dev: split('dev', 8),
-    batchSize: 8,
-    evalEvery: 100,
   };
   const weights = async (p: Record<string, tf.Variable>) =>
     Promise.all(Object.values(p).map(async (v) => Array.from(await v.data())));
 
-  const a = await runTraining(spec); // leaves its step-2 checkpoint (the trainer's caller clears state)
+  const a = await qatTraining(spec, teacher.params); // leaves its step-2 checkpoint (the trainer's caller clears state)
   const logA = readFileSync(join(runDir, 'log.jsonl'), 'utf8');
   const wA = await weights(a.params);
-  const b = await runTraining(spec); // resumes from step 2
+  const b = await qatTraining(spec, teacher.params); // resumes from step 2
   t.is(b.resumedFrom, 2);
   t.is(readFileSync(join(runDir, 'log.jsonl'), 'utf8'), logA);
   t.deepEqual(await weights(b.params), wA);

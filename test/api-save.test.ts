@@ -18,7 +18,7 @@ import {
   ADAM_DEFAULTS,
   type CompressionHandle,
 } from '../src/api/index.js';
-import { kdStep } from '../src/train/step.js';
+import { kdStep } from '../src/distill/step.js';
 import { FIXTURES, modelFixtures } from './helpers/env.js';
 
 test.before(async () => {
@@ -37,7 +37,7 @@ async function trained(
     model: fx.config,
     student: fx.params,
     teacher: fx.params,
-    distillation: { preset: 'map+output', ...(balancer ? { balancer } : {}) },
+    kd: { preset: 'map+output', ...(balancer ? { balancer } : {}) },
     seed: 7,
   });
   const optimizer = new BertAdam({ ...ADAM_DEFAULTS, lr: 5e-3, tTotal: 10 });
@@ -126,7 +126,7 @@ test.serial('restoreInto continues a handle: weights and the uncertainty balance
     model: fx.config,
     student: fx.params,
     teacher: fx.params,
-    distillation: { preset: 'map+output', balancer: { kind: 'uncertainty' } },
+    kd: { preset: 'map+output', balancer: { kind: 'uncertainty' } },
   });
   restoreInto(fresh, path);
   t.deepEqual(fresh.balancer.weights(), w0);
@@ -160,7 +160,7 @@ test.serial(
           model: fx.config,
           student: fx.params,
           teacher: fx.params,
-          distillation: { preset: 'nope' },
+          kd: { preset: 'nope' },
         }),
       { message: /"kd\.preset": unknown preset/ },
     );
@@ -170,7 +170,7 @@ test.serial(
           model: fx.config,
           student: fx.params,
           teacher: fx.params,
-          distillation: { preset: 'map', coeffs: { pred: 0, rep: 0, map: 0 } },
+          kd: { preset: 'map', coeffs: { pred: 0, rep: 0, map: 0 } },
         }),
       { message: /"kd\.coeffs": every KD term coefficient is 0/ },
     );
@@ -187,7 +187,7 @@ test.serial('the hooks run in order with their arguments, and a user loop leaks 
     model: fx.config,
     student: fx.params,
     teacher: fx.params,
-    distillation: { preset: 'map', balancer: { kind: 'uncertainty' } },
+    kd: { preset: 'map', balancer: { kind: 'uncertainty' } },
   });
   const calls: string[] = [];
   h.addCallbacks({

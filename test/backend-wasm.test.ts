@@ -1,6 +1,6 @@
 import test from 'ava';
 import { assertFitsBackend, explainBackendError, initBackend, backendInfo } from '../src/backend/backend.js';
-import { estimateTrainBytes } from '../src/train/runs.js';
+import { estimateTrainBytes } from '../src/sweep/run-setup.js';
 import { BERT_PRESETS, BERT_DEFAULTS, bertConfigFrom } from '../src/model/config.js';
 
 test.before(async () => {

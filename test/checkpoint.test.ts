@@ -135,7 +135,7 @@ function require_() {
 }
 
 import { assertFitsBackend, explainBackendError, WASM_HEAP_BYTES } from '../src/backend/backend.js';
-import { estimateTrainBytes } from '../src/train/runs.js';
+import { estimateTrainBytes } from '../src/sweep/run-setup.js';
 import { BERT_PRESETS, BERT_DEFAULTS, bertConfigFrom } from '../src/model/config.js';
 
 test('the wasm heap check names the 4 GiB limit and the alternatives (only on wasm)', async (t) => {

@@ -10,8 +10,9 @@ import { makeBatch, disposeBatch } from '../src/train/batches.js';
 import { initParams } from '../src/model/init.js';
 import { bertForward } from '../src/model/bert.js';
 import { runConfigFromFlags } from '../src/cli/common.js';
-import { runName } from '../src/train/runs.js';
-import { resolveConfig, ConfigError } from '../src/train/config.js';
+import { runName } from '../src/sweep/runs.js';
+import { resolveConfig } from '../src/train/config.js';
+import { ConfigError } from '../src/util/errors.js';
 import { tinyConfig } from './helpers/env.js';
 import type { Features } from '../src/data/features.js';
 

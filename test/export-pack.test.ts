@@ -2,7 +2,7 @@ import test from 'ava';
 import { join } from 'node:path';
 import { packTernary, unpackTernary, packedBytes } from '../src/export/pack.js';
 import { readSafetensors, writeSafetensors } from '../src/util/safetensors.js';
-import { mulberry32 } from '../src/train/batches.js';
+import { mulberry32 } from '../src/util/random.js';
 import { tmp } from './helpers/export.js';
 
 const randomTernary = (n: number, seed: number): Int8Array => {

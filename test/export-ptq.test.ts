@@ -16,7 +16,7 @@ import { writeExport } from '../src/export/format.js';
 import { deployedModel, loadExportedModel } from '../src/export/packed-model.js';
 import { tinyConfig } from './helpers/env.js';
 import { logitsOf, maxAbsDiff, randomBatch, tmp } from './helpers/export.js';
-import { mulberry32 } from '../src/train/batches.js';
+import { mulberry32 } from '../src/util/random.js';
 
 test.before(async () => {
   await initBackend(process.env.KDQAT_BACKEND ?? 'cpu', { quiet: true });

@@ -8,10 +8,10 @@ import test from 'ava';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initBackend } from '../src/backend/backend.js';
-import { resolveConfig } from '../src/train/config.js';
-import { checkModelForTask, checkRunDir, effectiveConfig, readModelInfo, runIdentity } from '../src/train/identity.js';
-import { checkPlannedRuns, planRuns } from '../src/train/sweep.js';
-import { qatIdentity } from '../src/train/runs.js';
+import { resolveRunConfig } from '../src/train/config.js';
+import { checkModelForTask, checkRunDir, readModelInfo, runIdentity } from '../src/sweep/identity.js';
+import { checkPlannedRuns, planRuns } from '../src/sweep/sweep.js';
+import { qatIdentity } from '../src/sweep/runs.js';
 import { collectRuns, seedSummary } from '../src/report/sweep-report.js';
 import { makeTeacherDir } from './helpers/teacher.js';
 import { cli, sandbox } from './helpers/cli.js';
@@ -49,7 +49,7 @@ test('qat: a finished run is reused only with the same configuration; another is
   // the effective values are recorded: the task default eval interval, the given length and batch
   t.is(cfg.data.maxSeqLen, 32);
   t.is(cfg.data.batchSize, 8);
-  t.is(cfg.train.evalEvery, effectiveConfig(resolveConfig({ task: 'rte' })).train.evalEvery);
+  t.is(cfg.train.evalEvery, resolveRunConfig({ task: 'rte' }).train.evalEvery);
   t.true(Number.isInteger(cfg.train.evalEvery));
   t.regex(cfg.configHash, /^[0-9a-f]{16}$/);
   t.regex(cfg.identity.source, /^sha256:/);
@@ -88,13 +88,13 @@ test('qat: a finished run is reused only with the same configuration; another is
 test('an unfinished run of another configuration is neither resumed nor silently replaced', (t) => {
   const sb = sandbox('kdqat-id-');
   const dir = join(sb.out, 'run');
-  const a = runIdentity(resolveConfig({ task: 'rte', data: { trainLimit: 64 } }), 'qat', 'sha256:aa');
+  const a = runIdentity(resolveRunConfig({ task: 'rte', data: { trainLimit: 64 } }), 'qat', 'sha256:aa');
   const b = runIdentity(
-    resolveConfig({ task: 'rte', data: { trainLimit: 96 }, train: { epochs: 2 } }),
+    resolveRunConfig({ task: 'rte', data: { trainLimit: 96 }, train: { epochs: 2 } }),
     'qat',
     'sha256:aa',
   );
-  const c = runIdentity(resolveConfig({ task: 'rte', data: { trainLimit: 64 } }), 'qat', 'sha256:bb');
+  const c = runIdentity(resolveRunConfig({ task: 'rte', data: { trainLimit: 64 } }), 'qat', 'sha256:bb');
   t.is(checkRunDir(dir, a), 'new');
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'config.json'), JSON.stringify({ configHash: a.hash, identity: a.identity }));
@@ -113,14 +113,14 @@ test('an unfinished run of another configuration is neither resumed nor silently
   t.throws(() => checkRunDir(dir, a), { message: /without a configuration hash/ });
   // what does not change results does not change the identity; the task defaults are the same as stating them
   t.is(
-    runIdentity(resolveConfig({ task: 'rte', data: { glueDir: '/x' }, train: { checkpointEvery: 7 } }), 'qat', 's')
+    runIdentity(resolveRunConfig({ task: 'rte', data: { glueDir: '/x' }, train: { checkpointEvery: 7 } }), 'qat', 's')
       .hash,
-    runIdentity(resolveConfig({ task: 'rte' }), 'qat', 's').hash,
+    runIdentity(resolveRunConfig({ task: 'rte' }), 'qat', 's').hash,
   );
-  const rte = effectiveConfig(resolveConfig({ task: 'rte' }));
+  const rte = resolveRunConfig({ task: 'rte' });
   t.is(
-    runIdentity(resolveConfig({ task: 'rte', data: { maxSeqLen: rte.data.maxSeqLen } }), 'qat', 's').hash,
-    runIdentity(resolveConfig({ task: 'rte' }), 'qat', 's').hash,
+    runIdentity(resolveRunConfig({ task: 'rte', data: { maxSeqLen: rte.data.maxSeqLen } }), 'qat', 's').hash,
+    runIdentity(resolveRunConfig({ task: 'rte' }), 'qat', 's').hash,
   );
 });
 
@@ -130,10 +130,10 @@ test('sweep: runs held by another configuration are refused before any work; a g
   await makeTeacherDir(teacher);
   const grid = { arms: [{ arm: 'a', preset: ['map', 'output'], seed: [42] }] };
   const out = join(sb.out, 'testbert', 'rte');
-  const runs = planRuns(grid, resolveConfig({ task: 'rte', teacher, data: { trainLimit: 64 } }), out);
+  const runs = planRuns(grid, resolveRunConfig({ task: 'rte', teacher, data: { trainLimit: 64 } }), out);
   t.deepEqual(checkPlannedRuns(runs, true, false, () => {}).pending.length, 2);
   mkdirSync(runs[0].dir, { recursive: true });
-  const other = runIdentity(resolveConfig({ task: 'rte', teacher, data: { trainLimit: 256 } }), 'qat', 'x');
+  const other = runIdentity(resolveRunConfig({ task: 'rte', teacher, data: { trainLimit: 256 } }), 'qat', 'x');
   writeFileSync(join(runs[0].dir, 'config.json'), JSON.stringify({ configHash: other.hash, identity: other.identity }));
   writeFileSync(join(runs[0].dir, 'metrics.json'), '{}');
   t.throws(() => checkPlannedRuns(runs, true, false, () => {}), {
@@ -179,7 +179,7 @@ test('sweep: runs held by another configuration are refused before any work; a g
             { arm: 'b', preset: 'map', config: { train: { epochs: 1 } } },
           ],
         },
-        resolveConfig({ task: 'rte', teacher }),
+        resolveRunConfig({ task: 'rte', teacher }),
         out,
       ),
     { message: /two arms make run map_s42 with different configurations/ },
@@ -222,9 +222,11 @@ function fakeRun(
   run: string,
   o: { task?: string; seed?: number; trainLimit?: number | null; best: number; preset?: string },
 ): void {
-  const cfg = effectiveConfig(
-    resolveConfig({ task: o.task ?? 'rte', seed: o.seed ?? 42, data: { trainLimit: o.trainLimit ?? null } }),
-  );
+  const cfg = resolveRunConfig({
+    task: o.task ?? 'rte',
+    seed: o.seed ?? 42,
+    data: { trainLimit: o.trainLimit ?? null },
+  });
   mkdirSync(join(dir, run), { recursive: true });
   writeFileSync(
     join(dir, run, 'metrics.json'),

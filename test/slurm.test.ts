@@ -3,7 +3,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { batchScript, shq } from '../src/train/slurm.js';
+import { batchScript, shq } from '../src/sweep/slurm.js';
 import { makeTeacherDir } from './helpers/teacher.js';
 import { ROOT } from './helpers/env.js';
 import { runSweep, sweepEnv, sweepResults, SWEEP_ARGS } from './helpers/sweep.js';

@@ -15,7 +15,7 @@ import { loadGlueSplit } from '../src/data/glue.js';
 import { loadTokenizer } from '../src/data/tokenizer.js';
 import { getTask } from '../src/data/tasks.js';
 import { loadExportedModel } from '../src/export/packed-model.js';
-import type { StudentScore } from '../src/train/students.js';
+import type { StudentScore } from '../src/distill/students.js';
 import { makeTeacherDir } from './helpers/teacher.js';
 import { cli, sandbox } from './helpers/cli.js';
 import { GLUE_DIR } from './helpers/env.js';

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, mkdirSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '../src/backend/backend.js';
-import { acquireLock } from '../src/train/sweep.js';
+import { acquireLock } from '../src/sweep/sweep.js';
 import { makeTeacherDir } from './helpers/teacher.js';
 import { ROOT } from './helpers/env.js';
 import { runSweep, sweepEnv, sweepResults, SWEEP_ARGS } from './helpers/sweep.js';

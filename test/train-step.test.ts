@@ -6,7 +6,8 @@ import { loadModelFixture } from '../src/verify/models.js';
 import { makeQuantHooks, QUANT_DEFAULTS } from '../src/quant/plan.js';
 import { presetCoeffs, kdLoss } from '../src/kd/losses.js';
 import { BertAdam, ADAM_DEFAULTS, scheduleFactor, decays } from '../src/train/bertadam.js';
-import { kdStep, toVariables } from '../src/train/step.js';
+import { staticKdStep } from '../src/distill/step.js';
+import { toVariables } from '../src/distill/quantize.js';
 import { bertForward } from '../src/model/bert.js';
 import { FIXTURES, modelFixtures } from './helpers/env.js';
 
@@ -34,9 +35,9 @@ function context(fx: ReturnType<typeof fixture>, preset: string, lr: number, tTo
 test('a KD-QAT training step leaks no tensor (live tensor count equal before and after)', async (t) => {
   const fx = fixture();
   const ctx = context(fx, 'map+output', 1e-3, 10);
-  await kdStep(ctx, { batch: fx.batch, kd: fx.kd }); // first step creates the Adam moments
+  await staticKdStep(ctx, { batch: fx.batch, kd: fx.kd }); // first step creates the Adam moments
   const before = tf.memory().numTensors;
-  for (let i = 0; i < 3; i++) await kdStep(ctx, { batch: fx.batch, kd: fx.kd });
+  for (let i = 0; i < 3; i++) await staticKdStep(ctx, { batch: fx.batch, kd: fx.kd });
   t.is(tf.memory().numTensors, before);
 });
 
@@ -44,7 +45,7 @@ test('training with the map+output preset lowers the KD loss over steps', async 
   const fx = fixture();
   const ctx = context(fx, 'map+output', 5e-3, 40);
   const losses: number[] = [];
-  for (let i = 0; i < 25; i++) losses.push((await kdStep(ctx, { batch: fx.batch, kd: fx.kd })).loss);
+  for (let i = 0; i < 25; i++) losses.push((await staticKdStep(ctx, { batch: fx.batch, kd: fx.kd })).loss);
   t.is(losses[0], losses[1], 'the first update has lr 0 (warmup_linear at step 0)');
   const head = losses.slice(0, 3).reduce((a, b) => a + b) / 3,
     tail = losses.slice(-3).reduce((a, b) => a + b) / 3;

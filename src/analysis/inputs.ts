@@ -13,7 +13,7 @@ import { loadGlueSplit } from '../data/glue.js';
 import { loadTokenizer, type GlueTokenizer } from '../data/tokenizer.js';
 import { BERT_UNCASED_IDS, type TokenClassIds } from './norm-analysis.js';
 import type { AnalysisExample, AnalysisModel } from './run.js';
-import { studentScore } from '../train/students.js';
+import { studentScore } from '../distill/students.js';
 
 export class AnalysisInputError extends Error {
   constructor(msg: string) {

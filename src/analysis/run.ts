@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { bertForward, type Batch, type BertOutputs, type Params } from '../model/bert.js';
 import type { BertConfig } from '../model/config.js';
 import type { QuantConfig } from '../quant/plan.js';
-import type { StudentScore } from '../train/students.js';
+import type { StudentScore } from '../distill/students.js';
 import { FrozenWeightQuant } from './frozen-quant.js';
 import { headDistances, type HeadDistances } from './distance.js';
 import { attentionOutputRange } from './range.js';

@@ -12,10 +12,10 @@ import { getTask } from '../data/tasks.js';
 import { ensureGlueTask } from '../data/first-use.js';
 import { AnalysisStopped, EXPERIMENTS, runAnalysis, type Experiment, type PartialResults } from '../analysis/run.js';
 import { loadExamples, loadModels, modelDir, tokenClassIds, tokenizerFor } from '../analysis/inputs.js';
-import { checkModelForTask, readModelInfo } from '../train/identity.js';
+import { checkModelForTask, readModelInfo } from '../sweep/identity.js';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { writeAnalysisReport } from '../analysis/report.js';
-import { describeScore, parseWhich, resolveStudent } from '../train/students.js';
+import { describeScore, parseWhich, resolveStudent } from '../distill/students.js';
 import { mainMetric } from '../data/metrics.js';
 import { parseFlags, RUN_FLAGS, runMain, num, UsageError, initBackendFromFlags, SEED_RANGE } from './common.js';
 

@@ -29,7 +29,8 @@ import { initParams } from '../model/init.js';
 import { makeQuantHooks, QUANT_DEFAULTS } from '../quant/plan.js';
 import { presetCoeffs } from '../kd/losses.js';
 import { BertAdam, ADAM_DEFAULTS } from '../train/bertadam.js';
-import { kdStep, toVariables } from '../train/step.js';
+import { staticKdStep } from '../distill/step.js';
+import { toVariables } from '../distill/quantize.js';
 import { makeBatch, disposeBatch } from '../train/batches.js';
 import type { Features } from '../data/features.js';
 import { BertHessian } from '../analysis/hessian.js';
@@ -192,7 +193,7 @@ runMain('bench', async () => {
       optimizer: new BertAdam({ ...ADAM_DEFAULTS, tTotal: 1000 }),
     };
     cases.qat = async () => {
-      await kdStep(ctx, { batch: tb.batch, kd: tb.kd });
+      await staticKdStep(ctx, { batch: tb.batch, kd: tb.kd });
     };
     const hvpCases: (BenchCase & { dispose: () => void })[] = [];
     for (const what of only.filter((w) => w.startsWith('hvp'))) {

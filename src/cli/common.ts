@@ -7,11 +7,18 @@
 import { parseArgs } from 'node:util';
 import { availableParallelism } from 'node:os';
 import { readFileSync, writeSync } from 'node:fs';
-import { resolveConfig, ConfigError, TRAIN_DEFAULTS, type RunConfig } from '../train/config.js';
+import {
+  defaultRunConfig,
+  resolveConfig,
+  resolveRunConfig,
+  TRAIN_DEFAULTS,
+  type ResolvedConfig,
+} from '../train/config.js';
 import { checkGlueDir, resolveGlueDir } from '../data/tasks.js';
 import { explainBackendError, initBackend, type BackendInfo } from '../backend/backend.js';
-import { didYouMean, UserError } from '../util/errors.js';
+import { ConfigError, didYouMean, UserError } from '../util/errors.js';
 import { Interrupted, stoppedExitCode } from '../train/stop.js';
+import { TERMS } from '../kd/losses.js';
 
 /**
  * The allowed values of a numeric flag: an integer or any finite number, bounds (min/max inclusive, above exclusive),
@@ -119,6 +126,18 @@ export const QAT_FLAGS: FlagSpec = {
     type: 'boolean',
     help: 'a run folder holding another configuration is moved to .replaced/ and the run starts anew (default: refused)',
   },
+};
+
+/** The kd section's flags (qat; a sweep's grid sets them per arm). */
+export const KD_FLAGS: FlagSpec = {
+  preset: { type: 'string', help: 'KD preset: ternarybert, map, output, map+output (default map+output)' },
+  'map-coeff': { type: 'string', help: 'attention-map loss coefficient (default 1)', num: { kind: 'float', min: 0 } },
+  'output-coeff': {
+    type: 'string',
+    help: 'attention-output loss coefficient (default 1)',
+    num: { kind: 'float', min: 0 },
+  },
+  coeffs: { type: 'string', help: `explicit term coefficients, e.g. "gt=1,score=0.5" (terms: ${TERMS.join(', ')})` },
 };
 
 /** Flags of the KD-QAT run config (qat, sweep). */
@@ -250,16 +269,18 @@ export function jobsFlag(
 }
 
 /**
- * Build the run-config override object from flags (and --config FILE), validated by resolveConfig. `mode` finetune
- * refuses config-file sections that only KD-QAT uses (kd, quant).
+ * The run config of a training command: flags over a --config FILE over the defaults, validated and resolved once
+ * (resolveRunConfig). `mode` finetune refuses config-file sections that only KD-QAT uses (kd, quant).
  */
 export function runConfigFromFlags(
   v: Record<string, string | boolean | undefined>,
   extra: Record<string, unknown> = {},
   mode: 'qat' | 'finetune' = 'qat',
-): RunConfig {
-  let file: Record<string, unknown> = {};
+): ResolvedConfig {
+  // layers, each validated once: the defaults, the --config file (its errors name it), then `extra` and the flags
+  let base = defaultRunConfig();
   if (typeof v.config === 'string') {
+    let file: Record<string, unknown>;
     try {
       file = JSON.parse(readFileSync(v.config, 'utf8'));
     } catch (e) {
@@ -273,12 +294,12 @@ export function runConfigFromFlags(
           );
     // the file is checked on its own, naming it: a bad value there is an error even where a flag overrides it
     try {
-      resolveConfig(file);
+      base = resolveConfig(file);
     } catch (e) {
       throw e instanceof ConfigError ? new ConfigError(`--config ${v.config}: ${e.message}`) : e;
     }
   }
-  const over: Record<string, Record<string, unknown> | unknown> = { ...file, ...extra };
+  const over: Record<string, Record<string, unknown> | unknown> = { ...extra };
   const sec = (k: string) => (over[k] = { ...((over[k] as object) ?? {}) }) as Record<string, unknown>;
   const set = (section: string, key: string, value: unknown) => {
     if (value !== undefined) sec(section)[key] = value;
@@ -298,9 +319,21 @@ export function runConfigFromFlags(
   if (v['eval-after-last-step']) set('train', 'evalAfterLastStep', true);
   set('quant', 'weightBits', num(v, 'weight-bits', 'int'));
   if (v['gt-regression-labels']) set('kd', 'gtRegressionUsesLabels', true);
+  set('kd', 'preset', v.preset || undefined);
+  set('kd', 'mapCoeff', num(v, 'map-coeff'));
+  set('kd', 'outputCoeff', num(v, 'output-coeff'));
+  if (typeof v.coeffs === 'string') {
+    const coeffs: Record<string, number> = {};
+    for (const kv of v.coeffs.split(',')) {
+      const [k, val] = kv.split('=');
+      if (!val || !Number.isFinite(Number(val))) throw new UsageError(`--coeffs: "${kv}" is not term=number`);
+      coeffs[k.trim()] = Number(val);
+    }
+    if (Object.keys(coeffs).length) set('kd', 'coeffs', coeffs);
+  }
   for (const k of Object.keys(over))
     if (over[k] && typeof over[k] === 'object' && Object.keys(over[k] as object).length === 0) delete over[k];
-  const cfg = resolveConfig(over as Record<string, unknown>);
+  const cfg = resolveRunConfig(over as Record<string, unknown>, base);
   // a GLUE folder named by the user that is missing or a task folder: said now, before any other work
   const gd = cfg.data.glueDir;
   checkGlueDir(
@@ -311,9 +344,9 @@ export function runConfigFromFlags(
 }
 
 /** --config-json: the whole resolved run config that a sweep passes to the runs and teacher jobs it starts. */
-export function runConfigFromJson(text: string): RunConfig {
+export function runConfigFromJson(text: string): ResolvedConfig {
   try {
-    return resolveConfig(JSON.parse(text));
+    return resolveRunConfig(JSON.parse(text));
   } catch (e) {
     throw new UsageError(`--config-json: ${(e as Error).message}`);
   }

@@ -12,7 +12,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { initBackend } from '../backend/backend.js';
 import { parseFlags, RUN_FLAGS, runMain, UsageError, type FlagSpec } from './common.js';
 import { exportDirOf, exportStudent, studentQuant } from '../export/export-student.js';
-import { describeScore, parseWhich, resolveStudent } from '../train/students.js';
+import { describeScore, parseWhich, resolveStudent } from '../distill/students.js';
 import { mainMetric } from '../data/metrics.js';
 
 const FLAGS: FlagSpec = {

@@ -5,7 +5,7 @@
  * (tiny, mini, small, base, large); a preset without weights in models/<preset>/ starts from scratch.
  */
 import { stopOnSignals } from '../train/stop.js';
-import { finetune, finetuneTarget, SCRATCH_LR } from '../train/runs.js';
+import { finetune, finetuneTarget, SCRATCH_LR } from '../sweep/finetune.js';
 import { TRAIN_DEFAULTS } from '../train/config.js';
 import { BERT_PRESETS } from '../model/config.js';
 import {
@@ -66,11 +66,7 @@ runMain('finetune', async () => {
   const cfg =
     typeof v['config-json'] === 'string'
       ? runConfigFromJson(v['config-json'])
-      : runConfigFromFlags(
-          v,
-          { teacher: v.bert, ...(scratch && v.lr === undefined ? { train: { lr: SCRATCH_LR } } : {}) },
-          'finetune',
-        );
+      : runConfigFromFlags(v, scratch && v.lr === undefined ? { train: { lr: SCRATCH_LR } } : {}, 'finetune');
   const out = finetuneTarget(v.bert, cfg.task, v.out as string | undefined, v.overwrite === true);
   await initBackendFromFlags(v);
   const progress = progressReporter(false, `finetune ${cfg.task} ${v.bert}`);

@@ -5,15 +5,14 @@
  * quantizer settings) and student-last/ (the final weights), each with the metric it scored (docs/students.md).
  */
 import { stopOnSignals } from '../train/stop.js';
-import { qat } from '../train/runs.js';
-import { TERMS } from '../kd/losses.js';
+import { qat } from '../sweep/runs.js';
 import {
   parseFlags,
+  KD_FLAGS,
   RUN_FLAGS,
   runConfigFromFlags,
   runConfigFromJson,
   runMain,
-  num,
   UsageError,
   initBackendFromFlags,
 } from './common.js';
@@ -23,14 +22,7 @@ import { qatEnding } from './summary.js';
 const FLAGS = {
   ...RUN_FLAGS,
   teacher: { type: 'string', help: 'teacher directory (models/<bert>/<task>, made by npm run finetune)' },
-  preset: { type: 'string', help: 'KD preset: ternarybert, map, output, map+output (default map+output)' },
-  'map-coeff': { type: 'string', help: 'attention-map loss coefficient (default 1)', num: { kind: 'float', min: 0 } },
-  'output-coeff': {
-    type: 'string',
-    help: 'attention-output loss coefficient (default 1)',
-    num: { kind: 'float', min: 0 },
-  },
-  coeffs: { type: 'string', help: `explicit term coefficients, e.g. "gt=1,score=0.5" (terms: ${TERMS.join(', ')})` },
+  ...KD_FLAGS,
   'run-dir': { type: 'string', help: 'output folder of this run (default output/<bert>/<task>/<run name>)' },
   'config-json': { type: 'string', help: 'the whole resolved run config as JSON (used by sweep)' },
   'progress-json': { type: 'boolean', help: 'machine-readable progress on stdout (used by sweep)' },
@@ -60,24 +52,12 @@ runMain('qat', async () => {
   let cfg: ReturnType<typeof runConfigFromJson>;
   if (typeof v['config-json'] === 'string') cfg = runConfigFromJson(v['config-json']);
   else {
-    const coeffs: Record<string, number> = {};
-    if (typeof v.coeffs === 'string')
-      for (const kv of v.coeffs.split(',')) {
-        const [k, val] = kv.split('=');
-        if (!val || !Number.isFinite(Number(val))) throw new UsageError(`--coeffs: "${kv}" is not term=number`);
-        coeffs[k.trim()] = Number(val);
-      }
-    const kd: Record<string, unknown> = {};
-    if (v.preset) kd.preset = v.preset;
-    if (v['map-coeff'] !== undefined) kd.mapCoeff = num(v, 'map-coeff');
-    if (v['output-coeff'] !== undefined) kd.outputCoeff = num(v, 'output-coeff');
-    if (Object.keys(coeffs).length) kd.coeffs = coeffs;
     if (!v.teacher)
       throw new UsageError(
         '--teacher is required (a directory made by npm run finetune, or a Hugging Face BERT fine-tuned on the task)',
       );
     if (!v.task) throw new UsageError('--task is required');
-    cfg = runConfigFromFlags(v, { teacher: v.teacher, ...(Object.keys(kd).length ? { kd } : {}) });
+    cfg = runConfigFromFlags(v, { teacher: v.teacher });
   }
   await initBackendFromFlags(v);
   const progress = progressReporter(v['progress-json'] === true, `qat ${cfg.task} ${cfg.kd.preset} seed ${cfg.seed}`);

@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import { getTask } from '../data/tasks.js';
-import { OUTPUT_DIR } from '../train/runs.js';
+import { OUTPUT_DIR } from '../sweep/run-setup.js';
 import { writeTaskReport } from '../report/sweep-report.js';
 import { initBackend } from '../backend/backend.js';
 import { parseFlags, runMain, UsageError } from './common.js';

@@ -2,7 +2,7 @@
  * The sweep's launcher flags (--launcher local|slurm, Slurm resources, --status, --wait), validated into one
  * object before anything is trained or submitted: a malformed or misplaced flag is a UsageError.
  */
-import { slurmCli, slurmOptionsProblem, type SlurmOptions } from '../train/slurm.js';
+import { slurmCli, slurmOptionsProblem, type SlurmOptions } from '../sweep/slurm.js';
 import { num, UsageError, type FlagSpec } from './common.js';
 
 export const LAUNCH_FLAGS: FlagSpec = {

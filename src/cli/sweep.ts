@@ -13,11 +13,12 @@ import { join, resolve } from 'node:path';
 import { getTask } from '../data/tasks.js';
 import { ensureGlueTask } from '../data/first-use.js';
 import { BERT_PRESETS } from '../model/config.js';
-import { TRAIN_DEFAULTS, type RunConfig } from '../train/config.js';
-import { finetune, OUTPUT_DIR, SCRATCH_LR, teacherDir } from '../train/runs.js';
-import { cliCommand, readGrid } from '../train/sweep.js';
-import { lockSweepFolder, planSweep, runLocal } from '../train/launch.js';
-import { formatStatus, submitSweep, sweepStatus, waitSweep } from '../train/slurm-sweep.js';
+import { TRAIN_DEFAULTS, type ResolvedConfig } from '../train/config.js';
+import { finetune, SCRATCH_LR } from '../sweep/finetune.js';
+import { OUTPUT_DIR, teacherDir } from '../sweep/run-setup.js';
+import { cliCommand, readGrid } from '../sweep/sweep.js';
+import { lockSweepFolder, planSweep, runLocal } from '../sweep/launch.js';
+import { formatStatus, submitSweep, sweepStatus, waitSweep } from '../sweep/slurm-sweep.js';
 import {
   jobsFlag,
   parseFlags,
@@ -31,7 +32,7 @@ import {
 import { progressReporter } from './progress-line.js';
 import { STOP_SIGNALS, stopOnSignals } from '../train/stop.js';
 import { backendReady, initBackend } from '../backend/backend.js';
-import { describeRecipe, recipeReductions, teacherInfo } from '../train/teacher-check.js';
+import { describeRecipe, recipeReductions, teacherInfo } from '../sweep/teacher-check.js';
 import { LAUNCH_FLAGS, launchFromFlags } from './slurm-flags.js';
 
 const FLAGS = {
@@ -72,13 +73,13 @@ const FLAGS = {
 type Flags = Record<string, string | boolean | undefined>;
 
 /** The fine-tuning config of a missing teacher (its lr and epochs from --teacher-lr/--teacher-epochs). */
-function teacherConfig(v: Flags, task: string, bert: string): RunConfig {
+function missingTeacherConfig(v: Flags, task: string, bert: string): ResolvedConfig {
   const scratch = BERT_PRESETS[bert] !== undefined;
   const lr = num(v, 'teacher-lr') ?? (v.lr !== undefined ? num(v, 'lr') : scratch ? SCRATCH_LR : undefined);
   const epochs = num(v, 'teacher-epochs') ?? num(v, 'epochs');
   return runConfigFromFlags(
     { ...v, task },
-    { teacher: bert, train: { ...(lr !== undefined ? { lr } : {}), ...(epochs !== undefined ? { epochs } : {}) } },
+    { train: { ...(lr !== undefined ? { lr } : {}), ...(epochs !== undefined ? { epochs } : {}) } },
   );
 }
 
@@ -137,7 +138,7 @@ runMain('sweep', async () => {
     return {
       task,
       hasTeacher,
-      fcfg: hasTeacher ? null : teacherConfig(v, task, bert),
+      fcfg: hasTeacher ? null : missingTeacherConfig(v, task, bert),
       base: runConfigFromFlags({ ...v, task }, { teacher: tdirOf(task) }),
     };
   });
@@ -149,7 +150,7 @@ runMain('sweep', async () => {
     console.error(
       `sweep ${c.task}: teacher ${t.dir} (${t.recipe ? `fine-tuned with ${describeRecipe(t.recipe)}` : 'recipe not recorded'}; dev ${t.metric ?? 'metric not recorded'})`,
     );
-    const reduced = t.recipe ? recipeReductions(t.recipe, teacherConfig(v, c.task, bert)) : [];
+    const reduced = t.recipe ? recipeReductions(t.recipe, missingTeacherConfig(v, c.task, bert)) : [];
     if (reduced.length && v['teacher-ok'] !== true)
       throw new UsageError(
         `sweep ${c.task}: the teacher ${t.dir} was fine-tuned with a reduced recipe: ${reduced.join('; ')}. Pass --teacher-ok to distil from it anyway, or fine-tune a full teacher (npm run finetune -- --overwrite, or sweep --out DIR for a folder of its own)`,

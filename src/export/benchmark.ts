@@ -21,7 +21,7 @@ import { disposeBatch, makeBatch } from '../train/batches.js';
 import { QUANT_DEFAULTS } from '../quant/plan.js';
 import { backendInfo } from '../backend/backend.js';
 import { MODEL_FILE, readExport, writeExport, type ExportContents } from './format.js';
-import { studentScore, type StudentScore } from '../train/students.js';
+import { studentScore, type StudentScore } from '../distill/students.js';
 import { loadExportedModel, type DeployedModel } from './packed-model.js';
 import { int8Contents, ternaryContents } from './ptq.js';
 import { exportStudent } from './export-student.js';

@@ -6,7 +6,7 @@ import { loadBertDir } from '../model/checkpoint.js';
 import { QUANT_DEFAULTS, type QuantConfig } from '../quant/plan.js';
 import { payloadBytes, writeExport } from './format.js';
 import { ternaryContents } from './ptq.js';
-import { studentScore } from '../train/students.js';
+import { studentScore } from '../distill/students.js';
 
 /** The student's quantizer settings (kdqat.json "quant"); throws a message naming the problem. */
 export function studentQuant(studentDir: string): QuantConfig {

@@ -11,8 +11,7 @@ import { provenance } from '../backend/provenance.js';
 import { getTask } from '../data/tasks.js';
 import { mainMetric } from '../data/metrics.js';
 import { fromRows, toCsv, toMarkdown } from './table.js';
-import { effectiveConfig } from '../train/identity.js';
-import type { RunConfig } from '../train/config.js';
+import { withTaskDefaults, type RunConfig } from '../train/config.js';
 import { UserError } from '../util/errors.js';
 import { barChart, lineBand, lossCurves, indexLines } from './charts.js';
 import { renderPlot, type VlSpec } from './render.js';
@@ -121,7 +120,7 @@ export function collectRuns(
     );
   const pick = (m: Record<string, number> | undefined) => (m ? (m[metric] ?? NaN) : NaN);
   const rows = runs.map((r): RunRow => {
-    const c = r.config ? effectiveConfig(r.config) : null;
+    const c = r.config ? withTaskDefaults(r.config) : null;
     // the result first (the columns of the table follow this order), the recipe after
     return {
       run: r.run,

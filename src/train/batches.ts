@@ -7,18 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Features } from '../data/features.js';
 import type { Batch } from '../model/bert.js';
 import type { KdBatch } from '../kd/losses.js';
-
-/** mulberry32: a small, fast, well-distributed 32-bit PRNG; returns floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../util/random.js';
 
 /** Fisher-Yates permutation of 0..n-1 for (seed, epoch). */
 export function epochOrder(n: number, seed: number, epoch: number): Int32Array {

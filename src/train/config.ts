@@ -1,12 +1,24 @@
 /**
- * The run configuration: one typed object composed from per-module defaults, validated once at the boundary
+ * The run configuration: one typed object composed from per-module defaults and schemas, validated at the boundary
  * (unknown keys are errors, values are type-checked), and written next to every result.
  */
 import { QUANT_DEFAULTS, type QuantConfig } from '../quant/plan.js';
+import { checkCompression, KD_DEFAULTS, KD_SCHEMA, QUANT_SCHEMA, type KdConfig } from '../distill/config.js';
+import { ConfigError } from '../util/errors.js';
+import { getTask } from '../data/tasks.js';
+import {
+  boolean,
+  checkValue,
+  int,
+  mergeSection,
+  nullable,
+  number,
+  posint,
+  string,
+  unknownKey,
+} from '../util/schema.js';
+import type { Field, Schema } from '../util/schema.js';
 import { ADAM_DEFAULTS } from './bertadam.js';
-import { PRESETS, TERMS, type Coeffs } from '../kd/losses.js';
-import { didYouMean } from '../util/errors.js';
-import { BALANCER_KINDS, type BalancerConfig } from '../api/balancers.js';
 
 export interface DataConfig {
   /** GLUE root (null: --data-dir, then GLUE_DIR, then data/glue) */
@@ -37,26 +49,17 @@ export interface TrainConfig {
   warmup: number;
   weightDecay: number;
   maxGradNorm: number;
-  /** the reference evaluates at step % eval == 0 and at t_total - 1 but never after the last step; true adds a final evaluation */
+  /**
+   * the reference evaluates at step % eval == 0 and at t_total - 1 but never after the last step; true adds a final
+   * evaluation
+   */
   evalAfterLastStep: boolean;
-}
-
-export interface KdConfig {
-  preset: string;
-  mapCoeff: number;
-  outputCoeff: number;
-  /** explicit coefficients for any term (override the preset) */
-  coeffs: Partial<Coeffs> | null;
-  /** reference quirk: regression gt loss uses the teacher logits; true = the labels */
-  gtRegressionUsesLabels: boolean;
-  /** how the student's loss and the KD terms are combined (src/api/balancers.ts); absent or null = static coefficients */
-  balancer?: BalancerConfig | null;
 }
 
 export interface RunConfig {
   task: string;
   seed: number;
-  /** teacher directory (QAT) or BERT directory / preset (fine-tuning) */
+  /** the teacher's folder that a KD-QAT run distils from ('' for a fine-tuning, which has none) */
   teacher: string;
   data: DataConfig;
   train: TrainConfig;
@@ -83,13 +86,6 @@ export const TRAIN_DEFAULTS: TrainConfig = {
   maxGradNorm: ADAM_DEFAULTS.maxGradNorm,
   evalAfterLastStep: false,
 };
-export const KD_DEFAULTS: KdConfig = {
-  preset: 'map+output',
-  mapCoeff: 1,
-  outputCoeff: 1,
-  coeffs: null,
-  gtRegressionUsesLabels: false,
-};
 
 export function defaultRunConfig(): RunConfig {
   return {
@@ -103,147 +99,80 @@ export function defaultRunConfig(): RunConfig {
   };
 }
 
-export class ConfigError extends Error {
-  constructor(msg: string) {
-    super(msg);
-    this.name = 'ConfigError';
-  }
-}
+const DATA_SCHEMA = {
+  glueDir: nullable(string),
+  maxSeqLen: nullable(posint),
+  batchSize: nullable(posint),
+  trainLimit: nullable(posint),
+  evalLimit: nullable(posint),
+  dynamicPadding: boolean,
+} satisfies Schema<DataConfig>;
 
-type Shape =
-  | 'number'
-  | 'int'
-  | 'posint'
-  | 'string'
-  | 'boolean'
-  | 'number?'
-  | 'int?'
-  | 'posint?'
-  | 'string?'
-  | 'object?'
-  | 'any';
-const SCHEMA: Record<string, Shape | Record<string, Shape>> = {
-  task: 'string',
-  seed: 'int',
-  teacher: 'string',
-  data: {
-    glueDir: 'string?',
-    maxSeqLen: 'posint?',
-    batchSize: 'posint?',
-    trainLimit: 'posint?',
-    evalLimit: 'posint?',
-    dynamicPadding: 'boolean',
-  },
-  train: {
-    epochs: 'number',
-    maxSteps: 'posint?',
-    evalEvery: 'posint?',
-    checkpointEvery: 'posint?',
-    lr: 'number',
-    warmup: 'number',
-    weightDecay: 'number',
-    maxGradNorm: 'number',
-    evalAfterLastStep: 'boolean',
-  },
-  kd: {
-    preset: 'string',
-    mapCoeff: 'number',
-    outputCoeff: 'number',
-    coeffs: 'object?',
-    gtRegressionUsesLabels: 'boolean',
-    balancer: 'object?',
-  },
-  quant: { weightBits: 'int', actBits: 'posint', clip: 'number', weightRules: 'any', actRules: 'any' },
+const TRAIN_SCHEMA = {
+  epochs: number,
+  maxSteps: nullable(posint),
+  evalEvery: nullable(posint),
+  checkpointEvery: nullable(posint),
+  lr: number,
+  warmup: number,
+  weightDecay: number,
+  maxGradNorm: number,
+  evalAfterLastStep: boolean,
+} satisfies Schema<TrainConfig>;
+
+/** the run config's keys: a field, or a section of fields */
+const RUN_SCHEMA: Record<keyof RunConfig, Field | { section: Record<string, Field> }> = {
+  task: string,
+  seed: int,
+  teacher: string,
+  data: { section: DATA_SCHEMA },
+  train: { section: TRAIN_SCHEMA },
+  kd: { section: KD_SCHEMA },
+  quant: { section: QUANT_SCHEMA },
 };
-
-function checkValue(path: string, v: unknown, s: Shape): void {
-  const opt = s.endsWith('?');
-  if (opt && v === null) return;
-  const base = s.replace('?', '');
-  const bad = (what: string) => {
-    throw new ConfigError(`config key "${path}" must be ${what}, got ${JSON.stringify(v)}`);
-  };
-  if (base === 'any') return;
-  if (base === 'string' && typeof v !== 'string') bad('a string');
-  if (base === 'boolean' && typeof v !== 'boolean') bad('true or false');
-  if (base === 'object' && (typeof v !== 'object' || Array.isArray(v))) bad('an object');
-  if (['number', 'int', 'posint'].includes(base)) {
-    if (typeof v !== 'number' || !Number.isFinite(v)) bad('a number');
-    if (base !== 'number' && !Number.isInteger(v)) bad('an integer');
-    if (base === 'posint' && (v as number) < 1) bad('a positive integer');
-  }
-}
 
 /** Merge `over` into `base` (both plain objects), rejecting unknown keys; returns a new validated RunConfig. */
 export function resolveConfig(over: Record<string, unknown>, base: RunConfig = defaultRunConfig()): RunConfig {
   const out = structuredClone(base) as unknown as Record<string, unknown>;
+  const known = Object.keys(RUN_SCHEMA);
   for (const [k, v] of Object.entries(over)) {
-    const s = SCHEMA[k];
-    if (!s)
-      throw new ConfigError(
-        `unknown config key "${k}"${didYouMean(k, Object.keys(SCHEMA))} (known: ${Object.keys(SCHEMA).join(', ')})`,
-      );
-    if (typeof s === 'string') {
+    const s = RUN_SCHEMA[k as keyof RunConfig];
+    if (!s) throw unknownKey(k, known);
+    if ('section' in s) mergeSection(k, s.section, out[k] as Record<string, unknown>, v);
+    else {
       checkValue(k, v, s);
       out[k] = v;
-      continue;
-    }
-    if (typeof v !== 'object' || v === null || Array.isArray(v))
-      throw new ConfigError(`config key "${k}" must be an object`);
-    const sec = out[k] as Record<string, unknown>;
-    for (const [kk, vv] of Object.entries(v)) {
-      const ss = s[kk];
-      if (!ss)
-        throw new ConfigError(
-          `unknown config key "${k}.${kk}"${didYouMean(kk, Object.keys(s), `${k}.`)} (known: ${Object.keys(s)
-            .map((x) => `${k}.${x}`)
-            .join(', ')})`,
-        );
-      checkValue(`${k}.${kk}`, vv, ss);
-      sec[kk] = vv;
     }
   }
   const c = out as unknown as RunConfig;
-  if (![2, 4, 8].includes(c.quant.weightBits))
-    throw new ConfigError(`config key "quant.weightBits" must be 2, 4 or 8, got ${c.quant.weightBits}`);
-  if (!PRESETS[c.kd.preset])
-    throw new ConfigError(
-      `config key "kd.preset": unknown preset "${c.kd.preset}"; choose one of ${Object.keys(PRESETS).join(', ')}`,
-    );
-  if (c.kd.coeffs)
-    for (const t of Object.keys(c.kd.coeffs))
-      if (!(TERMS as readonly string[]).includes(t))
-        throw new ConfigError(`config key "kd.coeffs.${t}": unknown loss term; known: ${TERMS.join(', ')}`);
-  if (c.kd.balancer) checkBalancer(c.kd.balancer as unknown as Record<string, unknown>);
+  checkCompression(c.quant, c.kd);
   if (c.train.warmup < 0 || c.train.warmup >= 1)
     throw new ConfigError(`config key "train.warmup" must be in [0, 1), got ${c.train.warmup}`);
   if (c.train.epochs <= 0) throw new ConfigError(`config key "train.epochs" must be > 0, got ${c.train.epochs}`);
   return c;
 }
 
-/** kd.balancer: a known kind and, per kind, its known keys with valid values */
-function checkBalancer(b: Record<string, unknown>): void {
-  const keys: Record<string, Record<string, Shape>> = {
-    static: {},
-    'modelopt-static': { kdLossWeight: 'number' },
-    uncertainty: { lr: 'number?', init: 'number?' },
+/** A run config whose task defaults are applied: length, batch size and evaluation interval are numbers. */
+export interface ResolvedConfig extends RunConfig {
+  data: DataConfig & { maxSeqLen: number; batchSize: number };
+  train: TrainConfig & { evalEvery: number };
+}
+
+/** The task's reference values where the config says null (length, batch, evaluation interval), its task's own name. */
+export function withTaskDefaults(cfg: RunConfig): ResolvedConfig {
+  const t = getTask(cfg.task);
+  return {
+    ...cfg,
+    task: t.name,
+    data: { ...cfg.data, maxSeqLen: cfg.data.maxSeqLen ?? t.maxSeqLen, batchSize: cfg.data.batchSize ?? t.batchSize },
+    train: { ...cfg.train, evalEvery: cfg.train.evalEvery ?? t.evalStep },
   };
-  if (!(BALANCER_KINDS as readonly unknown[]).includes(b.kind))
-    throw new ConfigError(
-      `config key "kd.balancer.kind" must be one of ${BALANCER_KINDS.join(', ')}, got ${JSON.stringify(b.kind)}`,
-    );
-  const allowed = keys[b.kind as string];
-  for (const [k, v] of Object.entries(b)) {
-    if (k === 'kind') continue;
-    if (!allowed[k])
-      throw new ConfigError(
-        `unknown config key "kd.balancer.${k}" for kind ${b.kind}${didYouMean(k, Object.keys(allowed), 'kd.balancer.')} (known: ${['kind', ...Object.keys(allowed)].join(', ')})`,
-      );
-    if (v !== undefined) checkValue(`kd.balancer.${k}`, v, allowed[k]);
-  }
-  const w = b.kdLossWeight as number | undefined;
-  if (b.kind === 'modelopt-static' && (w === undefined || w < 0 || w > 1))
-    throw new ConfigError(`config key "kd.balancer.kdLossWeight" must be a number in [0, 1], got ${JSON.stringify(w)}`);
-  if (b.kind === 'uncertainty' && b.lr != null && !((b.lr as number) > 0))
-    throw new ConfigError(`config key "kd.balancer.lr" must be > 0, got ${b.lr}`);
+}
+
+/**
+ * The one way to a run's configuration, from flags, a config file or API options alike: `over` merged into the
+ * defaults (or into `base`), validated, the task defaults applied. Everything downstream reads it as it is.
+ */
+export function resolveRunConfig(over: Record<string, unknown>, base?: RunConfig): ResolvedConfig {
+  return withTaskDefaults(resolveConfig(over, base));
 }

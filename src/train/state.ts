@@ -10,7 +10,14 @@ import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs
 import { join } from 'node:path';
 import { atomicWrite, atomicWriteJson } from '../util/fsx.js';
 import { parseSafetensors, serializeSafetensors, type WriteTensor } from '../util/safetensors.js';
-import type { EvalRecord } from './trainer.js';
+import type { MetricDict } from '../data/metrics.js';
+
+/** one dev evaluation of a run: its step, metrics and the task's selection value */
+export interface EvalRecord {
+  step: number;
+  metrics: MetricDict;
+  selection: number;
+}
 
 /** What a checkpoint records besides its tensors: where training stood. */
 export interface SavedState {

@@ -7,37 +7,31 @@
 import * as tf from '@tensorflow/tfjs';
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { bertForward, type Params } from '../model/bert.js';
+import type { Params } from '../model/bert.js';
 import type { BertConfig } from '../model/config.js';
 import type { Features } from '../data/features.js';
 import type { TaskSpec } from '../data/tasks.js';
-import type { MetricDict } from '../data/metrics.js';
-import { mse, type Coeffs, type Term } from '../kd/losses.js';
-import { kdCoeffs, prepareCompression, stepSeeds, type CompressionHandle } from '../api/compression.js';
+import type { StateTensor } from '../distill/balancers.js';
+import type { StudentHooks } from '../distill/quantize.js';
 import { atomicWrite } from '../util/fsx.js';
 import type { WriteTensor } from '../util/safetensors.js';
-import { loadBestWeights, loadState, saveBestWeights, saveState, type SavedState } from './state.js';
+import { loadBestWeights, loadState, saveBestWeights, saveState, type EvalRecord, type SavedState } from './state.js';
 import { faultPoint } from '../util/fault.js';
 import { BertAdam, ADAM_DEFAULTS } from './bertadam.js';
-import { disposeBatch, makeBatch, stepsPerEpoch, trainBatchIndices } from './batches.js';
+import { disposeBatch, makeBatch, stepsPerEpoch, trainBatchIndices, type TensorBatch } from './batches.js';
 import { evaluate, type EvalResult } from './evaluate.js';
-import type { RunConfig } from './config.js';
-import { kdStep, toVariables } from './step.js';
+import type { ResolvedConfig } from './config.js';
 import { markSaving, stopRequested, TrainingStopped } from './stop.js';
 
 export interface TrainerSpec {
-  mode: 'finetune' | 'qat';
-  cfg: RunConfig;
+  cfg: ResolvedConfig;
   runDir: string;
   model: BertConfig;
   /** initial weights of the trained model (the teacher's for QAT) */
   init: Params;
-  teacher?: Params;
   task: TaskSpec;
   train: Features;
   dev: Features;
-  batchSize: number;
-  evalEvery: number;
   onProgress?: (p: ProgressInfo) => void;
   /** messages (a damaged checkpoint not used); default stderr */
   log?: (s: string) => void;
@@ -51,12 +45,6 @@ export interface ProgressInfo {
   evalMetric?: number;
 }
 
-export interface EvalRecord {
-  step: number;
-  metrics: MetricDict;
-  selection: number;
-}
-
 export interface TrainingOutcome {
   params: Record<string, tf.Variable>;
   best: EvalRecord | null;
@@ -67,7 +55,10 @@ export interface TrainingOutcome {
    * logged as `final` and kept out of best/last.
    */
   final: EvalRecord | null;
-  /** KD-QAT: the weights of the best evaluation (as file tensors), or null when unavailable (a run resumed from an older kdqat's checkpoint) */
+  /**
+   * KD-QAT: the weights of the best evaluation (as file tensors), or null when unavailable (a run resumed from an
+   * older kdqat's checkpoint)
+   */
   bestWeights: Map<string, { shape: number[]; data: ArrayLike<number> }> | null;
   steps: number;
   tTotal: number;
@@ -78,23 +69,30 @@ export interface TrainingOutcome {
   lastPredicted?: number[];
 }
 
-/** Fine-tuning loss on labels: mean cross-entropy (classification) or MSE (regression). */
-function finetuneLoss(logits: tf.Tensor2D, labels: tf.Tensor1D, regression: boolean): tf.Scalar {
-  if (regression) return mse(logits.reshape([-1]), labels);
-  return tf.neg(
-    tf.mean(
-      tf.sum(tf.mul(tf.logSoftmax(logits), tf.oneHot(tf.cast(labels, 'int32') as tf.Tensor1D, logits.shape[1])), -1),
-    ),
-  ) as tf.Scalar;
+/** What fine-tuning and KD-QAT do differently inside the one loop: the variables trained and one step of them. */
+export interface Method {
+  vars: Record<string, tf.Variable>;
+  /** quantizers of the evaluated model (KD-QAT's student) */
+  hooks?: StudentHooks;
+  /** keep the weights of the best evaluation (state/best.safetensors) */
+  keepBest: boolean;
+  begin(lastStep: number): void;
+  /** one optimizer step on the batch of step k; `log`: what the step's log line holds between loss and lr */
+  step(tb: TensorBatch, k: number, opt: BertAdam): Promise<{ loss: number; log: object }>;
+  /** after step k - 1, k steps done */
+  stepped(k: number): void;
+  end(): void;
+  /** tensors that a checkpoint keeps beside the weights and the optimizer (KD-QAT's balancer) */
+  exportState(): Record<string, StateTensor>;
+  importState(state: Map<string, { shape: number[]; data: ArrayLike<number> }>): void;
+  dispose(): void;
 }
-
-export const coeffsOf = (cfg: RunConfig): Coeffs => kdCoeffs(cfg.kd);
 
 async function checkpoint(
   runDir: string,
   vars: Record<string, tf.Variable>,
   opt: BertAdam,
-  handle: CompressionHandle | null,
+  m: Method,
   s: SavedState,
 ): Promise<void> {
   const tensors: Record<string, WriteTensor> = {};
@@ -102,7 +100,7 @@ async function checkpoint(
     tensors[`param.${n}`] = { dtype: 'F32', shape: v.shape, data: (await v.data()) as Float32Array };
   const a = await opt.exportState();
   for (const [n, t] of Object.entries(a.tensors)) tensors[n] = { dtype: 'F32', shape: t.shape, data: t.data };
-  for (const [n, t] of Object.entries(handle?.balancer.exportState() ?? {}))
+  for (const [n, t] of Object.entries(m.exportState()))
     tensors[`balancer.${n}`] = { dtype: 'F32', shape: t.shape, data: t.data };
   saveState(runDir, tensors, s);
 }
@@ -122,29 +120,19 @@ function truncateLog(path: string, n: number): void {
   );
 }
 
-export async function runTraining(spec: TrainerSpec): Promise<TrainingOutcome> {
+/** The loop of every training run: `m` says what is trained and how one step goes. */
+export async function runTraining(spec: TrainerSpec, m: Method): Promise<TrainingOutcome> {
   const { cfg, runDir, model, task } = spec;
+  const { batchSize, dynamicPadding } = cfg.data;
   const regression = task.outputMode === 'regression';
   mkdirSync(runDir, { recursive: true });
   const logPath = join(runDir, 'log.jsonl');
-  const spe = stepsPerEpoch(spec.train.n, spec.batchSize);
+  const spe = stepsPerEpoch(spec.train.n, batchSize);
   const tTotal = Math.ceil(spe * cfg.train.epochs);
   const lastStep = cfg.train.maxSteps ? Math.min(cfg.train.maxSteps, tTotal) : tTotal;
-  const ckptEvery = cfg.train.checkpointEvery ?? spec.evalEvery;
-  // KD-QAT runs through the public API's handle (src/api): the same hooks a user's own loop calls
-  const handle =
-    spec.mode === 'qat'
-      ? prepareCompression({
-          model,
-          student: spec.init,
-          teacher: spec.teacher!,
-          quant: cfg.quant,
-          distillation: { ...cfg.kd, regression },
-          seed: cfg.seed,
-          name: spec.mode,
-        })
-      : null;
-  const vars = handle ? handle.student : toVariables(spec.init, spec.mode);
+  const evalEvery = cfg.train.evalEvery;
+  const ckptEvery = cfg.train.checkpointEvery ?? evalEvery;
+  const vars = m.vars;
   const opt = new BertAdam({
     ...ADAM_DEFAULTS,
     lr: cfg.train.lr,
@@ -153,7 +141,6 @@ export async function runTraining(spec: TrainerSpec): Promise<TrainingOutcome> {
     maxGradNorm: cfg.train.maxGradNorm,
     tTotal,
   });
-  const hooks = handle?.hooks;
 
   let step = 0,
     best: EvalRecord | null = null,
@@ -172,7 +159,7 @@ export async function runTraining(spec: TrainerSpec): Promise<TrainingOutcome> {
     }
     opt.importState(saved.step, saved.tensors);
     const bal = [...saved.tensors].filter(([k]) => k.startsWith('balancer.')).map(([k, t]) => [k.slice(9), t] as const);
-    if (handle && bal.length) handle.balancer.importState(new Map(bal));
+    if (bal.length) m.importState(new Map(bal));
     ({ step, best, last, logLines, trainTokens, trainSeconds } = saved);
     resumedFrom = step;
     truncateLog(logPath, logLines);
@@ -185,7 +172,7 @@ export async function runTraining(spec: TrainerSpec): Promise<TrainingOutcome> {
   };
 
   // KD-QAT keeps the weights of its best evaluation (state/best.safetensors, written when the best changes)
-  const keepBest = spec.mode === 'qat';
+  const keepBest = m.keepBest;
   const snapshot = async (): Promise<Record<string, WriteTensor>> => {
     const t: Record<string, WriteTensor> = {};
     for (const [n, v] of Object.entries(vars))
@@ -203,7 +190,7 @@ export async function runTraining(spec: TrainerSpec): Promise<TrainingOutcome> {
   )
     saveBestWeights(runDir, await snapshot(), step);
   const doEval = async (): Promise<EvalRecord> => {
-    const r: EvalResult = await evaluate(vars, model, spec.dev, task, spec.batchSize, hooks, cfg.data.dynamicPadding);
+    const r: EvalResult = await evaluate(vars, model, spec.dev, task, batchSize, m.hooks, dynamicPadding);
     const rec = { step, metrics: r.metrics, selection: r.selection };
     lastPredicted = r.predicted;
     if (!best || r.selection > best.selection) {
@@ -215,15 +202,15 @@ export async function runTraining(spec: TrainerSpec): Promise<TrainingOutcome> {
     return rec;
   };
 
-  handle?.onTrainBegin({ totalSteps: lastStep });
-  let epochOpen = false;
+  m.begin(lastStep);
   while (step < lastStep) {
     await new Promise((r) => setImmediate(r)); // let signals and I/O (e.g. a closed parent pipe) through each step
-    const stop = stopRequested(); // SIGINT, SIGTERM (e.g. Slurm's time limit), SIGHUP: checkpoint this step boundary, then stop
+    // SIGINT, SIGTERM (e.g. Slurm's time limit), SIGHUP: checkpoint this step boundary, then stop
+    const stop = stopRequested();
     if (stop) {
       markSaving(true);
       try {
-        await checkpoint(runDir, vars, opt, handle, { step, best, last, logLines, trainTokens, trainSeconds });
+        await checkpoint(runDir, vars, opt, m, { step, best, last, logLines, trainTokens, trainSeconds });
       } finally {
         markSaving(false);
       }
@@ -232,69 +219,31 @@ export async function runTraining(spec: TrainerSpec): Promise<TrainingOutcome> {
     const t0 = performance.now();
     const tb = makeBatch(
       spec.train,
-      trainBatchIndices(spec.train.n, spec.batchSize, cfg.seed, step),
+      trainBatchIndices(spec.train.n, batchSize, cfg.seed, step),
       regression,
-      cfg.data.dynamicPadding,
+      dynamicPadding,
     );
     const lr = opt.lrAt();
-    let loss: number,
-      terms: Partial<Record<Term, number>> = {};
-    if (handle) {
-      if (!epochOpen) {
-        handle.onEpochBegin(Math.floor(step / spe));
-        epochOpen = true;
-      }
-      handle.onStepBegin(step);
-      const r = await kdStep({ handle, optimizer: opt }, { batch: tb.batch, kd: tb.kd });
-      loss = r.loss;
-      terms = r.terms;
-    } else {
-      const nextSeed = stepSeeds(cfg.seed, step);
-      const { value, grads } = tf.variableGrads(
-        () =>
-          finetuneLoss(
-            bertForward(vars, model, tb.batch, { training: true, nextSeed }).logits,
-            tb.kd.labels,
-            regression,
-          ),
-        Object.values(vars),
-      );
-      opt.apply(vars, Object.fromEntries(Object.entries(vars).map(([n, v]) => [n, grads[v.name]])));
-      tf.dispose(grads);
-      loss = (await value.data())[0];
-      value.dispose();
-    }
+    const { loss, log: extra } = await m.step(tb, step, opt);
     faultPoint('step'); // KDQAT_FAULT (src/util/fault.ts): a kill inside a training step, its update made, not logged
     disposeBatch(tb);
     if (!Number.isFinite(loss))
       throw new Error(`training diverged at step ${step}: loss is ${loss} (lr ${lr}); try a smaller --lr`);
     trainTokens += tb.tokens;
     trainSeconds += (performance.now() - t0) / 1000;
-    log({
-      step,
-      loss,
-      ...(handle ? { terms } : {}),
-      ...(handle?.distillation.balancer && handle.distillation.balancer.kind !== 'static'
-        ? { weights: handle.balancer.weights() }
-        : {}),
-      lr,
-    });
+    log({ step, loss, ...extra, lr });
     step++;
-    if (handle && (step % spe === 0 || step === lastStep)) {
-      handle.onEpochEnd(Math.floor((step - 1) / spe));
-      epochOpen = false;
-    }
+    m.stepped(step);
     // the reference evaluates when global_step % eval_step == 0 or global_step == t_total - 1 (its global_step is
     // counted after the increment); optionally also after the very last step
-    const evalNow =
-      step % spec.evalEvery === 0 || step === tTotal - 1 || (cfg.train.evalAfterLastStep && step === lastStep);
+    const evalNow = step % evalEvery === 0 || step === tTotal - 1 || (cfg.train.evalAfterLastStep && step === lastStep);
     let rec: EvalRecord | undefined;
     if (evalNow) rec = await doEval();
     spec.onProgress?.({ step, total: lastStep, loss, lr, evalMetric: rec?.selection });
     if (step % ckptEvery === 0 && step < lastStep)
-      await checkpoint(runDir, vars, opt, handle, { step, best, last, logLines, trainTokens, trainSeconds });
+      await checkpoint(runDir, vars, opt, m, { step, best, last, logLines, trainTokens, trainSeconds });
   }
-  handle?.onTrainEnd();
+  m.end();
   if (!last) await doEval(); // a run shorter than one eval interval still reports a dev metric
   let final: EvalRecord | null = null,
     bestWeights: TrainingOutcome['bestWeights'] = null;
@@ -303,7 +252,7 @@ export async function runTraining(spec: TrainerSpec): Promise<TrainingOutcome> {
     if (l && l.step === step) final = l;
     else {
       // the extra evaluation of the final weights: recorded, outside the reference's best/last selection
-      const r = await evaluate(vars, model, spec.dev, task, spec.batchSize, hooks, cfg.data.dynamicPadding);
+      const r = await evaluate(vars, model, spec.dev, task, batchSize, m.hooks, dynamicPadding);
       final = { step, metrics: r.metrics, selection: r.selection };
       log({ step, final: r.metrics, selection: r.selection });
     }
@@ -311,7 +260,7 @@ export async function runTraining(spec: TrainerSpec): Promise<TrainingOutcome> {
     bestWeights = b ? loadBestWeights(runDir, b.step) : null;
   }
   opt.dispose();
-  handle?.balancer.dispose();
+  m.dispose();
   return {
     params: vars,
     best,

@@ -10,6 +10,14 @@ export class UserError extends Error {
   }
 }
 
+/** A run configuration that is not valid: an unknown key, a value of the wrong type or out of range (named). */
+export class ConfigError extends Error {
+  constructor(msg: string) {
+    super(msg);
+    this.name = 'ConfigError';
+  }
+}
+
 /** Edit distance with adjacent transpositions (optimal string alignment: insert, delete, substitute, swap two
  * neighbours; 1 each): "--onyl" is one typo away from "--only", not two. */
 export function editDistance(a: string, b: string): number {

@@ -14,7 +14,8 @@ import { makeQuantHooks, QUANT_DEFAULTS } from '../quant/plan.js';
 import { sym } from '../quant/quantizers.js';
 import { kdLoss, TERMS, TERM_FNS, type Coeffs, type KdBatch } from '../kd/losses.js';
 import { BertAdam, ADAM_DEFAULTS } from '../train/bertadam.js';
-import { kdStep, toVariables } from '../train/step.js';
+import { staticKdStep } from '../distill/step.js';
+import { toVariables } from '../distill/quantize.js';
 import type { Mode, Report } from './report.js';
 
 export interface ModelFixture {
@@ -301,7 +302,10 @@ export const MODEL_GROUPS: CheckGroup[] = [
       const after = new Map<number, Record<string, Value>>();
       const wanted = new Set(keys.map((k) => Number(/^after_(\d+)_steps\./.exec(k)?.[1] ?? -1)));
       for (let s = 0; s < nSteps; s++) {
-        m.set(`train.loss.${s}`, { data: [(await kdStep(ctx, { batch: fx.batch, kd: fx.kd })).loss], shape: [1] });
+        m.set(`train.loss.${s}`, {
+          data: [(await staticKdStep(ctx, { batch: fx.batch, kd: fx.kd })).loss],
+          shape: [1],
+        });
         if (wanted.has(s + 1)) {
           const snap: Record<string, Value> = {};
           for (const [n, v] of Object.entries(student)) snap[n] = await valueOf(v);

@@ -10,7 +10,7 @@ import { initParams } from '../../src/model/init.js';
 import { makeQuantHooks, QUANT_DEFAULTS } from '../../src/quant/plan.js';
 import { exportStudent } from '../../src/export/export-student.js';
 import { loadExportedModel } from '../../src/export/packed-model.js';
-import { mulberry32 } from '../../src/train/batches.js';
+import { mulberry32 } from '../../src/util/random.js';
 import { tinyConfig } from './env.js';
 
 export const tmp = (): string => mkdtempSync(join(tmpdir(), 'kdqat-export-'));

@@ -4,8 +4,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { resolveConfig } from '../../src/train/config.js';
-import { effectiveConfig } from '../../src/train/identity.js';
+import { resolveRunConfig } from '../../src/train/config.js';
 import type { AnalysisResults } from '../../src/analysis/run.js';
 import { TOKEN_CLASSES } from '../../src/analysis/norm-analysis.js';
 
@@ -18,7 +17,7 @@ export function fakeSweep(dir: string): void {
     ['map+output_s42', 'map+output', 0.02, 256],
   ];
   for (const [run, preset, shift, trainLimit] of runs) {
-    const cfg = effectiveConfig(resolveConfig({ task: 'cola', data: { trainLimit } }));
+    const cfg = resolveRunConfig({ task: 'cola', data: { trainLimit } });
     const log: string[] = [];
     let best = { step: 0, metrics: { mcc: 0 } };
     for (let step = 1; step <= 30; step++) {

@@ -1,5 +1,5 @@
 /**
- * What a run is: its effective configuration (task defaults applied), the part of it that changes results (data
+ * What a run is: the part of it that changes results (data
  * limits, lengths, batch, epochs, steps, lr and the optimizer, seed, KD terms and loss balancer, quantizers, the teacher's weights),
  * and a hash of that part, recorded in the run folder's config.json. A folder holding a run with another hash is
  * never reused or resumed: refused with the differences named, or (--force-new) moved to .replaced/ first.
@@ -21,25 +21,18 @@ import { basename, dirname, join } from 'node:path';
 import { getTask } from '../data/tasks.js';
 import { loadTokenizer } from '../data/tokenizer.js';
 import { UserError } from '../util/errors.js';
-import type { RunConfig } from './config.js';
-import { coeffsOf } from './trainer.js';
-import { balancerTag } from '../api/balancers.js';
+import type { ResolvedConfig } from '../train/config.js';
+import { kdCoeffs } from '../distill/config.js';
+import { balancerTag } from '../distill/balancers.js';
 
-/** The configuration with the task's reference values filled in where it says null (length, batch, eval interval). */
-export function effectiveConfig(cfg: RunConfig): RunConfig {
-  const t = getTask(cfg.task);
-  return {
-    ...cfg,
-    task: t.name,
-    data: { ...cfg.data, maxSeqLen: cfg.data.maxSeqLen ?? t.maxSeqLen, batchSize: cfg.data.batchSize ?? t.batchSize },
-    train: { ...cfg.train, evalEvery: cfg.train.evalEvery ?? t.evalStep },
-  };
-}
-
-/** What a teacher records of its own fine-tuning: no KD or quantizer settings (they do not apply). */
-export function teacherConfig(cfg: RunConfig): Omit<RunConfig, 'kd' | 'quant'> {
-  const { kd: _kd, quant: _quant, ...rest } = effectiveConfig(cfg);
-  return rest;
+/**
+ * What a teacher records of its own fine-tuning: no KD or quantizer settings (they do not apply). A fine-tuning has
+ * no teacher; its record names the BERT it started from (`bert`, a directory or preset) in the `teacher` key, where
+ * every teacher folder has recorded it.
+ */
+export function finetuneRecord(cfg: ResolvedConfig, bert: string): Omit<ResolvedConfig, 'kd' | 'quant'> {
+  const { kd: _kd, quant: _quant, ...rest } = cfg;
+  return { ...rest, teacher: bert };
 }
 
 export interface RunIdentity {
@@ -63,8 +56,7 @@ function stable(v: unknown): string {
  * teacher's content hash (qat), or the BERT preset/directory and vocabulary (finetune). Paths, the GLUE location and
  * the checkpoint interval are left out: they do not change results.
  */
-export function runIdentity(cfg: RunConfig, mode: 'qat' | 'finetune', source: string): RunIdentity {
-  const e = effectiveConfig(cfg);
+export function runIdentity(e: ResolvedConfig, mode: 'qat' | 'finetune', source: string): RunIdentity {
   const { glueDir: _g, ...data } = e.data;
   const { checkpointEvery: _c, ...train } = e.train;
   const identity: Record<string, unknown> = { mode, task: e.task, seed: e.seed, source, data, train };
@@ -74,7 +66,7 @@ export function runIdentity(cfg: RunConfig, mode: 'qat' | 'finetune', source: st
     Object.assign(identity, {
       kd: {
         preset: e.kd.preset,
-        coeffs: coeffsOf(e),
+        coeffs: kdCoeffs(e.kd),
         gtRegressionUsesLabels: e.kd.gtRegressionUsesLabels,
         ...balancer,
       },

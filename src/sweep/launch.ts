@@ -4,36 +4,30 @@
  * skips a finished run and resumes an unfinished one from its last checkpoint.
  */
 import { mkdirSync } from 'node:fs';
-import { Progress } from '../util/progress.js';
 import { acquireLock } from '../util/lock.js';
 import { UserError } from '../util/errors.js';
-import { STOP_SIGNALS, Interrupted, stopRequested } from './stop.js';
+import { STOP_SIGNALS, Interrupted, stopRequested } from '../train/stop.js';
 import {
   checkPlannedRuns,
   isFinished,
   planRuns,
   runChild,
   signalChildren,
-  type ChildProgress,
   type Grid,
-  type PlannedRun,
+  type SweepPlan,
 } from './sweep.js';
-import type { RunConfig } from './config.js';
+import { SweepProgress } from './progress.js';
+import type { ResolvedConfig } from '../train/config.js';
 import { assertNoActiveArray } from './slurm-sweep.js';
-
-export interface SweepPlan {
-  runs: PlannedRun[];
-  pending: PlannedRun[];
-}
 
 /**
  * Every run of the grid, and those not finished yet (to launch, or to resume from their checkpoint). With `check`,
- * by run identity (train/identity.ts): a finished run counts only with the same configuration, and folders holding
+ * by run identity (identity.ts): a finished run counts only with the same configuration, and folders holding
  * another configuration are refused (or moved aside with forceNew).
  */
 export function planSweep(
   grid: Grid,
-  base: RunConfig,
+  base: ResolvedConfig,
   outDir: string,
   check?: { teacherReady: boolean; forceNew: boolean; log: (s: string) => void },
 ): SweepPlan {
@@ -53,55 +47,6 @@ export function lockSweepFolder(outDir: string): () => void {
     throw e;
   }
   return release;
-}
-
-/** One progress line for a whole sweep: runs done, plus the finished fraction of the runs under way. */
-export class SweepProgress {
-  private readonly bar: Progress;
-  private readonly live = new Map<string, ChildProgress | string>();
-  private done: number;
-
-  constructor(total: number, doneBefore: number) {
-    this.bar = new Progress({ total, label: 'runs' });
-    this.done = doneBefore;
-    this.draw();
-  }
-
-  /** A run under way: its latest progress, or a word (starting, pending) until it has one. */
-  set(name: string, p: ChildProgress | string): void {
-    this.live.set(name, p);
-    this.draw();
-  }
-
-  /** A run that ended (finished or failed); `count` false for work that is not one of the runs (a teacher job). */
-  finish(name: string, count = true): void {
-    if (!this.live.delete(name) && !count) return;
-    if (count) this.done++;
-    this.draw();
-  }
-
-  /** Redraw (also called by set and finish). */
-  draw(): void {
-    const cur = [...this.live.entries()]
-      .map(([n, p]) =>
-        typeof p === 'string'
-          ? `${n} ${p}`
-          : p.total
-            ? `${n} ${p.step}/${p.total} loss ${p.loss.toPrecision(4)}`
-            : `${n} starting`,
-      )
-      .join(' | ');
-    const partial = [...this.live.values()].reduce(
-      (a, p) => a + (typeof p !== 'string' && p.total ? p.step / p.total : 0),
-      0,
-    );
-    this.bar.update(Math.round((this.done + partial) * 100) / 100, { current: cur || '-' });
-  }
-
-  /** Final line. */
-  end(): void {
-    this.bar.done();
-  }
 }
 
 /** The local launcher: run `pending` with at most `jobs` child processes (each with `threads` native threads if given). */

@@ -39,7 +39,10 @@ export function parseWhich(v: unknown): Which {
 
 const isModelDir = (d: string) => existsSync(join(d, 'model.safetensors')) && existsSync(join(d, 'config.json'));
 
-/** The recorded score of a student folder (its kdqat.json "scored"), or null (an older run's, or not a run's student). */
+/**
+ * The recorded score of a student folder (its kdqat.json "scored"), or null (an older run's, or not a run's
+ * student).
+ */
 export function studentScore(dir: string): StudentScore | null {
   const p = join(dir, 'kdqat.json');
   if (!existsSync(p)) return null;
@@ -77,7 +80,9 @@ export function resolveStudent(path: string, which: Which = 'best'): ResolvedStu
           run: p,
           which,
           score: null,
-          note: `${p} was made before kdqat kept best and last students: its student/ holds the final weights, which no evaluation scored`,
+          note:
+            `${p} was made before kdqat kept best and last students: ` +
+            'its student/ holds the final weights, which no evaluation scored',
         };
       throw new UserError(`${p}: no ${STUDENT_DIRS.last}/ (the final weights); it has only ${STUDENT_DIRS.best}/`);
     }
@@ -85,13 +90,15 @@ export function resolveStudent(path: string, which: Which = 'best'): ResolvedStu
     const note = score
       ? null
       : which === 'best'
-        ? `${p} was made before kdqat kept its best student: student/ holds the final weights (not the best), which no evaluation scored; --which does not apply`
+        ? `${p} was made before kdqat kept its best student: student/ holds the final weights (not the best), ` +
+          'which no evaluation scored; --which does not apply'
         : null;
     return { dir, run: p, which: score ? which : 'last', score, note };
   }
   if (!isModelDir(p))
     throw new UserError(
-      `${path}: not a student directory (neither a KD-QAT run folder with student/, nor a student folder with config.json and model.safetensors)`,
+      `${path}: not a student directory (neither a KD-QAT run folder with student/, ` +
+        'nor a student folder with config.json and model.safetensors)',
     );
   const score = studentScore(p);
   const parent = dirname(p);
@@ -101,7 +108,8 @@ export function resolveStudent(path: string, which: Which = 'best'): ResolvedStu
       : null;
   if (score && which === 'last' && score.which !== 'last')
     throw new UserError(
-      `${path} is the ${score.which} student; pass its run folder with --which last, or its ${STUDENT_DIRS.last}/ folder`,
+      `${path} is the ${score.which} student; ` +
+        `pass its run folder with --which last, or its ${STUDENT_DIRS.last}/ folder`,
     );
   return { dir: p, run, which: score?.which ?? which, score, note: null };
 }
@@ -109,5 +117,8 @@ export function resolveStudent(path: string, which: Which = 'best'): ResolvedStu
 /** "best student (step 12): dev acc 0.5312 (selection 53.12) at eval batch 8" */
 export function describeScore(s: StudentScore, metric: string): string {
   const v = s.metrics[metric];
-  return `${s.which} student (step ${s.step}): dev ${metric} ${v === undefined ? '?' : v} (selection ${s.selection}) on ${s.eval.examples} examples at evaluation batch ${s.eval.batchSize}`;
+  return (
+    `${s.which} student (step ${s.step}): dev ${metric} ${v === undefined ? '?' : v} (selection ${s.selection}) ` +
+    `on ${s.eval.examples} examples at evaluation batch ${s.eval.batchSize}`
+  );
 }

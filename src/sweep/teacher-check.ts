@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RunConfig } from './config.js';
+import type { RunConfig } from '../train/config.js';
 
 export interface TeacherRecipe {
   trainLimit: number | null;

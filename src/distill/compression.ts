@@ -1,25 +1,16 @@
 /**
  * prepareCompression: a ternary student with its quantizers, a full-precision teacher and the KD loss table,
  * behind training hooks that a user's own loop calls (Intel Neural Compressor's callbacks, ModelOpt's
- * compute_kd_loss). The CLI trainer (src/train/trainer.ts) runs its KD-QAT steps through the same handle.
+ * compute_kd_loss). The CLI trainer runs its KD-QAT steps through the same handle.
  */
 import * as tf from '@tensorflow/tfjs';
 import { bertForward, type Batch, type BertOutputs, type Params } from '../model/bert.js';
 import type { BertConfig } from '../model/config.js';
-import {
-  kdTerms,
-  presetCoeffs,
-  TERMS,
-  TERM_FNS,
-  type Coeffs,
-  type KdBatch,
-  type KdLoss,
-  type KdOptions,
-  type Term,
-} from '../kd/losses.js';
+import { kdTerms, TERM_FNS, type Coeffs, type KdBatch, type KdLoss, type KdOptions, type Term } from '../kd/losses.js';
 import type { QuantConfig } from '../quant/plan.js';
-import { ConfigError, resolveConfig, type KdConfig } from '../train/config.js';
-import { mulberry32 } from '../train/batches.js';
+import { ConfigError } from '../util/errors.js';
+import { mulberry32 } from '../util/random.js';
+import { kdCoeffs, resolveCompression, type KdConfig } from './config.js';
 import { makeBalancer, type LossBalancer } from './balancers.js';
 import { checkParams, quantizeVariables, type StudentHooks } from './quantize.js';
 
@@ -29,8 +20,8 @@ export interface StepInputs {
   kd: KdBatch;
 }
 
-/** The distillation config: the run config's `kd` section (same keys and validation) plus the task kind. */
-export interface DistillationConfig extends Partial<KdConfig> {
+/** The kd options of a handle: the run config's `kd` section (same keys and validation) plus the task kind. */
+export interface KdOptionsConfig extends Partial<KdConfig> {
   /** regression task (num_labels 1): MSE instead of cross-entropy in gt and pred; default num_labels === 1 */
   regression?: boolean;
 }
@@ -42,9 +33,12 @@ export interface CompressionOptions {
   student: Params;
   /** full-precision teacher weights (used as given, never changed) */
   teacher: Params;
-  /** quantizer config, the run config's `quant` section (rules by name pattern); defaults: ternary weights, 8-bit activations */
+  /**
+   * quantizer config, the run config's `quant` section (rules by name pattern); defaults: ternary weights, 8-bit
+   * activations
+   */
   quant?: Partial<QuantConfig>;
-  distillation?: DistillationConfig;
+  kd?: KdOptionsConfig;
   /** seed of the student's dropout masks: step k uses a fixed stream of (seed, k); default 42 */
   seed?: number;
   /** prefix of the tfjs variable names (process-global) */
@@ -59,14 +53,20 @@ export interface CompressionCallbacks {
   onEpochBegin(epoch: number): void;
   /** before the step's forward passes: fixes the step's dropout seeds (step k of the run, default: the next one) */
   onStepBegin(step: number): void;
-  /** inside the gradient function, after the handle computed the loss to differentiate (loss: the user's own, or null) */
+  /**
+   * inside the gradient function, after the handle computed the loss to differentiate (loss: the user's own, or
+   * null)
+   */
   onAfterComputeLoss(
     inputs: StepInputs,
     studentOutputs: BertOutputs,
     loss: tf.Scalar | null,
     teacherOutputs: BertOutputs,
   ): void;
-  /** after the gradients, before the optimizer, once the balancer learned from its own: the student's gradients by parameter name */
+  /**
+   * after the gradients, before the optimizer, once the balancer learned from its own: the student's gradients by
+   * parameter name
+   */
   onBeforeOptimizerStep(grads: Record<string, tf.Tensor>): void;
   /** after the optimizer step: the step's KD term values are read and its tensors freed */
   onStepEnd(info: StepEnd): void;
@@ -88,7 +88,7 @@ export interface CompressionHandle {
   readonly student: Record<string, tf.Variable>;
   readonly teacher: Params;
   readonly quant: QuantConfig;
-  readonly distillation: KdConfig & { regression: boolean };
+  readonly kd: ResolvedKd;
   readonly coeffs: Coeffs;
   readonly hooks: StudentHooks;
   readonly balancer: LossBalancer;
@@ -144,67 +144,62 @@ export const stepSeeds = (seed: number, step: number): (() => number) => {
   return () => Math.floor(r() * 2 ** 31);
 };
 
-/** The coefficients of a kd config: the preset with mapCoeff/outputCoeff, then explicit coefficients. */
-export function kdCoeffs(kd: KdConfig): Coeffs {
-  return { ...presetCoeffs(kd.preset, kd.mapCoeff, kd.outputCoeff), ...(kd.coeffs ?? {}) };
-}
+/** a kd section resolved for one task: regression or not */
+export type ResolvedKd = KdConfig & { regression: boolean };
 
-/** Validate and complete the quant and distillation configs exactly as the run config's sections. */
-function resolveCompressionConfig(
-  model: BertConfig,
-  quant: Partial<QuantConfig> = {},
-  distillation: DistillationConfig = {},
-): { quant: QuantConfig; distillation: KdConfig & { regression: boolean } } {
-  const { regression, ...kd } = distillation;
-  if (regression !== undefined && typeof regression !== 'boolean')
-    throw new ConfigError(`config key "kd.regression" must be true or false, got ${JSON.stringify(regression)}`);
-  const c = resolveConfig({ quant, kd });
-  const coeffs = kdCoeffs(c.kd);
-  if (!TERMS.some((t) => coeffs[t]))
-    throw new ConfigError('config key "kd.coeffs": every KD term coefficient is 0; enable at least one term');
-  return { quant: c.quant, distillation: { ...c.kd, regression: regression ?? model.num_labels === 1 } };
+/** What a handle is made of, its configs resolved: prepareCompression checks user options into these. */
+export interface HandleSpec {
+  model: BertConfig;
+  student: Params;
+  teacher: Params;
+  quant: QuantConfig;
+  kd: ResolvedKd;
+  seed: number;
+  name: string;
 }
 
 /** A student to distil (variables made from o.student), with its quantizers, KD loss table and balancer. */
 export function prepareCompression(o: CompressionOptions): CompressionHandle {
-  const { quant, distillation } = resolveCompressionConfig(o.model, o.quant, o.distillation);
-  checkParams(o.model, o.teacher, 'teacher');
-  checkParams(o.model, o.student, 'student');
-  const seed = o.seed ?? 42;
-  if (!Number.isInteger(seed)) throw new ConfigError(`config key "seed" must be an integer, got ${seed}`);
-  const q = quantizeVariables(o.student, quant, o.name ?? 'student');
-  const coeffs = kdCoeffs(distillation);
-  return createHandle({
+  const { regression, ...kdIn } = o.kd ?? {};
+  if (regression !== undefined && typeof regression !== 'boolean')
+    throw new ConfigError(`config key "kd.regression" must be true or false, got ${JSON.stringify(regression)}`);
+  const { quant, kd } = resolveCompression(o.quant, kdIn);
+  return compressionHandle({
     model: o.model,
+    student: o.student,
     teacher: o.teacher,
-    student: q.params,
-    hooks: q.hooks,
     quant,
-    distillation,
-    coeffs,
-    balancer: makeBalancer(distillation.balancer, coeffs),
-    seed,
+    kd: { ...kd, regression: regression ?? o.model.num_labels === 1 },
+    seed: o.seed ?? 42,
+    name: o.name ?? 'student',
   });
 }
 
-export interface HandleParts {
+/** The handle of configs resolved already (a validated run config): its weights are checked, nothing else. */
+export function compressionHandle(s: HandleSpec): CompressionHandle {
+  checkParams(s.model, s.teacher, 'teacher');
+  checkParams(s.model, s.student, 'student');
+  if (!Number.isInteger(s.seed)) throw new ConfigError(`config key "seed" must be an integer, got ${s.seed}`);
+  const q = quantizeVariables(s.student, s.quant, s.name);
+  const coeffs = kdCoeffs(s.kd);
+  const balancer = makeBalancer(s.kd.balancer, coeffs);
+  return createHandle({ ...s, student: q.params, hooks: q.hooks, coeffs, balancer });
+}
+
+interface HandleParts {
   model: BertConfig;
   teacher: Params;
   student: Record<string, tf.Variable>;
   hooks: StudentHooks;
   quant: QuantConfig;
-  distillation: KdConfig & { regression: boolean };
+  kd: ResolvedKd;
   coeffs: Coeffs;
   balancer: LossBalancer;
   seed: number;
 }
 
-/** The handle around existing parts (prepareCompression makes them; kdStep's plain contexts bring their own). */
-export function createHandle(p: HandleParts): CompressionHandle {
-  const kdOptions: KdOptions = {
-    regression: p.distillation.regression,
-    gtRegressionUsesLabels: p.distillation.gtRegressionUsesLabels,
-  };
+function createHandle(p: HandleParts): CompressionHandle {
+  const kdOptions: KdOptions = { regression: p.kd.regression, gtRegressionUsesLabels: p.kd.gtRegressionUsesLabels };
   const listeners: Partial<CompressionCallbacks>[] = [];
   const emit = <K extends keyof CompressionCallbacks>(k: K, ...args: Parameters<CompressionCallbacks[K]>) => {
     for (const l of listeners) (l[k] as ((...a: unknown[]) => void) | undefined)?.(...args);
@@ -232,7 +227,7 @@ export function createHandle(p: HandleParts): CompressionHandle {
     student: p.student,
     teacher: p.teacher,
     quant: p.quant,
-    distillation: p.distillation,
+    kd: p.kd,
     coeffs: p.coeffs,
     hooks: p.hooks,
     balancer: p.balancer,

@@ -8,10 +8,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PROJECT_ROOT } from '../util/provenance.js';
-import { resolveConfig, type RunConfig } from './config.js';
+import { resolveRunConfig, type ResolvedConfig } from '../train/config.js';
 import { qatIdentity, runName } from './runs.js';
 import { checkRunDir, runIdentity } from './identity.js';
-import { resumeStep } from './state.js';
+import { resumeStep } from '../train/state.js';
 import { UserError } from '../util/errors.js';
 export { acquireLock } from '../util/lock.js';
 
@@ -30,9 +30,15 @@ export interface Grid {
 
 export interface PlannedRun {
   arm: string;
-  cfg: RunConfig;
+  cfg: ResolvedConfig;
   name: string;
   dir: string;
+}
+
+/** Every run of a grid, and those not finished yet (to launch, or to resume from their checkpoint). */
+export interface SweepPlan {
+  runs: PlannedRun[];
+  pending: PlannedRun[];
 }
 
 const ARM_KEYS = ['arm', 'preset', 'mapCoeff', 'outputCoeff', 'seed', 'config'];
@@ -64,7 +70,7 @@ export function readGrid(nameOrPath: string): { grid: Grid; path: string } {
 const list = <T>(v: T | T[] | undefined, dflt: T): T[] => (v === undefined ? [dflt] : Array.isArray(v) ? v : [v]);
 
 /** Expand a grid into runs for one task (cartesian product within each arm; duplicates across arms kept once). */
-export function planRuns(grid: Grid, base: RunConfig, outDir: string): PlannedRun[] {
+export function planRuns(grid: Grid, base: ResolvedConfig, outDir: string): PlannedRun[] {
   const runs: PlannedRun[] = [];
   const seen = new Map<string, string>();
   for (const a of grid.arms) {
@@ -73,7 +79,7 @@ export function planRuns(grid: Grid, base: RunConfig, outDir: string): PlannedRu
         for (const outputCoeff of list(a.outputCoeff, 1))
           for (const seed of list(a.seed, base.seed)) {
             const over = { ...(a.config ?? {}) } as Record<string, Record<string, unknown>>;
-            const cfg = resolveConfig(
+            const cfg = resolveRunConfig(
               { ...over, seed, kd: { ...(over.kd ?? {}), preset, mapCoeff, outputCoeff } },
               base,
             );

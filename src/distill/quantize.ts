@@ -7,7 +7,7 @@ import { bertForward, paramShapes, type Batch, type BertOutputs, type Params } f
 import type { BertConfig } from '../model/config.js';
 import { CheckpointError } from '../model/checkpoint.js';
 import { makeQuantHooks, type QuantConfig } from '../quant/plan.js';
-import { resolveConfig } from '../train/config.js';
+import { resolveCompression } from './config.js';
 
 export type StudentHooks = ReturnType<typeof makeQuantHooks>;
 
@@ -59,7 +59,7 @@ export function quantizeVariables(
 
 /** The student with quantizers attached; params are copied (the caller keeps its tensors). */
 export function quantize(model: BertConfig, params: Params, quant: Partial<QuantConfig> = {}): QuantizedStudent {
-  const q = resolveConfig({ quant }).quant;
+  const q = resolveCompression(quant).quant;
   checkParams(model, params, 'student');
   const hooks = makeQuantHooks(q);
   const own: Params = Object.fromEntries(Object.entries(params).map(([n, t]) => [n, t.clone()]));

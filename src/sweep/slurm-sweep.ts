@@ -9,9 +9,9 @@ import { atomicWrite, atomicWriteJson } from '../util/fsx.js';
 import { LockError, readLock } from '../util/lock.js';
 import { PROJECT_ROOT } from '../util/provenance.js';
 import { activeState, batchScript, sacct, sbatch, scancel, squeue, SlurmError, type SlurmOptions } from './slurm.js';
-import { parseProgressLine, qatCommand, type ChildProgress, type PlannedRun } from './sweep.js';
-import { SweepProgress, type SweepPlan } from './launch.js';
-import { Interrupted, stopRequested } from './stop.js';
+import { parseProgressLine, qatCommand, type ChildProgress, type PlannedRun, type SweepPlan } from './sweep.js';
+import { SweepProgress } from './progress.js';
+import { Interrupted, stopRequested } from '../train/stop.js';
 
 export interface ArrayRecord {
   jobId: string | null;
