@@ -26,8 +26,7 @@ const FLAGS = {
   'allow-dirty': { type: 'boolean', help: 'run with tracked changes in the tree (recorded in PROVENANCE)' },
   'write-only': {
     type: 'boolean',
-    help:
-      'run no study: rewrite the claims (experiments/results/claims/) and the blocks of README.md and docs/results.md from the kept folders',
+    help: 'run no study: rewrite the claims (experiments/results/claims/) and the blocks of README.md and docs/results.md from the kept folders',
   },
 } as const;
 
