@@ -42,7 +42,7 @@ test('the README is read in five minutes: at most 200 lines, and each kept study
   t.true(lines <= 200, `README.md has ${lines} lines`);
   for (const s of kept) t.true(readme.includes(`(docs/results.md#${s.name})`), s.name);
   // the full blocks are in docs/results.md only: no command line of a study is repeated in the README
-  t.false(readme.includes('```bash\nnpm run sweep'), 'a full block in the README');
+  t.false(readme.includes('```text\nnpm run sweep'), 'a full block in the README');
   t.true(readTarget('doc').includes('## Every kept experiment'));
 });
 

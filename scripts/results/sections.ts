@@ -66,9 +66,9 @@ function madeLines(f: Folder): string[] {
     `Made by \`npm run results -- --only ${f.name}\`; runs at git ${commits}, ${day}, on ${cpu}, ${m.cores} cores, ` +
       `backend ${p.settings.backend}${v.native ? ` (${v.native})` : ''}, ${p.settings.threads} thread per run, ` +
       `${p.settings.jobs} runs at a time, tfjs ${v['@tensorflow/tfjs'] ?? '?'}, node ${m.node}. ` +
-      `Provenance: \`${RESULTS}/${f.name}/PROVENANCE.md\`. The commands it ran:`,
+      `Provenance: \`${RESULTS}/${f.name}/PROVENANCE.md\`. The commands it ran (as recorded):`,
     '',
-    '```bash',
+    '```text',
     ...p.commands.map((c: { command: string }) => c.command),
     '```',
   ];
