@@ -18,7 +18,8 @@ import { gitState, PROJECT_ROOT } from '../src/util/provenance.js';
 import { collect, RESULTS, type CommandRecord } from './results/collect.js';
 import { experiments } from './results/experiments.js';
 import { readTarget, regenerate, targetPath, type Target } from './results/readme.js';
-import { CLAIMS_DIR, RESULTS_DOC, writeClaims } from './results/claims.js';
+import { writeClaims } from './results/claims.js';
+import { CLAIMS_DIR, RESULTS_DOC } from './results/claims-md.js';
 
 const FLAGS = {
   only: { type: 'string', help: 'comma-separated studies to run (default: every file in experiments/studies/)' },

@@ -9,7 +9,8 @@ import { UserError } from '../../src/util/errors.js';
 import { RESULTS } from './collect.js';
 import { fmtDuration, overlapSec, readJson, std, type Metrics } from './runs.js';
 import type { Block } from './experiments.js';
-import { presetsTable, studyData } from './claims.js';
+import { studyData } from './claims.js';
+import { presetsTable } from './claims-md.js';
 import { f4 } from './md.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: PROVENANCE.json as read back, written by collect.ts

@@ -5,7 +5,8 @@
 import { UserError } from '../../src/util/errors.js';
 import type { Block } from './experiments.js';
 import { RESULTS } from './collect.js';
-import { RESULTS_DOC, studyData } from './claims.js';
+import { studyData } from './claims.js';
+import { RESULTS_DOC } from './claims-md.js';
 import { f4 } from './md.js';
 import { type Folder, presetRunsTable, reportRunsTable, seedStats } from './sections.js';
 
