@@ -4,8 +4,8 @@
  * Runs the studies of experiments/studies/*.json at the current commit, keeps their files in
  * experiments/results/<name>/ (each run's metrics.json, the teacher's, results tables, reports, analyses,
  * PROVENANCE.json/.md: commit, date, CPU, cores, backend, threads, jobs, versions, command lines), writes the claims
- * table (docs/results.md, experiments/results/claims/) and regenerates the README's Results blocks between
- * `<!-- results:<name>:start/end -->` from those files only. Sweeps are resumable, so a second invocation reuses
+ * (experiments/results/claims/) and regenerates the generated blocks between `<!-- results:<name>:start/end -->`
+ * from those files only: the README's short ones and docs/results.md's full ones. Sweeps are resumable, so a second invocation reuses
  * finished runs of the same configuration and resumes killed ones. A tree with tracked changes is refused
  * (--allow-dirty runs anyway and records it).
  */
@@ -17,8 +17,9 @@ import { atomicWrite } from '../src/util/fsx.js';
 import { gitState, PROJECT_ROOT } from '../src/util/provenance.js';
 import { collect, RESULTS, type CommandRecord } from './results/collect.js';
 import { experiments } from './results/experiments.js';
-import { readmePath, readReadme, regenerate } from './results/readme.js';
-import { RESULTS_DOC, writeClaims } from './results/claims.js';
+import { readTarget, regenerate, targetPath, type Target } from './results/readme.js';
+import { writeClaims } from './results/claims.js';
+import { CLAIMS_DIR, RESULTS_DOC } from './results/claims-md.js';
 
 const FLAGS = {
   only: { type: 'string', help: 'comma-separated studies to run (default: every file in experiments/studies/)' },
@@ -26,7 +27,7 @@ const FLAGS = {
   'allow-dirty': { type: 'boolean', help: 'run with tracked changes in the tree (recorded in PROVENANCE)' },
   'write-only': {
     type: 'boolean',
-    help: 'run no study: rewrite the claims (docs/results.md, experiments/results/claims/) and the README blocks from the kept folders',
+    help: 'run no study: rewrite the claims (experiments/results/claims/) and the blocks of README.md and docs/results.md from the kept folders',
   },
 } as const;
 
@@ -80,19 +81,22 @@ runMain('results', async () => {
       }
     }
     if (dry) {
-      console.error(`results ${e.name}: would write ${RESULTS}/${e.name}/ and the README block results:${e.name}`);
+      console.error(`results ${e.name}: would write ${RESULTS}/${e.name}/ and the blocks results:${e.name}`);
       continue;
     }
     console.error(`results ${e.name}: wrote ${collect(e, { argv: process.argv.slice(2), git, allowDirty, commands })}`);
   }
   if (dry) return;
   const claimed = await writeClaims(all.filter((e) => e.block === 'study').map((e) => e.name));
-  if (claimed.length)
-    console.error(
-      `results: claims of ${claimed.map((d) => d.study).join(', ')} written to ${RESULTS_DOC} and experiments/results/claims/`,
-    );
+  if (claimed)
+    console.error(`results: claims of ${claimed.studies.map((d) => d.study).join(', ')} written to ${CLAIMS_DIR}/`);
   // every block: those of folders kept earlier too (the same files give the same text), pending where none is
-  const { text, updated } = regenerate(readReadme(), all);
-  atomicWrite(readmePath(), text);
-  console.error(`results: README.md blocks regenerated: ${updated.join(', ') || 'none'}`);
+  for (const [target, file] of [
+    ['readme', 'README.md'],
+    ['doc', RESULTS_DOC],
+  ] as [Target, string][]) {
+    const { text, updated } = regenerate(readTarget(target), all, target);
+    atomicWrite(targetPath(target), text);
+    console.error(`results: ${file} blocks regenerated: ${updated.join(', ') || 'none'}`);
+  }
 });

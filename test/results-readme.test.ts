@@ -1,45 +1,58 @@
 /**
- * The README's Results blocks and docs/results.md are exactly what `npm run results` writes from
- * experiments/results/ (no number edited by hand), every study file has its marker pair, the study files are checked
- * (a bad key is an error naming the file and the key), and a missing pair is an error naming it.
+ * The README's short Results blocks and docs/results.md's full ones are exactly what `npm run results` writes from
+ * experiments/results/ (no number edited by hand), every study file has its marker pair in both, the README stays
+ * within 200 lines, the study files are checked (a bad key is an error naming the file and the key), and a missing
+ * pair is an error naming the file and the pair.
  */
 import test from 'ava';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from './helpers/env.js';
-import { readReadme, regenerate } from '../scripts/results/readme.js';
+import { readTarget, regenerate, type Target } from '../scripts/results/readme.js';
 import { experiments, readStudy } from '../scripts/results/experiments.js';
 import { RESULTS } from '../scripts/results/collect.js';
-import { claimsDoc, RESULTS_DOC } from '../scripts/results/claims.js';
+import { claimsDoc } from '../scripts/results/claims.js';
+import { wrap, wrapMd } from '../scripts/results/md.js';
 import { fmtDuration, std } from '../scripts/results/runs.js';
 
 const studies = experiments();
 
-test("the README's Results blocks are the ones regenerated from experiments/results/ (pending where no folder is)", (t) => {
-  const readme = readReadme();
-  for (const n of [...studies.map((s) => s.name), 'claims'])
-    t.true(readme.includes(`<!-- results:${n}:start -->`) && readme.includes(`<!-- results:${n}:end -->`), n);
-  const { text, updated } = regenerate(readme, studies);
-  const kept = studies.filter((s) => existsSync(join(ROOT, RESULTS, s.name, 'PROVENANCE.json')));
-  t.deepEqual(
-    updated.filter((n) => n !== 'claims'),
-    kept.map((s) => s.name),
-  );
-  t.is(text, readme, 'a Results block differs from what npm run results writes: rerun it, do not edit by hand');
+const kept = studies.filter((s) => existsSync(join(ROOT, RESULTS, s.name, 'PROVENANCE.json')));
+
+for (const [target, file] of [
+  ['readme', 'README.md'],
+  ['doc', 'docs/results.md'],
+] as [Target, string][])
+  test(`${file}'s generated blocks are the ones regenerated from experiments/results/ (pending where no folder is)`, (t) => {
+    const now = readTarget(target);
+    for (const n of [...studies.map((s) => s.name), 'claims'])
+      t.true(now.includes(`<!-- results:${n}:start -->`) && now.includes(`<!-- results:${n}:end -->`), n);
+    const { text, updated } = regenerate(now, studies, target);
+    t.deepEqual(
+      updated.filter((n) => n !== 'claims'),
+      kept.map((s) => s.name),
+    );
+    t.is(text, now, `a block of ${file} differs from what npm run results writes: run it, do not edit by hand`);
+  });
+
+test('the README is read in five minutes: at most 200 lines, and each kept study links to its full block', (t) => {
+  const readme = readTarget('readme');
+  const lines = readme.trimEnd().split('\n').length;
+  t.true(lines <= 200, `README.md has ${lines} lines`);
+  for (const s of kept) t.true(readme.includes(`(docs/results.md#${s.name})`), s.name);
+  // the full blocks are in docs/results.md only: no command line of a study is repeated in the README
+  t.false(readme.includes('```text\nnpm run sweep'), 'a full block in the README');
+  t.true(readTarget('doc').includes('## Every kept experiment'));
 });
 
-test('docs/results.md is the claims document regenerated from the kept study folders', (t) => {
+test("docs/results.md's claims block is the claims page regenerated from the kept study folders", (t) => {
   const doc = claimsDoc(studies.filter((s) => s.block === 'study').map((s) => s.name));
   if (!doc) {
-    t.false(existsSync(join(ROOT, RESULTS_DOC)), `${RESULTS_DOC} exists while no study folder is kept`);
+    t.pass('no study folder is kept: the claims blocks say how to make them');
     return;
   }
-  t.is(
-    readFileSync(join(ROOT, RESULTS_DOC), 'utf8'),
-    doc.md,
-    `${RESULTS_DOC} differs from what npm run results writes: rerun it, do not edit by hand`,
-  );
+  t.true(readTarget('doc').includes(doc.body), 'the claims block of docs/results.md');
   for (const c of doc.claims)
     for (const d of doc.studies) t.truthy(c.tasks[d.task]?.verdict, `claim ${c.id} has a verdict for ${d.task}`);
   t.is(doc.claims.length, 6);
@@ -66,10 +79,28 @@ test('study files: every kept study has one, their commands come from the file, 
   t.throws(() => readStudy('bad', dir), { message: /bad\.json: / });
 });
 
-test('a missing marker pair is an error naming it', (t) => {
+test('a missing marker pair is an error naming the file and the pair', (t) => {
   t.throws(() => regenerate('# no markers\n', [{ name: 'cola-default', block: 'presets' }]), {
-    message: /results:cola-default:start/,
+    message: /README\.md has no marker pair <!-- results:cola-default:start/,
   });
+  t.throws(() => regenerate('# no markers\n', [{ name: 'cola-default', block: 'presets' }], 'doc'), {
+    message: /docs\/results\.md has no marker pair/,
+  });
+});
+
+test('generated prose is wrapped at 120 columns and never starts a line with a block marker', (t) => {
+  const words = Array.from({ length: 60 }, (_, i) => (i % 7 === 6 ? '+' : `w${i}`));
+  for (const line of [words.join(' '), `- ${words.join(' ')}`]) {
+    const out = wrap(line, 40).split('\n');
+    t.true(out.length > 1);
+    for (const [i, l] of out.entries()) {
+      t.true(l.length <= 40, l);
+      if (i > 0) t.false(/^[-+*>#|=]( |$)/.test(l.trimStart()), l);
+    }
+    t.is(out.join(' ').replace(/ +/g, ' '), line);
+  }
+  const table = `| ${'x'.repeat(150)} |`;
+  t.is(wrapMd(`${table}\n\`\`\`bash\n${'y '.repeat(90)}\n\`\`\``), `${table}\n\`\`\`bash\n${'y '.repeat(90)}\n\`\`\``);
 });
 
 test('helpers: durations and the sample std', (t) => {

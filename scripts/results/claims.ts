@@ -1,30 +1,23 @@
 /**
  * The claims table across the studies whose block is "study" (one per task): read from their kept folders only
  * (experiments/results/<study>/: runs' metrics.json, the teacher's, floor.json, analysis/results.json), tested by
- * src/report/claims.ts, written as experiments/results/claims/ (claims.json, figures, index.html) and docs/results.md.
+ * src/report/claims.ts, written as experiments/results/claims/ (claims.json, figures, index.html) and as the claims
+ * blocks of docs/results.md and the README (readme.ts writes those).
  */
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../../src/util/provenance.js';
-import { atomicWrite, atomicWriteJson } from '../../src/util/fsx.js';
+import { atomicWriteJson } from '../../src/util/fsx.js';
 import { mean } from '../../src/report/stats.js';
-import {
-  isPresetRun,
-  presetStats,
-  testClaims,
-  type Claim,
-  type ClaimAnalysis,
-  type StudyData,
-} from '../../src/report/claims.js';
+import { testClaims, type Claim, type ClaimAnalysis, type StudyData } from '../../src/report/claims.js';
 import { analysisSpecs, mixingSpec, presetsSpec } from '../../src/report/claims-figures.js';
 import { renderPlot, type VlSpec } from '../../src/report/render.js';
 import { writeHtml, type Section } from '../../src/report/html.js';
 import type { AnalysisResults } from '../../src/analysis/run.js';
 import { RESULTS } from './collect.js';
+import { wrapMd } from './md.js';
+import { CLAIMS_DIR, claimsTable, presetsOverview, RESULTS_DOC, resultsDoc } from './claims-md.js';
 import { readJson, type Metrics } from './runs.js';
-
-export const CLAIMS_DIR = `${RESULTS}/claims`;
-export const RESULTS_DOC = 'docs/results.md';
 
 type RunFile = Metrics & { coeffs: Record<string, number> };
 const gridMean = (g: number[][]) => mean(g.flat());
@@ -94,79 +87,19 @@ export function studyData(name: string): StudyData | null {
   };
 }
 
-const f4 = (x: number | null | undefined) =>
-  x === null || x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(4);
-const VERDICT = {
-  consistent: '**consistent**',
-  'not consistent': '**not consistent**',
-  'not resolved at this scale': 'not resolved at this scale',
-} as const;
-
-/** The claims table in Markdown: one row per claim, one column per task (verdict, then what was measured). */
-export function claimsTable(claims: Claim[], tasks: string[], long: boolean): string {
-  const head = `| claim | ${tasks.map((t) => `${t}`).join(' | ')} |\n|---|${tasks.map(() => '---').join('|')}|`;
-  return [
-    head,
-    ...claims.map(
-      (c) =>
-        `| ${c.id}. ${c.text} | ${tasks
-          .map((t) => {
-            const x = c.tasks[t];
-            return x ? `${VERDICT[x.verdict]}${long ? `: ${x.measured}` : ''}` : '-';
-          })
-          .join(' | ')} |`,
-    ),
-  ].join('\n');
-}
-
-/** Teacher, PTQ floor and the four presets (mean +- sd over seeds, each seed) of one study. */
-export function presetsTable(d: StudyData): string {
-  const s = presetStats(d);
-  const seeds = [...new Set(d.runs.map((r) => r.seed))].sort((a, b) => a - b);
-  const m = d.metric.toUpperCase();
-  return [
-    `| ${d.task} (best dev ${m}) | mean | sd | ${seeds.map((x) => `seed ${x}`).join(' | ')} |`,
-    `|---|---:|---:|${seeds.map(() => '---:').join('|')}|`,
-    `| majority class (no model) | ${f4(d.majority)} | | ${seeds.map(() => '').join(' | ')} |`,
-    `| FP teacher (the weights distilled from) | ${f4(d.teacher)} | | ${seeds.map(() => '').join(' | ')} |`,
-    `| ternary PTQ (no training) | ${f4(d.floor)} | | ${seeds.map(() => '').join(' | ')} |`,
-    ...Object.entries(s).map(
-      ([p, st]) =>
-        `| ${p} | ${f4(st.mean)} | ${f4(st.sd)} | ${seeds.map((x) => f4(d.runs.find((r) => r.preset === p && r.seed === x && isPresetRun(r))?.best)).join(' | ')} |`,
-    ),
-  ].join('\n');
-}
-
-/** The mixing arms (seed 42) of one study. */
-function mixingTable(d: StudyData): string {
-  const rows = d.runs
-    .filter((r) => r.seed === 42 && r.preset === 'map+output')
-    .sort((a, b) => a.map - b.map || a.output - b.output);
-  return [
-    `| ${d.task}: map coeff | output coeff | best dev ${d.metric.toUpperCase()} | last |`,
-    '|---:|---:|---:|---:|',
-    ...rows.map((r) => `| ${r.map} | ${r.output} | ${f4(r.best)} | ${f4(r.last)} |`),
-  ].join('\n');
-}
-
-const LIMITS = [
-  'Teachers are tiny (2 layers, hidden 128) and trained from scratch: no pretrained BERT is reachable here, so the attention maps the students copy are those of a small, shallow model, not of BERT-base.',
-  'Students train on a reduced recipe (see each study): differences that need the full 3 epochs to appear cannot show.',
-  "Three seeds measure a preset's spread badly: a 95% interval of a difference has 4 degrees of freedom, so only effects of about 2.3 pooled standard deviations or more are resolved.",
-  'The analyses (claims 4-6) are of the seed-42 students only: their spread is over dev examples, not over seeds, so they say how these four students differ, not how the KD methods do in general.',
-  'The mixing arms are at one seed: they show the shape of the curve, and their differences are not resolved.',
-];
-
 interface Figure {
   name: string;
   title: string;
   spec: VlSpec;
 }
 
-/** docs/results.md's text and the figures it shows, from the kept study folders (null when none has run). */
+/**
+ * The claims page from the kept study folders (null when none has run): `md` as the page of claims/index.html,
+ * `body` as docs/results.md's claims block (no title, subsections one level down, prose wrapped), its figures.
+ */
 export function claimsDoc(
   names: string[],
-): { studies: StudyData[]; claims: Claim[]; md: string; figures: Figure[] } | null {
+): { studies: StudyData[]; claims: Claim[]; md: string; body: string; figures: Figure[] } | null {
   const studies = names.map(studyData).filter((d): d is StudyData => d !== null);
   if (!studies.length) return null;
   const claims = testClaims(studies);
@@ -175,23 +108,31 @@ export function claimsDoc(
       .filter((e): e is [string, VlSpec] => e[1] !== null)
       .map(([k, spec]) => ({ name: `${d.study}-${k}`, title: `${d.task}: ${k.replace(/-/g, ' ')}`, spec })),
   );
+  const body = resultsDoc(
+    studies,
+    claims,
+    studies.map((d) => d.task),
+    figures,
+  );
   return {
     studies,
     claims,
-    md: resultsDoc(
-      studies,
-      claims,
-      studies.map((d) => d.task),
-      figures,
-    ),
+    md: [
+      "# Results: the paper's claims at this scale",
+      '',
+      `<!-- generated by npm run results from ${studies.map((d) => `${RESULTS}/${d.study}/`).join(' and ')}: do not edit by hand -->`,
+      '',
+      body,
+    ].join('\n'),
+    body: wrapMd(body.replace(/^## /gm, '### ').trimEnd()),
     figures,
   };
 }
 
-/** Write experiments/results/claims/ (claims.json, figures, index.html) and docs/results.md; returns the studies used. */
-export async function writeClaims(names: string[]): Promise<StudyData[]> {
+/** Write experiments/results/claims/ (claims.json, figures, index.html); returns the claims page (null: no study). */
+export async function writeClaims(names: string[]): Promise<ReturnType<typeof claimsDoc>> {
   const doc = claimsDoc(names);
-  if (!doc) return [];
+  if (!doc) return null;
   const dir = join(PROJECT_ROOT, CLAIMS_DIR),
     figs = join(dir, 'figures');
   rmSync(figs, { recursive: true, force: true });
@@ -202,7 +143,6 @@ export async function writeClaims(names: string[]): Promise<StudyData[]> {
     claims: doc.claims,
     data: doc.studies,
   });
-  atomicWrite(join(PROJECT_ROOT, RESULTS_DOC), doc.md);
   const sections: Section[] = [{ kind: 'text', text: doc.md.split('\n## Figures')[0].replace(/^# .*\n/, '') }];
   for (const f of doc.figures) sections.push({ kind: 'plot', title: f.title, file: join(figs, `${f.name}.svg`) });
   // dated by the newest study folder, so that the page changes only when its inputs do
@@ -217,80 +157,23 @@ export async function writeClaims(names: string[]): Promise<StudyData[]> {
     ),
   );
   await writeHtml(join(dir, 'index.html'), { title: "kdqat: the paper's claims at this scale", sections, date });
-  return doc.studies;
+  return doc;
 }
 
-function resultsDoc(
-  studies: StudyData[],
-  claims: Claim[],
-  tasks: string[],
-  figures: Pick<Figure, 'name' | 'title'>[],
-): string {
-  return [
-    "# Results: the paper's claims at this scale",
-    '',
-    `<!-- generated by npm run results from ${studies.map((d) => `${RESULTS}/${d.study}/`).join(' and ')}: do not edit by hand -->`,
-    '',
-    'Each claim of Kim et al. (EMNLP 2022) tested on the studies in `experiments/studies/` (one per task). A difference is',
-    'the difference of two means with its 95% Student-t interval and its effect d (difference over the pooled standard',
-    'deviation of the seeds, or over the standard deviation of the paired differences for the analyses); a difference',
-    'whose interval contains 0 is **not resolved**, and a verdict is *consistent* only when every comparison it rests on is',
-    'resolved in the claimed direction.',
-    '',
-    claimsTable(claims, tasks, false),
-    '',
-    '## What was measured',
-    '',
-    ...claims.flatMap((c) => [
-      `**${c.id}. ${c.text}.**`,
-      '',
-      ...tasks.map((t) => `- ${t}: ${VERDICT[c.tasks[t].verdict]}. ${c.tasks[t].measured}.`),
-      '',
-    ]),
-    '## Teacher, floor and presets',
-    '',
-    ...studies.flatMap((d) => [
-      presetsTable(d),
-      '',
-      `Recipe: ${d.reduced ? `**reduced**: ${d.reduced}` : "the reference's"}. Study \`experiments/studies/${d.study}.json\`, kept files \`${RESULTS}/${d.study}/\`.`,
-      '',
-      mixingTable(d),
-      '',
-    ]),
-    '## What this study cannot show',
-    '',
-    ...LIMITS.map((l) => `- ${l}`),
-    ...studies.map(
-      (d) =>
-        `- ${d.task}: the room KD-QAT has to show a difference is the teacher's ${f4(d.teacher)} minus the ternary PTQ floor's ${f4(d.floor)} = ${f4(d.teacher - (d.floor ?? Number.NaN))} (the majority class scores ${f4(d.majority)}): what the presets recover, and so how far apart they can be, is of that size.`,
-    ),
-    ...studies
-      .filter((d) => d.analysis?.unscored.length)
-      .map(
-        (d) =>
-          `- ${d.task}: the analysed students (${d.analysis!.unscored.join(', ')}) are their runs' final weights, which no evaluation scored: the runs were made before kdqat kept each run's best weights, so the analyses are not of the weights whose metric the tables show.`,
-      ),
-    '',
-    '## Figures',
-    '',
-    ...figures.map((f) => `![${f.title}](../${CLAIMS_DIR}/figures/${f.name}.png)`),
-    '',
-    `The same page with the figures embedded: \`${CLAIMS_DIR}/index.html\`. Each study's sweep report and analysis report are in its kept folder.`,
-    '',
-  ].join('\n');
-}
-
-/** The README's claims block: the verdicts and where the numbers are. */
 export function claimsBlock(names: string[]): string | null {
   const studies = names.map(studyData).filter((d): d is StudyData => d !== null);
   if (!studies.length) return null;
-  return [
-    claimsTable(
-      testClaims(studies),
-      studies.map((d) => d.task),
-      false,
-    ),
-    '',
-    `Teachers are tiny and trained from scratch, the students' recipe is reduced, and three seeds resolve only large effects: what each verdict rests on, the presets' table and the figures are in [docs/results.md](${RESULTS_DOC}).`,
-  ].join('\n');
+  return wrapMd(
+    [
+      claimsTable(
+        testClaims(studies),
+        studies.map((d) => d.task),
+        false,
+      ),
+      '',
+      presetsOverview(studies),
+      '',
+      `With tiny teachers from scratch, the students' reduced recipe and three seeds, only large effects are resolved; what each verdict rests on: [${RESULTS_DOC}](${RESULTS_DOC}#the-papers-claims-at-this-scale).`,
+    ].join('\n'),
+  );
 }

@@ -17,7 +17,7 @@ export const SETTINGS = { backend: 'native', threads: 1, jobs: 2 } as const;
 const ONE = ['--backend', SETTINGS.backend, '--threads', String(SETTINGS.threads)];
 const RUN = ['--jobs', String(SETTINGS.jobs), ...ONE];
 
-/** How the README block of a study is written (scripts/results/readme.ts). */
+/** How the blocks of a study are written (the README's in summaries.ts, docs/results.md's in sections.ts). */
 export const BLOCKS = ['presets', 'seeds', 'reports', 'study'] as const;
 export type Block = (typeof BLOCKS)[number];
 
