@@ -78,9 +78,9 @@ const wasmClipByValue: KernelFunc = (args) => {
   const out = be.makeOutput(x.shape, 'int32');
   const xv = be.typedArrayFromHeap(x),
     ov = be.typedArrayFromHeap(out);
-  // biome-ignore lint/complexity/useMathMinMax: the ternaries are the kernel (Math.min/max would differ on NaN)
   for (let i = 0; i < xv.length; i++) {
     const v = xv[i];
+    // biome-ignore lint/complexity/useMathMinMax: the ternaries are the kernel (Math.min/max would differ on NaN)
     ov[i] = v < lo ? lo : v > hi ? hi : v;
   }
   return out;

@@ -65,7 +65,7 @@ export function actRules(c: QuantConfig): QuantRule[] {
     {
       pattern:
         String.raw`^bert\.encoder\.layer\.\d+\.attention\.self\.` +
-        String.raw`(query_layer|key_layer|value_layer|attention_probs)$`,
+        '(query_layer|key_layer|value_layer|attention_probs)$',
       quantizer: q,
     },
   ];
