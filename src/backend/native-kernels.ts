@@ -8,7 +8,7 @@ import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import { BINARY, FIRST_COMPARISON, REDUCE, UNARY, type NativeAddon } from './native-addon.js';
 import { broadcastStrides, collapse, sizeOf } from './native-shapes.js';
 import { nativeMovementKernels } from './native-movement.js';
-import { f32, list, out, values, type Args, type Body, type CpuLike } from './native-common.js';
+import { f32, list, out, TRACE, values, type Args, type Body } from './native-common.js';
 import { escape, take } from './native-pool.js';
 import { BERT_ADAM, HV_L2, STE_MASK, SYM_QUANT } from './fused.js';
 
