@@ -8,7 +8,7 @@ import { loadBertDir } from '../src/model/checkpoint.js';
 import { makeTeacherDir } from './helpers/teacher.js';
 import { randomStudent, tmp } from './helpers/export.js';
 import { ROOT, GLUE_DIR } from './helpers/env.js';
-import { benchmarkSections } from '../src/export/benchmark-report.js';
+import { benchmarkSections } from '../src/report/benchmark-report.js';
 
 test.before(async () => {
   await initBackend('cpu', { quiet: true });

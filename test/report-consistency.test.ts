@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initBackend } from '../src/backend/backend.js';
 import { writeTaskReport } from '../src/report/sweep-report.js';
-import { benchmarkNote } from '../src/export/benchmark-report.js';
+import { benchmarkNote } from '../src/report/benchmark-report.js';
 import { INTEGER, SIMULATED } from '../src/export/kernels.js';
 import type { BenchRow } from '../src/export/benchmark.js';
 import { sandbox } from './helpers/cli.js';

@@ -21,7 +21,7 @@ import { parseWhich, resolveStudent, type EvalSettings } from '../distill/studen
 import { mainMetric } from '../data/metrics.js';
 import { MODEL_FILE } from '../export/format.js';
 import { defaultBenchDir, runBenchmark, type BenchStudent } from '../export/benchmark.js';
-import { benchmarkNote, writeBenchmarkReport } from '../export/benchmark-report.js';
+import { benchmarkNote, writeBenchmarkReport } from '../report/benchmark-report.js';
 
 const FLAGS: FlagSpec = {
   task: RUN_FLAGS.task,

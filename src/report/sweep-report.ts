@@ -16,7 +16,7 @@ import { UserError } from '../util/errors.js';
 import { barChart, lineBand, lossCurves, indexLines } from './charts.js';
 import { renderPlot, type VlSpec } from './render.js';
 import { writeHtml, type Section } from './html.js';
-import { benchmarkSections } from '../export/benchmark-report.js';
+import { benchmarkSections } from './benchmark-report.js';
 
 interface RunMetrics {
   run: string;

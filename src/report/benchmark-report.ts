@@ -5,15 +5,15 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { atomicWrite, atomicWriteJson } from '../util/fsx.js';
-import { provenance } from '../backend/provenance.js';
 import { backendInfo } from '../backend/backend.js';
-import { fromRows, toCsv, toMarkdown } from '../report/table.js';
-import { scatter } from '../report/charts.js';
-import { renderPlot } from '../report/render.js';
-import { writeHtml, type Section } from '../report/html.js';
-import type { BenchOptions, BenchRow } from './benchmark.js';
-import { INTEGER, SIMULATED } from './kernels.js';
+import { provenance } from '../backend/provenance.js';
+import type { BenchOptions, BenchRow } from '../export/benchmark.js';
+import { INTEGER, SIMULATED } from '../export/kernels.js';
+import { atomicWrite, atomicWriteJson } from '../util/fsx.js';
+import { scatter } from './charts.js';
+import { type Section, writeHtml } from './html.js';
+import { renderPlot } from './render.js';
+import { fromRows, toCsv, toMarkdown } from './table.js';
 
 /** The rows as displayed: rounded, the measured metric named by the task's metric */
 function displayRows(rows: BenchRow[]): Record<string, unknown>[] {
