@@ -12,8 +12,8 @@ import { getTask } from '../data/tasks.js';
 import { loadGlueSplit } from '../data/glue.js';
 import { loadTokenizer, type GlueTokenizer } from '../data/tokenizer.js';
 import { BERT_UNCASED_IDS, type TokenClassIds } from './norm-analysis.js';
-import type { AnalysisExample, AnalysisModel } from './run.js';
-import { studentScore } from '../train/students.js';
+import type { AnalysisExample, AnalysisModel } from './types.js';
+import { studentScore } from './students.js';
 
 export class AnalysisInputError extends Error {
   constructor(msg: string) {

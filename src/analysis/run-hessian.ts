@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { BertHessian, layerSubsets, type HessianBatch } from './hessian.js';
 import { lanczos, topByMagnitude } from './eigen.js';
-import type { AnalysisExample, AnalysisModel } from './run.js';
+import { AnalysisStopped, type AnalysisExample, type AnalysisModel } from './types.js';
 import type { Batch } from '../model/bert.js';
 
 export interface HessianSettings {
@@ -116,14 +116,6 @@ export interface HessianResume {
   shouldStop?: () => boolean;
   /** said once before the first spectrum is computed: how many remain, at most how many Hv products each, and one product's seconds (measured) */
   onPlan?: (remaining: number, total: number, maxProducts: number, secondsPerProduct: number) => void;
-}
-
-/** Thrown when a stop was requested (SIGINT): the finished parts were handed to the checkpoint callbacks. */
-export class AnalysisStopped extends Error {
-  constructor(what: string) {
-    super(`stopped ${what}`);
-    this.name = 'AnalysisStopped';
-  }
 }
 
 export async function runHessian(
