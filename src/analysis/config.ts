@@ -83,7 +83,13 @@ const RUN: Setting[] = [
     help: 'zeros (the notebooks call the model with input ids only) or real',
     default: 'zeros',
   },
-  { key: 'plots', flag: 'no-plots', field: { kind: 'bool', flagMeans: false }, help: 'results.json only', default: true },
+  {
+    key: 'plots',
+    flag: 'no-plots',
+    field: { kind: 'bool', flagMeans: false },
+    help: 'results.json only',
+    default: true,
+  },
   {
     key: 'overwrite',
     flag: 'overwrite',

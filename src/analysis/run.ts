@@ -106,11 +106,15 @@ export async function runAnalysis(
     const accs: [string, Accumulator<unknown>][] = fwd.map((a) => [a.name, a.start(ctx, settingsOf(a.name))]);
     const wanted = models.filter((m) => fwd.some((a) => a.reads(m)));
     // weights quantized once per model (the forward value is identical to the live quantizers')
-    const fq = new Map(models.filter((m) => m.quant).map((m) => [m.id, new FrozenWeightQuant(m.quant!, m.params, false)]));
+    const fq = new Map(
+      models.filter((m) => m.quant).map((m) => [m.id, new FrozenWeightQuant(m.quant!, m.params, false)]),
+    );
     for (let k = 0; k < examples.length; k++) {
       if (o.shouldStop?.()) {
         for (const f of fq.values()) f.dispose();
-        throw new AnalysisStopped(`after ${k} of ${examples.length} examples of the forward experiments (they are redone)`);
+        throw new AnalysisStopped(
+          `after ${k} of ${examples.length} examples of the forward experiments (they are redone)`,
+        );
       }
       const e = examples[k];
       const b = exampleBatch(e, o.tokenTypes);

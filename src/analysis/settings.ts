@@ -87,8 +87,7 @@ function fromFlag(s: Setting, v: string | boolean): unknown {
       .map((x) => x.trim())
       .filter(Boolean);
     const wrong = xs.find((x) => f.values && !f.values.includes(x));
-    if (wrong !== undefined)
-      throw new AnalysisConfigError(`--${s.flag}: "${wrong}" is not ${words(f.values ?? [])}`);
+    if (wrong !== undefined) throw new AnalysisConfigError(`--${s.flag}: "${wrong}" is not ${words(f.values ?? [])}`);
     return xs;
   }
   return text;
@@ -113,7 +112,9 @@ export function resolveSettings(
     if (s.key in section) {
       const r = fromFile(s.field, section[s.key]);
       if (!r.ok)
-        throw new AnalysisConfigError(`${where(s.key)} must be ${allowed(s.field)}, got ${JSON.stringify(section[s.key])}`);
+        throw new AnalysisConfigError(
+          `${where(s.key)} must be ${allowed(s.field)}, got ${JSON.stringify(section[s.key])}`,
+        );
       value = r.value;
     }
     const flag = flags[s.flag];
@@ -124,7 +125,9 @@ export function resolveSettings(
 }
 
 /** A flag table entry per setting (the CLI's parser checks the numeric ones against their range). */
-export function flagsOf(settings: Setting[]): Record<string, { type: 'string' | 'boolean'; help: string; num?: object }> {
+export function flagsOf(
+  settings: Setting[],
+): Record<string, { type: 'string' | 'boolean'; help: string; num?: object }> {
   const out: Record<string, { type: 'string' | 'boolean'; help: string; num?: object }> = {};
   for (const s of settings) {
     const f = s.field;

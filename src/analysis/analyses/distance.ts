@@ -36,7 +36,15 @@ function distanceSpec(d0: DistanceResult, meta: AnalysisMeta, metric: Metric): S
       layer.forEach((mean, h) => {
         const sd = d[metric].std[l][h];
         // the three distances are non-negative: the band is clipped to the quantity's domain
-        rows.push({ model: label, head: l * layer.length + h, layer: l, h, mean, lo: Math.max(0, mean - sd), hi: mean + sd });
+        rows.push({
+          model: label,
+          head: l * layer.length + h,
+          layer: l,
+          h,
+          mean,
+          lo: Math.max(0, mean - sd),
+          hi: mean + sd,
+        });
       }),
     );
   }

@@ -33,7 +33,13 @@ export const hessian: PassAnalysis<'hessian', HessianSettings, HessianResults> =
       help: 'eigenvalues per example (as the notebook)',
       default: 3,
     },
-    { key: 'maxIter', flag: 'hessian-iters', field: { kind: 'int', min: 1 }, help: 'power-iteration maxIter', default: 100 },
+    {
+      key: 'maxIter',
+      flag: 'hessian-iters',
+      field: { kind: 'int', min: 1 },
+      help: 'power-iteration maxIter',
+      default: 100,
+    },
     {
       key: 'tol',
       flag: 'hessian-tol',
@@ -104,7 +110,10 @@ export const hessian: PassAnalysis<'hessian', HessianSettings, HessianResults> =
       },
     });
   },
-  specs: (r, meta) => ({ 'hessian-density': hessianDensitySpec(r, meta), 'hessian-layers': hessianLayersSpec(r, meta) }),
+  specs: (r, meta) => ({
+    'hessian-density': hessianDensitySpec(r, meta),
+    'hessian-layers': hessianLayersSpec(r, meta),
+  }),
   captions: {
     'hessian-density': [
       'Hessian eigenvalue spectra (Figure 3)',

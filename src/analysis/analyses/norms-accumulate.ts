@@ -67,10 +67,9 @@ export function startNorms(ctx: ForwardContext, s: NormsSettings): Accumulator<N
         if (!classAcc.has(m.id))
           classAcc.set(
             m.id,
-            Object.fromEntries(TOKEN_CLASSES.map((c) => [c, { s: [[], [], []], c: [[], [], []] }])) as unknown as Record<
-              TokenClass,
-              { s: number[][]; c: number[][] }
-            >,
+            Object.fromEntries(
+              TOKEN_CLASSES.map((c) => [c, { s: [[], [], []], c: [[], [], []] }]),
+            ) as unknown as Record<TokenClass, { s: number[][]; c: number[][] }>,
           );
         const ca = classAcc.get(m.id)!;
         for (const c of TOKEN_CLASSES)

@@ -96,7 +96,10 @@ export const range: ForwardAnalysis<'range', RangeSettings, RangeResult> = {
       throw new Error(`range example ${s.example} outside the ${examples.length} examples`);
     const models = [ctx.teacher, ...ctx.models.filter((m) => m.role === 'student')];
     let res: RangeResult | undefined;
-    const sums = new Map<string, { min: number[]; max: number[]; n: number; perExample: RangeResult['perExample'][string] }>();
+    const sums = new Map<
+      string,
+      { min: number[]; max: number[]; n: number; perExample: RangeResult['perExample'][string] }
+    >();
     return {
       async add(k, e, outs) {
         const n = e.ids.length;
