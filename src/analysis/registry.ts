@@ -33,8 +33,3 @@ export interface AnalysisResults {
   norms?: NormsResult;
   hessian?: HessianResults;
 }
-
-/** The registered analysis of a name. */
-export function analysisNamed(name: string): AnyAnalysis | undefined {
-  return ANALYSES.find((a) => a.name === name);
-}

@@ -69,7 +69,7 @@ function fromFile(f: Field, v: unknown): { ok: true; value: unknown } | { ok: fa
 function fromFlag(s: Setting, v: string | boolean): unknown {
   const f = s.field;
   const bad = () => new AnalysisConfigError(`--${s.flag} must be ${allowed(f)}, got "${v}"`);
-  if (f.kind === 'bool') return f.flagMeans === false ? false : true;
+  if (f.kind === 'bool') return f.flagMeans !== false;
   const text = String(v);
   if (f.kind === 'int' || f.kind === 'float') {
     if (f.kind === 'int' && f.words?.includes(text)) return text;

@@ -8,6 +8,5 @@ export {
   resolveStudent,
   studentScore,
   type StudentScore,
-  type Which,
 } from '../train/students.js';
 export { checkModelForTask, readModelInfo } from '../train/identity.js';
