@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { ANALYSES, EXPERIMENTS, type AnalysisSettings, type Experiment } from './registry.js';
-import { AnalysisConfigError, flagsOf, resolveSettings } from './settings.js';
+import { AnalysisConfigError, fileOf, flagsOf, keyOf, resolveSettings } from './settings.js';
 import type { Setting } from './types.js';
 
 /** defaults that finish in minutes on a tiny model (docs/students.md); the notebooks' full settings are a key away */
@@ -159,17 +159,17 @@ export function resolveAnalyzeConfig(
   file: Record<string, unknown> = {},
   path?: string,
 ): AnalyzeConfig {
-  const where = (section?: string) => (k: string) =>
-    `${path ? `--config ${path}: ` : ''}config key "${section ? `${section}.` : ''}${k}"`;
   const sections = ANALYSES.map((a) => a.name);
   const top = Object.fromEntries(Object.entries(file).filter(([k]) => !sections.includes(k)));
-  const cfg = resolveSettings(RUN, top, flags, where()) as unknown as AnalyzeConfig;
+  const cfg = resolveSettings(RUN, top, flags, { path }) as unknown as AnalyzeConfig;
   const c = cfg as unknown as Record<string, unknown>;
   for (const a of ANALYSES) {
     const sec = file[a.name] ?? {};
     if (typeof sec !== 'object' || Array.isArray(sec) || sec === null)
-      throw new AnalysisConfigError(`${where()(a.name)} must be an object of its settings, got ${JSON.stringify(sec)}`);
-    c[a.name] = resolveSettings(a.settings, sec as Record<string, unknown>, flags, where(a.name));
+      throw new AnalysisConfigError(
+        `${fileOf({ path })}${keyOf({}, a.name)} must be an object of its settings, got ${JSON.stringify(sec)}`,
+      );
+    c[a.name] = resolveSettings(a.settings, sec as Record<string, unknown>, flags, { path, section: a.name });
   }
   for (const k of ['task', 'teacher'] as const)
     if (typeof cfg[k] !== 'string')

@@ -94,18 +94,19 @@ function fromFlag(s: Setting, v: string | boolean): unknown {
 }
 
 /**
- * The values of `settings` from a config-file section (`where` names it in errors, e.g. `--config a.json: config key
- * "hessian.tol"`) and flags (which win), else the defaults. Unknown keys of the section are errors.
+ * The values of `settings` from a config-file section (`at`: its path and section name, for the errors) and flags
+ * (which win), else the defaults. Unknown keys of the section are errors.
  */
 export function resolveSettings(
   settings: Setting[],
   section: Record<string, unknown>,
   flags: Record<string, string | boolean | undefined>,
-  where: (key: string) => string,
+  at: { path?: string; section?: string } = {},
 ): Record<string, unknown> {
   const known = settings.map((s) => s.key);
   for (const k of Object.keys(section))
-    if (!known.includes(k)) throw new AnalysisConfigError(`unknown ${where(k)} (known: ${known.join(', ')})`);
+    if (!known.includes(k))
+      throw new AnalysisConfigError(`${fileOf(at)}unknown ${keyOf(at, k)} (known: ${known.join(', ')})`);
   const out: Record<string, unknown> = {};
   for (const s of settings) {
     let value = s.default;
@@ -113,7 +114,7 @@ export function resolveSettings(
       const r = fromFile(s.field, section[s.key]);
       if (!r.ok)
         throw new AnalysisConfigError(
-          `${where(s.key)} must be ${allowed(s.field)}, got ${JSON.stringify(section[s.key])}`,
+          `${fileOf(at)}${keyOf(at, s.key)} must be ${allowed(s.field)}, got ${JSON.stringify(section[s.key])}`,
         );
       value = r.value;
     }
@@ -123,6 +124,11 @@ export function resolveSettings(
   }
   return out;
 }
+
+/** the start of an error about a config file: "--config FILE: " */
+export const fileOf = (at: { path?: string }) => (at.path ? `--config ${at.path}: ` : '');
+/** a key in words: config key "hessian.tol" */
+export const keyOf = (at: { section?: string }, k: string) => `config key "${at.section ? `${at.section}.` : ''}${k}"`;
 
 /** A flag table entry per setting (the CLI's parser checks the numeric ones against their range). */
 export function flagsOf(
