@@ -87,7 +87,8 @@ export async function runFigure(r: FigureRecipe): Promise<AnalysisResults> {
   const examples = loadExamples({ task, tok, glueDir: flags['data-dir'], count, sample: 'random', seed });
   const out = resolve(flags.out ?? join(flags['run-dir'], 'analysis', r.name));
   console.error(
-    `${r.name}: ${task}, runs ${chosen.map((c) => c.name).join(', ')}, teacher ${teachers[0]}, ${examples.length} dev example(s), backend ${info.backend}`,
+    `${r.name}: ${task}, runs ${chosen.map((c) => c.name).join(', ')}, teacher ${teachers[0]}, ` +
+      `${examples.length} dev example(s), backend ${info.backend}`,
   );
   const o: FigureOptions = {
     task,

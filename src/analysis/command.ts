@@ -86,7 +86,10 @@ export async function analyze(cfg: AnalyzeConfig, io: AnalyzeIo): Promise<number
   for (const m of models)
     if (m.role === 'student')
       log(
-        `${m.label}: ${m.score ? `the ${describeScore(m.score, mainMetric(task))} in its run (recorded; the analyses run one example at a time, batch 1)` : 'no recorded evaluation of these weights'}`,
+        m.score
+          ? `${m.label}: the ${describeScore(m.score, mainMetric(task))} in its run ` +
+              '(recorded; the analyses run one example at a time, batch 1)'
+          : `${m.label}: no recorded evaluation of these weights`,
       );
 
   // an interrupted analysis (Ctrl-C) of the same configuration keeps its finished parts: resumed here
@@ -94,7 +97,9 @@ export async function analyze(cfg: AnalyzeConfig, io: AnalyzeIo): Promise<number
   const cp = new Checkpoint(out, JSON.stringify({ config: kept, backend: info.backend }), log);
   cp.catchInterrupt(log);
   log(
-    `${task.name}: ${examples.length} dev examples (${cfg.sample}, seed ${cfg.seed}), models ${models.map((m) => m.label).join(' | ')}, experiments ${cfg.experiments.join(',')}, backend ${info.backend}`,
+    `${task.name}: ${examples.length} dev examples (${cfg.sample}, seed ${cfg.seed}), ` +
+      `models ${models.map((m) => m.label).join(' | ')}, experiments ${cfg.experiments.join(',')}, ` +
+      `backend ${info.backend}`,
   );
   const h = cfg.hessian;
   const reports = progressReports(log, h.method === 'lanczos' ? 30 : 30 * h.topN);
@@ -167,7 +172,9 @@ function progressReports(log: (s: string) => void, typical: number) {
       else if (remaining) {
         const t = Math.min(maxProducts!, typical);
         log(
-          `${what}: ${remaining} of ${total} spectra to compute, one Hv product ${secs!.toFixed(2)} s (measured): ETA ~${formatDuration(remaining * t * secs!)} at a typical ${t} products per spectrum, at most ${formatDuration(remaining * maxProducts! * secs!)} (${maxProducts} each)`,
+          `${what}: ${remaining} of ${total} spectra to compute, one Hv product ${secs!.toFixed(2)} s (measured): ` +
+            `ETA ~${formatDuration(remaining * t * secs!)} at a typical ${t} products per spectrum, ` +
+            `at most ${formatDuration(remaining * maxProducts! * secs!)} (${maxProducts} each)`,
         );
       }
     },
@@ -177,7 +184,8 @@ function progressReports(log: (s: string) => void, typical: number) {
       if (what.startsWith('forward') && done === 1) fwdStart = performance.now();
       if (what.startsWith('forward') && done === 4 && total > 4)
         log(
-          `forward experiments: ETA ~${formatDuration(((performance.now() - fwdStart) / 3000) * (total - 4))} for the other ${total - 4} examples`,
+          `forward experiments: ETA ~${formatDuration(((performance.now() - fwdStart) / 3000) * (total - 4))} ` +
+            `for the other ${total - 4} examples`,
         );
       const key = what.split(':')[0];
       if (!bar || barWhat !== key) {

@@ -25,7 +25,9 @@ const RUN: Setting[] = [
     key: 'which',
     flag: 'which',
     field: { kind: 'enum', values: ['best', 'last'] },
-    help: 'of each run folder: best (the weights of its best evaluation, student/) or last (the final weights, student-last/)',
+    help:
+      'of each run folder: best (the weights of its best evaluation, student/) or last (the final weights, ' +
+      'student-last/)',
     default: 'best',
   },
   {

@@ -269,6 +269,7 @@ export function pickRun(runs: SweepRun[], preset: string, seed: number): SweepRu
   const c = runs.filter((r) => r.preset === preset && r.seed === seed);
   if (c.length === 1) return c[0];
   throw new AnalysisInputError(
-    `no unique ${preset} run at seed ${seed} among ${runs.map((r) => r.name).join(', ')}${c.length ? ` (candidates: ${c.map((r) => r.name).join(', ')})` : ''}`,
+    `no unique ${preset} run at seed ${seed} among ${runs.map((r) => r.name).join(', ')}` +
+      (c.length ? ` (candidates: ${c.map((r) => r.name).join(', ')})` : ''),
   );
 }

@@ -32,7 +32,8 @@ export async function writeAnalysisReport(r: AnalysisResults, outDir: string): P
   }));
   const models = r.meta.models.map((m) => `- ${m.label} (${m.role}${m.dir ? `, \`${m.dir}\`` : ''})`).join('\n');
   const intro =
-    `Task ${r.meta.task}: ${r.meta.examples.length} dev examples, batch 1, each sliced to its length; token_type_ids ${r.meta.tokenTypes}. ` +
+    `Task ${r.meta.task}: ${r.meta.examples.length} dev examples, batch 1, each sliced to its length; ` +
+    `token_type_ids ${r.meta.tokenTypes}. ` +
     `Plots are also in \`plots/\` as SVG and PNG; all numbers in \`results.json\`.\n\nModels:\n${models}`;
   return writeHtml(join(outDir, 'report.html'), {
     title: `KD-QAT analysis: ${r.meta.task}`,

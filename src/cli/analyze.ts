@@ -20,7 +20,8 @@ const FLAGS: FlagSpec = {
 runMain('analyze', async () => {
   const v = parseFlags(
     FLAGS,
-    'npm run analyze -- --task <t> --teacher <dir> --students <dir,...> [--config FILE.json] [--exp distance,hessian,range,norms] [--examples N] [--out DIR]',
+    'npm run analyze -- --task <t> --teacher <dir> --students <dir,...> [--config FILE.json] ' +
+      '[--exp distance,hessian,range,norms] [--examples N] [--out DIR]',
   );
   const path = typeof v.config === 'string' ? v.config : undefined;
   const cfg = resolveAnalyzeConfig(v, path ? readAnalyzeConfig(path) : {}, path);

@@ -106,7 +106,8 @@ export function hessianLayersSpec(hr: HessianResults, meta: AnalysisMeta): Spec 
     height: 260,
     title: {
       text: 'Top Hessian eigenvalue per parameter group',
-      subtitle: `mean over examples; each group differentiated alone (diagonal block)${wide ? '; symmetric-log axis' : ''}`,
+      subtitle:
+        'mean over examples; each group differentiated alone (diagonal block)' + (wide ? '; symmetric-log axis' : ''),
     },
     data: { values: rows },
     mark: 'bar',

@@ -29,7 +29,8 @@ export function normCurvesSpec(n: NormsResult, meta: AnalysisMeta): Spec {
     ...CONFIG,
     title: {
       text: 'Norm-based analysis: |teacher - student| per layer and token class',
-      subtitle: `${meta.task}: mean over ${n.examplesUsed} examples${n.token === 'sep' ? ' with [SEP]' : ''}; W_O ${n.wo}`,
+      subtitle:
+        `${meta.task}: mean over ${n.examplesUsed} examples` + `${n.token === 'sep' ? ' with [SEP]' : ''}; W_O ${n.wo}`,
     },
     data: { values: rows },
     // three columns (quantities) by five rows (token classes): narrow enough for the page not to scale it down
@@ -62,7 +63,8 @@ export function normCurvesSpec(n: NormsResult, meta: AnalysisMeta): Spec {
           title: '|T - S|',
           axis: {
             labelExpr:
-              "datum.value !== 0 && abs(datum.value) < 1e-3 ? format(datum.value, '.1~e') : format(datum.value, '.2~g')",
+              'datum.value !== 0 && abs(datum.value) < 1e-3 ' +
+              "? format(datum.value, '.1~e') : format(datum.value, '.2~g')",
           },
         },
         color: { field: 'model', type: 'nominal', title: null, scale: modelScale(meta, labelsOf(rows)) },
