@@ -138,7 +138,10 @@ export function flagsOf(
   for (const s of settings) {
     const f = s.field;
     const dflt =
-      s.default === undefined || s.default === null || typeof s.default === 'boolean'
+      s.default === undefined ||
+      s.default === null ||
+      typeof s.default === 'boolean' ||
+      (Array.isArray(s.default) && !s.default.length)
         ? ''
         : ` (default ${Array.isArray(s.default) ? s.default.join(',') : s.default})`;
     out[s.flag] = {
