@@ -4,10 +4,9 @@
  * the runner alike, and importing none of them, so that no two analysis modules depend on each other.
  */
 import type { BertConfig } from '../model/config.js';
-import type { BertOutputs, Params } from '../model/bert.js';
+import type { Batch, BertOutputs, Params } from '../model/bert.js';
 import type { QuantConfig } from '../quant/plan.js';
 import type { Section } from '../report/html.js';
-import type { Batch } from '../model/bert.js';
 import type { StudentScore } from './students.js';
 
 export type Role = 'teacher' | 'student' | 'quantized';
@@ -104,7 +103,7 @@ export interface PassContext {
   onPartial: (p: unknown) => void;
 }
 
-interface AnalysisCommon<N extends string, S, R> {
+interface AnalysisCommon<N extends string, R> {
   name: N;
   /** its config-file section and flags */
   settings: Setting[];
@@ -113,18 +112,16 @@ interface AnalysisCommon<N extends string, S, R> {
   /** figure name -> [title, caption] of the report */
   captions: Record<string, [string, string]>;
   tables(r: R, label: (id: string) => string): Section[];
-  /** phantom: the settings type */
-  readonly _settings?: S;
 }
 
-export interface ForwardAnalysis<N extends string, S, R> extends AnalysisCommon<N, S, R> {
+export interface ForwardAnalysis<N extends string, S, R> extends AnalysisCommon<N, R> {
   kind: 'forward';
   /** the models whose forward outputs it reads */
   reads(m: AnalysisModel): boolean;
   start(ctx: ForwardContext, s: S): Accumulator<R>;
 }
 
-export interface PassAnalysis<N extends string, S, R> extends AnalysisCommon<N, S, R> {
+export interface PassAnalysis<N extends string, S, R> extends AnalysisCommon<N, R> {
   kind: 'pass';
   run(ctx: PassContext, s: S): Promise<R>;
 }
