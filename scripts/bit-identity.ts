@@ -42,20 +42,6 @@ const jsonSha = (p: string, work: string) =>
     .update(JSON.stringify(stable(JSON.parse(readFileSync(p, 'utf8')), work)))
     .digest('hex');
 const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
-/** sha256 of a safetensors file with the work folder in its header written `<work>` (an export names its source) */
-function tensorsSha(p: string, work: string): string {
-  const b = readFileSync(p);
-  const n = Number(b.readBigUInt64LE(0));
-  const header = b
-    .subarray(8, 8 + n)
-    .toString('utf8')
-    .split(work)
-    .join('<work>');
-  return createHash('sha256')
-    .update(header)
-    .update(b.subarray(8 + n))
-    .digest('hex');
-}
 
 function strip(m: Record<string, unknown>): Record<string, unknown> {
   const o = { ...m };
@@ -158,7 +144,7 @@ async function record(out: string, backend: string, work: string): Promise<void>
       readdirSync(d)
         .filter((f) => /\.(safetensors|jsonl)$/.test(f))
         .sort()
-        .map((f) => [f, f.endsWith('.safetensors') ? tensorsSha(join(d, f), work) : sha(join(d, f))]),
+        .map((f) => [f, sha(join(d, f))]),
     );
   const stages = {
     finetune: { ...files(ft), metrics: jsonSha(join(ft, 'metrics.json'), work) },
