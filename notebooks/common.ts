@@ -18,9 +18,13 @@ import {
   tokenClassIds,
   tokenizerFor,
 } from '../src/analysis/inputs.js';
-import { runAnalysis, type AnalysisOptions, type AnalysisResults, type Experiment } from '../src/analysis/run.js';
+import { runAnalysis, type AnalysisOptions, type AnalysisResults } from '../src/analysis/run.js';
+import type { AnalysisSettings, Experiment } from '../src/analysis/registry.js';
 import { allSpecs } from '../src/analysis/plots.js';
 import { renderAll } from '../src/report/render.js';
+
+/** a figure's analysis options, every analysis's settings given */
+type FigureOptions = AnalysisOptions & Pick<AnalysisSettings, 'hessian' | 'norms' | 'range'>;
 
 export interface FigureRecipe {
   name: string; // output sub-folder, e.g. "fig4-map-distance"
@@ -33,7 +37,7 @@ export interface FigureRecipe {
   quantizedTeacher?: boolean;
   /** which plots of src/analysis/plots.ts to write */
   plots: string[];
-  tweak?: (o: AnalysisOptions, flags: Record<string, string | undefined>) => void;
+  tweak?: (o: FigureOptions, flags: Record<string, string | undefined>) => void;
   extraFlags?: Record<string, string>;
 }
 
@@ -83,15 +87,15 @@ export async function runFigure(r: FigureRecipe): Promise<AnalysisResults> {
   const examples = loadExamples({ task, tok, glueDir: flags['data-dir'], count, sample: 'random', seed });
   const out = resolve(flags.out ?? join(flags['run-dir'], 'analysis', r.name));
   console.error(
-    `${r.name}: ${task}, runs ${chosen.map((c) => c.name).join(', ')}, teacher ${teachers[0]}, ${examples.length} ` +
-      `dev example(s), backend ${info.backend}`,
+    `${r.name}: ${task}, runs ${chosen.map((c) => c.name).join(', ')}, teacher ${teachers[0]}, ` +
+      `${examples.length} dev example(s), backend ${info.backend}`,
   );
-  const o: AnalysisOptions = {
+  const o: FigureOptions = {
     task,
     experiments: [r.experiment],
     tokenTypes: 'zeros',
     norms: { wo: 'latent', token: 'sep', classIds: tokenClassIds(tok, (s) => console.error(s)) },
-    rangeExample: 0,
+    range: { example: 0 },
     hessian: {
       examples: examples.length,
       topN: 3,

@@ -5,8 +5,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { initBackend } from '../src/backend/backend.js';
 import { Report } from '../src/verify/report.js';
-import { verifyModels, EXTRA_MODEL_GROUPS } from '../src/verify/models.js';
-import '../src/verify/analysis.js';
+import { verifyModels } from '../src/verify/models.js';
+import { ANALYSIS_GROUPS } from '../src/verify/analysis.js';
 
 const FIXTURES = resolve(process.env.KDQAT_FIXTURES ?? '../shared/fixtures');
 const BACKEND = process.env.KDQAT_BACKEND ?? 'cpu';
@@ -23,14 +23,14 @@ function counts(r: Report): { passed: number; failed: number; keys: string[] } {
 test(`analysis and hessian fixture groups pass on ${BACKEND}`, async (t) => {
   t.true(existsSync(FIXTURES), `fixtures not found at ${FIXTURES} (set KDQAT_FIXTURES)`);
   t.deepEqual(
-    EXTRA_MODEL_GROUPS.map((g) => g.name)
+    ANALYSIS_GROUPS.map((g) => g.name)
       .filter((n) => n === 'analysis' || n === 'hessian')
       .sort(),
     ['analysis', 'hessian'],
   );
   const lines: string[] = [];
   const report = new Report((s) => lines.push(s));
-  await verifyModels(FIXTURES, report, ['analysis', 'hessian']);
+  await verifyModels(FIXTURES, report, ['analysis', 'hessian'], ANALYSIS_GROUPS);
   const c = counts(report);
   t.is(c.failed, 0, lines.filter((l) => !l.startsWith('ok')).join('\n'));
   // every fixture has ranking_loss, cover_length_ratio, range_min/max per layer and two hessian keys

@@ -92,7 +92,7 @@ test('runAnalysis: every experiment on the fixture model, results consistent wit
     experiments: ['distance', 'hessian', 'range', 'norms'],
     tokenTypes: 'zeros',
     norms: { wo: 'latent', token: 'sep', classIds: { cls: 2, sep: 3, punct: [8, 12] } },
-    rangeExample: 1,
+    range: { example: 1 },
     hessian: {
       examples: 2,
       topN: 2,
@@ -188,7 +188,7 @@ test("Hessian spectra: an eigenvalue that is only a near-zero tensor's L2 term i
     experiments: ['hessian'],
     tokenTypes: 'zeros',
     norms: { wo: 'latent', token: 'sep', classIds: { cls: 2, sep: 3, punct: [] } },
-    rangeExample: 0,
+    range: { example: 0 },
     hessian: {
       examples: 1,
       topN: 1,
@@ -217,7 +217,7 @@ test("Hessian spectra: an eigenvalue that is only a near-zero tensor's L2 term i
     experiments: ['hessian'],
     tokenTypes: 'zeros',
     norms: { wo: 'latent', token: 'sep', classIds: { cls: 2, sep: 3, punct: [] } },
-    rangeExample: 0,
+    range: { example: 0 },
     hessian: {
       examples: 1,
       topN: 1,

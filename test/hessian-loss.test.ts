@@ -50,7 +50,7 @@ test('near-zero tensors leave the norm term (reference) or it goes (data); the c
         experiments: ['hessian'],
         tokenTypes: 'zeros',
         norms: { wo: 'latent', token: 'sep', classIds: { cls: 2, sep: 3, punct: [] } },
-        rangeExample: 0,
+        range: { example: 0 },
         hessian: { ...base, ...h },
         log: (s) => logs.push(s),
       })

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { initBackend } from '../src/backend/backend.js';
 import { writeTaskReport } from '../src/report/sweep-report.js';
 import { writeAnalysisReport } from '../src/analysis/report.js';
-import { allSpecs, legendFormat } from '../src/analysis/plots.js';
+import { allSpecs } from '../src/analysis/plots.js';
+import { legendFormat } from '../src/analysis/analyses/norms-plots.js';
 import { indexLines, lossCurves, markCoincident } from '../src/report/charts.js';
 import { fakeAnalysis, fakeSweep } from './helpers/plot-data.js';
 

@@ -65,7 +65,8 @@ export function coverLengthRatio(s: tf.Tensor3D, t: tf.Tensor3D, topK = 5): tf.T
     const tr = tf.slice(t, [0, 0, 0], [H, R, n]);
     const idx = tf.topk(tr, k).indices; // [H,R,k] teacher's top-k keys
     // the student's values at those keys: one-hot [H*R,k,n] @ S rows [H*R,n,1] (a gather with batch dims h, r)
-    const oh = tf.cast(tf.oneHot(tf.reshape(idx, [H * R, k]), n), 'float32'); // (wasm's OneHot with dtype float32 writes int bits)
+    // cast, not oneHot's dtype: wasm's OneHot with dtype float32 writes int bits
+    const oh = tf.cast(tf.oneHot(tf.reshape(idx, [H * R, k]), n), 'float32');
     const sk = tf.reshape(tf.matMul(oh, tf.reshape(sr, [H * R, n, 1])), [H, R, k, 1]);
     const sv = tf.reshape(sr, [H, R, 1, n]);
     const keyPos = tf.reshape(tf.range(0, n, 1, 'int32'), [1, 1, 1, n]);

@@ -74,8 +74,8 @@ export class FrozenWeightQuant {
         save([x, y]);
         return {
           value: live.matmul(pa, x, pb, y, transposeB),
-          // Q_a(x) @ op(Q_b(y)): dQa = dy @ op(Q_b)^T, dQb = Q_a^T dy (or dy^T Q_a when transposed), times the STE masks;
-          // Q_a, Q_b recomputed from the saved inputs so that the outer tape sees their dependence on x and y
+          // Q_a(x) @ op(Q_b(y)): dQa = dy @ op(Q_b)^T, dQb = Q_a^T dy (or dy^T Q_a when transposed), times the STE
+          // masks; Q_a, Q_b recomputed from the saved inputs so that the outer tape sees their dependence on x and y
           gradFunc: (dy: tf.Tensor, [xs, ys]: tf.Tensor[]) => {
             const oa = operand(pa, xs),
               ob = operand(pb, ys);

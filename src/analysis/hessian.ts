@@ -63,7 +63,8 @@ export function taskLoss(logits: tf.Tensor2D, labels: tf.Tensor1D, regression: b
     const d = tf.sub(tf.reshape(logits, [-1]), tf.cast(labels, 'float32'));
     return tf.mean(tf.mul(d, d));
   }
-  const oh = tf.cast(tf.oneHot(tf.cast(labels, 'int32'), logits.shape[1]), 'float32'); // (wasm's OneHot with dtype float32 writes int bits)
+  // cast, not oneHot's dtype: wasm's OneHot with dtype float32 writes int bits
+  const oh = tf.cast(tf.oneHot(tf.cast(labels, 'int32'), logits.shape[1]), 'float32');
   return tf.neg(tf.mean(tf.sum(tf.mul(oh, logSoftmax2(logits)), -1))) as tf.Scalar;
 }
 
@@ -130,7 +131,9 @@ export class BertHessian {
     return this.shapes.reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0);
   }
 
-  /** the task loss (CE / MSE) at params p (all parameters) for one batch, or with the word-embedding rows given; scalar */
+  /**
+   * the task loss (CE / MSE) at params p (all parameters) for one batch, or with the word-embedding rows given; scalar
+   */
   taskLossAt(p: Params, b: HessianBatch, frozenWeights = false, wordRows?: tf.Tensor): tf.Scalar {
     const out = bertForward(p, this.s.config, b.batch, { training: false, quant: this.hooks(frozenWeights), wordRows });
     return taskLoss(out.logits, b.labels, this.regression);

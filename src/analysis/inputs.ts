@@ -12,8 +12,8 @@ import { getTask } from '../data/tasks.js';
 import { loadGlueSplit } from '../data/glue.js';
 import { loadTokenizer, type GlueTokenizer } from '../data/tokenizer.js';
 import { BERT_UNCASED_IDS, type TokenClassIds } from './norm-analysis.js';
-import type { AnalysisExample, AnalysisModel } from './run.js';
-import { studentScore } from '../distill/students.js';
+import type { AnalysisExample, AnalysisModel } from './types.js';
+import { studentScore } from './students.js';
 
 export class AnalysisInputError extends Error {
   constructor(msg: string) {
@@ -269,6 +269,7 @@ export function pickRun(runs: SweepRun[], preset: string, seed: number): SweepRu
   const c = runs.filter((r) => r.preset === preset && r.seed === seed);
   if (c.length === 1) return c[0];
   throw new AnalysisInputError(
-    `no unique ${preset} run at seed ${seed} among ${runs.map((r) => r.name).join(', ')}${c.length ? ` (candidates: ${c.map((r) => r.name).join(', ')})` : ''}`,
+    `no unique ${preset} run at seed ${seed} among ${runs.map((r) => r.name).join(', ')}` +
+      (c.length ? ` (candidates: ${c.map((r) => r.name).join(', ')})` : ''),
   );
 }

@@ -1,5 +1,6 @@
 /**
- * Norm-based attention analysis (docs/method.md §7d; Kobayashi et al. EMNLP 2020), for ONE example of n tokens (B = 1).
+ * Norm-based attention analysis (docs/method.md §7d; Kobayashi et al. EMNLP 2020), for ONE example of n tokens
+ * (B = 1).
  * alpha = pre-dropout softmax [H,n,n] (query i, key j); fx = ||f^h(x_j)|| [H,n]; afx = alpha^h_ij ||f^h(x_j)||
  * [H,n,n]; sumAfx = ||sum_h alpha^h_ij f^h(x_j)|| [n,n] (src/model/norms.ts).
  *

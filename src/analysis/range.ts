@@ -1,6 +1,6 @@
 /**
- * Attention-output dynamic range (docs/method.md §7c, the reference's Exp3 min-max notebook): for every layer l and token
- * t, min_d A_l[b,t,d] and max_d A_l[b,t,d], A_l = the post-LayerNorm attention sublayer output.
+ * Attention-output dynamic range (docs/method.md §7c, the reference's Exp3 min-max notebook): for every layer l and
+ * token t, min_d A_l[b,t,d] and max_d A_l[b,t,d], A_l = the post-LayerNorm attention sublayer output.
  */
 import * as tf from '@tensorflow/tfjs';
 

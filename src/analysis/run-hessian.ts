@@ -1,13 +1,13 @@
 /**
- * Hessian spectra of the analysis driver (docs/method.md §7b, the reference's Exp2 notebook): per dev example (batch 1)
- * or over all of them (dataset mode), for the teacher and/or the students, the top-n eigenvalues of the Hessian
- * loss by PyHessian's power iteration (default) or by Lanczos; optionally the Hutchinson trace and the top
- * eigenvalue of each parameter group.
+ * Hessian spectra, the computation behind src/analysis/analyses/hessian.ts (docs/method.md §7b, the reference's Exp2
+ * notebook): per dev example (batch 1) or over all of them (dataset mode), for the teacher and/or the students, the
+ * top-n eigenvalues of the Hessian loss by PyHessian's power iteration or by Lanczos; optionally the Hutchinson trace
+ * and the top eigenvalue of each parameter group.
  */
 import * as tf from '@tensorflow/tfjs';
 import { BertHessian, layerSubsets, type HessianBatch } from './hessian.js';
 import { lanczos, topByMagnitude } from './eigen.js';
-import type { AnalysisExample, AnalysisModel } from './run.js';
+import { AnalysisStopped, type AnalysisExample, type AnalysisModel } from './types.js';
 import type { Batch } from '../model/bert.js';
 
 export interface HessianSettings {
@@ -108,22 +108,20 @@ function matchNormTerm(lambda: number, terms: Map<string, number>): string | nul
   return best;
 }
 
-/** Resumption of the spectra: rows already computed (kept from an interrupted run), a callback per new row, a stop check. */
+/**
+ * Resumption of the spectra: rows already computed (kept from an interrupted run), a callback per new row, a stop
+ * check.
+ */
 export interface HessianResume {
   done?: Record<string, HessianRow[]>;
   onRow?: (modelId: string, rows: HessianRow[]) => void;
   /** checked before each spectrum: true stops (AnalysisStopped) with the rows so far reported through onRow */
   shouldStop?: () => boolean;
-  /** said once before the first spectrum is computed: how many remain, at most how many Hv products each, and one product's seconds (measured) */
+  /**
+   * said once before the first spectrum is computed: how many remain, at most how many Hv products each, and one
+   * product's seconds (measured)
+   */
   onPlan?: (remaining: number, total: number, maxProducts: number, secondsPerProduct: number) => void;
-}
-
-/** Thrown when a stop was requested (SIGINT): the finished parts were handed to the checkpoint callbacks. */
-export class AnalysisStopped extends Error {
-  constructor(what: string) {
-    super(`stopped ${what}`);
-    this.name = 'AnalysisStopped';
-  }
 }
 
 export async function runHessian(
@@ -146,18 +144,19 @@ export async function runHessian(
   for (const m of hModels) {
     const ex = normInfo.get(m.id)!.excluded;
     res.normExcluded[m.id] = ex;
-    if (Object.keys(ex).length)
+    if (Object.keys(ex).length) {
+      const list = Object.entries(ex)
+        .map(([n, v]) => `${n} (${v.toExponential(2)})`)
+        .join(', ');
       log(
-        `${m.label}: ${Object.keys(ex).length} tensor(s) with ||p|| <= ${normMin} left out of the norm term: ${Object.entries(
-          ex,
-        )
-          .map(([n, v]) => `${n} (${v.toExponential(2)})`)
-          .join(', ')}`,
+        `${m.label}: ${Object.keys(ex).length} tensor(s) with ||p|| <= ${normMin} left out of the norm term: ${list}`,
       );
+    }
     const dom = dominantNormTerms(termsOf.get(m.id)!);
     if (dom.length) {
       const w =
-        `${m.label}: the L2 term of ${dom.length} near-zero parameter tensor(s) dominates the spectrum: ${dom.join('; ')}. ` +
+        `${m.label}: the L2 term of ${dom.length} near-zero parameter tensor(s) dominates the spectrum: ` +
+        `${dom.join('; ')}. ` +
         `Leave them out with --hessian-params (a regex of the parameters to differentiate, e.g. '^(?!.*key\\.bias$)').`;
       res.warnings.push(w);
       log(`warning: ${w}`);
@@ -266,11 +265,9 @@ export async function runHessian(
       rows.push(row);
       for (const b of batches) tf.dispose([b.batch.inputIds, b.batch.tokenTypeIds, b.batch.attentionMask, b.labels]);
       resume.onRow?.(m.id, rows);
-      onDone(
-        ++done,
-        total,
-        `hessian: ${m.label} top ${row.eigenvalues.map((v, i) => `${v.toPrecision(4)}${row.l2Terms[i] ? '*' : ''}`).join(', ')} (${row.iterations.reduce((a, c) => a + c, 0)} Hv, ${row.seconds.toFixed(1)} s)`,
-      );
+      const top = row.eigenvalues.map((v, i) => `${v.toPrecision(4)}${row.l2Terms[i] ? '*' : ''}`).join(', ');
+      const products = row.iterations.reduce((a, c) => a + c, 0);
+      onDone(++done, total, `hessian: ${m.label} top ${top} (${products} Hv, ${row.seconds.toFixed(1)} s)`);
     }
   }
   return res;

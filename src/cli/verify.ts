@@ -9,7 +9,7 @@ import { Report } from '../verify/report.js';
 import { verifyModels } from '../verify/models.js';
 import { verifyExtra } from '../verify/extra.js';
 import { resolveGlueDir } from '../data/tasks.js';
-import '../verify/analysis.js'; // registers the analysis.* and hessian.* checks
+import { ANALYSIS_GROUPS } from '../verify/analysis.js';
 import { parseFlags, runMain, RUN_FLAGS, UsageError, initBackendFromFlags } from './common.js';
 
 const FLAGS = {
@@ -51,7 +51,7 @@ runMain('verify', async () => {
   console.log(`# verify ${fixtures} on backend ${info.backend}`);
   const report = new Report();
   const only = flag('only')?.split(',');
-  await verifyModels(fixtures, report, only);
+  await verifyModels(fixtures, report, only, ANALYSIS_GROUPS);
   const glueDir = glueDirFor(fixtures);
   if (!only || only.includes('glue')) console.log(`# GLUE TSVs from ${glueDir}`);
   await verifyExtra(fixtures, report, only, glueDir);

@@ -1,5 +1,5 @@
 /**
- * Fixture checks of the analysis modules (imported for its side effect by src/cli/verify.ts):
+ * Fixture checks of the analysis modules (ANALYSIS_GROUPS, passed to verifyModels by src/cli/verify.ts):
  * - "analysis": analysis.ranking_loss / cover_length_ratio [L*H] (student vs teacher probs of example 0, all T
  *   positions, layer-major) and analysis.range_min/max.{i} [T] (student attention output of example 0);
  * - "hessian": hessian.{teacher,student}.top [2], the two largest-magnitude eigenvalues of the Hessian loss
@@ -14,7 +14,7 @@ import { headDistances } from '../analysis/distance.js';
 import { attentionOutputRange } from '../analysis/range.js';
 import { BertHessian } from '../analysis/hessian.js';
 import { lanczos, topByMagnitude } from '../analysis/eigen.js';
-import { EXTRA_MODEL_GROUPS, forwards, type ModelFixture } from './models.js';
+import { forwards, type CheckGroup, type ModelFixture } from './models.js';
 import type { Report } from './report.js';
 
 const fixtureForwards = (fx: ModelFixture) =>
@@ -23,7 +23,7 @@ const fixtureForwards = (fx: ModelFixture) =>
     student: BertOutputs;
   };
 
-EXTRA_MODEL_GROUPS.push({
+const analysisGroup: CheckGroup = {
   name: 'analysis',
   claims: (k) => k.startsWith('analysis.'),
   async run(fx, keys, report: Report) {
@@ -52,9 +52,9 @@ EXTRA_MODEL_GROUPS.push({
       } else report.skip(fx.name, key, 'unknown analysis key');
     }
   },
-});
+};
 
-EXTRA_MODEL_GROUPS.push({
+const hessianGroup: CheckGroup = {
   name: 'hessian',
   claims: (k) => k.startsWith('hessian.'),
   async run(fx, keys, report: Report) {
@@ -80,4 +80,7 @@ EXTRA_MODEL_GROUPS.push({
       report.compare(fx.name, key, ours, theirs, 2e-2, 'rel', [[ours.length], ref.shape]);
     }
   },
-});
+};
+
+/** the analysis.* and hessian.* checks */
+export const ANALYSIS_GROUPS: CheckGroup[] = [analysisGroup, hessianGroup];

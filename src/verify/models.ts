@@ -324,10 +324,13 @@ export const MODEL_GROUPS: CheckGroup[] = [
   }),
 ];
 
-/** Extra groups registered by other modules (analysis, hessian). */
-export const EXTRA_MODEL_GROUPS: CheckGroup[] = [];
-
-export async function verifyModels(fixturesDir: string, report: Report, only?: string[]): Promise<void> {
+/** Check every model fixture; `extra`: groups of other modules (the analysis and hessian checks) beside these. */
+export async function verifyModels(
+  fixturesDir: string,
+  report: Report,
+  only?: string[],
+  extra: CheckGroup[] = [],
+): Promise<void> {
   const root = join(fixturesDir, 'models');
   if (!existsSync(root)) return;
   const { readdirSync, statSync } = await import('node:fs');
@@ -341,10 +344,10 @@ export async function verifyModels(fixturesDir: string, report: Report, only?: s
       report.fail(name, '(load)', (e as Error).message);
       continue;
     }
-    const groups = [...MODEL_GROUPS, ...EXTRA_MODEL_GROUPS].filter((g) => !only || only.includes(g.name));
+    const groups = [...MODEL_GROUPS, ...extra].filter((g) => !only || only.includes(g.name));
     const claimed = new Map<CheckGroup, string[]>();
     for (const key of [...fx.ref.keys()].sort(naturalCompare)) {
-      const g = [...MODEL_GROUPS, ...EXTRA_MODEL_GROUPS].find((gr) => gr.claims(key));
+      const g = [...MODEL_GROUPS, ...extra].find((gr) => gr.claims(key));
       if (!g) {
         report.skip(name, key, 'no check implements this key');
         continue;
