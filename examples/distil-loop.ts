@@ -85,6 +85,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const t = loadBertDir(dir);
   const losses = await distil(t.config, t.params, [fixtureBatch(dir, t.config.num_labels === 1)], Number(steps), out);
   console.log(
-    `KD loss ${losses[0].toFixed(4)} -> ${losses[losses.length - 1].toFixed(4)} in ${losses.length} steps; student saved to ${out}`,
+    `KD loss ${losses[0].toFixed(4)} -> ${losses[losses.length - 1].toFixed(4)} in ${losses.length} steps; student ` +
+      `saved to ${out}`,
   );
 }

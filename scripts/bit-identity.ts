@@ -186,7 +186,9 @@ function compare(a: string, b: string): number {
   }
   if (sa === sb) {
     console.log(
-      `identical: ${Object.keys(A.runs).join(', ')} (${A.commit.slice(0, 7)} vs ${B.commit.slice(0, 7)}, ${A.backend}): weights sha256, log.jsonl sha256 and metrics to every digit; finetune, analysis, export: ${Object.keys(A.stages ?? {}).join(', ') || 'not recorded'}`,
+      `identical: ${Object.keys(A.runs).join(', ')} (${A.commit.slice(0, 7)} vs ${B.commit.slice(0, 7)}, ${A.backend}` +
+        `): weights sha256, log.jsonl sha256 and metrics to every digit; finetune, analysis, export: ` +
+        `${Object.keys(A.stages ?? {}).join(', ') || 'not recorded'}`,
     );
     return 0;
   }

@@ -5,9 +5,9 @@
  * experiments/results/<name>/ (each run's metrics.json, the teacher's, results tables, reports, analyses,
  * PROVENANCE.json/.md: commit, date, CPU, cores, backend, threads, jobs, versions, command lines), writes the claims
  * (experiments/results/claims/) and regenerates the generated blocks between `<!-- results:<name>:start/end -->`
- * from those files only: the README's short ones and docs/results.md's full ones. Sweeps are resumable, so a second invocation reuses
- * finished runs of the same configuration and resumes killed ones. A tree with tracked changes is refused
- * (--allow-dirty runs anyway and records it).
+ * from those files only: the README's short ones and docs/results.md's full ones. Sweeps are resumable, so a second
+ * invocation reuses finished runs of the same configuration and resumes killed ones. A tree with tracked changes is
+ * refused (--allow-dirty runs anyway and records it).
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -27,7 +27,9 @@ const FLAGS = {
   'allow-dirty': { type: 'boolean', help: 'run with tracked changes in the tree (recorded in PROVENANCE)' },
   'write-only': {
     type: 'boolean',
-    help: 'run no study: rewrite the claims (experiments/results/claims/) and the blocks of README.md and docs/results.md from the kept folders',
+    help:
+      'run no study: rewrite the claims (experiments/results/claims/) and the blocks of README.md and ' +
+      'docs/results.md from the kept folders',
   },
 } as const;
 
@@ -52,7 +54,8 @@ runMain('results', async () => {
       `the tree has tracked changes (${git.changed.join(', ')}): commit them first, or pass --allow-dirty (recorded)`,
     );
   console.error(
-    `results: git ${git.commit}${git.dirty ? ' (dirty)' : ''}; experiments ${names.join(', ')}${dry ? ' (dry run)' : ''}`,
+    `results: git ${git.commit}${git.dirty ? ' (dirty)' : ''}; experiments ${names.join(', ')}` +
+      `${dry ? ' (dry run)' : ''}`,
   );
   for (const e of all.filter((x) => names.includes(x.name) && !writeOnly)) {
     console.error(`\nresults ${e.name}: ${e.what}${e.reduced ? ` [reduced recipe: ${e.reduced}]` : ''}`);

@@ -93,7 +93,7 @@ test('power iteration with deflation finds the top eigenpairs by magnitude of a 
   tf.dispose(r.eigenvectors.flat());
 });
 
-test('power iteration follows PyHessian: tolerance stop keeps the previous estimate, maxIter caps the products', (t) => {
+test('power iteration as PyHessian: the tolerance stop keeps the previous estimate, maxIter caps products', (t) => {
   const { A } = symmetricWith([4, 3.9, 1, 0.5, 0.1], 2); // nearly equal top pair: slow convergence
   const { hv, shapes } = quadraticHv(A);
   let calls = 0;

@@ -188,20 +188,174 @@ function tinyBert(numLabels: number): { config: BertConfig; params: Params } {
 }
 
 for (const numLabels of [2, 1]) {
-  test(`exact HVP of a tiny FP BERT (${numLabels === 1 ? 'MSE' : 'CE'} + 0.01 sum ||p||) agrees with finite differences`, (t) => {
-    const { config, params } = tinyBert(numLabels);
+  test(
+    `exact HVP of a tiny FP BERT (${numLabels === 1 ? 'MSE' : 'CE'} + 0.01 sum ||p||) agrees with finite ` +
+      `differences`,
+    (t) => {
+      const { config, params } = tinyBert(numLabels);
+      const batch = {
+        inputIds: tf.tensor2d(
+          [
+            [2, 5, 7, 9, 3, 11, 3, 0],
+            [2, 13, 4, 3, 0, 0, 0, 0],
+          ],
+          [2, 8],
+          'int32',
+        ),
+        tokenTypeIds: tf.tensor2d(
+          [
+            [0, 0, 0, 0, 0, 1, 1, 0],
+            [0, 0, 0, 0, 0, 0, 0, 0],
+          ],
+          [2, 8],
+          'int32',
+        ),
+        attentionMask: tf.tensor2d(
+          [
+            [1, 1, 1, 1, 1, 1, 1, 0],
+            [1, 1, 1, 1, 0, 0, 0, 0],
+          ],
+          [2, 8],
+          'int32',
+        ),
+      };
+      const labels = numLabels === 1 ? tf.tensor1d([0.7, -1.2]) : tf.tensor1d([1, 0], 'int32');
+      const h = new BertHessian({ params, config, batches: [{ batch, labels }] });
+      t.is(h.names.length, Object.keys(params).length);
+      const v = h.shapes.map((s, i) => w(s, 500 + i));
+      const hv = h.hv(v);
+      const exact = hv.flatMap((x) => Array.from(x.dataSync()));
+      const f: F = (...xs) => {
+        const p = { ...params };
+        h.names.forEach((n, i) => {
+          p[n] = xs[i];
+        });
+        return h.loss(p, { batch, labels });
+      };
+      const fd = hvFd4(
+        f,
+        h.names.map((n) => params[n]),
+        v,
+        2e-3,
+      );
+      const err = relFrobenius(exact, fd);
+      t.true(err < 1e-3, `relative error ${err}`);
+      // a parameter subset gives the corresponding diagonal block: H_SS v_S (rows and columns restricted)
+      const sub = new BertHessian({
+        params,
+        config,
+        batches: [{ batch, labels }],
+        subset: /^bert\.encoder\.layer\.1\./,
+      });
+      t.true(sub.names.length > 0 && sub.names.every((n) => n.startsWith('bert.encoder.layer.1.')));
+      const vs = sub.names.map((n) => v[h.names.indexOf(n)]);
+      const hs = sub.hv(vs).flatMap((x) => Array.from(x.dataSync()));
+      const fs: F = (...xs) => {
+        const p = { ...params };
+        sub.names.forEach((n, i) => {
+          p[n] = xs[i];
+        });
+        return h.loss(p, { batch, labels });
+      };
+      t.true(
+        relFrobenius(
+          hs,
+          hvFd4(
+            fs,
+            sub.names.map((n) => params[n]),
+            vs,
+            2e-3,
+          ),
+        ) < 1e-3,
+      );
+      // dataset mode with the same batch twice equals the single-batch Hv
+      const twice = new BertHessian({
+        params,
+        config,
+        batches: [
+          { batch, labels },
+          { batch, labels },
+        ],
+      });
+      const h2 = twice.hv(v).flatMap((x) => Array.from(x.dataSync()));
+      t.true(relFrobenius(h2, exact) < 1e-5);
+      tf.dispose([
+        ...hv,
+        ...v,
+        ...Object.values(params),
+        batch.inputIds,
+        batch.tokenTypeIds,
+        batch.attentionMask,
+        labels,
+      ]);
+    },
+  );
+}
+
+test(
+  'student Hv (weights frozen at theta_0, exact products with re-derived STE gradients) equals double backprop ' +
+    'through plain STE quantizers',
+  (t) => {
+    const { config, params } = tinyBert(2);
+    const batch = {
+      inputIds: tf.tensor2d([[2, 5, 7, 9, 3, 11, 3, 0]], [1, 8], 'int32'),
+      tokenTypeIds: tf.zeros([1, 8], 'int32') as tf.Tensor2D,
+      attentionMask: tf.tensor2d([[1, 1, 1, 1, 1, 1, 1, 0]], [1, 8], 'int32'),
+    };
+    const labels = tf.tensor1d([1], 'int32');
+    const h = new BertHessian({ params, config, batches: [{ batch, labels }], quant: QUANT_DEFAULTS });
+    const v = h.shapes.map((s, i) => w(s, 700 + i));
+    const ours = h.hvTask(v, { batch, labels }).flatMap((x) => Array.from(x.dataSync()));
+    // reference: every quantizer live, products of STE-quantized operands in plain float
+    const plainHooks = (): QuantHooks => {
+      const live = makeQuantHooks(QUANT_DEFAULTS);
+      const q = (p: string, x: tf.Tensor) => {
+        const z = p.endsWith('.weight') ? live.weightQuantizer(p) : live.actQuantizer(p);
+        return z ? z.apply(x) : x;
+      };
+      return {
+        weight: live.weight,
+        act: live.act,
+        matmul: (pa, a, pb, b, tb) => tf.matMul(q(pa, a), q(pb, b), false, tb),
+      };
+    };
+    const f: F = (...xs) => {
+      const p = { ...params };
+      h.names.forEach((n, i) => {
+        p[n] = xs[i];
+      });
+      return taskLoss(bertForward(p, config, batch, { quant: plainHooks() }).logits, labels, false);
+    };
+    const ref = hvExact(
+      f,
+      h.names.map((n) => params[n]),
+      v,
+    );
+    const err = relFrobenius(ours, ref);
+    t.true(Math.hypot(...ref) > 1e-2);
+    t.true(err < 1e-3, `relative error ${err}`);
+    h.dispose();
+    tf.dispose([...v, ...Object.values(params), batch.inputIds, batch.tokenTypeIds, batch.attentionMask, labels]);
+  },
+);
+
+test(
+  'retained graph (one forward and first backward, replayed per product) gives the recomputed Hv, product after ' +
+    'product',
+  (t) => {
+    const { config, params } = tinyBert(2);
     const batch = {
       inputIds: tf.tensor2d(
         [
           [2, 5, 7, 9, 3, 11, 3, 0],
-          [2, 13, 4, 3, 0, 0, 0, 0],
+          [4, 4, 8, 1, 0, 0, 0, 0],
         ],
         [2, 8],
         'int32',
       ),
       tokenTypeIds: tf.tensor2d(
         [
-          [0, 0, 0, 0, 0, 1, 1, 0],
+          [0, 0, 0, 0, 1, 1, 1, 0],
           [0, 0, 0, 0, 0, 0, 0, 0],
         ],
         [2, 8],
@@ -216,162 +370,25 @@ for (const numLabels of [2, 1]) {
         'int32',
       ),
     };
-    const labels = numLabels === 1 ? tf.tensor1d([0.7, -1.2]) : tf.tensor1d([1, 0], 'int32');
-    const h = new BertHessian({ params, config, batches: [{ batch, labels }] });
-    t.is(h.names.length, Object.keys(params).length);
-    const v = h.shapes.map((s, i) => w(s, 500 + i));
-    const hv = h.hv(v);
-    const exact = hv.flatMap((x) => Array.from(x.dataSync()));
-    const f: F = (...xs) => {
-      const p = { ...params };
-      h.names.forEach((n, i) => {
-        p[n] = xs[i];
-      });
-      return h.loss(p, { batch, labels });
-    };
-    const fd = hvFd4(
-      f,
-      h.names.map((n) => params[n]),
-      v,
-      2e-3,
-    );
-    const err = relFrobenius(exact, fd);
-    t.true(err < 1e-3, `relative error ${err}`);
-    // a parameter subset gives the corresponding diagonal block: H_SS v_S (rows and columns restricted)
-    const sub = new BertHessian({ params, config, batches: [{ batch, labels }], subset: /^bert\.encoder\.layer\.1\./ });
-    t.true(sub.names.length > 0 && sub.names.every((n) => n.startsWith('bert.encoder.layer.1.')));
-    const vs = sub.names.map((n) => v[h.names.indexOf(n)]);
-    const hs = sub.hv(vs).flatMap((x) => Array.from(x.dataSync()));
-    const fs: F = (...xs) => {
-      const p = { ...params };
-      sub.names.forEach((n, i) => {
-        p[n] = xs[i];
-      });
-      return h.loss(p, { batch, labels });
-    };
-    t.true(
-      relFrobenius(
-        hs,
-        hvFd4(
-          fs,
-          sub.names.map((n) => params[n]),
-          vs,
-          2e-3,
-        ),
-      ) < 1e-3,
-    );
-    // dataset mode with the same batch twice equals the single-batch Hv
-    const twice = new BertHessian({
-      params,
-      config,
-      batches: [
-        { batch, labels },
-        { batch, labels },
-      ],
-    });
-    const h2 = twice.hv(v).flatMap((x) => Array.from(x.dataSync()));
-    t.true(relFrobenius(h2, exact) < 1e-5);
-    tf.dispose([
-      ...hv,
-      ...v,
-      ...Object.values(params),
-      batch.inputIds,
-      batch.tokenTypeIds,
-      batch.attentionMask,
-      labels,
-    ]);
-  });
-}
-
-test('student Hv (weights frozen at theta_0, exact products with re-derived STE gradients) equals double backprop through plain STE quantizers', (t) => {
-  const { config, params } = tinyBert(2);
-  const batch = {
-    inputIds: tf.tensor2d([[2, 5, 7, 9, 3, 11, 3, 0]], [1, 8], 'int32'),
-    tokenTypeIds: tf.zeros([1, 8], 'int32') as tf.Tensor2D,
-    attentionMask: tf.tensor2d([[1, 1, 1, 1, 1, 1, 1, 0]], [1, 8], 'int32'),
-  };
-  const labels = tf.tensor1d([1], 'int32');
-  const h = new BertHessian({ params, config, batches: [{ batch, labels }], quant: QUANT_DEFAULTS });
-  const v = h.shapes.map((s, i) => w(s, 700 + i));
-  const ours = h.hvTask(v, { batch, labels }).flatMap((x) => Array.from(x.dataSync()));
-  // reference: every quantizer live, products of STE-quantized operands in plain float
-  const plainHooks = (): QuantHooks => {
-    const live = makeQuantHooks(QUANT_DEFAULTS);
-    const q = (p: string, x: tf.Tensor) => {
-      const z = p.endsWith('.weight') ? live.weightQuantizer(p) : live.actQuantizer(p);
-      return z ? z.apply(x) : x;
-    };
-    return {
-      weight: live.weight,
-      act: live.act,
-      matmul: (pa, a, pb, b, tb) => tf.matMul(q(pa, a), q(pb, b), false, tb),
-    };
-  };
-  const f: F = (...xs) => {
-    const p = { ...params };
-    h.names.forEach((n, i) => {
-      p[n] = xs[i];
-    });
-    return taskLoss(bertForward(p, config, batch, { quant: plainHooks() }).logits, labels, false);
-  };
-  const ref = hvExact(
-    f,
-    h.names.map((n) => params[n]),
-    v,
-  );
-  const err = relFrobenius(ours, ref);
-  t.true(Math.hypot(...ref) > 1e-2);
-  t.true(err < 1e-3, `relative error ${err}`);
-  h.dispose();
-  tf.dispose([...v, ...Object.values(params), batch.inputIds, batch.tokenTypeIds, batch.attentionMask, labels]);
-});
-
-test('retained graph (one forward and first backward, replayed per product) gives the recomputed Hv, product after product', (t) => {
-  const { config, params } = tinyBert(2);
-  const batch = {
-    inputIds: tf.tensor2d(
-      [
-        [2, 5, 7, 9, 3, 11, 3, 0],
-        [4, 4, 8, 1, 0, 0, 0, 0],
-      ],
-      [2, 8],
-      'int32',
-    ),
-    tokenTypeIds: tf.tensor2d(
-      [
-        [0, 0, 0, 0, 1, 1, 1, 0],
-        [0, 0, 0, 0, 0, 0, 0, 0],
-      ],
-      [2, 8],
-      'int32',
-    ),
-    attentionMask: tf.tensor2d(
-      [
-        [1, 1, 1, 1, 1, 1, 1, 0],
-        [1, 1, 1, 1, 0, 0, 0, 0],
-      ],
-      [2, 8],
-      'int32',
-    ),
-  };
-  const labels = tf.tensor1d([1, 0], 'int32');
-  for (const quant of [QUANT_DEFAULTS, undefined]) {
-    const kept = new BertHessian({ params, config, batches: [{ batch, labels }], quant });
-    const fresh = new BertHessian({ params, config, batches: [{ batch, labels }], quant, retainGraph: false });
-    for (const seed of [900, 950, 900]) {
-      const v = kept.shapes.map((s, i) => w(s, seed + i));
-      const a = kept.hv(v),
-        b = fresh.hv(v);
-      const flat = (xs: tf.Tensor[]) => xs.flatMap((x) => Array.from(x.dataSync()));
-      t.deepEqual(flat(a), flat(b), `${quant ? 'student' : 'teacher'}, v seed ${seed}`);
-      t.true(Math.hypot(...flat(a)) > 1e-3);
-      tf.dispose([...a, ...b, ...v]);
+    const labels = tf.tensor1d([1, 0], 'int32');
+    for (const quant of [QUANT_DEFAULTS, undefined]) {
+      const kept = new BertHessian({ params, config, batches: [{ batch, labels }], quant });
+      const fresh = new BertHessian({ params, config, batches: [{ batch, labels }], quant, retainGraph: false });
+      for (const seed of [900, 950, 900]) {
+        const v = kept.shapes.map((s, i) => w(s, seed + i));
+        const a = kept.hv(v),
+          b = fresh.hv(v);
+        const flat = (xs: tf.Tensor[]) => xs.flatMap((x) => Array.from(x.dataSync()));
+        t.deepEqual(flat(a), flat(b), `${quant ? 'student' : 'teacher'}, v seed ${seed}`);
+        t.true(Math.hypot(...flat(a)) > 1e-3);
+        tf.dispose([...a, ...b, ...v]);
+      }
+      kept.dispose();
+      fresh.dispose();
     }
-    kept.dispose();
-    fresh.dispose();
-  }
-  tf.dispose([...Object.values(params), batch.inputIds, batch.tokenTypeIds, batch.attentionMask, labels]);
-});
+    tf.dispose([...Object.values(params), batch.inputIds, batch.tokenTypeIds, batch.attentionMask, labels]);
+  },
+);
 
 test('task loss: mean cross-entropy over the batch, MSE for regression (values by hand)', (t) => {
   const z = tf.tensor2d([

@@ -1,4 +1,7 @@
-/** Helper of analysis-fixtures.test.ts: the analysis + hessian fixture groups on one backend; last line "N passed, N failed". */
+/**
+ * Helper of analysis-fixtures.test.ts: the analysis + hessian fixture groups on one backend; last line "N passed, N
+ * failed".
+ */
 import { initBackend } from '../src/backend/backend.js';
 import { Report } from '../src/verify/report.js';
 import { verifyModels } from '../src/verify/models.js';

@@ -16,7 +16,8 @@ test('analyze: Ctrl-C keeps the finished parts, the same command resumes from th
   const teacher = join(sb.models, 'testbert', 'rte');
   await makeTeacherDir(teacher);
   const out = join(sb.base, 'analysis');
-  // four spectra of 300 Hv products each (tolerance 0: power iteration never stops early), so there is time to interrupt
+  // four spectra of 300 Hv products each (tolerance 0: power iteration never stops early), so there is time to
+  // interrupt
   const args = [
     '--task',
     'rte',

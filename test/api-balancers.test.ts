@@ -84,61 +84,69 @@ test('balancer configs are validated like every config key, and name their runs'
 
 const coeffs = (c: Partial<Coeffs>): Coeffs => ({ ...presetCoeffs('map'), pred: 0, rep: 0, map: 0, ...c });
 
-test('uncertainty weighting (Kendall et al. 2018), toy 1: constant task losses 4 and 0.25 -> s_i = log L_i, weights 1/4 and 4', (t) => {
-  const b = makeBalancer({ kind: 'uncertainty', lr: 0.1 }, coeffs({ pred: 1, rep: 1 }));
-  const L = { pred: tf.scalar(4), rep: tf.scalar(0.25) };
-  for (let i = 0; i < 600; i++) {
-    const { grads, value } = tf.variableGrads(
-      () => b.combine(L, coeffs({ pred: 1, rep: 1 }), null),
-      Object.values(b.variables),
-    );
-    b.update(
-      Object.fromEntries(
-        Object.entries(b.variables)
-          .filter(([, v]) => grads[v.name])
-          .map(([k, v]) => [k, grads[v.name]]),
-      ),
-    );
-    tf.dispose(grads);
-    value.dispose();
-  }
-  const w = b.weights();
-  t.true(Math.abs(w.pred - 0.25) < 1e-4, `weight of the loss-4 task ${w.pred}`);
-  t.true(Math.abs(w.rep - 4) < 1e-3, `weight of the loss-0.25 task ${w.rep}`);
-  t.is(w.student, 1, 'no student loss given: its weight stays at exp(-0)');
-  tf.dispose(Object.values(L));
-  b.dispose();
-});
+test(
+  'uncertainty weighting (Kendall et al. 2018), toy 1: constant task losses 4 and 0.25 -> s_i = log L_i, weights ' +
+    '1/4 and 4',
+  (t) => {
+    const b = makeBalancer({ kind: 'uncertainty', lr: 0.1 }, coeffs({ pred: 1, rep: 1 }));
+    const L = { pred: tf.scalar(4), rep: tf.scalar(0.25) };
+    for (let i = 0; i < 600; i++) {
+      const { grads, value } = tf.variableGrads(
+        () => b.combine(L, coeffs({ pred: 1, rep: 1 }), null),
+        Object.values(b.variables),
+      );
+      b.update(
+        Object.fromEntries(
+          Object.entries(b.variables)
+            .filter(([, v]) => grads[v.name])
+            .map(([k, v]) => [k, grads[v.name]]),
+        ),
+      );
+      tf.dispose(grads);
+      value.dispose();
+    }
+    const w = b.weights();
+    t.true(Math.abs(w.pred - 0.25) < 1e-4, `weight of the loss-4 task ${w.pred}`);
+    t.true(Math.abs(w.rep - 4) < 1e-3, `weight of the loss-0.25 task ${w.rep}`);
+    t.is(w.student, 1, 'no student loss given: its weight stays at exp(-0)');
+    tf.dispose(Object.values(L));
+    b.dispose();
+  },
+);
 
-test('uncertainty weighting, toy 2: two noisy measurements of one value (variances 0.01 and 1) -> the value, and weights 1/variance', (t) => {
-  // task i: L_i(w) = mean_j (w - y_ij)^2 with y_1 = 1 +- 0.1, y_2 = 1 +- 1. Known optimum: w = 1, L_i = variance_i,
-  // s_i = log variance_i, so the balancer weighs the precise task 100x more: the maximum-likelihood weighting.
-  const b = makeBalancer({ kind: 'uncertainty', lr: 0.02 }, coeffs({ pred: 1, rep: 1 }));
-  const w = tf.variable(tf.scalar(0), true, 'toy-uw-w');
-  const y1 = tf.tensor1d([0.9, 1.1]),
-    y2 = tf.tensor1d([0, 2]);
-  const task = (y: tf.Tensor) => tf.mean(tf.square(tf.sub(w, y))) as tf.Scalar;
-  for (let i = 0; i < 2500; i++) {
-    const vars = [w, ...Object.values(b.variables)];
-    const { grads, value } = tf.variableGrads(
-      () => b.combine({ pred: task(y1), rep: task(y2) }, coeffs({ pred: 1, rep: 1 }), null),
-      vars,
-    );
-    tf.tidy(() => w.assign(tf.sub(w, tf.mul(grads[w.name], 0.004))));
-    b.update(
-      Object.fromEntries(
-        Object.entries(b.variables)
-          .filter(([, v]) => grads[v.name])
-          .map(([k, v]) => [k, grads[v.name]]),
-      ),
-    );
-    tf.dispose(grads);
-    value.dispose();
-  }
-  const wt = b.weights();
-  t.true(Math.abs(val(w) - 1) < 1e-3, `w = ${val(w)}`);
-  t.true(Math.abs(wt.pred - 100) < 1, `weight of the precise task ${wt.pred}`);
-  t.true(Math.abs(wt.rep - 1) < 0.01, `weight of the noisy task ${wt.rep}`);
-  tf.dispose([w, y1, y2]);
-  b.dispose();
-});
+test(
+  'uncertainty weighting, toy 2: two noisy measurements of one value (variances 0.01 and 1) -> the value, and ' +
+    'weights 1/variance',
+  (t) => {
+    // task i: L_i(w) = mean_j (w - y_ij)^2 with y_1 = 1 +- 0.1, y_2 = 1 +- 1. Known optimum: w = 1, L_i = variance_i,
+    // s_i = log variance_i, so the balancer weighs the precise task 100x more: the maximum-likelihood weighting.
+    const b = makeBalancer({ kind: 'uncertainty', lr: 0.02 }, coeffs({ pred: 1, rep: 1 }));
+    const w = tf.variable(tf.scalar(0), true, 'toy-uw-w');
+    const y1 = tf.tensor1d([0.9, 1.1]),
+      y2 = tf.tensor1d([0, 2]);
+    const task = (y: tf.Tensor) => tf.mean(tf.square(tf.sub(w, y))) as tf.Scalar;
+    for (let i = 0; i < 2500; i++) {
+      const vars = [w, ...Object.values(b.variables)];
+      const { grads, value } = tf.variableGrads(
+        () => b.combine({ pred: task(y1), rep: task(y2) }, coeffs({ pred: 1, rep: 1 }), null),
+        vars,
+      );
+      tf.tidy(() => w.assign(tf.sub(w, tf.mul(grads[w.name], 0.004))));
+      b.update(
+        Object.fromEntries(
+          Object.entries(b.variables)
+            .filter(([, v]) => grads[v.name])
+            .map(([k, v]) => [k, grads[v.name]]),
+        ),
+      );
+      tf.dispose(grads);
+      value.dispose();
+    }
+    const wt = b.weights();
+    t.true(Math.abs(val(w) - 1) < 1e-3, `w = ${val(w)}`);
+    t.true(Math.abs(wt.pred - 100) < 1, `weight of the precise task ${wt.pred}`);
+    t.true(Math.abs(wt.rep - 1) < 0.01, `weight of the noisy task ${wt.rep}`);
+    tf.dispose([w, y1, y2]);
+    b.dispose();
+  },
+);

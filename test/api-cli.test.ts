@@ -24,7 +24,7 @@ const N = 40,
   LR = 1e-3,
   SEED = 42;
 
-test('the CLI (npm run qat) and a user loop on the API give the same loss and KD terms on the same steps, to the bit', async (t) => {
+test('npm run qat and a user loop on the API give the same loss and KD terms, step by step, to the bit', async (t) => {
   const base = mkdtempSync(join(tmpdir(), 'kdqat-cli-api-'));
   const tdir = join(base, 'models', 'testbert', 'rte');
   await makeTeacherDir(tdir); // dropout 0.1: the dropout seed stream of each step is compared too

@@ -27,7 +27,8 @@ test.serial(
     const r = restore(out, { model: teacher.config });
     t.is(r.step, 12);
     t.is((r.kd as { preset: string }).preset, 'map+output');
-    // the restored student is the trained one: its logits differ from the untrained ternary student's, and they are finite
+    // the restored student is the trained one: its logits differ from the untrained ternary student's, and they are
+    // finite
     const trained = tf.tidy(() => r.forward(inputs.batch).logits.dataSync().slice());
     const fresh = quantize(teacher.config, teacher.params);
     const untrained = tf.tidy(() => fresh.forward(inputs.batch).logits.dataSync().slice());
@@ -38,20 +39,24 @@ test.serial(
   },
 );
 
-test('the example runs as a script through the package entry (exports "." -> src/api/index.ts under the kdqat-source condition)', (t) => {
-  const dir = join(FIXTURES, 'models', modelFixtures()[0]);
-  const out = join(mkdtempSync(join(tmpdir(), 'kdqat-example-')), 's.safetensors');
-  const r = spawnSync(
-    process.execPath,
-    ['--import', 'tsx', '--conditions=kdqat-source', 'examples/distil-loop.ts', dir, '4', out],
-    { cwd: ROOT, encoding: 'utf8', env: { ...process.env, KDQAT_BACKEND: 'cpu' } },
-  );
-  t.is(r.status, 0, r.stderr);
-  t.regex(r.stdout, /KD loss [\d.]+ -> [\d.]+ in 4 steps; student saved to/);
-  t.true(readFileSync(out).length > 1000);
-  t.deepEqual(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).exports['.'], {
-    'kdqat-source': './src/api/index.ts',
-    types: './dist/api/index.d.ts',
-    import: './dist/api/index.js',
-  });
-});
+test(
+  'the example runs as a script through the package entry (exports "." -> src/api/index.ts under the kdqat-source ' +
+    'condition)',
+  (t) => {
+    const dir = join(FIXTURES, 'models', modelFixtures()[0]);
+    const out = join(mkdtempSync(join(tmpdir(), 'kdqat-example-')), 's.safetensors');
+    const r = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', '--conditions=kdqat-source', 'examples/distil-loop.ts', dir, '4', out],
+      { cwd: ROOT, encoding: 'utf8', env: { ...process.env, KDQAT_BACKEND: 'cpu' } },
+    );
+    t.is(r.status, 0, r.stderr);
+    t.regex(r.stdout, /KD loss [\d.]+ -> [\d.]+ in 4 steps; student saved to/);
+    t.true(readFileSync(out).length > 1000);
+    t.deepEqual(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).exports['.'], {
+      'kdqat-source': './src/api/index.ts',
+      types: './dist/api/index.d.ts',
+      import: './dist/api/index.js',
+    });
+  },
+);

@@ -196,7 +196,8 @@ test.serial('the hooks run in order with their arguments, and a user loop leaks 
     onStepBegin: (k) => calls.push(`stepBegin ${k}`),
     onAfterComputeLoss: (inp, s, loss, te) =>
       calls.push(
-        `afterLoss ${inp === fx ? 'inputs' : '?'} ${s.logits.shape} ${loss === null ? 'null' : 'loss'} ${te.probs.length}`,
+        `afterLoss ${inp === fx ? 'inputs' : '?'} ${s.logits.shape} ${loss === null ? 'null' : 'loss'} ` +
+          `${te.probs.length}`,
       ),
     onBeforeOptimizerStep: (g) => calls.push(`beforeOpt ${Object.keys(g).length}`),
     onStepEnd: (i) => calls.push(`stepEnd ${i.step} ${Object.keys(i.terms).join(',')}`),

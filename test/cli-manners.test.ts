@@ -55,7 +55,8 @@ test('a misspelt flag is one line naming the closest flag and the help, exit 2, 
     t.regex(
       r.stderr,
       new RegExp(
-        `^${cmd}: unknown flag --trian-limit; did you mean --train-limit\\? \\(npm run ${cmd} -- --help lists the flags\\)`,
+        `^${cmd}: unknown flag --trian-limit; did you mean --train-limit\\? \\(npm run ${cmd} -- --help lists the ` +
+          `flags\\)`,
       ),
     );
   }

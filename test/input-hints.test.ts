@@ -35,7 +35,8 @@ test('a --data-dir pointed at a task folder gets a hint naming the folder to giv
   t.regex(
     r.stderr,
     new RegExp(
-      `looks like a task folder \\(it is named RTE\\); point it at the GLUE folder holding the task folders, e\\.g\\. ${GLUE_DIR}`,
+      `looks like a task folder \\(it is named RTE\\); point it at the GLUE folder holding the task folders, ` +
+        `e\\.g\\. ${GLUE_DIR}`,
     ),
   );
   // a folder of another name holding train.tsv / dev.tsv itself

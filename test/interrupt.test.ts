@@ -93,51 +93,55 @@ const QAT = (teacher: string, runDir: string) => [
 ];
 const noStack = /\n\s+at /;
 
-test('qat: SIGINT and a second signal pending with it: saved at the step boundary, one line, exit 128 + the first signal, no lock left; the same command resumes with identical results', async (t) => {
-  t.timeout(480_000);
-  const sb = sandbox('kdqat-sigint-');
-  const teacher = join(sb.models, 'testbert', 'rte');
-  await makeTeacherDir(teacher);
-  const full = cli('qat', QAT(teacher, join(sb.out, 'full')), sb.env);
-  t.is(full.status, 0, full.stderr);
+test(
+  'qat: SIGINT and a second signal pending with it: saved at the step boundary, one line, exit 128 + the first ' +
+    'signal, no lock left; the same command resumes with identical results',
+  async (t) => {
+    t.timeout(480_000);
+    const sb = sandbox('kdqat-sigint-');
+    const teacher = join(sb.models, 'testbert', 'rte');
+    await makeTeacherDir(teacher);
+    const full = cli('qat', QAT(teacher, join(sb.out, 'full')), sb.env);
+    t.is(full.status, 0, full.stderr);
 
-  const dir = join(sb.out, 'cut');
-  const r = await interrupted('qat', QAT(teacher, dir), { ...sb.env, KDQAT_FAULT: 'stop@step:7' }, async (pid) => {
-    process.kill(pid, 'SIGINT');
-    process.kill(pid, 'SIGTERM'); // a second signal (pending together with the first): it waits for the save
-    wake(pid);
-  });
-  // both signals were pending at once: the kernel picks which comes first; that one is the stop, the other waits
-  const first = /received (SIG\w+): saving a checkpoint/.exec(r.stderr)?.[1];
-  t.true(first === 'SIGINT' || first === 'SIGTERM', r.stderr);
-  t.is(r.status, first === 'SIGINT' ? 130 : 143, r.stderr);
-  t.regex(r.stderr, new RegExp(`received ${first === 'SIGINT' ? 'SIGTERM' : 'SIGINT'} again: waiting for`));
-  const lines = r.stderr.split('\n').filter((l) => /interrupted at step/.test(l));
-  t.is(lines.length, 1, r.stderr);
-  const m = /^qat: interrupted at step (\d+): saved; run the same command to resume/.exec(lines[0]);
-  t.truthy(m, lines[0]);
-  const step = Number(m![1]);
-  t.is(step, 7, 'the step in which it froze ends, then it stops');
-  t.notRegex(r.stderr, noStack);
-  t.false(existsSync(join(dir, '.run.lock')), "the run folder's lock was released");
-  t.true(existsSync(join(dir, 'state', 'latest.json')));
-  t.false(existsSync(join(dir, 'metrics.json')));
+    const dir = join(sb.out, 'cut');
+    const r = await interrupted('qat', QAT(teacher, dir), { ...sb.env, KDQAT_FAULT: 'stop@step:7' }, async (pid) => {
+      process.kill(pid, 'SIGINT');
+      process.kill(pid, 'SIGTERM'); // a second signal (pending together with the first): it waits for the save
+      wake(pid);
+    });
+    // both signals were pending at once: the kernel picks which comes first; that one is the stop, the other waits
+    const first = /received (SIG\w+): saving a checkpoint/.exec(r.stderr)?.[1];
+    t.true(first === 'SIGINT' || first === 'SIGTERM', r.stderr);
+    t.is(r.status, first === 'SIGINT' ? 130 : 143, r.stderr);
+    t.regex(r.stderr, new RegExp(`received ${first === 'SIGINT' ? 'SIGTERM' : 'SIGINT'} again: waiting for`));
+    const lines = r.stderr.split('\n').filter((l) => /interrupted at step/.test(l));
+    t.is(lines.length, 1, r.stderr);
+    const m = /^qat: interrupted at step (\d+): saved; run the same command to resume/.exec(lines[0]);
+    t.truthy(m, lines[0]);
+    const step = Number(m![1]);
+    t.is(step, 7, 'the step in which it froze ends, then it stops');
+    t.notRegex(r.stderr, noStack);
+    t.false(existsSync(join(dir, '.run.lock')), "the run folder's lock was released");
+    t.true(existsSync(join(dir, 'state', 'latest.json')));
+    t.false(existsSync(join(dir, 'metrics.json')));
 
-  const again = cli('qat', QAT(teacher, dir), sb.env);
-  t.is(again.status, 0, again.stderr);
-  t.notRegex(again.stderr, /stale/i);
-  t.regex(again.stderr, new RegExp(`resuming \\S+ from step ${step}`));
-  const a = JSON.parse(readFileSync(join(sb.out, 'full', 'metrics.json'), 'utf8')),
-    b = JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8'));
-  t.is(b.resumedFromStep, step);
-  t.deepEqual(b.best, a.best);
-  t.deepEqual(b.last, a.last);
-  t.is(
-    readFileSync(join(dir, 'log.jsonl'), 'utf8'),
-    readFileSync(join(sb.out, 'full', 'log.jsonl'), 'utf8'),
-    'every step loss and evaluation as uninterrupted',
-  );
-});
+    const again = cli('qat', QAT(teacher, dir), sb.env);
+    t.is(again.status, 0, again.stderr);
+    t.notRegex(again.stderr, /stale/i);
+    t.regex(again.stderr, new RegExp(`resuming \\S+ from step ${step}`));
+    const a = JSON.parse(readFileSync(join(sb.out, 'full', 'metrics.json'), 'utf8')),
+      b = JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8'));
+    t.is(b.resumedFromStep, step);
+    t.deepEqual(b.best, a.best);
+    t.deepEqual(b.last, a.last);
+    t.is(
+      readFileSync(join(dir, 'log.jsonl'), 'utf8'),
+      readFileSync(join(sb.out, 'full', 'log.jsonl'), 'utf8'),
+      'every step loss and evaluation as uninterrupted',
+    );
+  },
+);
 
 test('finetune: SIGHUP saves and exits 129 in one line; SIGTERM 143; the same command resumes', async (t) => {
   t.timeout(480_000);
@@ -192,48 +196,57 @@ test('finetune: SIGHUP saves and exits 129 in one line; SIGTERM 143; the same co
   t.true(existsSync(join(out, 'model.safetensors')));
 });
 
-test('sweep: SIGINT goes on to the runs under way; each saves; the sweep releases its lock, says so in one line and exits 130; the same command resumes them', async (t) => {
-  t.timeout(480_000);
-  const sb = sandbox('kdqat-sweepint-');
-  const models = join(sb.base, 'models');
-  await makeTeacherDir(join(models, 'testbert', 'rte'));
-  const env = sweepEnv(models, sb.out);
-  const args = [...SWEEP_ARGS.map((a, i, all) => (all[i - 1] === '--epochs' ? '20' : a)), '--jobs', '2'];
-  const task = join(sb.out, 'testbert', 'rte');
-  const steps = (run: string) => {
-    try {
-      return readFileSync(join(task, run, 'log.jsonl'), 'utf8')
-        .split('\n')
-        .filter((l) => l.includes('"loss"')).length;
-    } catch {
-      return 0;
-    }
-  };
-  const r = await interrupted(
-    'sweep',
-    args,
-    env,
-    async (pid) => {
-      process.kill(pid, 'SIGINT');
-    },
-    () => steps('map_s42') >= 2 && steps('output_s42') >= 2,
-  );
-  t.is(r.status, 130, r.stderr);
-  const lines = r.stderr.split('\n').filter((l) => /^sweep: interrupted/.test(l));
-  t.is(lines.length, 1, r.stderr);
-  t.regex(
-    lines[0],
-    /^sweep: interrupted: (map|output)_s42 at step \d+, (map|output)_s42 at step \d+ saved; run the same command to resume$/,
-  );
-  t.notRegex(r.stderr, noStack);
-  t.false(existsSync(join(task, '.sweep.lock')), "the sweep folder's lock was released");
-  for (const run of ['map_s42', 'output_s42'])
-    t.false(existsSync(join(task, run, '.run.lock')), `${run}: lock released`);
-  const saved = Object.fromEntries([...lines[0].matchAll(/(\w+_s42) at step (\d+)/g)].map((m) => [m[1], Number(m[2])]));
+test(
+  'sweep: SIGINT goes on to the runs under way; each saves; the sweep releases its lock, says so in one line and ' +
+    'exits 130; the same command resumes them',
+  async (t) => {
+    t.timeout(480_000);
+    const sb = sandbox('kdqat-sweepint-');
+    const models = join(sb.base, 'models');
+    await makeTeacherDir(join(models, 'testbert', 'rte'));
+    const env = sweepEnv(models, sb.out);
+    const args = [...SWEEP_ARGS.map((a, i, all) => (all[i - 1] === '--epochs' ? '20' : a)), '--jobs', '2'];
+    const task = join(sb.out, 'testbert', 'rte');
+    const steps = (run: string) => {
+      try {
+        return readFileSync(join(task, run, 'log.jsonl'), 'utf8')
+          .split('\n')
+          .filter((l) => l.includes('"loss"')).length;
+      } catch {
+        return 0;
+      }
+    };
+    const r = await interrupted(
+      'sweep',
+      args,
+      env,
+      async (pid) => {
+        process.kill(pid, 'SIGINT');
+      },
+      () => steps('map_s42') >= 2 && steps('output_s42') >= 2,
+    );
+    t.is(r.status, 130, r.stderr);
+    const lines = r.stderr.split('\n').filter((l) => /^sweep: interrupted/.test(l));
+    t.is(lines.length, 1, r.stderr);
+    t.regex(
+      lines[0],
+      new RegExp(
+        /^sweep: interrupted: (map|output)_s42 at step \d+, (map|output)_s42 at step \d+ saved; /.source +
+          /run the same command to resume$/.source,
+      ),
+    );
+    t.notRegex(r.stderr, noStack);
+    t.false(existsSync(join(task, '.sweep.lock')), "the sweep folder's lock was released");
+    for (const run of ['map_s42', 'output_s42'])
+      t.false(existsSync(join(task, run, '.run.lock')), `${run}: lock released`);
+    const saved = Object.fromEntries(
+      [...lines[0].matchAll(/(\w+_s42) at step (\d+)/g)].map((m) => [m[1], Number(m[2])]),
+    );
 
-  const again = cli('sweep', args, env);
-  t.is(again.status, 0, again.stderr);
-  t.notRegex(again.stderr, /stale/i);
-  for (const run of ['map_s42', 'output_s42'])
-    t.is(JSON.parse(readFileSync(join(task, run, 'metrics.json'), 'utf8')).resumedFromStep, saved[run], run);
-});
+    const again = cli('sweep', args, env);
+    t.is(again.status, 0, again.stderr);
+    t.notRegex(again.stderr, /stale/i);
+    for (const run of ['map_s42', 'output_s42'])
+      t.is(JSON.parse(readFileSync(join(task, run, 'metrics.json'), 'utf8')).resumedFromStep, saved[run], run);
+  },
+);

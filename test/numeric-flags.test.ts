@@ -103,44 +103,48 @@ function probes(r: NumRange): { bad: string[]; good: string } {
   return { bad: [...new Set(bad)].filter((b) => b !== good), good };
 }
 
-test('every command: each numeric flag has a range; values outside it are one line naming flag, value and range; "--flag -1" is a value', async (t) => {
-  t.timeout(300_000);
-  const env = { ...sandbox('kdqat-numflags-').env, KDQAT_DUMP_FLAGS: '1' };
-  const tables: { cmd: string; usage: string; spec: FlagSpec }[] = [];
-  for (const cmd of COMMANDS) {
-    // one at a time: each start loads tfjs
-    const r = await run(cmd, [], env);
-    t.is(r.status, 0, `${cmd}: ${r.stderr}`);
-    tables.push({ cmd, ...JSON.parse(r.stdout.trim().split('\n').pop()!) });
-  }
-  t.true(tables.length >= 11, `found ${tables.length} commands`);
-  let checked = 0;
-  for (const { cmd, usage, spec } of tables) {
-    for (const [flag, f] of Object.entries(spec)) {
-      if (f.type !== 'string') continue;
-      if (!f.num) {
-        t.true(
-          NOT_NUMERIC.has(flag),
-          `${cmd} --${flag}: a string flag without a range (add num: {...} or list it in NOT_NUMERIC)`,
-        );
-        continue;
-      }
-      const { bad, good } = probes(f.num);
-      for (const value of bad)
-        for (const argv of [[`--${flag}`, value], [`--${flag}=${value}`]]) {
-          const e = t.throws(() => parseFlags(spec, usage, argv), undefined, `${cmd} ${argv.join(' ')}`);
-          t.true(e instanceof UsageError, `${cmd} ${argv.join(' ')}: ${e?.message}`);
-          t.is(e?.message, `--${flag} must be ${describeRange(f.num)}, got "${value}"`);
-          checked++;
-        }
-      t.is(parseFlags(spec, usage, [`--${flag}`, good])[flag], good, `${cmd} --${flag} ${good} is allowed`);
+test(
+  'every command: each numeric flag has a range; values outside it are one line naming flag, value and range; ' +
+    '"--flag -1" is a value',
+  async (t) => {
+    t.timeout(300_000);
+    const env = { ...sandbox('kdqat-numflags-').env, KDQAT_DUMP_FLAGS: '1' };
+    const tables: { cmd: string; usage: string; spec: FlagSpec }[] = [];
+    for (const cmd of COMMANDS) {
+      // one at a time: each start loads tfjs
+      const r = await run(cmd, [], env);
+      t.is(r.status, 0, `${cmd}: ${r.stderr}`);
+      tables.push({ cmd, ...JSON.parse(r.stdout.trim().split('\n').pop()!) });
     }
-  }
-  t.log(`${checked} refused values over ${tables.length} commands`);
-  t.true(checked > 200);
-});
+    t.true(tables.length >= 11, `found ${tables.length} commands`);
+    let checked = 0;
+    for (const { cmd, usage, spec } of tables) {
+      for (const [flag, f] of Object.entries(spec)) {
+        if (f.type !== 'string') continue;
+        if (!f.num) {
+          t.true(
+            NOT_NUMERIC.has(flag),
+            `${cmd} --${flag}: a string flag without a range (add num: {...} or list it in NOT_NUMERIC)`,
+          );
+          continue;
+        }
+        const { bad, good } = probes(f.num);
+        for (const value of bad)
+          for (const argv of [[`--${flag}`, value], [`--${flag}=${value}`]]) {
+            const e = t.throws(() => parseFlags(spec, usage, argv), undefined, `${cmd} ${argv.join(' ')}`);
+            t.true(e instanceof UsageError, `${cmd} ${argv.join(' ')}: ${e?.message}`);
+            t.is(e?.message, `--${flag} must be ${describeRange(f.num)}, got "${value}"`);
+            checked++;
+          }
+        t.is(parseFlags(spec, usage, [`--${flag}`, good])[flag], good, `${cmd} --${flag} ${good} is allowed`);
+      }
+    }
+    t.log(`${checked} refused values over ${tables.length} commands`);
+    t.true(checked > 200);
+  },
+);
 
-test('a negative number after a value flag is its value; after a boolean flag or as a flag of its own it is not', (t) => {
+test('a negative number after a value flag is its value; after a boolean flag or on its own it is not', (t) => {
   const spec: FlagSpec = { epochs: { type: 'string', help: '' }, wait: { type: 'boolean', help: '' } };
   t.deepEqual(joinNegativeValues(spec, ['--epochs', '-1', '--wait']), ['--epochs=-1', '--wait']);
   t.deepEqual(joinNegativeValues(spec, ['--epochs', '-.5']), ['--epochs=-.5']);
@@ -149,29 +153,33 @@ test('a negative number after a value flag is its value; after a boolean flag or
   t.deepEqual(joinNegativeValues(spec, ['--epochs=-2']), ['--epochs=-2']);
 });
 
-test('end to end: qat --epochs -1, qat --map-coeff -1, sweep --jobs -2, analyze --hessian-tol -1: exit 2, one line, before any work', async (t) => {
-  t.timeout(300_000);
-  const sb = sandbox('kdqat-numflags-e2e-');
-  const cases: [string, string[], RegExp][] = [
-    ['qat', ['--task', 'rte', '--teacher', 'x', '--epochs', '-1'], /^qat: --epochs must be a number > 0, got "-1"$/],
-    [
-      'qat',
-      ['--task', 'rte', '--teacher', 'x', '--map-coeff', '-1'],
-      /^qat: --map-coeff must be a number >= 0, got "-1"$/,
-    ],
-    ['sweep', ['--task', 'rte', '--jobs', '-2'], /^sweep: --jobs must be an integer >= 1, got "-2"$/],
-    [
-      'analyze',
-      ['--task', 'rte', '--teacher', 'x', '--hessian-tol', '-1'],
-      /^analyze: --hessian-tol must be a number > 0, got "-1"$/,
-    ],
-  ];
-  for (const [cmd, args, re] of cases) {
-    const r = await run(cmd, args, sb.env);
-    t.is(r.status, 2, `${cmd} ${args.join(' ')}: ${r.stderr}`);
-    const lines = r.stderr.split('\n').filter((l) => l.trim() && !/TensorFlow\.js|tfjs-node|^=+$/.test(l));
-    t.is(lines.length, 1, r.stderr);
-    t.regex(lines[0], re);
-    t.notRegex(r.stderr, /ambiguous/);
-  }
-});
+test(
+  'end to end: qat --epochs -1, qat --map-coeff -1, sweep --jobs -2, analyze --hessian-tol -1: exit 2, one line, ' +
+    'before any work',
+  async (t) => {
+    t.timeout(300_000);
+    const sb = sandbox('kdqat-numflags-e2e-');
+    const cases: [string, string[], RegExp][] = [
+      ['qat', ['--task', 'rte', '--teacher', 'x', '--epochs', '-1'], /^qat: --epochs must be a number > 0, got "-1"$/],
+      [
+        'qat',
+        ['--task', 'rte', '--teacher', 'x', '--map-coeff', '-1'],
+        /^qat: --map-coeff must be a number >= 0, got "-1"$/,
+      ],
+      ['sweep', ['--task', 'rte', '--jobs', '-2'], /^sweep: --jobs must be an integer >= 1, got "-2"$/],
+      [
+        'analyze',
+        ['--task', 'rte', '--teacher', 'x', '--hessian-tol', '-1'],
+        /^analyze: --hessian-tol must be a number > 0, got "-1"$/,
+      ],
+    ];
+    for (const [cmd, args, re] of cases) {
+      const r = await run(cmd, args, sb.env);
+      t.is(r.status, 2, `${cmd} ${args.join(' ')}: ${r.stderr}`);
+      const lines = r.stderr.split('\n').filter((l) => l.trim() && !/TensorFlow\.js|tfjs-node|^=+$/.test(l));
+      t.is(lines.length, 1, r.stderr);
+      t.regex(lines[0], re);
+      t.notRegex(r.stderr, /ambiguous/);
+    }
+  },
+);

@@ -48,7 +48,7 @@ function copiesOf(nodeModules: string, name: string): string[] {
   return found;
 }
 
-test('npm pack -> install into a fresh consumer -> the example compiled against dist/*.d.ts runs under plain node', (t) => {
+test('npm pack, install into a fresh consumer: the example compiled against dist/*.d.ts runs under plain node', (t) => {
   const models = modelFixtures();
   if (models.length === 0) {
     t.pass('no model fixtures (KDQAT_FIXTURES)');

@@ -24,7 +24,7 @@ for (const [target, file] of [
   ['readme', 'README.md'],
   ['doc', 'docs/results.md'],
 ] as [Target, string][])
-  test(`${file}'s generated blocks are the ones regenerated from experiments/results/ (pending where no folder is)`, (t) => {
+  test(`${file}'s generated blocks are regenerated from experiments/results/ (pending where no folder is)`, (t) => {
     const now = readTarget(target);
     for (const n of [...studies.map((s) => s.name), 'claims'])
       t.true(now.includes(`<!-- results:${n}:start -->`) && now.includes(`<!-- results:${n}:end -->`), n);

@@ -37,53 +37,57 @@ const SMALL = [
   'cpu',
 ];
 
-test('qat: a finished run is reused only with the same configuration; another is refused with the differences, --force-new starts anew', async (t) => {
-  const sb = sandbox('kdqat-id-');
-  const teacher = join(sb.models, 'testbert', 'rte');
-  await makeTeacherDir(teacher);
-  const args = [...SMALL, '--teacher', teacher];
-  const a = cli('qat', [...args, '--train-limit', '16', '--max-steps', '1'], sb.env);
-  t.is(a.status, 0, a.stderr);
-  const run = join(sb.out, 'testbert', 'rte', 'map_s42');
-  const cfg = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8'));
-  // the effective values are recorded: the task default eval interval, the given length and batch
-  t.is(cfg.data.maxSeqLen, 32);
-  t.is(cfg.data.batchSize, 8);
-  t.is(cfg.train.evalEvery, resolveRunConfig({ task: 'rte' }).train.evalEvery);
-  t.true(Number.isInteger(cfg.train.evalEvery));
-  t.regex(cfg.configHash, /^[0-9a-f]{16}$/);
-  t.regex(cfg.identity.source, /^sha256:/);
-  const m = JSON.parse(readFileSync(join(run, 'metrics.json'), 'utf8'));
-  t.is(m.config.data.maxSeqLen, 32);
-  t.is(m.configHash, cfg.configHash);
+test(
+  'qat: a finished run is reused only with the same configuration; another is refused with the differences, ' +
+    '--force-new starts anew',
+  async (t) => {
+    const sb = sandbox('kdqat-id-');
+    const teacher = join(sb.models, 'testbert', 'rte');
+    await makeTeacherDir(teacher);
+    const args = [...SMALL, '--teacher', teacher];
+    const a = cli('qat', [...args, '--train-limit', '16', '--max-steps', '1'], sb.env);
+    t.is(a.status, 0, a.stderr);
+    const run = join(sb.out, 'testbert', 'rte', 'map_s42');
+    const cfg = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8'));
+    // the effective values are recorded: the task default eval interval, the given length and batch
+    t.is(cfg.data.maxSeqLen, 32);
+    t.is(cfg.data.batchSize, 8);
+    t.is(cfg.train.evalEvery, resolveRunConfig({ task: 'rte' }).train.evalEvery);
+    t.true(Number.isInteger(cfg.train.evalEvery));
+    t.regex(cfg.configHash, /^[0-9a-f]{16}$/);
+    t.regex(cfg.identity.source, /^sha256:/);
+    const m = JSON.parse(readFileSync(join(run, 'metrics.json'), 'utf8'));
+    t.is(m.config.data.maxSeqLen, 32);
+    t.is(m.configHash, cfg.configHash);
 
-  const same = cli('qat', [...args, '--train-limit', '16', '--max-steps', '1'], sb.env);
-  t.is(same.status, 0);
-  t.regex(same.stderr, /complete already, with this configuration/);
+    const same = cli('qat', [...args, '--train-limit', '16', '--max-steps', '1'], sb.env);
+    t.is(same.status, 0);
+    t.regex(same.stderr, /complete already, with this configuration/);
 
-  const other = cli('qat', [...args, '--train-limit', '24', '--epochs', '2', '--max-steps', '1'], sb.env);
-  t.is(other.status, 2, other.stderr);
-  t.regex(other.stderr, /holds a finished run of another configuration, which is neither reused nor resumed/);
-  t.regex(other.stderr, /data\.trainLimit: 16 \(existing\) vs 24 \(this command\)/);
-  t.regex(other.stderr, /train\.epochs: 3 \(existing\) vs 2 \(this command\)/);
-  t.regex(other.stderr, /--force-new/);
-  t.false(/\n\s+at /.test(other.stderr), 'no stack trace');
+    const other = cli('qat', [...args, '--train-limit', '24', '--epochs', '2', '--max-steps', '1'], sb.env);
+    t.is(other.status, 2, other.stderr);
+    t.regex(other.stderr, /holds a finished run of another configuration, which is neither reused nor resumed/);
+    t.regex(other.stderr, /data\.trainLimit: 16 \(existing\) vs 24 \(this command\)/);
+    t.regex(other.stderr, /train\.epochs: 3 \(existing\) vs 2 \(this command\)/);
+    t.regex(other.stderr, /--force-new/);
+    t.false(/\n\s+at /.test(other.stderr), 'no stack trace');
 
-  const forced = cli(
-    'qat',
-    [...args, '--train-limit', '24', '--epochs', '2', '--max-steps', '1', '--force-new'],
-    sb.env,
-  );
-  t.is(forced.status, 0, forced.stderr);
-  t.is(JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')).data.trainLimit, 24);
-  const replaced = readdirSync(join(sb.out, 'testbert', 'rte', '.replaced'));
-  t.is(replaced.length, 1);
-  t.is(
-    JSON.parse(readFileSync(join(sb.out, 'testbert', 'rte', '.replaced', replaced[0], 'config.json'), 'utf8')).data
-      .trainLimit,
-    16,
-  );
-});
+    const forced = cli(
+      'qat',
+      [...args, '--train-limit', '24', '--epochs', '2', '--max-steps', '1', '--force-new'],
+      sb.env,
+    );
+    t.is(forced.status, 0, forced.stderr);
+    t.is(JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')).data.trainLimit, 24);
+    const replaced = readdirSync(join(sb.out, 'testbert', 'rte', '.replaced'));
+    t.is(replaced.length, 1);
+    t.is(
+      JSON.parse(readFileSync(join(sb.out, 'testbert', 'rte', '.replaced', replaced[0], 'config.json'), 'utf8')).data
+        .trainLimit,
+      16,
+    );
+  },
+);
 
 test('an unfinished run of another configuration is neither resumed nor silently replaced', (t) => {
   const sb = sandbox('kdqat-id-');
@@ -100,8 +104,10 @@ test('an unfinished run of another configuration is neither resumed nor silently
   writeFileSync(join(dir, 'config.json'), JSON.stringify({ configHash: a.hash, identity: a.identity }));
   t.is(checkRunDir(dir, a), 'unfinished');
   t.throws(() => checkRunDir(dir, b), {
-    message:
-      /an unfinished run of another configuration.*data\.trainLimit: 64 \(existing\) vs 96.*train\.epochs: 3 \(existing\) vs 2/,
+    message: new RegExp(
+      /an unfinished run of another configuration.*data\.trainLimit: 64 \(existing\) vs 96/.source +
+        /.*train\.epochs: 3 \(existing\) vs 2/.source,
+    ),
   });
   t.throws(
     () => checkRunDir(dir, c),
@@ -124,7 +130,7 @@ test('an unfinished run of another configuration is neither resumed nor silently
   );
 });
 
-test('sweep: runs held by another configuration are refused before any work; a grid cannot make one run name twice', async (t) => {
+test('sweep: runs of another configuration are refused before any work; a grid cannot name a run twice', async (t) => {
   const sb = sandbox('kdqat-id-');
   const teacher = join(sb.models, 'testbert', 'rte');
   await makeTeacherDir(teacher);

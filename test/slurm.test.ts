@@ -39,7 +39,7 @@ test('shell quoting: every value reaches the command unchanged', (t) => {
   t.deepEqual(r.stdout.split('\0').slice(0, -1), values);
 });
 
-test('the batch script: #SBATCH lines from validated options, one exec per array task, malformed values refused', (t) => {
+test('the batch script: #SBATCH lines from validated options, one exec per array task, bad values refused', (t) => {
   const spec = {
     jobName: 'kdqat-rte',
     log: '/out/slurm/logs/%A_%a.log',
@@ -84,7 +84,7 @@ test('the batch script: #SBATCH lines from validated options, one exec per array
   t.throws(() => batchScript({ ...spec, chdir: '/a b' }), { message: /whitespace/ });
 });
 
-test('malformed or misplaced launcher flags are errors before anything runs; a missing sbatch names --launcher local', async (t) => {
+test('bad or misplaced launcher flags fail before any work; a missing sbatch names --launcher local', async (t) => {
   const out = mkdtempSync(join(tmpdir(), 'kdqat-slurmflags-'));
   const env = sweepEnv(join(out, 'models'), out);
   const cases: [string[], RegExp][] = [
@@ -119,7 +119,8 @@ test.after.always(async () => {
 });
 
 test.serial(
-  'a real Slurm cluster: the array gives the local results; runs of another configuration are refused; a task cancelled or requeued mid-run resumes with identical results; a missing teacher is a job first',
+  'a real Slurm cluster: the array gives the local results; runs of another configuration are refused; a task ' +
+    'cancelled or requeued mid-run resumes with identical results; a missing teacher is a job first',
   async (t) => {
     t.timeout(540_000);
     cluster = await startCluster(); // throws with the reason (and the daemons' logs) when the cluster cannot start
@@ -148,7 +149,11 @@ test.serial(
     t.regex(script, /^#SBATCH --array=0,1%2$/m);
     t.regex(
       script,
-      /^ {2}0\) exec .*src\/cli\/qat\.ts --config-json '\{.*"preset":"map".*\}' --run-dir \S+map_s42 --progress-json --backend cpu --threads 1 ;;$/m,
+      new RegExp(
+        /^ {2}0\) exec .*src\/cli\/qat\.ts --config-json '\{.*"preset":"map".*\}' --run-dir \S+map_s42 /.source +
+          /--progress-json --backend cpu --threads 1 ;;$/.source,
+        'm',
+      ),
     );
     const st = runSweep(env('slurm'), [...ARGS, '--status']);
     t.is(st.status, 0, st.stderr);
@@ -166,7 +171,8 @@ test.serial(
     t.notRegex(other.stderr, /\n\s+at /, 'no stack trace');
     t.is(readFileSync(join(sdir, 'array.json'), 'utf8'), recBefore, 'nothing was submitted');
 
-    // mid-run, cancel task 0 (on SIGTERM it saves a checkpoint and stops) and requeue task 1 (--requeue: Slurm restarts it)
+    // mid-run, cancel task 0 (on SIGTERM it saves a checkpoint and stops) and requeue task 1 (--requeue: Slurm restarts
+    // it)
     const sub = runSweep(env('cancel'), [...SLURM, '--requeue']);
     t.is(sub.status, 0, sub.stderr);
     const rec = JSON.parse(readFileSync(join(base, 'cancel', 'testbert', 'rte', 'slurm', 'array.json'), 'utf8'));
@@ -261,7 +267,11 @@ test.serial(
     t.true(existsSync(join(reportDir, 'index.html')), '--status wrote the report');
     t.regex(
       readFileSync(join(base, 'teacher', 'tiny', 'rte', 'slurm', 'teacher.sbatch'), 'utf8'),
-      /^exec .*src\/cli\/finetune\.ts --config-json '\{.*\}' --bert tiny --out \S+tiny\/rte --vocab \S+vocab\.txt --backend cpu --threads 1$/m,
+      new RegExp(
+        /^exec .*src\/cli\/finetune\.ts --config-json '\{.*\}' --bert tiny --out \S+tiny\/rte /.source +
+          /--vocab \S+vocab\.txt --backend cpu --threads 1$/.source,
+        'm',
+      ),
     );
   },
 );

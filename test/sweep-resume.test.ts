@@ -13,7 +13,7 @@ test.before(async () => {
   await initBackend('cpu', { quiet: true });
 });
 
-test('a sweep killed with SIGKILL mid-run resumes and ends with exactly the results of an uninterrupted sweep', async (t) => {
+test('a sweep killed with SIGKILL mid-run resumes and ends with the results of an uninterrupted sweep', async (t) => {
   const base = mkdtempSync(join(tmpdir(), 'kdqat-sweep-'));
   const models = join(base, 'models');
   await makeTeacherDir(join(models, 'testbert', 'rte'));
@@ -57,7 +57,8 @@ test('two sweeps on the same output folder: the second stops with a clear messag
   const out = mkdtempSync(join(tmpdir(), 'kdqat-lock-'));
   const dir = join(out, 'testbert', 'rte');
   mkdirSync(dir, { recursive: true });
-  // a run folder of another configuration: --force-new would move it aside, but not while another sweep holds the folder
+  // a run folder of another configuration: --force-new would move it aside, but not while another sweep holds the
+  // folder
   const held = join(dir, 'map_s42');
   mkdirSync(held, { recursive: true });
   writeFileSync(

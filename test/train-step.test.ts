@@ -63,17 +63,21 @@ test('warmup_linear: x/warmup, then (x-1)/(warmup-1), never negative; decay exem
   t.true(decays('bert.embeddings.word_embeddings.weight'));
 });
 
-test('per-tensor gradient clipping: a huge gradient moves a parameter by lr * m/(sqrt v + eps) of the clipped gradient', (t) => {
-  const p = { w: tf.variable(tf.tensor1d([1, 1]), true, 'clip-test-w') };
-  const opt = new BertAdam({ ...ADAM_DEFAULTS, lr: 0.1, weightDecay: 0, tTotal: -1 });
-  opt.apply(p, { w: tf.tensor1d([300, 400]) }); // norm 500 -> clipped to norm 1: [0.6, 0.8]
-  const m = opt.state.m.w.dataSync(),
-    v = opt.state.v.w.dataSync();
-  t.true(Math.abs(m[0] - 0.1 * 0.6) < 1e-6 && Math.abs(m[1] - 0.1 * 0.8) < 1e-6);
-  t.true(Math.abs(v[1] - 0.001 * 0.64) < 1e-7);
-  const w = p.w.dataSync();
-  t.true(Math.abs(w[0] - (1 - 0.1 * (0.06 / (Math.sqrt(0.00036) + 1e-6)))) < 1e-5);
-});
+test(
+  'per-tensor gradient clipping: a huge gradient moves a parameter by lr * m/(sqrt v + eps) of the clipped ' +
+    'gradient',
+  (t) => {
+    const p = { w: tf.variable(tf.tensor1d([1, 1]), true, 'clip-test-w') };
+    const opt = new BertAdam({ ...ADAM_DEFAULTS, lr: 0.1, weightDecay: 0, tTotal: -1 });
+    opt.apply(p, { w: tf.tensor1d([300, 400]) }); // norm 500 -> clipped to norm 1: [0.6, 0.8]
+    const m = opt.state.m.w.dataSync(),
+      v = opt.state.v.w.dataSync();
+    t.true(Math.abs(m[0] - 0.1 * 0.6) < 1e-6 && Math.abs(m[1] - 0.1 * 0.8) < 1e-6);
+    t.true(Math.abs(v[1] - 0.001 * 0.64) < 1e-7);
+    const w = p.w.dataSync();
+    t.true(Math.abs(w[0] - (1 - 0.1 * (0.06 / (Math.sqrt(0.00036) + 1e-6)))) < 1e-5);
+  },
+);
 
 test('the KD total is the coefficient-weighted sum of its terms', (t) => {
   const fx = fixture();

@@ -43,10 +43,10 @@ export function presetsTable(d: StudyData): string {
     `| majority class (no model) | ${f4(d.majority)} | | ${seeds.map(() => '').join(' | ')} |`,
     `| FP teacher (the weights distilled from) | ${f4(d.teacher)} | | ${seeds.map(() => '').join(' | ')} |`,
     `| ternary PTQ (no training) | ${f4(d.floor)} | | ${seeds.map(() => '').join(' | ')} |`,
-    ...Object.entries(s).map(
-      ([p, st]) =>
-        `| ${p} | ${f4(st.mean)} | ${f4(st.sd)} | ${seeds.map((x) => f4(d.runs.find((r) => r.preset === p && r.seed === x && isPresetRun(r))?.best)).join(' | ')} |`,
-    ),
+    ...Object.entries(s).map(([p, st]) => {
+      const bySeed = seeds.map((x) => f4(d.runs.find((r) => r.preset === p && r.seed === x && isPresetRun(r))?.best));
+      return `| ${p} | ${f4(st.mean)} | ${f4(st.sd)} | ${bySeed.join(' | ')} |`;
+    }),
   ].join('\n');
 }
 
@@ -63,10 +63,13 @@ function mixingTable(d: StudyData): string {
 }
 
 const LIMITS = [
-  'Teachers are tiny (2 layers, hidden 128) and trained from scratch: no pretrained BERT is reachable here, so the attention maps the students copy are those of a small, shallow model, not of BERT-base.',
+  'Teachers are tiny (2 layers, hidden 128) and trained from scratch: no pretrained BERT is reachable here, so the ' +
+    'attention maps the students copy are those of a small, shallow model, not of BERT-base.',
   'Students train on a reduced recipe (see each study): differences that need the full 3 epochs to appear cannot show.',
-  "Three seeds measure a preset's spread badly: a 95% interval of a difference has 4 degrees of freedom, so only effects of about 2.3 pooled standard deviations or more are resolved.",
-  'The analyses (claims 4-6) are of the seed-42 students only: their spread is over dev examples, not over seeds, so they say how these four students differ, not how the KD methods do in general.',
+  "Three seeds measure a preset's spread badly: a 95% interval of a difference has 4 degrees of freedom, so only " +
+    'effects of about 2.3 pooled standard deviations or more are resolved.',
+  'The analyses (claims 4-6) are of the seed-42 students only: their spread is over dev examples, not over seeds, so ' +
+    'they say how these four students differ, not how the KD methods do in general.',
   'The mixing arms are at one seed: they show the shape of the curve, and their differences are not resolved.',
 ];
 
@@ -77,10 +80,12 @@ export function resultsDoc(
   figures: { name: string; title: string }[],
 ): string {
   return [
-    'Each claim of Kim et al. (EMNLP 2022) tested on the studies in `experiments/studies/` (one per task). A difference is',
+    'Each claim of Kim et al. (EMNLP 2022) tested on the studies in `experiments/studies/` (one per task). A ' +
+      'difference is',
     'the difference of two means with its 95% Student-t interval and its effect d (difference over the pooled standard',
     'deviation of the seeds, or over the standard deviation of the paired differences for the analyses); a difference',
-    'whose interval contains 0 is **not resolved**, and a verdict is *consistent* only when every comparison it rests on is',
+    'whose interval contains 0 is **not resolved**, and a verdict is *consistent* only when every comparison it ' +
+      'rests on is',
     'resolved in the claimed direction.',
     '',
     claimsTable(claims, tasks, false),
@@ -98,7 +103,8 @@ export function resultsDoc(
     ...studies.flatMap((d) => [
       presetsTable(d),
       '',
-      `Recipe: ${d.reduced ? `**reduced**: ${d.reduced}` : "the reference's"}. Study \`experiments/studies/${d.study}.json\`, kept files \`${RESULTS}/${d.study}/\`.`,
+      `Recipe: ${d.reduced ? `**reduced**: ${d.reduced}` : "the reference's"}. Study \`experiments/studies/${d.study}` +
+        `.json\`, kept files \`${RESULTS}/${d.study}/\`.`,
       '',
       mixingTable(d),
       '',
@@ -108,20 +114,27 @@ export function resultsDoc(
     ...LIMITS.map((l) => `- ${l}`),
     ...studies.map(
       (d) =>
-        `- ${d.task}: the room KD-QAT has to show a difference is the teacher's ${f4(d.teacher)} minus the ternary PTQ floor's ${f4(d.floor)} = ${f4(d.teacher - (d.floor ?? Number.NaN))} (the majority class scores ${f4(d.majority)}): what the presets recover, and so how far apart they can be, is of that size.`,
+        `- ${d.task}: the room KD-QAT has to show a difference is the teacher's ${f4(d.teacher)} minus the ternary ` +
+        `PTQ floor's ${f4(d.floor)} = ${f4(d.teacher - (d.floor ?? Number.NaN))} (the majority class scores ` +
+        `${f4(d.majority)}` +
+        `): what the presets recover, and so how far apart they can be, is of that size.`,
     ),
     ...studies
       .filter((d) => d.analysis?.unscored.length)
       .map(
         (d) =>
-          `- ${d.task}: the analysed students (${d.analysis!.unscored.join(', ')}) are their runs' final weights, which no evaluation scored: the runs were made before kdqat kept each run's best weights, so the analyses are not of the weights whose metric the tables show.`,
+          `- ${d.task}: the analysed students (${d.analysis!.unscored.join(', ')}) are their runs' final weights, ` +
+          `which no evaluation scored: the runs were made before kdqat kept each run's best weights, so the analyses ` +
+          `are not ` +
+          `of the weights whose metric the tables show.`,
       ),
     '',
     '## Figures',
     '',
     ...figures.map((f) => `![${f.title}](../${CLAIMS_DIR}/figures/${f.name}.png)`),
     '',
-    `The same page with the figures embedded: \`${CLAIMS_DIR}/index.html\`. Each study's sweep report and analysis report are in its kept folder.`,
+    `The same page with the figures embedded: \`${CLAIMS_DIR}/index.html\`. Each study's sweep report and analysis ` +
+      `report are in its kept folder.`,
     '',
   ].join('\n');
 }
@@ -133,7 +146,8 @@ export function presetsOverview(studies: StudyData[]): string {
   const row = (name: string, cell: (d: StudyData, i: number) => string) =>
     `| ${name} | ${studies.map(cell).join(' | ')} |`;
   return [
-    `| best dev metric (mean ± sd over seeds) | ${studies.map((d) => `${d.task} (${d.metric.toUpperCase()})`).join(' | ')} |`,
+    `| best dev metric (mean ± sd over seeds) | ` +
+      `${studies.map((d) => `${d.task} (${d.metric.toUpperCase()})`).join(' | ')} |`,
     `|---|${studies.map(() => '---:').join('|')}|`,
     row('majority class (no model)', (d) => f4(d.majority)),
     row('FP teacher (the weights distilled from)', (d) => f4(d.teacher)),

@@ -65,11 +65,17 @@ export interface Invocation {
 
 const TEXT_EXT = /\.(html|json|md|csv)$/;
 
-/** Every string of a JSON value with the project's absolute paths made relative (committed files name no machine's folders). */
+/**
+ * Every string of a JSON value with the project's absolute paths made relative (committed files name no machine's
+ * folders).
+ */
 const relativePaths = <T>(v: T): T =>
   JSON.parse(JSON.stringify(v), (_k, x) => (typeof x === 'string' ? projectRelative(x) : x));
 
-/** A kept file: text with the project's absolute paths made relative (as the runs and reports wrote them), images as they are. */
+/**
+ * A kept file: text with the project's absolute paths made relative (as the runs and reports wrote them), images as
+ * they are.
+ */
 function copyFile(src: string, to: string): void {
   if (TEXT_EXT.test(src)) atomicWrite(to, projectRelative(readFileSync(src, 'utf8')));
   else copyFileSync(src, to);
@@ -159,14 +165,20 @@ function provenanceMd(p: Record<string, any>): string {
     `${p.what}.`,
     ...(p.reduced ? ['', `**Reduced recipe**: ${p.reduced}.`] : []),
     '',
-    `- written by \`${p.generated.by}\` on ${p.generated.date} at git ${p.generated.git.commit}${p.generated.git.dirty ? ` (**dirty**: ${p.generated.git.changed.join(', ')}; --allow-dirty)` : ' (clean)'}`,
+    `- written by \`${p.generated.by}\` on ${p.generated.date} at git ${p.generated.git.commit}` +
+      `${p.generated.git.dirty ? ` (**dirty**: ${p.generated.git.changed.join(', ')}; --allow-dirty)` : ' (clean)'}`,
     `- runs and teacher made at git ${listText(p.made.commits, true)}`,
-    `- machine: ${m.cpuModel} (family ${m.cpuFamily}, model ${m.cpuModelNumber}; ${m.simd.join(', ')}), ${m.cores} cores, ${m.memGiB} GiB, node ${m.node}, ${m.platform}`,
+    `- machine: ${m.cpuModel} (family ${m.cpuFamily}, model ${m.cpuModelNumber}; ${m.simd.join(', ')}), ${m.cores} ` +
+      `cores, ${m.memGiB} GiB, node ${m.node}, ${m.platform}`,
     `- backend and threads per run: ${listText(p.made.backends)}; ${p.settings.jobs} runs at a time`,
     `- versions: ${listText(p.made.versions)}`,
     `- commands of this invocation (a finished run of the same configuration is reused, an unfinished one resumed):`,
     ...p.commands.map((c: CommandRecord) => `  - \`${c.command}\` (${fmtDuration(c.wallSec)}, exit ${c.exit})`),
-    `- wall times (from the runs' metrics.json; measured on a machine shared with other work, which may also have paused the runs): teacher ${w.teacherSec === null ? `${p.teacherOf}'s (reused)` : fmtDuration(w.teacherSec)}, runs ${w.runSec.map(fmtDuration).join(', ')}; the runs from first start to last end ${fmtDuration(w.runsSpanSec)}; teacher start to last run end ${w.wholeSec === null ? '-' : fmtDuration(w.wholeSec)}`,
+    `- wall times (from the runs' metrics.json; measured on a machine shared with other work, which may also have ` +
+      `paused the runs): teacher ${w.teacherSec === null ? `${p.teacherOf}'s (reused)` : fmtDuration(w.teacherSec)}, ` +
+      `runs ` +
+      `${w.runSec.map(fmtDuration).join(', ')}; the runs from first start to last end ${fmtDuration(w.runsSpanSec)}; ` +
+      `teacher start to last run end ${w.wholeSec === null ? '-' : fmtDuration(w.wholeSec)}`,
     '',
   ].join('\n');
 }

@@ -28,7 +28,10 @@ export interface Experiment {
   block: Block;
   /** Set when the recipe is not the reference's (shorter training): said beside every number. */
   reduced?: string;
-  /** The sweep folder (runs), its teacher, and the files or folders besides them to keep (path -> name in experiments/results/<name>/). */
+  /**
+   * The sweep folder (runs), its teacher, and the files or folders besides them to keep (path -> name in
+   * experiments/results/<name>/).
+   */
   sweepDir: string;
   teacherDir: string;
   keep: [string, string][];
@@ -38,7 +41,10 @@ export interface Experiment {
   seeds?: number[];
   /** Idempotent work before the commands (e.g. reusing another experiment's teacher); returns what it did. */
   prepare?: (dry: boolean) => string | null;
-  /** CLI name and arguments, run as `npm run <name> -- <args>` (src/cli/<name>.ts); a third element says when it is done already. */
+  /**
+   * CLI name and arguments, run as `npm run <name> -- <args>` (src/cli/<name>.ts); a third element says when it is done
+   * already.
+   */
   commands: [string, string[], (() => boolean)?][];
 }
 
@@ -287,7 +293,8 @@ export function experiments(dir = join(PROJECT_ROOT, STUDIES)): Experiment[] {
       const src = all.find((x) => x.name === e.teacherOf);
       if (!src)
         throw new UserError(
-          `${STUDIES}/${e.name}.json: "teacher.from" names "${e.teacherOf}", which is no study (known: ${all.map((x) => x.name).join(', ')})`,
+          `${STUDIES}/${e.name}.json: "teacher.from" names "${e.teacherOf}", which is no study (known: ` +
+            `${all.map((x) => x.name).join(', ')})`,
         );
       add(src, [...path, e.name]);
     }

@@ -1,4 +1,7 @@
-/** The machine a results folder was made on: CPU (from /proc/cpuinfo), cores, node (the checkout: provenance.ts gitState). */
+/**
+ * The machine a results folder was made on: CPU (from /proc/cpuinfo), cores, node (the checkout: provenance.ts
+ * gitState).
+ */
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism, loadavg, totalmem } from 'node:os';
 import { PROJECT_ROOT } from '../../src/util/provenance.js';

@@ -56,7 +56,9 @@ export function wrapMd(md: string, width = PROSE_WIDTH): string {
     .join('\n');
 }
 
-/** `text` with the block `name` replaced by `body` (and a line saying what made it); `file` names the file in errors. */
+/**
+ * `text` with the block `name` replaced by `body` (and a line saying what made it); `file` names the file in errors.
+ */
 export function replaceBlock(text: string, file: string, name: string, from: string, body: string): string {
   const start = `<!-- results:${name}:start -->`,
     end = `<!-- results:${name}:end -->`;

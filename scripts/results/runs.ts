@@ -57,7 +57,8 @@ const span = (m: Metrics): [number, number] => {
 };
 
 /** Wall times: the teacher's, each run's, the runs' span (first start to last end) and the whole (teacher start to last
- * end; null when the runs started more than 5 minutes after the teacher ended: made in another sitting, not one command). */
+ * end; null when the runs started more than 5 minutes after the teacher ended: made in another sitting, not one
+ * command). */
 export function wallTimes(
   teacher: Metrics | null,
   runs: Metrics[],

@@ -174,7 +174,8 @@ export function seedStats(f: Folder) {
   });
   const epochs = f.runs[0].config.train.epochs;
   const table = [
-    `| preset (${epochs} epoch${epochs === 1 ? '' : 's'}) | ${seeds.map((s) => `seed ${s}`).join(' | ')} | mean | std | ` +
+    `| preset (${epochs} epoch${epochs === 1 ? '' : 's'}) | ${seeds.map((s) => `seed ${s}`).join(' | ')} | mean | ` +
+      `std | ` +
       'range (max - min) |',
     `|---|${seeds.map(() => '---:').join('|')}|---:|---:|---:|`,
     ...stats.map((s) => `| ${s.p} | ${s.xs.map(f4).join(' | ')} | ${f4(s.mean)} | ${f4(s.sd)} | ${f4(s.range)} |`),
@@ -205,7 +206,8 @@ function colaSeeds(f: Folder): string {
         `differ by at most ${f4(mainSpan)}, ` +
         (mainSpan <= 2 * s.sd[1]
           ? 'not more than twice the largest per-preset std measured here: one seed does not rank the presets.'
-          : 'more than twice the largest per-preset std measured here (a spread measured on the reduced recipe, though).');
+          : 'more than twice the largest per-preset std measured here (a spread measured on the reduced recipe, ' +
+            'though).');
   return [
     ...whatLines(f),
     '',
@@ -250,7 +252,9 @@ function rteReports(f: Folder): string {
   ].join('\n');
 }
 
-/** A claims study: how it was made, its teacher and floor, and the presets over seeds (the claims are their own block). */
+/**
+ * A claims study: how it was made, its teacher and floor, and the presets over seeds (the claims are their own block).
+ */
 function study(f: Folder): string {
   const d = studyData(f.name);
   if (!d) throw new UserError(`${RESULTS}/${f.name}: not a study folder`);

@@ -1,6 +1,7 @@
 /**
  * What the analyses take from the training side: a run folder's scored students (which weights, their recorded
- * evaluation) and the check that a model folder fits the task. The one module of src/analysis that imports the distillation and sweep floors.
+ * evaluation) and the check that a model folder fits the task. The one module of src/analysis that imports the
+ * distillation and sweep floors.
  */
 export {
   describeScore,

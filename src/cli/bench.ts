@@ -1,5 +1,6 @@
 /**
- * npm run bench [-- --backend wasm --configs tiny,mini --reps 5 --warmup 2 --only forward,train,qat --out FILE --profile]
+ * npm run bench [-- --backend wasm --configs tiny,mini --reps 5 --warmup 2 --only forward,train,qat --out FILE
+ * --profile]
  *
  * Median tokens/s (tokens = batch x seq, padding included, as the reference's throughput counts) of:
  *   forward  the FP forward in eval mode
@@ -12,8 +13,9 @@
  *            retain_graph, which its timing and PyHessian use)
  *   hvp-full the same product with the forward and first backward recomputed every time (dataset mode's cost)
  * for the tiny (2L/128H, batch 32, seq 128), mini (4L/256H, batch 16, seq 128) and base (12L/768H, batch 8, seq 128)
- * configs; `--threads N` sets the native backend's threads. Benchmarks are not tests: nothing here fails on slowness. Results are appended to a JSON file with the machine and backend
- * (default bench-results/history/results.json, not tracked by git; bench-results/results.json is the tracked record).
+ * configs; `--threads N` sets the native backend's threads. Benchmarks are not tests: nothing here fails on slowness.
+ * Results are appended to a JSON file with the machine and backend (default bench-results/history/results.json, not
+ * tracked by git; bench-results/results.json is the tracked record).
  * `--profile` also prints, per case, where one step's time goes: kernel time summed by kernel name (tf.profile);
  * KDQAT_PROFILE_SHAPES=1 splits it by input shapes, KDQAT_PROFILE_TOP=N prints N rows (default 15).
  */
@@ -77,11 +79,13 @@ async function printProfile(
   }
   const total = [...byName.values()].reduce((a, e) => a + e.ms, 0);
   console.log(
-    `#   profile of ${label}: ${wall.toFixed(0)} ms wall (profiled), ${total.toFixed(0)} ms in ${info.kernels.length} kernel calls`,
+    `#   profile of ${label}: ${wall.toFixed(0)} ms wall (profiled), ${total.toFixed(0)} ms in ${info.kernels.length}` +
+      ` kernel calls`,
   );
   for (const [n, e] of [...byName.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, top)) {
     console.log(
-      `#     ${n.padEnd(shapes ? 60 : 22)}${e.ms.toFixed(1).padStart(9)} ms${((100 * e.ms) / total).toFixed(1).padStart(6)}%${String(e.calls).padStart(6)} calls`,
+      `#     ${n.padEnd(shapes ? 60 : 22)}${e.ms.toFixed(1).padStart(9)} ms` +
+        `${((100 * e.ms) / total).toFixed(1).padStart(6)}%${String(e.calls).padStart(6)} calls`,
     );
   }
 }
@@ -127,7 +131,8 @@ function randomFeatures(n: number, T: number, vocab: number, seed: number): Feat
 runMain('bench', async () => {
   const v = parseFlags(
     FLAGS,
-    'npm run bench -- [--backend wasm] [--configs tiny,mini] [--only forward,train,qat] [--reps 5] [--warmup 2] [--profile]',
+    'npm run bench -- [--backend wasm] [--configs tiny,mini] [--only forward,train,qat] [--reps 5] [--warmup 2] ' +
+      '[--profile]',
   );
   const reps = num(v, 'reps', 'int') ?? 5,
     warmup = num(v, 'warmup', 'int') ?? 2;
@@ -143,11 +148,13 @@ runMain('bench', async () => {
   const info = await initBackendFromFlags(v);
   const rows: Record<string, unknown>[] = [];
   console.log(
-    `# kdqat bench: backend ${info.backend} (${info.threads} thread${info.threads > 1 ? 's' : ''}), ${info.machine.cores}x ${info.machine.cpus}, ${info.machine.memGiB} GiB, node ${info.machine.node}`,
+    `# kdqat bench: backend ${info.backend} (${info.threads} thread${info.threads > 1 ? 's' : ''}), ` +
+      `${info.machine.cores}x ${info.machine.cpus}, ${info.machine.memGiB} GiB, node ${info.machine.node}`,
   );
   console.log(`# median of ${reps} timed repetitions after ${warmup} warm-up; tokens = batch x seq`);
   console.log(
-    `${'config'.padEnd(8)}${'what'.padEnd(9)}${'batch'.padStart(6)}${'seq'.padStart(5)}${'ms/step'.padStart(10)}${'tokens/s'.padStart(10)}${'min..max tok/s'.padStart(18)}${'peak MB'.padStart(9)}`,
+    `${'config'.padEnd(8)}${'what'.padEnd(9)}${'batch'.padStart(6)}${'seq'.padStart(5)}${'ms/step'.padStart(10)}` +
+      `${'tokens/s'.padStart(10)}${'min..max tok/s'.padStart(18)}${'peak MB'.padStart(9)}`,
   );
   for (const name of configs) {
     const setup = SETUPS[name];
@@ -269,7 +276,10 @@ runMain('bench', async () => {
       rows.push(row);
       if (v.profile) await printProfile(`${name} ${what}`, fn);
       console.log(
-        `${name.padEnd(8)}${what.padEnd(9)}${String(batch).padStart(6)}${String(seq).padStart(5)}${ms.toFixed(0).padStart(10)}${tps.toFixed(0).padStart(10)}${`${row.minTokensPerSec.toFixed(0)}..${row.maxTokensPerSec.toFixed(0)}`.padStart(18)}${row.peakTensorMB.toFixed(0).padStart(9)}`,
+        `${name.padEnd(8)}${what.padEnd(9)}${String(batch).padStart(6)}${String(seq).padStart(5)}` +
+          `${ms.toFixed(0).padStart(10)}${tps.toFixed(0).padStart(10)}` +
+          `${`${row.minTokensPerSec.toFixed(0)}..${row.maxTokensPerSec.toFixed(0)}`.padStart(18)}` +
+          `${row.peakTensorMB.toFixed(0).padStart(9)}`,
       );
     }
     disposeBatch(tb);

@@ -46,11 +46,15 @@ const FLAGS: FlagSpec = {
   'max-seq-len': RUN_FLAGS['max-seq-len'],
   which: {
     type: 'string',
-    help: "of each run: best (default: its best evaluation's weights, student/) or last (its final weights, student-last/)",
+    help:
+      "of each run: best (default: its best evaluation's weights, student/) or last (its final weights, " +
+      'student-last/)',
   },
   'eval-batch': {
     type: 'string',
-    help: "dev evaluation batch size (default: the students' recorded one, else 32); predictions depend on it through the dynamic 8-bit activation scales",
+    help:
+      "dev evaluation batch size (default: the students' recorded one, else 32); predictions depend on it " +
+      'through the dynamic 8-bit activation scales',
     num: { kind: 'int', min: 1 },
   },
   'data-dir': RUN_FLAGS['data-dir'],
@@ -175,7 +179,8 @@ runMain('benchmark', async () => {
     ].filter(Boolean);
     if (diff.length)
       console.error(
-        `benchmark: KD-QAT ${s.label} is evaluated at ${diff.join(', ')}: dynamic activation scales make its metric differ from its run's own, ${mainMetric(task)} ${s.score!.metrics[mainMetric(task)]} (column run_value)`,
+        `benchmark: KD-QAT ${s.label} is evaluated at ${diff.join(', ')}: dynamic activation scales make its metric ` +
+          `differ from its run's own, ${mainMetric(task)} ${s.score!.metrics[mainMetric(task)]} (column run_value)`,
       );
   }
   const rows = await runBenchmark(

@@ -33,7 +33,8 @@ runMain('chaos', async () => {
   );
   if (!existsSync(join(glue, 'RTE', 'train.tsv')))
     throw new UsageError(
-      `${glue}/RTE/train.tsv not found: point --glue-dir or GLUE_DIR at a GLUE copy (npm run glue:download -- --tasks rte)`,
+      `${glue}/RTE/train.tsv not found: point --glue-dir or GLUE_DIR at a GLUE copy (npm run glue:download -- ` +
+        `--tasks rte)`,
     );
   const work = resolve((v.work as string | undefined) ?? join(tmpdir(), `kdqat-chaos-${process.pid}`));
   const plan = v.reduced ? reducedPlan(seed) : fullPlan(seed);

@@ -76,7 +76,9 @@ export const TRAIN_FLAGS: FlagSpec = {
   seed: { type: 'string', help: 'run seed (default 42)', num: SEED_RANGE },
   'data-dir': {
     type: 'string',
-    help: 'GLUE directory (default: $GLUE_DIR, then data/glue; a task in neither is downloaded into data/glue on first use)',
+    help:
+      'GLUE directory (default: $GLUE_DIR, then data/glue; a task in neither is downloaded into data/glue on ' +
+      'first use)',
   },
   'max-seq-len': { type: 'string', help: "max sequence length (default: the task's reference value)", num: INT1 },
   'batch-size': { type: 'string', help: "batch size (default: the task's reference value)", num: INT1 },
@@ -96,17 +98,23 @@ export const TRAIN_FLAGS: FlagSpec = {
   },
   'dynamic-padding': {
     type: 'boolean',
-    help: 'pad each batch to its longest sequence, not the max length (faster; not the reference: results differ slightly)',
+    help:
+      'pad each batch to its longest sequence, not the max length (faster; not the reference: results differ ' +
+      'slightly)',
   },
   'eval-after-last-step': { type: 'boolean', help: 'also evaluate after the last step (the reference does not)' },
   config: { type: 'string', help: 'JSON file with run-config overrides (flags win)' },
   backend: {
     type: 'string',
-    help: "tensor backend: node-gpu, node, native, wasm, cpu, plain (tfjs's cpu kernels only, none of kdqat's: a check of the standard-op paths) (default: best available; env KDQAT_BACKEND)",
+    help:
+      "tensor backend: node-gpu, node, native, wasm, cpu, plain (tfjs's cpu kernels only, none of kdqat's: a " +
+      'check of the standard-op paths) (default: best available; env KDQAT_BACKEND)',
   },
   threads: {
     type: 'string',
-    help: 'threads of the native kernels (default: every core; 1 per run when a sweep runs --jobs > 1; env KDQAT_THREADS)',
+    help:
+      'threads of the native kernels (default: every core; 1 per run when a sweep runs --jobs > 1; env ' +
+      'KDQAT_THREADS)',
     num: INT1,
   },
 };
@@ -124,7 +132,9 @@ export const QAT_FLAGS: FlagSpec = {
   },
   'force-new': {
     type: 'boolean',
-    help: 'a run folder holding another configuration is moved to .replaced/ and the run starts anew (default: refused)',
+    help:
+      'a run folder holding another configuration is moved to .replaced/ and the run starts anew (default: ' +
+      'refused)',
   },
 };
 
@@ -263,7 +273,8 @@ export function jobsFlag(
   const cores = availableParallelism();
   if (jobs > cores)
     warn(
-      `warning: --jobs ${jobs} is more than the ${cores} cores of this machine: runs will share cores and each will be slower`,
+      `warning: --jobs ${jobs} is more than the ${cores} cores of this machine: runs will share cores and each will ` +
+        `be slower`,
     );
   return jobs;
 }

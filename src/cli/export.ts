@@ -19,7 +19,9 @@ const FLAGS: FlagSpec = {
   student: { type: 'string', help: 'a KD-QAT run folder, or a student folder (<run>/student, <run>/student-last)' },
   which: {
     type: 'string',
-    help: 'of a run folder: best (default: the weights of its best evaluation, student/) or last (the final weights, student-last/)',
+    help:
+      'of a run folder: best (default: the weights of its best evaluation, student/) or last (the final weights, ' +
+      'student-last/)',
   },
   out: { type: 'string', help: 'output directory (default: <run>/export, or <run>/export-last for --which last)' },
   backend: RUN_FLAGS.backend,
@@ -56,8 +58,10 @@ runMain('export', async () => {
   const r = await exportStudent(student, out);
   console.log(`wrote ${r.path}: ${r.bytes} bytes (${MB(r.bytes)} MB)`);
   console.log(
-    `  ${r.ternaryParams} ternary weights x 2 bits + ${r.scales} scales + ${r.fpParams} FP32 values = ${r.payloadBytes} bytes; ` +
-      `file overhead (header, metadata, padding) ${r.bytes - r.payloadBytes} bytes (${(100 * (r.bytes / r.payloadBytes - 1)).toFixed(2)}%)`,
+    `  ${r.ternaryParams} ternary weights x 2 bits + ${r.scales} scales + ${r.fpParams} FP32 values = ` +
+      `${r.payloadBytes} bytes; ` +
+      `file overhead (header, metadata, padding) ${r.bytes - r.payloadBytes} bytes (` +
+      `${(100 * (r.bytes / r.payloadBytes - 1)).toFixed(2)}%)`,
   );
   const task = (() => {
     try {
@@ -68,10 +72,12 @@ runMain('export', async () => {
   })();
   if (st.score)
     console.log(
-      `  exported the ${describeScore(st.score, task ? mainMetric(task) : Object.keys(st.score.metrics)[0])} (${student})`,
+      `  exported the ${describeScore(st.score, task ? mainMetric(task) : Object.keys(st.score.metrics)[0])} (` +
+        `${student})`,
     );
   else console.log(`  exported ${student}: no recorded evaluation of these weights`);
   console.log(
-    `  the latent FP32 student: ${4 * (r.ternaryParams + r.fpParams)} bytes of weights (${((4 * (r.ternaryParams + r.fpParams)) / r.bytes).toFixed(1)}x larger)`,
+    `  the latent FP32 student: ${4 * (r.ternaryParams + r.fpParams)} bytes of weights (` +
+      `${((4 * (r.ternaryParams + r.fpParams)) / r.bytes).toFixed(1)}x larger)`,
   );
 });

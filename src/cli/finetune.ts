@@ -26,13 +26,17 @@ const FLAGS = {
   ...TRAIN_FLAGS,
   lr: {
     type: 'string',
-    help: `peak learning rate (default ${SCRATCH_LR.toExponential()} for a preset trained from scratch, ${TRAIN_DEFAULTS.lr.toExponential()} from pretrained weights)`,
+    help:
+      `peak learning rate (default ${SCRATCH_LR.toExponential()} for a preset trained from scratch, ` +
+      `${TRAIN_DEFAULTS.lr.toExponential()} from pretrained weights)`,
     num: { kind: 'float', above: 0 },
   },
   bert: { type: 'string', help: `Hugging Face BERT directory, or a preset: ${Object.keys(BERT_PRESETS).join(', ')}` },
   vocab: {
     type: 'string',
-    help: "vocab.txt or tokenizer.json (default: the model directory's; for a from-scratch preset, built from the task's training text)",
+    help:
+      "vocab.txt or tokenizer.json (default: the model directory's; for a from-scratch preset, built from the " +
+      "task's training text)",
   },
   out: { type: 'string', help: 'output directory (default models/<bert>/<task>)' },
   overwrite: {
@@ -43,7 +47,9 @@ const FLAGS = {
 } as const;
 
 runMain('finetune', async () => {
-  stopOnSignals(); // SIGINT, SIGTERM (Slurm's time limit, preemption, scancel), SIGHUP: checkpoint at the next step, then exit 130/143/129
+  // SIGINT, SIGTERM (Slurm's time limit, preemption, scancel), SIGHUP: checkpoint at the next step, then exit
+  // 130/143/129
+  stopOnSignals();
   const v = parseFlags(
     FLAGS,
     'npm run finetune -- --task <t> --bert <dir|preset> [...]',

@@ -33,7 +33,9 @@ const FLAGS = {
 } as const;
 
 runMain('qat', async () => {
-  stopOnSignals(); // SIGINT, SIGTERM (Slurm's time limit, preemption, scancel), SIGHUP: checkpoint at the next step, then exit 130/143/129
+  // SIGINT, SIGTERM (Slurm's time limit, preemption, scancel), SIGHUP: checkpoint at the next step, then exit
+  // 130/143/129
+  stopOnSignals();
   const v = parseFlags(
     FLAGS,
     'npm run qat -- --task <t> --teacher <dir> [--preset p] [--map-coeff a] [--output-coeff b] [--seed s] [...]',
@@ -71,7 +73,8 @@ runMain('qat', async () => {
   progress.done();
   if (r.skipped)
     console.error(
-      `qat: ${r.runDir} is complete already, with this configuration (config hash ${r.metrics.configHash ?? 'not recorded'}); nothing to do`,
+      `qat: ${r.runDir} is complete already, with this configuration (config hash ` +
+        `${r.metrics.configHash ?? 'not recorded'}); nothing to do`,
     );
   const m = r.metrics as Parameters<typeof qatEnding>[1] & {
     final?: { step: number; metrics: Record<string, number> };

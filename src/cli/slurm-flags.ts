@@ -26,7 +26,9 @@ export const LAUNCH_FLAGS: FlagSpec = {
   },
   status: {
     type: 'boolean',
-    help: 'print the state of each run of the submitted array (pending, running, done, failed), its task id and log; once every run is done, also write the report (unless --no-report)',
+    help:
+      'print the state of each run of the submitted array (pending, running, done, failed), its task id and log; ' +
+      'once every run is done, also write the report (unless --no-report)',
   },
   wait: { type: 'boolean', help: 'follow the submitted array until it ends (progress line), then write the report' },
 };

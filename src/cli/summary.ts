@@ -1,4 +1,6 @@
-/** The last lines of finetune and qat: the result first (best and last dev metric, the teacher's beside a student's). */
+/**
+ * The last lines of finetune and qat: the result first (best and last dev metric, the teacher's beside a student's).
+ */
 
 type Rec = { step?: number; metrics: Record<string, number> } | null | undefined;
 
@@ -20,7 +22,9 @@ export function metricTable(cols: [string, Rec][]): string {
     .join('\n');
 }
 
-/** finetune's ending: where the teacher went, then its best and last dev metrics, then a warning if it learnt nothing. */
+/**
+ * finetune's ending: where the teacher went, then its best and last dev metrics, then a warning if it learnt nothing.
+ */
 export function finetuneEnding(dir: string, m: { best?: Rec; last?: Rec; warning?: string }): string {
   return [
     `finetune: teacher saved to ${dir} (metrics.json there)`,

@@ -1,7 +1,7 @@
 /**
- * npm run verify -- --fixtures DIR [--backend native|wasm|cpu|node] [--threads N] [--glue-dir DIR] [--only forward,qweight,actquant,loss,grad,train,glue,metrics,...]
- * Checks this installation's numerics against a fixture set (format: fixtures/README.md): one line per check and a
- * final "N passed, N failed" line; exit 1 on any failure.
+ * npm run verify -- --fixtures DIR [--backend native|wasm|cpu|node] [--threads N] [--glue-dir DIR] [--only
+ * forward,qweight,actquant,loss,grad,train,glue,metrics,...] Checks this installation's numerics against a fixture set
+ * (format: fixtures/README.md): one line per check and a final "N passed, N failed" line; exit 1 on any failure.
  */
 import { dirname, join, resolve } from 'node:path';
 import { existsSync } from 'node:fs';
@@ -18,11 +18,15 @@ const FLAGS = {
   threads: RUN_FLAGS.threads,
   'glue-dir': {
     type: 'string',
-    help: 'GLUE TSVs the glue/ fixtures are rebuilt from (default: $GLUE_DIR, else data/glue, else the glue/ next to the fixtures)',
+    help:
+      'GLUE TSVs the glue/ fixtures are rebuilt from (default: $GLUE_DIR, else data/glue, else the glue/ next to ' +
+      'the fixtures)',
   },
   only: {
     type: 'string',
-    help: 'comma-separated check groups (forward, qweight, actquant, loss, grad, train, glue, metrics, ...; default all)',
+    help:
+      'comma-separated check groups (forward, qweight, actquant, loss, grad, train, glue, metrics, ...; default ' +
+      'all)',
   },
 } as const;
 let values: Record<string, string | boolean | undefined> = {};

@@ -1,9 +1,9 @@
 /**
  * What a run is: the part of it that changes results (data
- * limits, lengths, batch, epochs, steps, lr and the optimizer, seed, KD terms and loss balancer, quantizers, the teacher's weights),
- * and a hash of that part, recorded in the run folder's config.json. A folder holding a run with another hash is
- * never reused or resumed: refused with the differences named, or (--force-new) moved to .replaced/ first.
- * Also: a model folder's task, label count and vocabulary, checked against the command's task.
+ * limits, lengths, batch, epochs, steps, lr and the optimizer, seed, KD terms and loss balancer, quantizers, the
+ * teacher's weights), and a hash of that part, recorded in the run folder's config.json. A folder holding a run with
+ * another hash is never reused or resumed: refused with the differences named, or (--force-new) moved to .replaced/
+ * first. Also: a model folder's task, label count and vocabulary, checked against the command's task.
  */
 import { createHash } from 'node:crypto';
 import {
@@ -147,11 +147,13 @@ export function checkModelForTask(m: ModelInfo, taskName: string, role: string, 
     );
   if (m.tokenizerSize !== null && m.tokenizerSize > m.vocabSize)
     throw new UserError(
-      `the ${role} ${m.dir}: its tokenizer has ${m.tokenizerSize} pieces but its embedding only ${m.vocabSize} rows (a vocabulary of another model)`,
+      `the ${role} ${m.dir}: its tokenizer has ${m.tokenizerSize} pieces but its embedding only ${m.vocabSize} rows ` +
+        `(a vocabulary of another model)`,
     );
   if (like && m.vocabSize !== like.vocabSize)
     throw new UserError(
-      `the ${role} ${m.dir} has a vocabulary of ${m.vocabSize} pieces, the teacher ${like.dir} one of ${like.vocabSize}: not the same model family`,
+      `the ${role} ${m.dir} has a vocabulary of ${m.vocabSize} pieces, the teacher ${like.dir} one of ` +
+        `${like.vocabSize}: not the same model family`,
     );
 }
 
@@ -185,7 +187,8 @@ function finishedMetrics(dir: string, log: (s: string) => void): boolean {
   } catch (e) {
     renameSync(path, `${path}.damaged`);
     log(
-      `${path} is damaged (${(e as Error).message.split('\n')[0]}): moved to metrics.json.damaged; the run is not finished and runs again`,
+      `${path} is damaged (${(e as Error).message.split('\n')[0]}): moved to metrics.json.damaged; the run is not ` +
+        `finished and runs again`,
     );
     return false;
   }
@@ -218,7 +221,8 @@ export function checkRunDir(
   if (!forceNew) {
     throw new UserError(
       `${what}, which is neither reused nor resumed. Differences: ${diffs.join('; ')}. ` +
-        'Give this run another folder (--run-dir, or --out for a sweep), or pass --force-new to move the old run to .replaced/ and start anew',
+        'Give this run another folder (--run-dir, or --out for a sweep), or pass --force-new to move the old run to ' +
+        '.replaced/ and start anew',
     );
   }
   const to = join(dirname(dir), '.replaced', `${basename(dir)}-${new Date().toISOString().replace(/[:.]/g, '-')}`);

@@ -49,7 +49,9 @@ export function lockSweepFolder(outDir: string): () => void {
   return release;
 }
 
-/** The local launcher: run `pending` with at most `jobs` child processes (each with `threads` native threads if given). */
+/**
+ * The local launcher: run `pending` with at most `jobs` child processes (each with `threads` native threads if given).
+ */
 export async function runLocal(
   plan: SweepPlan,
   jobs: number,
@@ -91,7 +93,8 @@ export async function runLocal(
       .map((m) => `${m[1]} at step ${m[2]}`);
     const other = failures.length - saved.length;
     throw new Interrupted(
-      `interrupted: ${saved.length ? `${saved.join(', ')} saved` : 'no run was under way'}${other ? `; ${other} other run(s) failed` : ''}; run the same command to resume`,
+      `interrupted: ${saved.length ? `${saved.join(', ')} saved` : 'no run was under way'}` +
+        `${other ? `; ${other} other run(s) failed` : ''}; run the same command to resume`,
       stop,
     );
   }

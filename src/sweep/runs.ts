@@ -174,7 +174,8 @@ async function qatLocked(
   } else {
     // resumed from an older kdqat's checkpoint, whose best weights were not kept: student/ is the final weights
     log(
-      `${runDir}: the weights of the best evaluation (step ${out.best?.step}) were not kept (resumed from an older checkpoint); student/ holds the final weights, scored at step ${final.step}`,
+      `${runDir}: the weights of the best evaluation (step ${out.best?.step}) were not kept (resumed from an older ` +
+        `checkpoint); student/ holds the final weights, scored at step ${final.step}`,
     );
     bestScore = scored('last', final);
     bestParams = out.params;

@@ -58,14 +58,17 @@ export function assertNoActiveArray(outDir: string): void {
     }
     if (q.some((e) => activeState(e.state)))
       throw new LockError(
-        `Slurm job ${id} of this sweep (${outDir}) is still queued or running: follow it with --wait, see --status, or cancel it with scancel ${id}`,
+        `Slurm job ${id} of this sweep (${outDir}) is still queued or running: follow it with --wait, see --status, ` +
+          `or cancel it with scancel ${id}`,
       );
   }
 }
 
 const NOT_FOR_JOBS = ['KDQAT_SLURM_POLL_MS', 'KDQAT_FIXTURES'];
 
-/** The environment a job needs to find data and models as this process does (GLUE_DIR, KDQAT_*; exported by the script). */
+/**
+ * The environment a job needs to find data and models as this process does (GLUE_DIR, KDQAT_*; exported by the script).
+ */
 function jobEnv(): Record<string, string> {
   return Object.fromEntries(
     Object.entries(process.env)
@@ -99,7 +102,10 @@ export interface SubmitSpec {
   invocation: string;
 }
 
-/** Write the batch scripts and submit: the teacher job (if any), then the array depending on it. Caller holds the sweep lock. */
+/**
+ * Write the batch scripts and submit: the teacher job (if any), then the array depending on it. Caller holds the sweep
+ * lock.
+ */
 export function submitSweep(s: SubmitSpec): ArrayRecord {
   const dir = slurmDir(s.outDir),
     logDir = join(dir, 'logs');
@@ -172,7 +178,10 @@ export function submitSweep(s: SubmitSpec): ArrayRecord {
   return rec;
 }
 
-/** Each run's state (pending, running, done, failed) with its array task id and log; the teacher job first if there is one. */
+/**
+ * Each run's state (pending, running, done, failed) with its array task id and log; the teacher job first if there is
+ * one.
+ */
 export function sweepStatus(outDir: string): { record: ArrayRecord; rows: RunStatus[] } {
   const rec = readRecord(outDir);
   if (!rec)
@@ -244,10 +253,12 @@ export function formatStatus(outDir: string, rec: ArrayRecord, rows: RunStatus[]
   const w = Math.max(...rows.map((r) => r.run.length));
   const count = (s: string) => rows.filter((r) => r.run !== 'teacher' && r.state === s).length;
   return [
-    `${outDir}: array ${rec.jobId ?? '-'}${rec.teacherJobId ? ` (after teacher job ${rec.teacherJobId})` : ''}, submitted ${rec.submitted}, script ${rec.script}`,
+    `${outDir}: array ${rec.jobId ?? '-'}${rec.teacherJobId ? ` (after teacher job ${rec.teacherJobId})` : ''}, ` +
+      `submitted ${rec.submitted}, script ${rec.script}`,
     ...rows.map(
       (r) =>
-        `  ${r.run.padEnd(w)}  ${r.state.padEnd(7)}  task ${r.id ?? '-'}  ${r.detail ? `${r.detail}  ` : ''}log ${r.log ?? '-'}`,
+        `  ${r.run.padEnd(w)}  ${r.state.padEnd(7)}  task ${r.id ?? '-'}  ${r.detail ? `${r.detail}  ` : ''}log ` +
+        `${r.log ?? '-'}`,
     ),
     `  ${count('done')} done, ${count('running')} running, ${count('pending')} pending, ${count('failed')} failed`,
   ].join('\n');
@@ -286,7 +297,10 @@ export function logTail(log: string | null, n = 15): string {
   return lines.length ? lines.slice(-n).join('\n') : `(no log at ${log})`;
 }
 
-/** Follow the recorded array until nothing is queued or running, with the local sweep's progress line; throws if a run failed. */
+/**
+ * Follow the recorded array until nothing is queued or running, with the local sweep's progress line; throws if a run
+ * failed.
+ */
 export async function waitSweep(
   outDir: string,
   pollMs = Number(process.env.KDQAT_SLURM_POLL_MS ?? 5000),
@@ -313,7 +327,8 @@ export async function waitSweep(
     if (stop) {
       progress.end();
       throw new Interrupted(
-        `stopped following the array of ${outDir}: its Slurm jobs keep running; see them with --status, follow them again with --wait`,
+        `stopped following the array of ${outDir}: its Slurm jobs keep running; see them with --status, follow them ` +
+          `again with --wait`,
         stop,
       );
     }
@@ -327,7 +342,8 @@ export async function waitSweep(
         `${r.run} (task ${r.id ?? '-'}, ${r.detail}); log ${r.log}:\n    ${logTail(r.log).split('\n').join('\n    ')}`,
     );
     throw new Error(
-      `${failed.length} of ${rows.length} jobs of ${outDir} failed; no report was written:\n${tails.join('\n')}\nresubmit with --launcher slurm: finished runs are skipped, unfinished ones resume from their checkpoint`,
+      `${failed.length} of ${rows.length} jobs of ${outDir} failed; no report was written:\n${tails.join('\n')}` +
+        `\nresubmit with --launcher slurm: finished runs are skipped, unfinished ones resume from their checkpoint`,
     );
   }
   return rows;

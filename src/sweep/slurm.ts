@@ -66,7 +66,10 @@ export function slurmOptionProblem(key: keyof SlurmOptions, value: unknown): str
     case 'extra': {
       const m = /^--([a-z][a-z0-9-]*)(=[A-Za-z0-9_.,:=@%/+-]+)?$/.exec(s);
       if (!m)
-        return `--sbatch-arg must be one sbatch option written --name or --name=value (letters, digits and _ . , : = @ % / + - only), got "${s}"`;
+        return (
+          `--sbatch-arg must be one sbatch option written --name or --name=value (letters, digits and _ . , : = ` +
+          `@ % / + - only), got "${s}"`
+        );
       return OWNED_SBATCH_FLAGS.includes(m[1]) ? `--sbatch-arg ${s}: --${m[1]} is set by the launcher itself` : null;
     }
   }
@@ -155,7 +158,8 @@ export function slurmCli(
   if (r.error) {
     if ((r.error as NodeJS.ErrnoException).code === 'ENOENT')
       throw new SlurmError(
-        `${cmd} not found on PATH: the Slurm launcher needs the Slurm client commands (run this on the cluster's login node), or run the sweep on this machine with --launcher local`,
+        `${cmd} not found on PATH: the Slurm launcher needs the Slurm client commands (run this on the cluster's ` +
+          `login node), or run the sweep on this machine with --launcher local`,
       );
     throw new SlurmError(`${cmd} ${args.join(' ')}: ${r.error.message}`);
   }

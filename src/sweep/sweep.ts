@@ -88,7 +88,8 @@ export function planRuns(grid: Grid, base: ResolvedConfig, outDir: string): Plan
             if (seen.get(name) === hash) continue;
             if (seen.has(name))
               throw new UserError(
-                `sweep grid: two arms make run ${name} with different configurations (arm ${a.arm} and an earlier one); give one of them a distinct preset, coefficient or seed`,
+                `sweep grid: two arms make run ${name} with different configurations (arm ${a.arm} and an earlier ` +
+                  `one); give one of them a distinct preset, coefficient or seed`,
               );
             seen.set(name, hash);
             runs.push({ arm: a.arm, cfg, name, dir: join(outDir, name) });
@@ -132,7 +133,10 @@ export function checkPlannedRuns(
 /** A run is finished when its metrics.json (written last) exists. */
 export const isFinished = (run: PlannedRun): boolean => existsSync(join(run.dir, 'metrics.json'));
 
-/** The command (node, then its arguments) that runs one of the project's CLIs (src/cli/<name>.ts), on a backend and thread count if given. */
+/**
+ * The command (node, then its arguments) that runs one of the project's CLIs (src/cli/<name>.ts), on a backend and
+ * thread count if given.
+ */
 export const cliCommand = (name: string, args: string[], backend?: string, threads?: number): string[] => [
   process.execPath,
   '--import',
@@ -169,12 +173,15 @@ export interface ChildProgress {
 }
 
 /**
- * Run one planned run as a child process (`qat` CLI), with `threads` native-kernel threads (--threads) if given. Resolves on success; rejects with the child's last stderr
- * lines on failure (a UserError when it exited 2). The child exits by itself when our stdin pipe closes (i.e. when this process dies).
+ * Run one planned run as a child process (`qat` CLI), with `threads` native-kernel threads (--threads) if given.
+ * Resolves on success; rejects with the child's last stderr lines on failure (a UserError when it exited 2). The child
+ * exits by itself when our stdin pipe closes (i.e. when this process dies).
  */
 const liveChildren = new Set<ChildProcess>();
 
-/** Send `signal` to every run child still alive (a sweep forwards its SIGINT, SIGTERM, SIGHUP: each saves and stops). */
+/**
+ * Send `signal` to every run child still alive (a sweep forwards its SIGINT, SIGTERM, SIGHUP: each saves and stops).
+ */
 export function signalChildren(signal: NodeJS.Signals): void {
   for (const c of liveChildren) {
     try {

@@ -22,7 +22,7 @@ export interface TeacherInfo {
   metric: string | null;
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: recorded JSON of teachers and runs of any kdqat version, read field by field
+// biome-ignore lint/suspicious/noExplicitAny: recorded JSON of any kdqat version, read field by field
 const readJson = (p: string): Record<string, any> | null => {
   try {
     return existsSync(p) ? JSON.parse(readFileSync(p, 'utf8')) : null;
@@ -67,7 +67,10 @@ export function describeRecipe(r: TeacherRecipe): string {
   ].join(', ');
 }
 
-/** How the teacher's recipe falls short of `want` (the sweep's own teacher recipe): one phrase per difference, none when not reduced. */
+/**
+ * How the teacher's recipe falls short of `want` (the sweep's own teacher recipe): one phrase per difference, none when
+ * not reduced.
+ */
 export function recipeReductions(have: TeacherRecipe, want: RunConfig): string[] {
   const out: string[] = [];
   const wl = want.data.trainLimit;

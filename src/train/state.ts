@@ -67,7 +67,8 @@ export function saveState(runDir: string, tensors: Record<string, WriteTensor>, 
   } catch {
     /* first checkpoint, or an unreadable record: nothing to keep */
   }
-  atomicWriteJson(latestPath(runDir), { ...s, dir, bytes: buf.length, sha256: sha256(buf), previous } satisfies Latest); // the commit point
+  // the commit point
+  atomicWriteJson(latestPath(runDir), { ...s, dir, bytes: buf.length, sha256: sha256(buf), previous } satisfies Latest);
   const keep = new Set([dir, previous?.dir]);
   for (const d of readdirSync(stateDir))
     if (d.startsWith('ckpt-') && !keep.has(d)) rmSync(join(stateDir, d), { recursive: true, force: true });
@@ -97,7 +98,8 @@ function usable(runDir: string, log: (s: string) => void, hash: boolean): { entr
     latest = readLatest(runDir);
   } catch (e) {
     log(
-      `${latestPath(runDir)} is damaged (${(e as Error).message.split('\n')[0]}): its checkpoints cannot be trusted; the run restarts from step 0`,
+      `${latestPath(runDir)} is damaged (${(e as Error).message.split('\n')[0]}): its checkpoints cannot be trusted; ` +
+        `the run restarts from step 0`,
     );
     return null;
   }
@@ -107,7 +109,8 @@ function usable(runDir: string, log: (s: string) => void, hash: boolean): { entr
     if (typeof r !== 'string') return { entry: e, buf: r === true ? null : r };
     const prev = e === latest ? latest.previous : null;
     log(
-      `checkpoint of step ${e.step} not used: ${r}; ${prev ? `using the previous one (step ${prev.step})` : 'the run restarts from step 0'}`,
+      `checkpoint of step ${e.step} not used: ${r}; ` +
+        `${prev ? `using the previous one (step ${prev.step})` : 'the run restarts from step 0'}`,
     );
   }
   return null;

@@ -60,7 +60,8 @@ export function stopOnSignals(
           process.exit(stoppedExitCode(requested));
         }
         console.error(
-          `received ${s} again: waiting for ${saving ? 'the checkpoint being saved' : what} (${s} once more exits at once, without it)`,
+          `received ${s} again: waiting for ${saving ? 'the checkpoint being saved' : what} (${s} once more exits at ` +
+            `once, without it)`,
         );
         return;
       }

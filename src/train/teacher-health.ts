@@ -25,10 +25,16 @@ export function teacherWarning(
   const name = (k: number) => task.labels?.[k] ?? String(k);
   const used = predicted.map((c, k) => [c, k]).filter(([c]) => c > 0);
   if (used.length === 1)
-    return `the teacher predicts a single class ("${name(used[0][1])}") for all ${n} dev examples: it has learnt nothing to distil`;
+    return (
+      `the teacher predicts a single class ("${name(used[0][1])}") for all ${n} dev examples: it has learnt ` +
+      `nothing to distil`
+    );
   const majority = Math.max(...classCounts(labels, task.numLabels)) / n;
   if (metrics.acc !== undefined && metrics.acc <= majority + 1e-12)
-    return `the teacher's dev accuracy ${metrics.acc.toFixed(4)} is at or below the majority-class level ${majority.toFixed(4)} of these ${n} examples: it has learnt nothing to distil`;
+    return (
+      `the teacher's dev accuracy ${metrics.acc.toFixed(4)} is at or below the majority-class level ` +
+      `${majority.toFixed(4)} of these ${n} examples: it has learnt nothing to distil`
+    );
   if (metrics.mcc !== undefined && metrics.mcc <= 0)
     return `the teacher's dev MCC ${metrics.mcc.toFixed(4)} is at chance level (<= 0): it has learnt nothing to distil`;
   return null;

@@ -14,7 +14,10 @@ export interface CheckLine {
   note?: string;
 }
 
-/** Relative Frobenius error ||a - r|| / ||r||; when ||r|| = 0 it is ||a||, an absolute error, as the fixture format defines it. */
+/**
+ * Relative Frobenius error ||a - r|| / ||r||; when ||r|| = 0 it is ||a||, an absolute error, as the fixture format
+ * defines it.
+ */
 export function relFrobenius(a: ArrayLike<number>, r: ArrayLike<number>): number {
   if (a.length !== r.length) return Infinity;
   let num = 0,
@@ -50,7 +53,9 @@ export class Report {
   readonly notChecked: { fixture: string; key: string; why: string }[] = [];
   constructor(private readonly print: (s: string) => void = (s) => console.log(s)) {}
 
-  /** Record one comparison. rel: relative Frobenius; abs: max absolute difference; exact: number of differing entries. */
+  /**
+   * Record one comparison. rel: relative Frobenius; abs: max absolute difference; exact: number of differing entries.
+   */
   compare(
     fixture: string,
     key: string,
@@ -79,7 +84,8 @@ export class Report {
     this.lines.push(line);
     const err = line.mode === 'exact' ? `${line.error} mismatches` : line.error.toExponential(2);
     this.print(
-      `${line.ok ? 'ok  ' : 'FAIL'} ${line.fixture} ${line.key} error=${err} tol=${line.tol} (${line.mode})${line.note ? ` ${line.note}` : ''}`,
+      `${line.ok ? 'ok  ' : 'FAIL'} ${line.fixture} ${line.key} error=${err} tol=${line.tol} (${line.mode})` +
+        `${line.note ? ` ${line.note}` : ''}`,
     );
     return line;
   }
