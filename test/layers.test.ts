@@ -104,6 +104,21 @@ test('no import circle between files of src/', (t) => {
   );
 });
 
+test('the folders of one floor use one another in one direction only (no circle of folders)', (t) => {
+  const folder = (f: string) => f.split('/')[0];
+  const uses = new Map<string, Set<string>>();
+  for (const [f, deps] of graph)
+    for (const d of deps)
+      if (graph.has(d) && folder(d) !== folder(f)) {
+        if (!uses.has(folder(f))) uses.set(folder(f), new Set());
+        uses.get(folder(f))!.add(folder(d));
+      }
+  const reaches = (from: string, to: string, seen = new Set<string>()): boolean =>
+    [...(uses.get(from) ?? [])].some((x) => x === to || (!seen.has(x) && seen.add(x) && reaches(x, to, seen)));
+  const circles = [...uses].flatMap(([a, bs]) => [...bs].filter((b) => reaches(b, a)).map((b) => `${a} -> ${b}`));
+  t.deepEqual(circles, []);
+});
+
 test('every folder of src/ has a floor', (t) => {
   for (const f of graph.keys()) t.notThrows(() => floorOf(f), f);
 });
