@@ -105,6 +105,9 @@ async function record(out: string, backend: string, work: string): Promise<void>
     '--lr',
     '1e-3',
     '--no-report',
+    // one run at a time on the backend's default threads, whatever the sweep's default parallelism is
+    '--jobs',
+    '1',
     '--backend',
     backend,
   ];
