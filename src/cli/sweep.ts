@@ -9,12 +9,13 @@
  * checked before any work. Ends with the results table and plots (output/<bert>/<task>/report/).
  */
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { getTask } from '../data/tasks.js';
 import { ensureGlueTask } from '../data/first-use.js';
 import { BERT_PRESETS } from '../model/config.js';
 import { TRAIN_DEFAULTS, type RunConfig } from '../train/config.js';
-import { finetune, OUTPUT_DIR, SCRATCH_LR, teacherDir } from '../train/runs.js';
+import { finetune, MODELS_DIR, OUTPUT_DIR, SCRATCH_LR, teacherDir } from '../train/runs.js';
 import { cliCommand, readGrid } from '../train/sweep.js';
 import { lockSweepFolder, planSweep, runLocal } from '../train/launch.js';
 import { formatStatus, submitSweep, sweepStatus, waitSweep } from '../train/slurm-sweep.js';
@@ -30,7 +31,8 @@ import {
 } from './common.js';
 import { progressReporter } from './progress-line.js';
 import { STOP_SIGNALS, stopOnSignals } from '../train/stop.js';
-import { backendReady, initBackend } from '../backend/backend.js';
+import { backendReady, initBackend, nativeThreadsWanted } from '../backend/backend.js';
+import { describeParallelism, sweepMemoryBudget, sweepParallelism } from '../sweep/parallelism.js';
 import { describeRecipe, recipeReductions, teacherInfo } from '../train/teacher-check.js';
 import { LAUNCH_FLAGS, launchFromFlags } from './slurm-flags.js';
 
@@ -43,7 +45,7 @@ const FLAGS = {
   grid: { type: 'string', help: 'grid in experiments/ (name or path; default "default": the four presets at seed 42)' },
   jobs: {
     type: 'string',
-    help: "runs in parallel, each its own process (default 1; more than the cores: a warning); with --launcher slurm the array's %limit (default none)",
+    help: "runs in parallel, each its own process (default: one per core, as memory allows; more than the cores: a warning); with --launcher slurm the array's %limit (default none)",
     num: { kind: 'int', min: 1 },
   },
   out: {
@@ -169,6 +171,17 @@ runMain('sweep', async () => {
       plan: planSweep(grid, c.base, outDirOf(c.task), { teacherReady: c.hasTeacher, forceNew, log: log(c.task) }),
     }));
     const info = launch.mode === 'local' ? await initBackendFromFlags(v) : null;
+    // runs at a time x threads each: the flags (or KDQAT_THREADS), else the fastest measured for this machine
+    const cores = availableParallelism();
+    const asked = {
+      jobs,
+      threads: num(v, 'threads', 'int') ?? (process.env.KDQAT_THREADS ? nativeThreadsWanted() : undefined),
+    };
+    const memory = sweepMemoryBudget(bert, [tdirOf(tasks[0]), join(MODELS_DIR(), bert)]);
+    const pendingMost = Math.max(0, ...checked.map((c) => c.plan.pending.length));
+    const par = sweepParallelism(asked, cores, pendingMost, memory);
+    if (launch.mode === 'local' && pendingMost)
+      console.error(describeParallelism(par, cores, asked.jobs !== undefined || asked.threads !== undefined, memory));
     // GLUE data on first use, fetched here once (not by runs started at once, nor by Slurm array tasks)
     for (const c of checked)
       if (c.fcfg || c.plan.pending.length) await ensureGlueTask(c.task, c.base.data.glueDir, log(c.task));
@@ -179,7 +192,7 @@ runMain('sweep', async () => {
       const { runs, pending } = plan;
       const where =
         launch.mode === 'local'
-          ? `${jobs ?? 1} at a time, backend ${info!.backend}`
+          ? `${par.jobs} at a time, backend ${info!.backend}`
           : `one Slurm job array${jobs ? `, ${jobs} at a time` : ''}`;
       console.error(
         `sweep ${task}: grid ${gridPath}: ${runs.length} runs, ${runs.length - pending.length} finished already, ${pending.length} to run (${where})`,
@@ -234,7 +247,7 @@ runMain('sweep', async () => {
         // with the teacher just made, the runs' identities (its weights included) are known only now
         plan = planSweep(grid, base, outDir, { teacherReady: true, forceNew, log: log(task) });
       }
-      await runLocal(plan, jobs ?? 1, backend, num(v, 'threads', 'int') ?? ((jobs ?? 1) > 1 ? 1 : undefined));
+      await runLocal(plan, par.jobs, backend, par.threads);
       await report(v, outDir, task, bert, gridPath);
     }
   } finally {
