@@ -7,6 +7,7 @@ import {
   bertParameters,
   defaultParallelism,
   describeParallelism,
+  passiveOpenMpWait,
   runMemoryEstimate,
   sweepMemoryBudget,
   sweepParallelism,
@@ -78,6 +79,18 @@ test('the choice line', (t) => {
     }),
     /\(2 cores; memory: ~13\.0 GiB a run, 22\.0 GiB available\)/,
   );
+});
+
+test('OpenMP threads wait passively in a sweep unless the user chose a wait policy', (t) => {
+  const env: NodeJS.ProcessEnv = {};
+  t.true(passiveOpenMpWait(env));
+  t.is(env.OMP_WAIT_POLICY, 'PASSIVE');
+  const active: NodeJS.ProcessEnv = { OMP_WAIT_POLICY: 'ACTIVE' };
+  t.false(passiveOpenMpWait(active));
+  t.is(active.OMP_WAIT_POLICY, 'ACTIVE');
+  const spin: NodeJS.ProcessEnv = { GOMP_SPINCOUNT: '10000' };
+  t.false(passiveOpenMpWait(spin));
+  t.is(spin.OMP_WAIT_POLICY, undefined);
 });
 
 test('a sweep prints its choice once, and not when nothing is left to run', async (t) => {

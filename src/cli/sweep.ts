@@ -32,7 +32,7 @@ import {
 import { progressReporter } from './progress-line.js';
 import { STOP_SIGNALS, stopOnSignals } from '../train/stop.js';
 import { backendReady, initBackend, nativeThreadsWanted } from '../backend/backend.js';
-import { describeParallelism, sweepMemoryBudget, sweepParallelism } from '../sweep/parallelism.js';
+import { describeParallelism, passiveOpenMpWait, sweepMemoryBudget, sweepParallelism } from '../sweep/parallelism.js';
 import { describeRecipe, recipeReductions, teacherInfo } from '../train/teacher-check.js';
 import { LAUNCH_FLAGS, launchFromFlags } from './slurm-flags.js';
 
@@ -170,6 +170,8 @@ runMain('sweep', async () => {
       ...c,
       plan: planSweep(grid, c.base, outDirOf(c.task), { teacherReady: c.hasTeacher, forceNew, log: log(c.task) }),
     }));
+    // before the native addon loads: its OpenMP threads then sleep at once when they wait (here and in the runs)
+    if (launch.mode === 'local') passiveOpenMpWait(process.env);
     const info = launch.mode === 'local' ? await initBackendFromFlags(v) : null;
     // runs at a time x threads each: the flags (or KDQAT_THREADS), else the fastest measured for this machine
     const cores = availableParallelism();

@@ -114,3 +114,16 @@ export function sweepMemoryBudget(bert: string, configDirs: string[]): MemoryBud
   if (!dims || !Object.values(dims).every((x) => Number.isFinite(x) && x > 0)) return undefined;
   return { availableBytes: freemem(), perRunBytes: runMemoryEstimate(bertParameters(dims)) };
 }
+
+/**
+ * OpenMP's wait policy for a local sweep and its runs (set before the native addon loads, so libgomp reads it):
+ * PASSIVE unless the user chose one (OMP_WAIT_POLICY or GOMP_SPINCOUNT). By default libgomp spins ~300,000 times at
+ * every barrier before sleeping, which on a shared machine burns the CPU its peer thread needs: a two-thread run
+ * used 5x the CPU time of two one-thread runs (docs/benchmarks.md). Numbers do not depend on it. Returns whether it
+ * set it.
+ */
+export function passiveOpenMpWait(env: NodeJS.ProcessEnv): boolean {
+  if (env.OMP_WAIT_POLICY !== undefined || env.GOMP_SPINCOUNT !== undefined) return false;
+  env.OMP_WAIT_POLICY = 'PASSIVE';
+  return true;
+}
