@@ -60,11 +60,11 @@ const GiB = 2 ** 30;
 export function describeParallelism(p: Parallelism, cores: number, explicit: boolean, memory?: MemoryBudget): string {
   const runs = `${p.jobs} run${p.jobs > 1 ? 's' : ''} at a time x ${p.threads} thread${p.threads > 1 ? 's' : ''}`;
   const why = [`${cores} core${cores > 1 ? 's' : ''}`];
+  const gib = (bytes: number) => (bytes / GiB).toFixed(1);
   if (p.memoryCapped !== undefined && memory)
-    why.push(
-      `memory: ~${(memory.perRunBytes / GiB).toFixed(1)} GiB a run, ${(memory.availableBytes / GiB).toFixed(1)} GiB available`,
-    );
-  return `sweep: parallel: ${runs} (${why.join('; ')}); ${explicit ? 'from --jobs/--threads' : '--jobs/--threads to change'}`;
+    why.push(`memory: ~${gib(memory.perRunBytes)} GiB a run, ${gib(memory.availableBytes)} GiB available`);
+  const change = explicit ? 'from --jobs/--threads' : '--jobs/--threads to change';
+  return `sweep: parallel: ${runs} (${why.join('; ')}); ${change}`;
 }
 
 /** Weights of a BERT encoder of these dimensions with a classifier (biases and layer norms included, roughly). */
