@@ -14,8 +14,6 @@ const PAGES = [
     .filter((f) => f.endsWith('.md'))
     .map((f) => `docs/${f}`),
 ];
-// pages other branches rewrite as this check lands: their width is checked once they are rewrapped
-const WIDTH_LATER = new Set(['docs/library.md', 'docs/benchmarks.md']);
 const WIDTH = 120;
 
 /** A page's lines with fenced code blocks blanked (their text is not Markdown). */
@@ -83,7 +81,7 @@ test('every relative link of README.md and docs/*.md points to an existing file 
 
 test('prose lines of README.md and docs/*.md are at most 120 characters', (t) => {
   const wide: string[] = [];
-  for (const page of PAGES.filter((p) => !WIDTH_LATER.has(p)))
+  for (const page of PAGES)
     for (const [i, l] of proseLines(readFileSync(join(ROOT, page), 'utf8')).entries())
       if ([...l].length > WIDTH && !/^\s*\|/.test(l)) wide.push(`${page}:${i + 1} (${[...l].length})`);
   t.deepEqual(wide, []);

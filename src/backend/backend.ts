@@ -75,8 +75,9 @@ async function tryNode(gpu: boolean): Promise<string | undefined> {
 }
 
 /**
- * Native kernel threads: `threads` (from --threads), else KDQAT_THREADS, else every core. A sweep running several
- * runs at once gives each child --threads 1 (src/cli/sweep.ts), a Slurm job its --cpus-per-task (default 1).
+ * Native kernel threads: `threads` (from --threads), else KDQAT_THREADS, else every core. A local sweep chooses its
+ * runs' threads itself (src/sweep/parallelism.ts, by default one run per core with 1 thread each), a Slurm job its
+ * --cpus-per-task (default 1).
  */
 export function nativeThreadsWanted(threads?: number): number {
   const v = threads ?? process.env.KDQAT_THREADS;

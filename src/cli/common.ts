@@ -113,7 +113,7 @@ export const TRAIN_FLAGS: FlagSpec = {
   threads: {
     type: 'string',
     help:
-      'threads of the native kernels (default: every core; 1 per run when a sweep runs --jobs > 1; env ' +
+      'threads of the native kernels (default: every core for one run; a sweep runs one 1-thread run per core; env ' +
       'KDQAT_THREADS)',
     num: INT1,
   },

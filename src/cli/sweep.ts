@@ -1,5 +1,6 @@
 /**
- * npm run sweep -- --task cola[,rte] [--bert tiny] [--grid default|paper-mixing|<file>] [--jobs N] [--out DIR] [run flags]
+ * npm run sweep -- --task cola[,rte] [--bert tiny] [--grid default|paper-mixing|<file>] [--jobs N] [--out DIR] [run
+ * flags]
  *   [--launcher local|slurm [--partition P] [--time T] [--cpus-per-task N] [--mem M] [--gpus N] [--sbatch-arg A]...
  *   [--requeue] [--wait]] [--status]
  * Runs a grid of KD-QAT runs from experiments/, fine-tuning the teacher first when models/<bert>/<task> is
@@ -9,13 +10,14 @@
  * checked before any work. Ends with the results table and plots (output/<bert>/<task>/report/).
  */
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { getTask } from '../data/tasks.js';
 import { ensureGlueTask } from '../data/first-use.js';
 import { BERT_PRESETS } from '../model/config.js';
 import { TRAIN_DEFAULTS, type ResolvedConfig } from '../train/config.js';
 import { finetune, SCRATCH_LR } from '../sweep/finetune.js';
-import { OUTPUT_DIR, teacherDir } from '../sweep/run-setup.js';
+import { MODELS_DIR, OUTPUT_DIR, teacherDir } from '../sweep/run-setup.js';
 import { cliCommand, readGrid } from '../sweep/sweep.js';
 import { lockSweepFolder, planSweep, runLocal } from '../sweep/launch.js';
 import { formatStatus, submitSweep, sweepStatus, waitSweep } from '../sweep/slurm-sweep.js';
@@ -31,7 +33,8 @@ import {
 } from './common.js';
 import { progressReporter } from './progress-line.js';
 import { STOP_SIGNALS, stopOnSignals } from '../train/stop.js';
-import { backendReady, initBackend } from '../backend/backend.js';
+import { backendReady, initBackend, nativeThreadsWanted } from '../backend/backend.js';
+import { describeParallelism, passiveOpenMpWait, sweepMemoryBudget, sweepParallelism } from '../sweep/parallelism.js';
 import { describeRecipe, recipeReductions, teacherInfo } from '../sweep/teacher-check.js';
 import { LAUNCH_FLAGS, launchFromFlags } from './slurm-flags.js';
 
@@ -44,12 +47,16 @@ const FLAGS = {
   grid: { type: 'string', help: 'grid in experiments/ (name or path; default "default": the four presets at seed 42)' },
   jobs: {
     type: 'string',
-    help: "runs in parallel, each its own process (default 1; more than the cores: a warning); with --launcher slurm the array's %limit (default none)",
+    help:
+      'runs in parallel, each its own process (default: one per core, as memory allows; more than the cores: a ' +
+      "warning); with --launcher slurm the array's %limit (default none)",
     num: { kind: 'int', min: 1 },
   },
   out: {
     type: 'string',
-    help: 'a folder of its own (e.g. a smoke configuration): runs in DIR/<task>/, the teacher in DIR/teachers/<bert>/<task>/ (default output/<bert>/<task>/ and models/<bert>/<task>/)',
+    help:
+      'a folder of its own (e.g. a smoke configuration): runs in DIR/<task>/, the teacher in ' +
+      'DIR/teachers/<bert>/<task>/ (default output/<bert>/<task>/ and models/<bert>/<task>/)',
   },
   vocab: { type: 'string', help: 'vocabulary for a teacher fine-tuned from scratch (default: built from the task)' },
   'teacher-epochs': {
@@ -59,13 +66,17 @@ const FLAGS = {
   },
   'teacher-lr': {
     type: 'string',
-    help: `learning rate of that fine-tuning (default --lr, else ${SCRATCH_LR.toExponential()} from scratch, ${TRAIN_DEFAULTS.lr.toExponential()} from pretrained weights)`,
+    help:
+      `learning rate of that fine-tuning (default --lr, else ${SCRATCH_LR.toExponential()} from scratch, ` +
+      `${TRAIN_DEFAULTS.lr.toExponential()} from pretrained weights)`,
     num: { kind: 'float', above: 0 },
   },
   'no-report': { type: 'boolean', help: 'skip the results table and plots at the end' },
   'teacher-ok': {
     type: 'boolean',
-    help: "distil from the existing teacher even when its recorded recipe is reduced relative to this sweep's (a smaller train limit, fewer epochs, a step cap): default refused",
+    help:
+      "distil from the existing teacher even when its recorded recipe is reduced relative to this sweep's (a " +
+      'smaller train limit, fewer epochs, a step cap): default refused',
   },
   ...LAUNCH_FLAGS,
 } as const;
@@ -98,7 +109,8 @@ runMain('sweep', async () => {
   stopOnSignals(STOP_SIGNALS, 'the runs under way to save their checkpoints');
   const v = parseFlags(
     FLAGS,
-    'npm run sweep -- --task <t>[,<t>...] [--bert tiny] [--grid default] [--jobs N] [--out DIR] [--launcher local|slurm] [--status] [--wait] [...]',
+    'npm run sweep -- --task <t>[,<t>...] [--bert tiny] [--grid default] [--jobs N] [--out DIR] [--launcher ' +
+      'local|slurm] [--status] [--wait] [...]',
   );
   if (typeof v.task !== 'string') throw new UsageError('--task is required (e.g. --task cola or --task rte,mrpc)');
   const tasks = v.task.split(',').map((t) => getTask(t.trim()).name);
@@ -148,12 +160,17 @@ runMain('sweep', async () => {
     if (!c.hasTeacher) continue;
     const t = teacherInfo(tdirOf(c.task));
     console.error(
-      `sweep ${c.task}: teacher ${t.dir} (${t.recipe ? `fine-tuned with ${describeRecipe(t.recipe)}` : 'recipe not recorded'}; dev ${t.metric ?? 'metric not recorded'})`,
+      `sweep ${c.task}: teacher ${t.dir} (` +
+        `${t.recipe ? `fine-tuned with ${describeRecipe(t.recipe)}` : 'recipe not recorded'}; dev ` +
+        `${t.metric ?? 'metric not recorded'})`,
     );
     const reduced = t.recipe ? recipeReductions(t.recipe, missingTeacherConfig(v, c.task, bert)) : [];
     if (reduced.length && v['teacher-ok'] !== true)
       throw new UsageError(
-        `sweep ${c.task}: the teacher ${t.dir} was fine-tuned with a reduced recipe: ${reduced.join('; ')}. Pass --teacher-ok to distil from it anyway, or fine-tune a full teacher (npm run finetune -- --overwrite, or sweep --out DIR for a folder of its own)`,
+        `sweep ${c.task}: the teacher ${t.dir} was fine-tuned with a reduced recipe: ${reduced.join('; ')}. Pass ` +
+          `--teacher-ok to distil from it anyway, or fine-tune a full teacher (npm run finetune -- --overwrite, or ` +
+          `sweep --out ` +
+          `DIR for a folder of its own)`,
       );
     if (reduced.length)
       console.error(
@@ -169,7 +186,20 @@ runMain('sweep', async () => {
       ...c,
       plan: planSweep(grid, c.base, outDirOf(c.task), { teacherReady: c.hasTeacher, forceNew, log: log(c.task) }),
     }));
+    // before the native addon loads: its OpenMP threads then sleep at once when they wait (here and in the runs)
+    if (launch.mode === 'local') passiveOpenMpWait(process.env);
     const info = launch.mode === 'local' ? await initBackendFromFlags(v) : null;
+    // runs at a time x threads each: the flags (or KDQAT_THREADS), else the fastest measured for this machine
+    const cores = availableParallelism();
+    const asked = {
+      jobs,
+      threads: num(v, 'threads', 'int') ?? (process.env.KDQAT_THREADS ? nativeThreadsWanted() : undefined),
+    };
+    const memory = sweepMemoryBudget(bert, [tdirOf(tasks[0]), join(MODELS_DIR(), bert)]);
+    const pendingMost = Math.max(0, ...checked.map((c) => c.plan.pending.length));
+    const par = sweepParallelism(asked, cores, pendingMost, memory);
+    if (launch.mode === 'local' && pendingMost)
+      console.error(describeParallelism(par, cores, asked.jobs !== undefined || asked.threads !== undefined, memory));
     // GLUE data on first use, fetched here once (not by runs started at once, nor by Slurm array tasks)
     for (const c of checked)
       if (c.fcfg || c.plan.pending.length) await ensureGlueTask(c.task, c.base.data.glueDir, log(c.task));
@@ -180,10 +210,11 @@ runMain('sweep', async () => {
       const { runs, pending } = plan;
       const where =
         launch.mode === 'local'
-          ? `${jobs ?? 1} at a time, backend ${info!.backend}`
+          ? `${par.jobs} at a time, backend ${info!.backend}`
           : `one Slurm job array${jobs ? `, ${jobs} at a time` : ''}`;
       console.error(
-        `sweep ${task}: grid ${gridPath}: ${runs.length} runs, ${runs.length - pending.length} finished already, ${pending.length} to run (${where})`,
+        `sweep ${task}: grid ${gridPath}: ${runs.length} runs, ${runs.length - pending.length} finished already, ` +
+          `${pending.length} to run (${where})`,
       );
       if (launch.mode === 'slurm') {
         if (!pending.length) {
@@ -223,7 +254,11 @@ runMain('sweep', async () => {
         });
         if (launch.wait) following.push(task);
         console.error(
-          `sweep ${task}: submitted ${rec.teacherJobId ? `teacher job ${rec.teacherJobId}, then ` : ''}array ${rec.jobId} (tasks ${rec.submittedIds.join(',')})\n  script ${rec.script}\n  logs ${rec.logDir}\n  see: npm run sweep -- --task ${task} --bert ${bert}${typeof v.out === 'string' ? ` --out ${v.out}` : ''} --status   (or --wait)`,
+          `sweep ${task}: submitted ${rec.teacherJobId ? `teacher job ${rec.teacherJobId}, then ` : ''}array ` +
+            `${rec.jobId} (tasks ${rec.submittedIds.join(',')})\n  script ${rec.script}\n  logs ${rec.logDir}\n  ` +
+            `see: npm run ` +
+            `sweep -- --task ${task} --bert ${bert}${typeof v.out === 'string' ? ` --out ${v.out}` : ''} --status   ` +
+            `(or --wait)`,
         );
         continue;
       }
@@ -235,7 +270,7 @@ runMain('sweep', async () => {
         // with the teacher just made, the runs' identities (its weights included) are known only now
         plan = planSweep(grid, base, outDir, { teacherReady: true, forceNew, log: log(task) });
       }
-      await runLocal(plan, jobs ?? 1, backend, num(v, 'threads', 'int') ?? ((jobs ?? 1) > 1 ? 1 : undefined));
+      await runLocal(plan, par.jobs, backend, par.threads);
       await report(v, outDir, task, bert, gridPath);
     }
   } finally {
