@@ -1,5 +1,5 @@
 /**
- * Integer kernels of the native backend for the deployment benchmark (src/export/kernels.ts): products with a
+ * Integer kernels of the native backend for the deployment benchmark (src/backend/integer-kernels.ts): products with a
  * ternary operand on oneDNN's s8 x s8 -> s32 GEMM (exact; checked against the float32 product in the tests).
  * Products it cannot run exactly (8-bit x 8-bit: without VNNI the GEMM's 16-bit intermediate sums could saturate)
  * return undefined and stay on float32 kernels.

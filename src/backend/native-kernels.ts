@@ -79,7 +79,7 @@ const select: Body = ({ inputs, backend: be }, n) => {
   return out(be, [...t.shape], 'float32', y);
 };
 
-/** src/quant/fused.ts's KdqSymQuant: [ints, scale] of the symmetric quantizer of an already clipped x */
+/** fused.ts's KdqSymQuant: [ints, scale] of the symmetric quantizer of an already clipped x */
 const symQuant: Body = ({ inputs, backend: be, attrs }, n) => {
   const x = (inputs as Record<string, TensorInfo>).x,
     xv = f32(be, x);
@@ -89,7 +89,7 @@ const symQuant: Body = ({ inputs, backend: be, attrs }, n) => {
   return [out(be, [...x.shape], 'float32', ints), out(be, [], 'float32', Float32Array.of(s))];
 };
 
-/** src/quant/fused.ts's KdqSteMask: dy * 1[|x| < clip] */
+/** fused.ts's KdqSteMask: dy * 1[|x| < clip] */
 const steMask: Body = ({ inputs, backend: be, attrs }, n) => {
   const { dy, x } = inputs as Record<string, TensorInfo>;
   const dv = f32(be, dy),

@@ -25,7 +25,7 @@ export function exactQuantMatMul(
   const f = tf.customGrad(((x: tf.Tensor, y: tf.Tensor, save: tf.GradSaveFunc) => {
     const fa = qa.factor!(tf.clipByValue(x, -qa.clip, qa.clip));
     const fb = qb.factor!(tf.clipByValue(y, -qb.clip, qb.clip));
-    // a backend's integer kernel when it has one (src/export/kernels.ts)
+    // a backend's integer kernel when it has one (src/backend/integer-kernels.ts)
     const prod = integerMatMul(fa.ints, fb.ints, transposeB);
     save([x, y, unfactor(fa), unfactor(fb)]);
     return {
