@@ -5,8 +5,8 @@
  * backward pass. tfjs has no public API for it (tf.grads records, differentiates and frees the tape in one call),
  * so this class drives the engine's tape directly: startTape/endTape, the recorded nodes (kernel, inputs,
  * outputs, gradient closure over tensors the engine keeps for backward) and the same reverse walk as tfjs's
- * backpropagateGradients (tfjs-core's tape.ts), restricted to the nodes between xs and y. The tape's saved tensors are kept
- * until `dispose`.
+ * backpropagateGradients (tfjs-core's tape.ts), restricted to the nodes between xs and y. The tape's saved tensors are
+ * kept until `dispose`.
  *
  *   const g = new RetainedGraph(xs, () => y);   // y = f(xs), any tensor; f may itself call tf.grads
  *   g.vjp(dy)                                   // [dy^T dy/dx for x in xs], same shapes as xs; repeatable
