@@ -71,4 +71,7 @@ export function faultPoint(site: FaultSpec['site'], name?: string): void {
       syscall: 'write',
     });
   process.kill(0, spec.action === 'kill' ? 'SIGKILL' : 'SIGSTOP');
+  // Woken up: signals sent while frozen are delivered now, possibly to another thread that a loaded machine runs
+  // later. A moment's wait lets their handlers write to the event loop before this step reaches its boundary.
+  if (spec.action === 'stop') Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 250);
 }
