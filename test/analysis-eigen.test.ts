@@ -2,6 +2,7 @@ import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend/backend.js';
 import { registerSecondOrderGradients } from '../src/analysis/second-order.js';
+import { mulberry32 } from '../src/util/random.js';
 import {
   hutchinsonTrace,
   lanczos,
@@ -16,17 +17,7 @@ test.before(async () => {
   registerSecondOrderGradients();
 });
 
-/** deterministic pseudo-random numbers (mulberry32) */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 /** Q diag(lambda) Q^T with Q a random orthogonal matrix (Gram-Schmidt of random columns); Q returned column-wise */
 function symmetricWith(lambda: number[], seed: number): { A: number[][]; Q: number[][] } {

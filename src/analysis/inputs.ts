@@ -14,6 +14,7 @@ import { loadTokenizer, type GlueTokenizer } from '../data/tokenizer.js';
 import { BERT_UNCASED_IDS, type TokenClassIds } from './norm-analysis.js';
 import type { AnalysisExample, AnalysisModel } from './types.js';
 import { studentScore } from './students.js';
+import { mulberry32 } from '../util/random.js';
 
 export class AnalysisInputError extends Error {
   constructor(msg: string) {
@@ -155,14 +156,7 @@ function rowsFromInputs(path: string): Rows {
 
 /** seeded Fisher-Yates (mulberry32): the notebooks' RandomSampler, reproducibly */
 export function shuffled(n: number, seed: number): number[] {
-  let a = seed >>> 0;
-  const r = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = mulberry32(seed);
   const idx = Array.from({ length: n }, (_, i) => i);
   for (let i = n - 1; i > 0; i--) {
     const j = Math.floor(r() * (i + 1));

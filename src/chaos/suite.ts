@@ -20,6 +20,7 @@ import {
 } from './cases.js';
 import { BAD_INPUTS, REDUCED_BAD_INPUTS, runBadInput, type BadInput } from './bad-inputs.js';
 import { leftovers, makeBench, results, runSweep } from './harness.js';
+import { mulberry32 } from '../util/random.js';
 
 export interface Plan {
   runs: 1 | 2;
@@ -28,16 +29,8 @@ export interface Plan {
   bad: BadInput[];
 }
 
-/** mulberry32: a small seeded generator, so that a seed names the same kill points on every machine. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// a seeded generator, so that a seed names the same kill points on every machine
+const rng = mulberry32;
 
 /**
  * `n` kill points drawn with `seed`, spread over where a sweep can die: inside a training step (a run has 8), during an
