@@ -1,7 +1,8 @@
 /**
  * What the vega-lite spec builders (charts-lines.ts, charts-dist.ts, charts-points.ts) share: the option types, the
  * house size, fonts and palette, field escaping, the row checks that throw naming the missing field, the title and
- * the spec assembly, the seed-spread transforms, dashed reference rules and the colour encoding.
+ * the spec assembly, the seed-spread transforms, dashed reference rules, the colour encoding and a y scale that
+ * never collapses.
  * Data is inlined: rows (array of objects) or an arquero table. Field names are escaped for vega-lite, so names with
  * dots (e.g. "loss.kd") are fine.
  */
@@ -169,3 +170,18 @@ export const colorEnc = (field: string, title: string | undefined, domain: unkno
   title: title ?? field,
   scale: { domain, scheme: PALETTE },
 });
+
+/** A y scale that never collapses: equal values get a small range around them (no "0.437500" ticks). */
+export function yScaleFor(rows: Row[], fields: string[], log?: boolean): Record<string, unknown> {
+  if (log) return { type: 'log' };
+  const vals = rows
+    .flatMap((r) => fields.map((f) => r[f]))
+    .filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+  const lo = Math.min(...vals),
+    hi = Math.max(...vals);
+  if (vals.length && hi - lo <= 1e-9 * Math.max(1, Math.abs(hi))) {
+    const d = Math.max(Math.abs(hi) * 0.05, 0.01);
+    return { zero: false, domain: [lo - d, hi + d] };
+  }
+  return { zero: false };
+}

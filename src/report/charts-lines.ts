@@ -22,6 +22,7 @@ import {
   spreadTransforms,
   referenceLayers,
   colorEnc,
+  yScaleFor,
 } from './charts-common.js';
 import type { VlSpec } from './render.js';
 
@@ -124,21 +125,6 @@ export function markCoincident(rows: Row[], series: string, keys: string[]): Row
     else seen.set(k, s);
   }
   return rename.size ? rows.map((r) => (rename.has(r[series]) ? { ...r, [series]: rename.get(r[series]) } : r)) : rows;
-}
-
-/** A y scale that never collapses: equal values get a small range around them (no "0.437500" ticks). */
-function yScaleFor(rows: Row[], fields: string[], log?: boolean): Record<string, unknown> {
-  if (log) return { type: 'log' };
-  const vals = rows
-    .flatMap((r) => fields.map((f) => r[f]))
-    .filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
-  const lo = Math.min(...vals),
-    hi = Math.max(...vals);
-  if (vals.length && hi - lo <= 1e-9 * Math.max(1, Math.abs(hi))) {
-    const d = Math.max(Math.abs(hi) * 0.05, 0.01);
-    return { zero: false, domain: [lo - d, hi + d] };
-  }
-  return { zero: false };
 }
 
 /** (c) Multi-series lines over an integer index, optionally one panel per facet value (e.g. layer). */
