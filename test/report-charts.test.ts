@@ -2,7 +2,9 @@ import test from 'ava';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as C from '../src/report/charts.js';
+import type { Spread } from '../src/report/charts-common.js';
+import { barChart, density, heatmap } from '../src/report/charts-dist.js';
+import { indexLines, lineBand, lossCurves } from '../src/report/charts-lines.js';
 import { findFontFiles, renderPlot, specToSvg, svgToPng, type VlSpec } from '../src/report/render.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kdqat-charts-'));
@@ -38,7 +40,7 @@ const texts = (svg: string) => [...svg.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].
 const cases: [string, VlSpec, string[]][] = [
   [
     'line-band',
-    C.lineBand({
+    lineBand({
       data: sweep,
       x: 'kd.coef',
       y: 'acc',
@@ -52,7 +54,7 @@ const cases: [string, VlSpec, string[]][] = [
   ],
   [
     'line-bars-std',
-    C.lineBand({
+    lineBand({
       data: sweep,
       x: 'kd.coef',
       y: 'acc',
@@ -67,7 +69,7 @@ const cases: [string, VlSpec, string[]][] = [
   ],
   [
     'bar',
-    C.barChart({
+    barChart({
       data: sweep,
       category: 'arm',
       value: 'acc',
@@ -82,7 +84,7 @@ const cases: [string, VlSpec, string[]][] = [
   ],
   [
     'index-lines',
-    C.indexLines({
+    indexLines({
       data: heads,
       x: 'head',
       y: 'ent',
@@ -97,7 +99,7 @@ const cases: [string, VlSpec, string[]][] = [
   ],
   [
     'heatmap',
-    C.heatmap({
+    heatmap({
       data: heads,
       x: 'head',
       y: 'layer',
@@ -114,7 +116,7 @@ const cases: [string, VlSpec, string[]][] = [
   ],
   [
     'density',
-    C.density({
+    density({
       data: eig,
       value: 'lambda',
       series: 'model',
@@ -126,7 +128,7 @@ const cases: [string, VlSpec, string[]][] = [
   ],
   [
     'loss',
-    C.lossCurves({
+    lossCurves({
       data: loss,
       terms: ['loss.kd', 'loss.gt'],
       logY: true,
@@ -159,10 +161,10 @@ for (const [name, spec, expected] of cases) {
 }
 
 test('density panels each get their own x range (positive panel never shows negative values)', async (t) => {
-  const svg = await specToSvg(C.density({ data: eig, value: 'lambda', series: 'model', title: 'd' }));
+  const svg = await specToSvg(density({ data: eig, value: 'lambda', series: 'model', title: 'd' }));
   t.true(texts(svg).some((x) => x.startsWith('positive (n = ')));
   t.true(texts(svg).some((x) => x.startsWith('negative (n = ')));
-  const spec = C.density({ data: eig, value: 'lambda', title: 'd' }) as {
+  const spec = density({ data: eig, value: 'lambda', title: 'd' }) as {
     hconcat: { transform: { extent?: number[] }[] }[];
   };
   const [pos, neg] = spec.hconcat.map((p) => p.transform[1].extent!);
@@ -191,14 +193,14 @@ test('missing font file is an error, not a text-less PNG', (t) => {
 });
 
 test('builders name a missing field and reject empty data', (t) => {
-  t.throws(() => C.lineBand({ data: sweep, x: 'coef', y: 'acc', title: 't' }), {
+  t.throws(() => lineBand({ data: sweep, x: 'coef', y: 'acc', title: 't' }), {
     message: /lineBand: field "coef" not in data \(columns: arm, kd\.coef, seed, acc\)/,
   });
-  t.throws(() => C.barChart({ data: [], category: 'a', value: 'b', title: 't' }), {
+  t.throws(() => barChart({ data: [], category: 'a', value: 'b', title: 't' }), {
     message: /barChart: no data rows/,
   });
-  t.throws(() => C.lossCurves({ data: loss, title: 't' }), { message: /terms \(wide data\) or term \+ value/ });
-  t.throws(() => C.indexLines({ data: heads, x: 'head', y: ['ent', 'layer'], lo: 'ent', hi: 'ent', title: 't' }), {
+  t.throws(() => lossCurves({ data: loss, title: 't' }), { message: /terms \(wide data\) or term \+ value/ });
+  t.throws(() => indexLines({ data: heads, x: 'head', y: ['ent', 'layer'], lo: 'ent', hi: 'ent', title: 't' }), {
     message: /single y/,
   });
 });
@@ -208,8 +210,8 @@ test('seed spread: min..max and ±std bands match the data', async (t) => {
   const rows = [1, 2, 4].map((v, i) => ({ x: 1, s: 'a', seed: i, v }));
   const vega = await import('vega');
   const vl = await import('vega-lite');
-  const band = async (spread: C.Spread) => {
-    const spec = C.lineBand({ data: rows, x: 'x', y: 'v', series: 's', spread, title: 't' });
+  const band = async (spread: Spread) => {
+    const spec = lineBand({ data: rows, x: 'x', y: 'v', series: 's', spread, title: 't' });
     const compiled = vl.compile(spec as never).spec;
     const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
     await view.runAsync();

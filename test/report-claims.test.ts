@@ -5,7 +5,7 @@
 import test from 'ava';
 import { compareGroups, comparePaired, tCritical } from '../src/report/stats.js';
 import { testClaims, type ClaimRun, type StudyData } from '../src/report/claims.js';
-import { dotWhisker } from '../src/report/charts.js';
+import { dotWhisker } from '../src/report/charts-points.js';
 import { specToSvg } from '../src/report/render.js';
 
 test('Student t critical values match the tables, and intervals resolve only clear differences', (t) => {

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildHtml, markdownToHtml, writeHtml } from '../src/report/html.js';
-import { barChart } from '../src/report/charts.js';
+import { barChart } from '../src/report/charts-dist.js';
 import { renderPlot } from '../src/report/render.js';
 import { fromRows } from '../src/report/table.js';
 

@@ -12,7 +12,7 @@ import { writeTaskReport } from '../src/report/sweep-report.js';
 import { writeAnalysisReport } from '../src/analysis/report.js';
 import { allSpecs } from '../src/analysis/plots.js';
 import { legendFormat } from '../src/analysis/analyses/norms-plots.js';
-import { indexLines, lossCurves, markCoincident } from '../src/report/charts.js';
+import { indexLines, lossCurves, markCoincident } from '../src/report/charts-lines.js';
 import { fakeAnalysis, fakeSweep } from './helpers/plot-data.js';
 
 test.before(async () => {

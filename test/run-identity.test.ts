@@ -12,7 +12,7 @@ import { resolveRunConfig } from '../src/train/config.js';
 import { checkModelForTask, checkRunDir, readModelInfo, runIdentity } from '../src/sweep/identity.js';
 import { checkPlannedRuns, planRuns } from '../src/sweep/sweep.js';
 import { qatIdentity } from '../src/sweep/runs.js';
-import { collectRuns, seedSummary } from '../src/report/sweep-report.js';
+import { collectRuns, seedSummary } from '../src/report/sweep-runs.js';
 import { makeTeacherDir } from './helpers/teacher.js';
 import { cli, sandbox } from './helpers/cli.js';
 

@@ -10,7 +10,7 @@ import { provenance } from '../backend/provenance.js';
 import type { BenchOptions, BenchRow } from '../export/benchmark.js';
 import { INTEGER, SIMULATED } from '../export/kernels.js';
 import { atomicWrite, atomicWriteJson } from '../util/fsx.js';
-import { scatter } from './charts.js';
+import { scatter } from './charts-points.js';
 import { type Section, writeHtml } from './html.js';
 import { renderPlot } from './render.js';
 import { fromRows, toCsv, toMarkdown } from './table.js';

@@ -3,7 +3,9 @@
  * (teacher and post-training-quantization floor as reference lines), the mixing curves, and the analyses' three
  * measures per student with their spread over the analysed examples.
  */
-import { dotWhisker, lineBand, type Reference } from './charts.js';
+import type { Reference } from './charts-common.js';
+import { lineBand } from './charts-lines.js';
+import { dotWhisker } from './charts-points.js';
 import { isPresetRun, PRESETS, type StudyData } from './claims.js';
 import type { VlSpec } from './render.js';
 

@@ -12,7 +12,7 @@ import * as vl from 'vega-lite';
 import { Resvg } from '@resvg/resvg-js';
 import { atomicWrite } from '../util/fsx.js';
 
-/** A vega-lite spec as a plain object (the builders in charts.ts return these). */
+/** A vega-lite spec as a plain object (the builders in charts-lines/-dist/-points.ts return these). */
 export type VlSpec = Record<string, unknown>;
 
 export const FONT_FAMILY = 'DejaVu Sans';
