@@ -17,12 +17,10 @@ test.before(async () => {
   registerSecondOrderGradients();
 });
 
-const rng = mulberry32;
-
 /** Q diag(lambda) Q^T with Q a random orthogonal matrix (Gram-Schmidt of random columns); Q returned column-wise */
 function symmetricWith(lambda: number[], seed: number): { A: number[][]; Q: number[][] } {
   const n = lambda.length,
-    r = rng(seed);
+    r = mulberry32(seed);
   const Q: number[][] = [];
   for (let k = 0; k < n; k++) {
     let v = Array.from({ length: n }, () => r() - 0.5);

@@ -29,9 +29,6 @@ export interface Plan {
   bad: BadInput[];
 }
 
-// a seeded generator, so that a seed names the same kill points on every machine
-const rng = mulberry32;
-
 /**
  * `n` kill points drawn with `seed`, spread over where a sweep can die: inside a training step (a run has 8), during an
  * evaluation (a run makes 5, its teacher's first), while a checkpoint (3 per run), latest.json (3), the student's
@@ -39,7 +36,7 @@ const rng = mulberry32;
  * the point kills the whole sweep.
  */
 export function killPoints(seed: number, n: number): string[] {
-  const r = rng(seed),
+  const r = mulberry32(seed), // seeded: a seed names the same kill points on every machine
     pick = (k: number) => 1 + Math.floor(r() * k);
   const kinds: (() => string)[] = [
     () => `kill@step:${pick(8)}`,

@@ -3,7 +3,7 @@
  * the balanced KD loss, gradients of it w.r.t. every student variable (and the balancer's), the optimizer's update.
  */
 import * as tf from '@tensorflow/tfjs';
-import { bertForward, type QuantHooks } from '../model/bert.js';
+import { bertForward, type BertOutputs, type QuantHooks } from '../model/bert.js';
 import type { BertConfig } from '../model/config.js';
 import { kdTerms, weightedSum, type Coeffs, type KdOptions, type Term } from '../kd/losses.js';
 import { disposeOutputs, teacherOutputs, type CompressionHandle, type StepInputs } from './compression.js';
@@ -24,19 +24,39 @@ export interface HandleStepContext {
   optimizer: StepOptimizer;
 }
 
+/**
+ * The update both steps share: the loss and its gradients w.r.t. `vars`, the teacher's outputs freed, the optimizer's
+ * update of the student from `studentGrads`, the loss read back (one sync per step).
+ */
+async function update(
+  optimizer: StepOptimizer,
+  student: Record<string, tf.Variable>,
+  teacherOut: BertOutputs,
+  lossFn: () => tf.Scalar,
+  vars: tf.Variable[],
+  studentGrads: (grads: tf.NamedTensorMap) => Record<string, tf.Tensor>,
+): Promise<number> {
+  const { value, grads } = tf.variableGrads(lossFn, vars);
+  disposeOutputs(teacherOut);
+  optimizer.apply(student, studentGrads(grads));
+  tf.dispose(grads);
+  const loss = (await value.data())[0];
+  value.dispose();
+  return loss;
+}
+
 /** Run one step of a handle (after its onStepBegin); returns the loss values read back after the update. */
 export async function kdStep(ctx: HandleStepContext, inp: StepInputs): Promise<StepResult> {
   const h = ctx.handle;
   const t = h.teacherForward(inp.batch);
-  const { value, grads } = tf.variableGrads(
+  const loss = await update(
+    ctx.optimizer,
+    h.student,
+    t,
     () => h.onAfterComputeLoss(inp, h.studentForward(inp.batch), null, t),
     h.trainableVariables(),
+    (grads) => h.onBeforeOptimizerStep(grads),
   );
-  disposeOutputs(t);
-  ctx.optimizer.apply(h.student, h.onBeforeOptimizerStep(grads));
-  tf.dispose(grads);
-  const loss = (await value.data())[0];
-  value.dispose();
   const { terms } = await h.onStepEnd();
   return { loss, terms };
 }
@@ -59,7 +79,10 @@ export async function staticKdStep(ctx: StaticStepContext, inp: StepInputs): Pro
   const names = Object.keys(ctx.student);
   const t = teacherOutputs(ctx.teacher, ctx.config, inp.batch);
   let kept: Partial<Record<Term, tf.Scalar>> = {};
-  const { value, grads } = tf.variableGrads(
+  const loss = await update(
+    ctx.optimizer,
+    ctx.student,
+    t,
     () => {
       const s = bertForward(ctx.student, ctx.config, inp.batch, {
         training: true,
@@ -71,12 +94,8 @@ export async function staticKdStep(ctx: StaticStepContext, inp: StepInputs): Pro
       return weightedSum(terms, ctx.coeffs);
     },
     names.map((n) => ctx.student[n]),
+    (grads) => Object.fromEntries(names.map((n) => [n, grads[ctx.student[n].name]])),
   );
-  disposeOutputs(t);
-  ctx.optimizer.apply(ctx.student, Object.fromEntries(names.map((n) => [n, grads[ctx.student[n].name]])));
-  tf.dispose(grads);
-  const loss = (await value.data())[0];
-  value.dispose();
   const terms: Partial<Record<Term, number>> = {};
   for (const [k, v] of Object.entries(kept)) terms[k as Term] = (await v.data())[0];
   tf.dispose(Object.values(kept) as tf.Scalar[]);
